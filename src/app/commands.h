@@ -1,0 +1,21 @@
+/* The pof subcommands: each parses its options, calls the modules, prints its summary. */
+#ifndef POF_APP_COMMANDS_H
+#define POF_APP_COMMANDS_H
+
+#include "pof/config.h"
+
+/** A subcommand: opts is the run's options object (global database or a sweep line's). */
+typedef PetscErrorCode (*PofCommandFn)(PetscOptions opts, MPI_Comm comm);
+
+typedef struct {
+  const char  *name;
+  PofCommandFn fn;
+  const char  *summary;
+} PofCommand;
+
+PetscErrorCode pof_cmd_config(PetscOptions opts, MPI_Comm comm);
+
+/** Print the library versions (pof --version). Not collective beyond rank-0 printing. */
+PetscErrorCode pof_print_versions(MPI_Comm comm);
+
+#endif

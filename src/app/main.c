@@ -1,0 +1,80 @@
+/*
+ * pof: PoF post-training of feature extractors on CPU clusters.
+ *   pof <command> [options]      pof <command> -help      pof --version
+ * main() reads like a script: strip -help, start PETSc, dispatch, stop every rank on error.
+ */
+#include "commands.h"
+#include "pof/timer.h"
+
+#include <string.h>
+
+static const PofCommand commands[] = {
+  { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
+};
+static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: pof <command> [options]    pof <command> -help    pof --version\ncommands:\n");
+  for (int i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "Options may also come from -options_file F and the PETSC_OPTIONS variable.\n");
+}
+
+static int is_help_flag(const char *a) { return !strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
+int main(int argc, char **argv)
+{
+  PetscErrorCode ierr;
+  int            help = 0, version = 0;
+  /* -help is taken out before PETSc sees it (PETSc would print its own generic help) and put
+     back into the options database after initialization, where the command's options print it. */
+  int out = 1;
+  for (int i = 1; i < argc; i++) {
+    if (is_help_flag(argv[i]))
+      help = 1;
+    else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-version"))
+      version = 1;
+    else
+      argv[out++] = argv[i];
+  }
+  argc       = out;
+  argv[argc] = NULL;
+
+  ierr = PetscInitialize(&argc, &argv, NULL, NULL);
+  if (ierr) return POF_EXIT_ERROR;
+  ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_timers_register();
+  if (ierr) pof_abort_all(ierr);
+
+  if (version) {
+    ierr = pof_print_versions(PETSC_COMM_WORLD);
+    if (ierr) pof_abort_all(ierr);
+    PetscFinalize();
+    return POF_EXIT_OK;
+  }
+  if (argc < 2 || argv[1][0] == '-') {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) usage(help ? stdout : stderr);
+    PetscFinalize();
+    return help ? POF_EXIT_OK : POF_EXIT_ERROR;
+  }
+  const PofCommand *cmd = NULL;
+  for (int i = 0; i < ncommands; i++)
+    if (!strcmp(argv[1], commands[i].name)) cmd = &commands[i];
+  if (!cmd) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+      fprintf(stderr, "pof: error: unknown command '%s'\n", argv[1]);
+      usage(stderr);
+    }
+    PetscFinalize();
+    return POF_EXIT_ERROR;
+  }
+  if (help) ierr = PetscOptionsSetValue(NULL, "-help", NULL);
+  if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
+  if (ierr) pof_abort_all(ierr);
+  ierr = PetscFinalize();
+  return ierr ? POF_EXIT_ERROR : POF_EXIT_OK;
+}

@@ -1,0 +1,5 @@
+add_executable(error_stop ${CMAKE_CURRENT_LIST_DIR}/error_stop.c)
+target_compile_options(error_stop PRIVATE ${POF_COMPILE_OPTS})
+target_link_libraries(error_stop PRIVATE pofcore)
+add_test(NAME mpi_error_stop COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/error_stop.sh $<TARGET_FILE:error_stop>)
+set_tests_properties(mpi_error_stop PROPERTIES TIMEOUT 240 ENVIRONMENT "${POF_TEST_ENV};MPIEXEC=${MPIEXEC_EXECUTABLE}" LABELS "mpi;fast")

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The whole test suite. Exit status 0 only when every test passed.
+#   1. install missing Debian packages (jobs/setup.sh)
+#   2. format check, build with warnings as errors, ctest (every test has a timeout)
+#   3. ASan+UBSan build of the fast tests (label "fast"), run under ctest
+# Takes no arguments. POF_TEST_SKIP_SANITIZE=1 skips step 3 (local iteration only).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
+start=$(date +%s)
+fail=0
+
+./jobs/setup.sh || { echo "run.sh: setup failed"; exit 1; }
+
+echo "== format check"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests -name '*.[ch]')
+if ! clang-format --dry-run --Werror $files > /tmp/pof-format.log 2>&1; then
+  head -20 /tmp/pof-format.log
+  echo "run.sh: format check failed (run: clang-format -i \$(git ls-files '*.c' '*.h'))"
+  fail=1
+fi
+
+echo "== build (warnings are errors)"
+if ! POF_WERROR=ON POF_BUILD_DIR="$root/build-test" ./jobs/build.sh; then
+  echo "run.sh: build failed"; exit 1
+fi
+
+echo "== tests"
+(cd build-test && ctest --output-on-failure --timeout 600 -j 1) || fail=1
+
+if [ "${POF_TEST_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== ASan+UBSan build, fast tests"
+  if POF_WERROR=ON POF_SANITIZE=ON POF_BUILD_DIR="$root/build-asan" ./jobs/build.sh; then
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+       ctest --output-on-failure --timeout 600 -L fast) || fail=1
+  else
+    echo "run.sh: sanitizer build failed"; fail=1
+  fi
+fi
+
+echo "== suite took $(( $(date +%s) - start )) s"
+if [ $fail -ne 0 ]; then echo "run.sh: FAILED"; exit 1; fi
+echo "run.sh: all tests passed"

@@ -1,0 +1,215 @@
+/* Options: defaults, every validation error, unknown options, -options_file, per-run objects. */
+#include "pof/config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+static const unsigned ALL = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_POF | POF_GROUP_CKPT | POF_GROUP_BENCH | POF_GROUP_EVAL;
+
+/* Parse `line` as command `cmd` in a fresh options object; return the error code. */
+static PetscErrorCode parse(const char *cmd, unsigned groups, const char *line, PofConfig *cfg)
+{
+  PetscOptions   opts;
+  PetscErrorCode ierr;
+  if (PetscOptionsCreate(&opts)) return 1;
+  if (PetscOptionsInsertString(opts, line)) return 1;
+  ierr = pof_config_read(opts, PETSC_COMM_SELF, cmd, groups, cfg, NULL);
+  PetscOptionsDestroy(&opts);
+  return ierr;
+}
+
+static void test_defaults(void **state)
+{
+  (void)state;
+  PofConfig c;
+  assert_int_equal(parse("bench", ALL, "", &c), 0);
+  assert_int_equal(c.model.depth, 16);
+  assert_int_equal(c.model.width, 4);
+  assert_int_equal(c.opt.batch, 128);
+  assert_true(c.opt.nesterov);
+  assert_true(fabs(c.opt.lr - 0.1) < 1e-15);
+  assert_true(fabs(c.opt.wd - 5e-4) < 1e-15);
+  assert_int_equal(c.pof.mode, POF_MODE_GLOBAL);
+  assert_true(fabs(c.pof.gamma_max - 2.0) < 1e-15);
+  assert_int_equal(c.pof.partitions, 16);
+  assert_true(fabs(c.pof.eta_init - 1.0) < 1e-15 && fabs(c.pof.eta_cap - 128.0) < 1e-15);
+  assert_int_equal(c.bench.in_c, 1);
+  assert_int_equal(c.bench.in_h, 28);
+  assert_int_equal(c.opt.nmilestones, 4);
+  assert_int_equal(c.run.precision, POF_PREC_FP32);
+}
+
+static void test_values_read(void **state)
+{
+  (void)state;
+  PofConfig c;
+  assert_int_equal(parse("bench", ALL, "-model_depth 28 -model_width 10 -opt_batch 32 -bench_input 3x32x32 -pof_mode local -precision bf16 -opt_milestones 3,7 -bench_step pof", &c), 0);
+  assert_int_equal(c.model.depth, 28);
+  assert_int_equal(c.model.width, 10);
+  assert_int_equal(c.opt.batch, 32);
+  assert_int_equal(c.bench.in_c, 3);
+  assert_int_equal(c.bench.in_h, 32);
+  assert_int_equal(c.bench.in_w, 32);
+  assert_int_equal(c.pof.mode, POF_MODE_LOCAL);
+  assert_int_equal(c.run.precision, POF_PREC_BF16);
+  assert_int_equal(c.bench.step, POF_BENCH_POF);
+  assert_int_equal(c.opt.nmilestones, 2);
+  assert_int_equal(c.opt.milestones[1], 7);
+}
+
+static void test_validation_errors(void **state)
+{
+  (void)state;
+  static const char *const bad[] = {
+    "-model_depth 15",
+    "-model_depth 4",
+    "-model_width 0",
+    "-model_base 0",
+    "-model_classes -1",
+    "-opt_batch 0",
+    "-opt_lr -1",
+    "-opt_momentum 1",
+    "-opt_wd -0.1",
+    "-opt_sam_rho 0",
+    "-opt_factor 0",
+    "-opt_warmup -1",
+    "-opt_milestones 5,3",
+    "-opt_milestones 0",
+    "-opt_momentum 0 -opt_nesterov 1",
+    "-pof_gamma_max 0",
+    "-pof_partitions 0",
+    "-pof_eta_init 0",
+    "-pof_eta_cap 0.5",
+    "-pof_weak_batch -1",
+    "-pof_mode sideways",
+    "-precision fp16",
+    "-bench_steps 0",
+    "-bench_warmup -1",
+    "-bench_input 1x28",
+    "-bench_input 0x28x28",
+    "-bench_input axbxc",
+    "-bench_step backward",
+    "-ckpt_keep 0",
+    "-ckpt_every_steps -1",
+    "-run_seed -2",
+    "-run_epochs -1",
+    "-data_crop_pad -1",
+    "-data_cutout -3",
+    "-data_train_subset -5",
+    "-eval_split valid",
+    "-eval_batch 0",
+    "-opt_batch 12x",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    PofConfig            c;
+    const PetscErrorCode ierr = parse("bench", ALL, bad[i], &c);
+    if (!ierr) fail_msg("options '%s' were accepted", bad[i]);
+  }
+}
+
+static void test_required_files(void **state)
+{
+  (void)state;
+  PofConfig c;
+  assert_int_not_equal(parse("pretrain", POF_GROUP_DATA, "", &c), 0);
+  assert_int_equal(parse("pretrain", POF_GROUP_DATA, "-data_file d.h5", &c), 0);
+  assert_int_not_equal(parse("posttrain", POF_GROUP_MODEL, "", &c), 0);
+  assert_int_not_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format idx -convert_output o.h5", &c), 0);
+  assert_int_not_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format cifar10 -convert_output o.h5", &c), 0);
+  assert_int_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format cifar10 -convert_input_dir d -convert_output o.h5", &c), 0);
+}
+
+static void test_unknown_option_rejected(void **state)
+{
+  (void)state;
+  PofConfig c;
+  assert_int_not_equal(parse("bench", ALL, "-opt_bach 64", &c), 0);
+  assert_int_not_equal(parse("bench", ALL, "-lr 0.1", &c), 0);
+  /* an option of another group is unknown to a command that does not read it */
+  assert_int_not_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format cifar10 -convert_input_dir d -convert_output o.h5 -opt_batch 4", &c), 0);
+  /* PETSc's own run-time options are accepted */
+  assert_int_equal(parse("bench", ALL, "-log_view -malloc_debug", &c), 0);
+}
+
+static void test_options_file(void **state)
+{
+  (void)state;
+  char         path[] = "/tmp/pof-test-opts-XXXXXX";
+  const int    fd     = mkstemp(path);
+  PetscOptions opts;
+  PofConfig    c;
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  fprintf(f, "# a comment\n-model_depth 22\n-opt_lr 0.05\n-pof_gamma_max 1.5\n");
+  fclose(f);
+  assert_int_equal(PetscOptionsCreate(&opts), 0);
+  assert_int_equal(PetscOptionsInsertFile(PETSC_COMM_SELF, opts, path, PETSC_TRUE), 0);
+  assert_int_equal(PetscOptionsInsertString(opts, "-opt_batch 64"), 0);
+  assert_int_equal(pof_config_read(opts, PETSC_COMM_SELF, "bench", ALL, &c, NULL), 0);
+  assert_int_equal(c.model.depth, 22);
+  assert_int_equal(c.opt.batch, 64);
+  assert_true(fabs(c.opt.lr - 0.05) < 1e-15);
+  assert_true(fabs(c.pof.gamma_max - 1.5) < 1e-15);
+  PetscOptionsDestroy(&opts);
+  remove(path);
+}
+
+/* Two option objects in one process do not leak into each other (pof sweep relies on it). */
+static void test_independent_objects(void **state)
+{
+  (void)state;
+  PofConfig a, b;
+  assert_int_equal(parse("bench", ALL, "-pof_gamma_max 3", &a), 0);
+  assert_int_equal(parse("bench", ALL, "-opt_lr 0.01", &b), 0);
+  assert_true(fabs(a.pof.gamma_max - 3) < 1e-15 && fabs(a.opt.lr - 0.1) < 1e-15);
+  assert_true(fabs(b.pof.gamma_max - 2) < 1e-15 && fabs(b.opt.lr - 0.01) < 1e-15);
+}
+
+static void test_json(void **state)
+{
+  (void)state;
+  PofConfig c;
+  char     *buf = NULL;
+  size_t    len = 0;
+  assert_int_equal(parse("bench", ALL, "-run_dir a\"b", &c), 0);
+  FILE *f = open_memstream(&buf, &len);
+  assert_int_equal(pof_config_write_json(&c, f), 0);
+  fclose(f);
+  assert_non_null(strstr(buf, "\"run_dir\":\"a\\\"b\""));
+  assert_non_null(strstr(buf, "\"opt_milestones\":[60,120,160,200]"));
+  assert_int_equal(buf[0], '{');
+  assert_int_equal(buf[len - 1], '}');
+  free(buf);
+}
+
+static int setup(void **state)
+{
+  (void)state;
+  if (PetscInitializeNoArguments()) return 1;
+  return PetscPushErrorHandler(PetscReturnErrorHandler, NULL) ? 1 : 0;
+}
+static int teardown(void **state)
+{
+  (void)state;
+  return PetscFinalize() ? 1 : 0;
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_values_read),
+    cmocka_unit_test(test_validation_errors),
+    cmocka_unit_test(test_required_files),
+    cmocka_unit_test(test_unknown_option_rejected),
+    cmocka_unit_test(test_options_file),
+    cmocka_unit_test(test_independent_objects),
+    cmocka_unit_test(test_json),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
