@@ -54,6 +54,9 @@ typedef struct {
   PetscInt     seed;              /**< -run_seed: key of every random stream */
   PetscInt     epochs;            /**< -run_epochs: epochs to train */
   PetscBool    step_log;          /**< -run_step_log: per-step lines in steps.jsonl */
+  PetscBool    gap;               /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
+  PetscInt     gap_samples;       /**< -run_gap_samples: train samples for the gap (0 = all) */
+  PetscBool    quiet;             /**< -run_quiet: no per-epoch progress lines */
   PofPrecision precision;         /**< -precision fp32|bf16 */
 } PofRunConfig;
 
@@ -81,6 +84,7 @@ typedef struct {
 typedef struct {
   PetscInt         batch;                          /**< -opt_batch: global batch */
   PetscReal        lr;                             /**< -opt_lr: base learning rate */
+  PetscBool        lr_set;                         /**< -opt_lr was given (posttrain: else the pretraining schedule) */
   PetscReal        momentum;                       /**< -opt_momentum */
   PetscBool        nesterov;                       /**< -opt_nesterov */
   PetscReal        wd;                             /**< -opt_wd: weight decay */

@@ -1,13 +1,158 @@
 /**
  * @file nn.h
- * @brief The oneDNN engine: layers, the WRN model, parameter arenas (src/nn only calls oneDNN).
+ * @brief The oneDNN engine: the WRN feature extractor, the linear classifier and the loss.
+ *
+ * Only src/nn calls oneDNN. The network is the WRN of POF.md (pre-activation blocks of the PoF
+ * reference code). Parameters live in one flat float arena in the canonical order below (plain
+ * row-major tensors, conv weights OIHW) and their gradients in a second arena with the same
+ * layout; the classifier θ = (linear.weight [classes, F], linear.bias [classes]) is the
+ * contiguous tail [n_feature, n_params), so the feature extractor φ and θ are addressable
+ * separately. Arena order (PyTorch names):
+ *
+ *   conv1.weight [b, C_in, 3, 3]
+ *   for stage s = 1..3, block j = 0..n-1 (n = (depth - 4) / 6):
+ *     layer{s}.{j}.bn1.weight, .bn1.bias [in]; .conv1.weight [out, in, 3, 3];
+ *     .bn2.weight, .bn2.bias [out]; .conv2.weight [out, out, 3, 3];
+ *     .shortcut.0.weight [out, in, 1, 1] (only when stride != 1 or in != out)
+ *   bn1.weight, bn1.bias [F]   (final BN)
+ *   linear.weight [classes, F], linear.bias [classes]
+ *
+ * with stage widths b*k, 2*b*k, 4*b*k (F = 4*b*k) and strides 1, 2, 2 on each stage's first
+ * block (on its conv2 and its 1x1 shortcut, which is applied to the raw block input).
+ * BN running statistics are a third float array: per BN layer in network order, mean[C] then
+ * var[C]. BN: eps 1e-5, momentum 0.1, biased batch variance for normalization, unbiased for the
+ * running variance (PyTorch semantics).
+ *
+ * Activations inside the network are oneDNN blocked (nChw16c) in the compute type (f32 or
+ * bf16); the network input x is plain NCHW float and features h are plain [n, F] float.
+ * A PofWrn is not thread-safe; all calls are local (not collective) except that the
+ * BN-sum callback, when set, is called during training-mode forward and backward and must
+ * then be called by every rank that shares the statistics.
  */
 #ifndef POF_NN_H
 #define POF_NN_H
 
 #include "pof/core.h"
 
-/** oneDNN version and CPU ISA it runs, e.g. "2.6.3 (cpu: avx512_core_bf16)". Not collective. */
+/** Compute data type of the network. */
+typedef enum { POF_DT_F32  = 0,
+               POF_DT_BF16 = 1 } PofDType;
+
+/** The architecture. */
+typedef struct {
+  PetscInt depth, width, base; /**< WRN-depth-width, first-conv channels `base` (16 in the paper) */
+  PetscInt in_c, in_h, in_w;   /**< input shape */
+  PetscInt classes;
+} PofWrnShape;
+
+typedef enum { POF_TENSOR_CONV,
+               POF_TENSOR_BN_WEIGHT,
+               POF_TENSOR_BN_BIAS,
+               POF_TENSOR_LINEAR_WEIGHT,
+               POF_TENSOR_LINEAR_BIAS } PofTensorKind;
+
+/** One parameter tensor of the arena. */
+typedef struct {
+  char          name[64];
+  PofTensorKind kind;
+  PetscInt      offset, numel;
+  PetscInt      ndim, dims[4];
+} PofTensorInfo;
+
+/** BN mode of a forward pass. */
+typedef enum { POF_BN_TRAIN = 0,
+               POF_BN_EVAL  = 1 } PofBnMode;
+
+enum {
+  POF_FWD_KEEP           = 1, /**< keep activations for pof_wrn_features_backward */
+  POF_FWD_UPDATE_RUNNING = 2  /**< train mode: update the BN running statistics */
+};
+
+/** Sum buf[0..n) in place over every rank sharing BN statistics (an MPI_Allreduce). */
+typedef PetscErrorCode (*PofSumFn)(void *ctx, double *buf, PetscInt n);
+/** Gradient slice [offset, offset + count) of the arena is final (called in reverse layer order). */
+typedef PetscErrorCode (*PofGradReadyFn)(void *ctx, PetscInt offset, PetscInt count);
+
+typedef struct _p_PofWrn *PofWrn;
+
+/** oneDNN version and CPU ISA it runs, e.g. "2.6.3 (cpu isa: avx512_core_bf16)". */
 void pof_nn_version(char *buf, size_t n);
+/** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
+PetscErrorCode pof_nn_finalize(void);
+
+/** Check a shape (depth 6n+4, positive sizes); error naming the bad field. */
+PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm);
+/** Parameter count, feature-extractor parameter count, feature dimension and BN-state length of a shape. */
+PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature, PetscInt *feature_dim, PetscInt *n_bn_state);
+
+/**
+ * Create a WRN with zeroed arenas (call pof_wrn_init_params or fill the arena). `input_grad`
+ * enables the gradient with respect to the input (tests). Not collective.
+ */
+PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad, PofWrn *m);
+PetscErrorCode pof_wrn_destroy(PofWrn *m);
+
+void                 pof_wrn_get_shape(PofWrn m, PofWrnShape *shape);
+PofDType             pof_wrn_dtype(PofWrn m);
+PetscInt             pof_wrn_num_params(PofWrn m);
+PetscInt             pof_wrn_num_feature_params(PofWrn m); /**< offset of linear.weight */
+PetscInt             pof_wrn_feature_dim(PofWrn m);
+PetscInt             pof_wrn_num_bn_state(PofWrn m);
+const PofTensorInfo *pof_wrn_tensors(PofWrn m, PetscInt *ntensors);
+
+/** The float arenas (owned by the model). After writing params call pof_wrn_params_changed. */
+float *pof_wrn_params(PofWrn m);
+float *pof_wrn_grads(PofWrn m);
+float *pof_wrn_running(PofWrn m);
+/** Mark the parameters changed (the blocked weight copies are refreshed on the next pass). */
+void pof_wrn_params_changed(PofWrn m);
+
+/** POF.md initialization from stream (seed, POF_RNG_INIT, tensor index): Kaiming-normal
+    (fan_out) convs, BN weight 1 / bias 0, linear weight N(0, 0.1^2), bias 0; running mean 0, var 1. */
+PetscErrorCode pof_wrn_init_params(PofWrn m, PetscInt seed);
+
+/** Synchronized BN: fn sums the per-channel statistics across ranks (NULL = per-rank BN). */
+void pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx);
+/** Gradient-ready hook for overlapping the gradient exchange with backward (NULL = none). */
+void pof_wrn_set_grad_ready(PofWrn m, PofGradReadyFn fn, void *ctx);
+/** Call the gradient-ready hook for [offset, offset+count) (the caller computed that slice, e.g. θ). */
+PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count);
+
+/**
+ * Feature-extractor forward of n samples: x (n, C, H, W) plain float -> h (n, F) float.
+ * mode POF_BN_TRAIN normalizes with batch statistics (global ones when a BN-sum function is
+ * set) and, with POF_FWD_UPDATE_RUNNING, updates the running statistics; POF_BN_EVAL uses the
+ * running statistics. POF_FWD_KEEP keeps what pof_wrn_features_backward needs (train mode only).
+ * n may vary from call to call (primitives are created once per distinct n).
+ */
+PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h);
+
+/**
+ * Backward of the last kept forward, starting from the feature gradient dh (n, F): writes
+ * (overwrites) the gradient of every feature-extractor parameter into the gradient arena
+ * [0, n_feature), calling the gradient-ready hook per contiguous slice, and dx (n, C, H, W)
+ * when not NULL (needs input_grad at creation).
+ */
+PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx);
+
+/** Print every convolution's oneDNN implementations (rank-0 style output to f). */
+PetscErrorCode pof_wrn_print_impls(PofWrn m, FILE *f);
+/** PETSC_TRUE when any convolution primitive runs a reference (`ref:`) implementation. */
+PetscBool pof_wrn_uses_ref_impl(PofWrn m);
+
+/* ----------------------------------------------------------------- classifier and loss */
+
+/** logits (n, C) = h (n, F) W^T + b, W (C, F) row-major; dot products accumulated in double. */
+void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *b, const float *h, float *logits);
+/**
+ * Backward of pof_linear_forward given dlogits (n, C): dW (C, F) and db (C) are OVERWRITTEN with
+ * the sums over the n rows (NULL = not wanted); dh (n, F) = dlogits W (NULL = not wanted).
+ */
+void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *h, const float *dlogits, float *dW, float *db, float *dh);
+/**
+ * Softmax cross-entropy of n rows: *loss_sum = Σ_i CE_i (double), *wrong = rows whose argmax is
+ * not the label; dlogits (nullable) = scale * (softmax - onehot). Labels must be in [0, C).
+ */
+void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *labels, double scale, double *loss_sum, PetscInt *wrong, float *dlogits);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const PofCommand commands[] = {
+  { "bench", pof_cmd_bench, "synthetic-data throughput of a WRN step (forward, train, pof)" },
   { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));

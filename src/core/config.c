@@ -113,6 +113,9 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-run_seed", "Seed of every random stream (data order, augmentation, PoF draws, init)", NULL, cfg->run.seed, &cfg->run.seed, NULL));
     PetscCall(PetscOptionsInt("-run_epochs", "Epochs to train", NULL, cfg->run.epochs, &cfg->run.epochs, NULL));
     PetscCall(PetscOptionsBool("-run_step_log", "Also write one JSON line per step to steps.jsonl", NULL, cfg->run.step_log, &cfg->run.step_log, NULL));
+    PetscCall(PetscOptionsBool("-run_gap", "Each epoch, also evaluate the clean training split in eval mode (train/test loss gap)", NULL, cfg->run.gap, &cfg->run.gap, NULL));
+    PetscCall(PetscOptionsInt("-run_gap_samples", "Training samples used for the gap (0 = all)", NULL, cfg->run.gap_samples, &cfg->run.gap_samples, NULL));
+    PetscCall(PetscOptionsBool("-run_quiet", "No per-epoch progress lines", NULL, cfg->run.quiet, &cfg->run.quiet, NULL));
     PetscCall(PetscOptionsEnum("-precision", "Compute precision of the network (the master copy stays double)", NULL, PofPrecisions, (PetscEnum)cfg->run.precision, (PetscEnum *)&cfg->run.precision, NULL));
   }
   if (groups & POF_GROUP_DATA) {
@@ -135,7 +138,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscBool set = PETSC_FALSE;
     PetscInt  nm  = POF_MAX_MILESTONES;
     PetscCall(PetscOptionsInt("-opt_batch", "Global batch size (divisible by the rank count)", NULL, cfg->opt.batch, &cfg->opt.batch, NULL));
-    PetscCall(PetscOptionsReal("-opt_lr", "Base learning rate", NULL, cfg->opt.lr, &cfg->opt.lr, NULL));
+    PetscCall(PetscOptionsReal("-opt_lr", "Base learning rate (posttrain default: the pretraining schedule read at the epoch where post-training starts)", NULL, cfg->opt.lr, &cfg->opt.lr, &cfg->opt.lr_set));
     PetscCall(PetscOptionsReal("-opt_momentum", "Momentum", NULL, cfg->opt.momentum, &cfg->opt.momentum, NULL));
     PetscCall(PetscOptionsBool("-opt_nesterov", "Nesterov momentum (torch.optim.SGD nesterov=True semantics)", NULL, cfg->opt.nesterov, &cfg->opt.nesterov, NULL));
     PetscCall(PetscOptionsReal("-opt_wd", "Weight decay (L2, added to the gradient)", NULL, cfg->opt.wd, &cfg->opt.wd, NULL));
@@ -207,6 +210,7 @@ static PetscErrorCode validate(MPI_Comm comm, const char *command, unsigned grou
     PetscCheck(cfg->run.dir[0], comm, PETSC_ERR_ARG_WRONG, "-run_dir must not be empty");
     PetscCheck(cfg->run.seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_seed must be >= 0, got %" PetscInt_FMT, cfg->run.seed);
     PetscCheck(cfg->run.epochs >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_epochs must be >= 0, got %" PetscInt_FMT, cfg->run.epochs);
+    PetscCheck(cfg->run.gap_samples >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_gap_samples must be >= 0, got %" PetscInt_FMT, cfg->run.gap_samples);
   }
   if (groups & POF_GROUP_DATA) {
     if (is_post || is_eval || is_pre || is_analyze) PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -data_file (an HDF5 file written by pof convert)", command);
@@ -363,6 +367,9 @@ PetscErrorCode pof_config_write_json(const PofConfig *c, FILE *f)
     json_int(f, "run_seed", c->run.seed, &first);
     json_int(f, "run_epochs", c->run.epochs, &first);
     json_bool(f, "run_step_log", c->run.step_log, &first);
+    json_bool(f, "run_gap", c->run.gap, &first);
+    json_int(f, "run_gap_samples", c->run.gap_samples, &first);
+    json_bool(f, "run_quiet", c->run.quiet, &first);
     json_str(f, "precision", PofPrecisions[c->run.precision], &first);
   }
   if (c->groups & POF_GROUP_DATA) {

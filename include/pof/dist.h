@@ -1,0 +1,80 @@
+/**
+ * @file dist.h
+ * @brief MPI side of training: sharded optimizer state in PETSc Vecs, bucketed non-blocking
+ *        gradient reduce-scatter, parameter allgather, synchronized-BN and scalar reductions.
+ *
+ * Only src/dist (and PETSc) calls MPI collectives. Rank r owns the contiguous slice
+ * [o_r, o_{r+1}) of the flat parameter vector (ZeRO-1): the master parameters and the momentum
+ * are MPI-parallel PETSc Vecs of doubles (PetscScalar) with that ownership. During backward the
+ * model reports finished gradient slices (in reverse layer order); each fixed bucket of the
+ * arena is reduce-scattered with MPI_Ireduce_scatter as soon as it is complete (recvcounts =
+ * |bucket ∩ slice_r|), overlapping communication with the rest of backward. After the last
+ * bucket every rank updates its slice in double and the float compute copy is allgathered.
+ */
+#ifndef POF_DIST_H
+#define POF_DIST_H
+
+#include <petscvec.h>
+
+#include "pof/core.h"
+
+typedef struct _p_PofShard *PofShard;
+
+/** SGD hyper-parameters of one update (torch.optim.SGD semantics, dampening 0). */
+typedef struct {
+  double    lr, momentum, wd;
+  PetscBool nesterov;
+} PofSgdParams;
+
+/**
+ * Create the sharded state for n parameters on comm, with gradient buckets of about
+ * bucket_elems elements (0 = default 1M). The master Vec is initialized from `params` (the
+ * float arena, identical on every rank). Collective.
+ */
+PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems, const float *params, PofShard *s);
+PetscErrorCode pof_shard_destroy(PofShard *s);
+
+/** The master-parameter and momentum Vecs (double, owned by the shard; do not destroy). */
+Vec pof_shard_master(PofShard s);
+Vec pof_shard_momentum(PofShard s);
+/** This rank's slice [*lo, *hi). */
+void pof_shard_range(PofShard s, PetscInt *lo, PetscInt *hi);
+
+/** Start collecting a new gradient from `grads` (the model's float gradient arena). Local. */
+PetscErrorCode pof_shard_begin(PofShard s, float *grads);
+/**
+ * The gradient slice [offset, offset+count) is final (a PofGradReadyFn; ctx = the shard).
+ * Slices must arrive in decreasing offset order and tile [lo_reported, n). Launches the
+ * reduce-scatter of every bucket that became complete. Collective in the sense that every rank
+ * must report the same slices in the same order.
+ */
+PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count);
+/** Report every slice not yet reported down to offset 0 and wait for all buckets (timed as
+    communication wait). Afterwards the rank's slice of the summed gradient is available. Collective. */
+PetscErrorCode pof_shard_end(PofShard s);
+/** A deliberately broken exchange for negative-control tests: skip the reduction (each rank keeps its own gradient). */
+void pof_shard_set_unsynchronized(PofShard s, PetscBool flag);
+
+/**
+ * One SGD step on the owned slice restricted to [begin, end) of the parameter vector (e.g. the
+ * feature extractor only), in double, then allgather of the float compute copy into `params`
+ * (every rank's arena becomes identical). Collective.
+ */
+PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end, float *params);
+/** Copy the master parameters (all of them) into the float arena on every rank (allgather). Collective. */
+PetscErrorCode pof_shard_gather_params(PofShard s, float *params);
+/** The summed gradient of the owned slice (valid after pof_shard_end): pointer to hi - lo floats. */
+const float *pof_shard_grad_slice(PofShard s);
+/** Allgather the summed gradient into `full` (n floats on every rank). Collective. */
+PetscErrorCode pof_shard_gather_grad(PofShard s, float *full);
+
+/** Synchronized-BN reduction (a PofSumFn; ctx = a pointer to the MPI_Comm). Collective. */
+PetscErrorCode pof_dist_sum_doubles(void *ctx, double *buf, PetscInt n);
+/** In-place sum of n doubles over comm. */
+PetscErrorCode pof_dist_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n);
+/** In-place max of n doubles over comm. */
+PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
+/** Broadcast n bytes from root. */
+PetscErrorCode pof_dist_bcast(MPI_Comm comm, void *buf, size_t n, int root);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * Convolutions with oneDNN 2.6: forward, backward data, backward weights.
+ *
+ * Activations are nChw16c (the network input of the first conv is plain NCHW). Weights are
+ * described with format_tag_any so oneDNN picks its blocked format; the plain OIHW float weights
+ * of the parameter arena are reordered into the forward and backward-data formats when the
+ * parameter version changes (reorders only at the edge of the arena), and the weight gradient is
+ * reordered back to plain OIHW into the gradient arena. Backward descriptors are built from
+ * format_tag_any weights with the forward primitive descriptor as hint (PERF.md: building them
+ * from the forward's blocked descriptors fell back to a reference implementation).
+ * Primitives are created once per batch size (a few sizes per run) and reused.
+ */
+#include "nn_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct PofConvEntry {
+  PetscInt              n;
+  dnnl_primitive_desc_t fwd_pd, bd_pd, bw_pd;
+  dnnl_primitive_t      fwd, bd, bw;
+  dnnl_memory_desc_t    src_md, dst_md; /* activation formats (fixed by us) */
+  dnnl_memory_desc_t    dw_md;          /* format of the weight gradient chosen by oneDNN */
+  dnnl_primitive_t      r_dw;           /* dw_md -> plain OIHW f32 */
+  size_t                scratch[3];
+};
+
+static PetscErrorCode md_plain_weights(const PofConv *cv, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
+{
+  const dnnl_dims_t d = { cv->cout, cv->cin, cv->k, cv->k };
+  PetscFunctionBegin;
+  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dt, dnnl_oihw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode md_src(const PofConv *cv, PetscInt n, dnnl_memory_desc_t *md)
+{
+  PetscFunctionBegin;
+  if (cv->plain_src) {
+    const dnnl_dims_t d = { n, cv->cin, cv->hin, cv->win };
+    PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(cv->dt), dnnl_nchw));
+  } else {
+    PofAct a = { n, cv->cin, cv->hin, cv->win, (cv->cin + POF_CBLK - 1) / POF_CBLK, cv->dt };
+    PetscCall(pof_act_md(&a, md));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode impl_name(dnnl_primitive_desc_t pd, char *buf, size_t len)
+{
+  const char *s = NULL;
+  PetscFunctionBegin;
+  PofCallDNNL(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s));
+  PetscCall(PetscStrncpy(buf, s ? s : "?", len));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static size_t scratch_size(dnnl_primitive_desc_t pd)
+{
+  const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
+{
+  dnnl_engine_t           eng;
+  dnnl_stream_t           stream;
+  PofConvEntry           *e;
+  dnnl_memory_desc_t      w_any, dst_md;
+  dnnl_convolution_desc_t fd, bdd, bwd;
+  dnnl_primitive_attr_t   attr, attr_fwd;
+  const dnnl_dims_t       strides = { cv->stride, cv->stride };
+  const dnnl_dims_t       pad_l   = { cv->pad, cv->pad };
+  dnnl_dims_t             pad_r;
+  const dnnl_data_type_t  dt  = pof_dt_dnnl(cv->dt);
+  const dnnl_dims_t       wd  = { cv->cout, cv->cin, cv->k, cv->k };
+  PofAct                  dst = { n, cv->cout, cv->hout, cv->wout, (cv->cout + POF_CBLK - 1) / POF_CBLK, cv->dt };
+  PetscFunctionBegin;
+  PetscCall(pof_nn_engine(&eng, &stream));
+  PetscCall(PetscCalloc1(1, &e));
+  e->n = n;
+  /* right padding so that the output size is (in + 2 pad - k) / stride + 1 exactly */
+  pad_r[0] = (cv->hout - 1) * cv->stride + cv->k - cv->hin - cv->pad;
+  pad_r[1] = (cv->wout - 1) * cv->stride + cv->k - cv->win - cv->pad;
+  PetscCall(md_src(cv, n, &e->src_md));
+  PetscCall(pof_act_md(&dst, &dst_md));
+  e->dst_md = dst_md;
+  PofCallDNNL(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dt, dnnl_format_tag_any));
+
+  PofCallDNNL(dnnl_primitive_attr_create(&attr));
+  PofCallDNNL(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+  PofCallDNNL(dnnl_primitive_attr_create(&attr_fwd));
+  PofCallDNNL(dnnl_primitive_attr_set_scratchpad_mode(attr_fwd, dnnl_scratchpad_mode_user));
+  if (cv->sum_dst) {
+    dnnl_post_ops_t po;
+    PofCallDNNL(dnnl_post_ops_create(&po));
+    PofCallDNNL(dnnl_post_ops_append_sum(po, 1.0f));
+    PofCallDNNL(dnnl_primitive_attr_set_post_ops(attr_fwd, po));
+    PofCallDNNL(dnnl_post_ops_destroy(po));
+  }
+
+  PofCallDNNL(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &e->src_md, &w_any, NULL, &e->dst_md, strides, pad_l, pad_r));
+  PofCallDNNL(dnnl_primitive_desc_create(&e->fwd_pd, &fd, attr_fwd, eng, NULL));
+  PofCallDNNL(dnnl_primitive_create(&e->fwd, e->fwd_pd));
+  PetscCall(impl_name(e->fwd_pd, cv->impl[0], sizeof(cv->impl[0])));
+  e->scratch[0] = scratch_size(e->fwd_pd);
+
+  if (cv->need_dsrc) {
+    PofCallDNNL(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &e->src_md, &w_any, &e->dst_md, strides, pad_l, pad_r));
+    PofCallDNNL(dnnl_primitive_desc_create(&e->bd_pd, &bdd, attr, eng, e->fwd_pd));
+    PofCallDNNL(dnnl_primitive_create(&e->bd, e->bd_pd));
+    PetscCall(impl_name(e->bd_pd, cv->impl[1], sizeof(cv->impl[1])));
+    e->scratch[1] = scratch_size(e->bd_pd);
+  }
+
+  {
+    /* bf16 backward-weights with bf16 diff weights is a cliff (PERF.md): keep diff weights f32 */
+    dnnl_memory_desc_t dw_any;
+    PofCallDNNL(dnnl_memory_desc_init_by_tag(&dw_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &e->src_md, &dw_any, NULL, &e->dst_md, strides, pad_l, pad_r));
+    PofCallDNNL(dnnl_primitive_desc_create(&e->bw_pd, &bwd, attr, eng, e->fwd_pd));
+    PofCallDNNL(dnnl_primitive_create(&e->bw, e->bw_pd));
+    PetscCall(impl_name(e->bw_pd, cv->impl[2], sizeof(cv->impl[2])));
+    e->scratch[2] = scratch_size(e->bw_pd);
+    e->dw_md      = *dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_diff_weights_md, 0);
+    dnnl_memory_desc_t    plain;
+    dnnl_primitive_desc_t rpd;
+    PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
+    if (!dnnl_memory_desc_equal(&plain, &e->dw_md)) {
+      PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &e->dw_md, eng, &plain, eng, NULL));
+      PofCallDNNL(dnnl_primitive_create(&e->r_dw, rpd));
+      PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
+    }
+  }
+  PofCallDNNL(dnnl_primitive_attr_destroy(attr));
+  PofCallDNNL(dnnl_primitive_attr_destroy(attr_fwd));
+  *out = e;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode entry_destroy(PofConvEntry **pe)
+{
+  PofConvEntry *e = *pe;
+  PetscFunctionBegin;
+  if (!e) PetscFunctionReturn(PETSC_SUCCESS);
+  if (e->fwd) PofCallDNNL(dnnl_primitive_destroy(e->fwd));
+  if (e->bd) PofCallDNNL(dnnl_primitive_destroy(e->bd));
+  if (e->bw) PofCallDNNL(dnnl_primitive_destroy(e->bw));
+  if (e->r_dw) PofCallDNNL(dnnl_primitive_destroy(e->r_dw));
+  if (e->fwd_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->fwd_pd));
+  if (e->bd_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bd_pd));
+  if (e->bw_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bw_pd));
+  PetscCall(PetscFree(*pe));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode get_entry(PofConv *cv, PetscInt n, PofConvEntry **e)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < cv->nentries; i++)
+    if (cv->entries[i]->n == n) {
+      *e = cv->entries[i];
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  if (cv->nentries == (PetscInt)(sizeof(cv->entries) / sizeof(cv->entries[0]))) {
+    /* evict the oldest shape */
+    PetscCall(entry_destroy(&cv->entries[0]));
+    memmove(cv->entries, cv->entries + 1, sizeof(cv->entries[0]) * (size_t)(cv->nentries - 1));
+    cv->nentries--;
+  }
+  PetscCall(entry_create(cv, n, &cv->entries[cv->nentries]));
+  *e = cv->entries[cv->nentries++];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Execute primitive p with (arg, md, ptr) triples; memory objects wrap the caller's buffers. */
+typedef struct {
+  int                       arg;
+  const dnnl_memory_desc_t *md;
+  void                     *ptr;
+} ExecArg;
+
+static PetscErrorCode exec(dnnl_primitive_t p, int nargs, const ExecArg *a)
+{
+  dnnl_engine_t   eng;
+  dnnl_stream_t   stream;
+  dnnl_exec_arg_t args[8];
+  dnnl_memory_t   mem[8];
+  PetscFunctionBegin;
+  PetscCall(pof_nn_engine(&eng, &stream));
+  for (int i = 0; i < nargs; i++) {
+    PofCallDNNL(dnnl_memory_create(&mem[i], a[i].md, eng, a[i].ptr));
+    args[i].arg    = a[i].arg;
+    args[i].memory = mem[i];
+  }
+  PofCallDNNL(dnnl_primitive_execute(p, stream, nargs, args));
+  PofCallDNNL(dnnl_stream_wait(stream));
+  for (int i = 0; i < nargs; i++) PofCallDNNL(dnnl_memory_destroy(mem[i]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Reorder the plain weights into format md (buffer *buf with md *cur), when stale. */
+static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version)
+{
+  dnnl_engine_t         eng;
+  dnnl_stream_t         stream;
+  dnnl_memory_desc_t    plain;
+  dnnl_primitive_desc_t rpd;
+  dnnl_primitive_t      r;
+  PetscFunctionBegin;
+  if (*buf && dnnl_memory_desc_equal(md, cur) && *have_version == version) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_nn_engine(&eng, &stream));
+  if (!*buf || !dnnl_memory_desc_equal(md, cur)) {
+    free(*buf);
+    *buf = aligned_alloc(64, (dnnl_memory_desc_get_size(md) + 63) / 64 * 64);
+    PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of convolution weights", dnnl_memory_desc_get_size(md));
+    *cur = *md;
+  }
+  PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
+  PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL));
+  PofCallDNNL(dnnl_primitive_create(&r, rpd));
+  {
+    ExecArg a[2] = {
+      { DNNL_ARG_FROM, &plain, (void *)cv->w_plain },
+      { DNNL_ARG_TO, md, *buf }
+    };
+    PetscCall(exec(r, 2, a));
+  }
+  PofCallDNNL(dnnl_primitive_destroy(r));
+  PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
+  *have_version = version;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_setup(PofConv *cv)
+{
+  PetscFunctionBegin;
+  PetscCheck(cv->k >= 1 && cv->stride >= 1 && cv->cin >= 1 && cv->cout >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "bad convolution shape");
+  cv->hout          = (cv->hin + 2 * cv->pad - cv->k) / cv->stride + 1;
+  cv->wout          = (cv->win + 2 * cv->pad - cv->k) / cv->stride + 1;
+  cv->w_fwd_version = cv->w_bd_version = -1;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_release(PofConv *cv)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < cv->nentries; i++) PetscCall(entry_destroy(&cv->entries[i]));
+  cv->nentries = 0;
+  free(cv->w_fwd);
+  free(cv->w_bd);
+  cv->w_fwd = cv->w_bd = NULL;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src, void *dst)
+{
+  PofConvEntry *e;
+  void         *scr;
+  PetscFunctionBegin;
+  PetscCall(get_entry(cv, n, &e));
+  const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0);
+  PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version));
+  PetscCall(pof_nn_scratchpad(e->scratch[0], &scr));
+  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
+  ExecArg                   a[4] = {
+                      { DNNL_ARG_SRC, &e->src_md, (void *)src },
+                      { DNNL_ARG_WEIGHTS, wmd, cv->w_fwd },
+                      { DNNL_ARG_DST, &e->dst_md, dst },
+                      { DNNL_ARG_SCRATCHPAD, smd, scr }
+  };
+  PetscCall(exec(e->fwd, 4, a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst, void *dsrc)
+{
+  PofConvEntry *e;
+  void         *scr;
+  PetscFunctionBegin;
+  PetscCheck(cv->need_dsrc, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "convolution was set up without backward data");
+  PetscCall(get_entry(cv, n, &e));
+  const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_weights_md, 0);
+  PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version));
+  PetscCall(pof_nn_scratchpad(e->scratch[1], &scr));
+  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_scratchpad_md, 0);
+  ExecArg                   a[4] = {
+                      { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
+                      { DNNL_ARG_WEIGHTS, wmd, cv->w_bd },
+                      { DNNL_ARG_DIFF_SRC, &e->src_md, dsrc },
+                      { DNNL_ARG_SCRATCHPAD, smd, scr }
+  };
+  PetscCall(exec(e->bd, 4, a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *src, const void *ddst)
+{
+  PofConvEntry *e;
+  void         *scr;
+  PetscFunctionBegin;
+  PetscCall(get_entry(cv, n, &e));
+  const dnnl_memory_desc_t *smd   = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
+  const size_t              dwsz  = dnnl_memory_desc_get_size(&e->dw_md);
+  const size_t              total = e->r_dw ? e->scratch[2] + dwsz + 64 : e->scratch[2];
+  PetscCall(pof_nn_scratchpad(total, &scr));
+  void   *dwbuf = e->r_dw ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)cv->dw_plain;
+  ExecArg a[4]  = {
+     { DNNL_ARG_SRC, &e->src_md, (void *)src },
+     { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
+     { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
+     { DNNL_ARG_SCRATCHPAD, smd, scr }
+  };
+  PetscCall(exec(e->bw, 4, a));
+  if (e->r_dw) {
+    dnnl_memory_desc_t plain;
+    PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
+    ExecArg r[2] = {
+      { DNNL_ARG_FROM, &e->dw_md, dwbuf },
+      { DNNL_ARG_TO, &plain, cv->dw_plain }
+    };
+    PetscCall(exec(e->r_dw, 2, r));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void pof_conv_impl(const PofConv *cv, const char **fwd, const char **bd, const char **bw)
+{
+  *fwd = cv->impl[0];
+  *bd  = cv->need_dsrc ? cv->impl[1] : "-";
+  *bw  = cv->impl[2];
+}

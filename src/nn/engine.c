@@ -1,0 +1,55 @@
+/* The process-wide oneDNN CPU engine, stream and shared scratchpad. */
+#include "nn_internal.h"
+
+#include <stdlib.h>
+
+static dnnl_engine_t nn_engine       = NULL;
+static dnnl_stream_t nn_stream       = NULL;
+static void         *nn_scratch      = NULL;
+static size_t        nn_scratch_size = 0;
+
+PetscErrorCode pof_nn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream)
+{
+  PetscFunctionBegin;
+  if (!nn_engine) {
+    PofCallDNNL(dnnl_engine_create(&nn_engine, dnnl_cpu, 0));
+    PofCallDNNL(dnnl_stream_create(&nn_stream, nn_engine, dnnl_stream_default_flags));
+  }
+  if (engine) *engine = nn_engine;
+  if (stream) *stream = nn_stream;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_nn_scratchpad(size_t bytes, void **ptr)
+{
+  PetscFunctionBegin;
+  if (bytes > nn_scratch_size) {
+    free(nn_scratch);
+    nn_scratch_size = (bytes + 4095) / 4096 * 4096;
+    nn_scratch      = aligned_alloc(4096, nn_scratch_size);
+    PetscCheck(nn_scratch, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate a %zu-byte oneDNN scratchpad", nn_scratch_size);
+  }
+  *ptr = nn_scratch;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_nn_finalize(void)
+{
+  PetscFunctionBegin;
+  if (nn_stream) PofCallDNNL(dnnl_stream_destroy(nn_stream));
+  if (nn_engine) PofCallDNNL(dnnl_engine_destroy(nn_engine));
+  nn_stream = NULL;
+  nn_engine = NULL;
+  free(nn_scratch);
+  nn_scratch      = NULL;
+  nn_scratch_size = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md)
+{
+  const dnnl_dims_t d = { a->n, a->c, a->h, a->w };
+  PetscFunctionBegin;
+  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(a->dt), dnnl_nChw16c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,108 @@
+/* Internals of src/nn: the oneDNN engine, blocked-layout helpers, BN kernels, convolutions. */
+#ifndef POF_NN_INTERNAL_H
+#define POF_NN_INTERNAL_H
+
+#include "dnnl_util.h"
+#include "pof/nn.h"
+
+/* ------------------------------------------------------------------ engine */
+/** The process-wide CPU engine and stream (created on first use; released by pof_nn_finalize). */
+PetscErrorCode pof_nn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
+/** A scratchpad buffer of at least `bytes`, shared by all primitives (user scratchpad mode). */
+PetscErrorCode pof_nn_scratchpad(size_t bytes, void **ptr);
+
+/** Bytes of one element of a pof data type. */
+static inline size_t           pof_dt_size(PofDType dt) { return dt == POF_DT_BF16 ? 2 : 4; }
+static inline dnnl_data_type_t pof_dt_dnnl(PofDType dt) { return dt == POF_DT_BF16 ? dnnl_bf16 : dnnl_f32; }
+
+/* ------------------------------------------------------------------ blocked activations */
+/* Activations are nChw16c: [n][C/16][h][w][16], channels padded to a multiple of 16 with zeros. */
+#define POF_CBLK 16
+typedef struct {
+  PetscInt n, c, h, w; /* logical dims */
+  PetscInt cb;         /* channel blocks = ceil(c / 16) */
+  PofDType dt;
+} PofAct;
+
+static inline PetscInt pof_act_elems(const PofAct *a) { return a->n * a->cb * POF_CBLK * a->h * a->w; }
+static inline size_t   pof_act_bytes(const PofAct *a) { return (size_t)pof_act_elems(a) * pof_dt_size(a->dt); }
+/** oneDNN memory descriptor of an activation (nChw16c). */
+PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md);
+
+/* bf16 <-> f32 (round to nearest even) */
+static inline float pof_bf16_to_f32(uint16_t v)
+{
+  union {
+    uint32_t u;
+    float    f;
+  } t;
+  t.u = (uint32_t)v << 16;
+  return t.f;
+}
+static inline uint16_t pof_f32_to_bf16(float f)
+{
+  union {
+    uint32_t u;
+    float    f;
+  } t;
+  t.f = f;
+  if ((t.u & 0x7f800000u) == 0x7f800000u && (t.u & 0x7fffffu)) return (uint16_t)((t.u >> 16) | 0x40u); /* NaN stays NaN */
+  t.u += 0x7fffu + ((t.u >> 16) & 1u);
+  return (uint16_t)(t.u >> 16);
+}
+
+/* ------------------------------------------------------------------ BN + ReLU kernels (bn.c) */
+/** Per-channel local sums of x: sum[c], sumsq[c] (double), c < a->c. */
+void pof_bn_stats(const PofAct *a, const void *x, double *sum, double *sumsq);
+/** y = relu?(x * scale[c] + shift[c]); padded lanes of y are set to zero. x may equal y. */
+void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y);
+/**
+ * Backward sums with the ReLU mask taken from y (y > 0; y = NULL: no ReLU):
+ *   dz = dy * [y > 0];  sdz[c] = sum dz,  sdzx[c] = sum dz * (x - mean[c]) * rstd[c]   (double, local).
+ */
+void pof_bn_bwd_sums(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx);
+/**
+ * dx = gamma[c] * rstd[c] * (dz - sdz[c] / M - xhat * sdzx[c] / M) (+ addend if not NULL), with the
+ * sums already reduced over every rank that shares the statistics and M their element count per channel.
+ * dx may alias dy (elementwise). Padded lanes of dx are set to zero.
+ */
+void pof_bn_bwd_dx(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx);
+/** h[n][c] = mean over h,w of x (x nChw16c, h plain [n][c] float). */
+void pof_avgpool_fwd(const PofAct *a, const void *x, float *h);
+/** dx[n][c][hw] = dh[n][c] / (H W); padded lanes zero. */
+void pof_avgpool_bwd(const PofAct *a, const float *dh, void *dx);
+/** out = in (elementwise copy of a whole activation). */
+void pof_act_copy(const PofAct *a, const void *in, void *out);
+
+/* ------------------------------------------------------------------ convolution (conv.c) */
+typedef struct PofConvEntry PofConvEntry;
+typedef struct {
+  PetscInt  cin, cout, k, stride, pad, hin, win, hout, wout;
+  PofDType  dt;
+  PetscBool plain_src; /* source is the plain NCHW network input (first conv) */
+  PetscBool sum_dst;   /* forward accumulates into dst (residual add as a sum post-op) */
+  PetscBool need_dsrc; /* backward data is needed */
+  /* weights: plain OIHW f32 in the parameter arena, reordered on demand */
+  const float *w_plain;
+  float       *dw_plain;
+  /* reordered weight copies and their formats */
+  void              *w_fwd, *w_bd;
+  dnnl_memory_desc_t w_fwd_md, w_bd_md;
+  PetscInt           w_fwd_version, w_bd_version;
+  PetscInt           nentries;
+  PofConvEntry      *entries[8];
+  char               impl[3][64];
+} PofConv;
+
+PetscErrorCode pof_conv_setup(PofConv *cv);
+PetscErrorCode pof_conv_release(PofConv *cv);
+/** dst = conv(src) (+ dst when sum_dst). version = parameter version (re-reorder weights when changed). */
+PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src, void *dst);
+/** dsrc = conv^T(ddst) (needs need_dsrc). */
+PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst, void *dsrc);
+/** dw_plain = dL/dW from src and ddst (overwrites). */
+PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *src, const void *ddst);
+/** The oneDNN implementation names of the forward, backward-data and backward-weights primitives. */
+void pof_conv_impl(const PofConv *cv, const char **fwd, const char **bd, const char **bw);
+
+#endif

@@ -1,0 +1,658 @@
+/*
+ * The WRN feature extractor on oneDNN convolutions and pof's BN kernels. See include/pof/nn.h.
+ *
+ * Forward of block b (buffers named as in the code):
+ *   A1 = ReLU(BN1(X))   C1 = conv1(A1)   A2 = ReLU(BN2(C1))
+ *   OUT = shortcut(X) (1x1 conv, or a copy of X), then OUT += conv2(A2) (sum post-op)
+ * With POF_FWD_KEEP every block keeps X, A1, C1, A2 for backward; without it four rotating
+ * buffers hold one block at a time (the PoF weak pass and evaluation keep nothing).
+ * Backward of block b with gradient buffers G0 (dOUT), G1, G2, G3:
+ *   G1 = conv2ᵀ(G0), dW2;  shortcut: G2 = scᵀ(G0), dWsc (identity: the addend is G0 itself)
+ *   G1 = BN2ᵀ(G1) (in place), dγ2, dβ2;  G3 = conv1ᵀ(G1), dW1
+ *   G1 = BN1ᵀ(G3) + addend = dX, dγ1, dβ1;  swap(G0, G1)
+ */
+#include "nn_internal.h"
+#include "pof/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS      1e-5
+#define BN_MOMENTUM 0.1
+
+typedef struct {
+  PetscInt c;
+  PetscInt w_off, b_off, r_off; /* gamma, beta in params; running mean (var = +c) in running */
+  float   *mean, *rstd;         /* batch statistics of the last training forward */
+  float   *scale, *shift;       /* per-channel affine of the last forward */
+} BnLayer;
+
+typedef struct {
+  PetscInt  in, out, stride;
+  PetscBool has_sc;
+  PetscInt  p_begin, p_end; /* parameter slice of the block */
+  PofAct    ax, amid, aout; /* X (n,in,H,W), C1/A1-out shapes (n,out,H,W), OUT (n,out,Ho,Wo) */
+  BnLayer   bn1, bn2;
+  PofConv   conv1, conv2, sc;
+  void     *A1, *C1, *A2; /* kept activations (KEEP mode) */
+} Block;
+
+struct _p_PofWrn {
+  PofWrnShape    shape;
+  PofDType       dt;
+  PetscBool      input_grad;
+  PetscInt       nblocks, F, n_params, n_feature, n_bn_state;
+  PofTensorInfo *tensors;
+  PetscInt       ntensors;
+  float         *params, *grads, *running;
+  PetscInt       version;
+  PofConv        conv0;
+  Block         *blocks;
+  BnLayer        bnf;
+  PetscInt       bnf_begin;
+  PofAct         a0, af; /* conv0 output shape (n, b, H, W); final activation shape */
+  /* storage */
+  PetscInt keep_cap, stream_cap, grad_cap;
+  void   **X;    /* X[0..nblocks]: block inputs (X[nblocks] = last output) */
+  void    *AF;   /* final ReLU(BN(X)) */
+  void    *P[4]; /* rotating buffers (no KEEP) */
+  void    *G[4]; /* gradient buffers */
+  void    *xin;  /* converted network input (bf16) */
+  PetscInt xin_cap;
+  /* last kept forward */
+  PetscInt       kept_n;
+  const float   *kept_x;
+  PofSumFn       bn_sum;
+  void          *bn_sum_ctx;
+  PofGradReadyFn grad_ready;
+  void          *grad_ready_ctx;
+  double        *red; /* reduction buffer 2*maxC + 1 */
+};
+
+/* ------------------------------------------------------------------ shapes */
+PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm)
+{
+  PetscFunctionBegin;
+  PetscCheck(s->depth >= 10 && (s->depth - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN depth must be 6n+4 with n >= 1, got %" PetscInt_FMT, s->depth);
+  PetscCheck(s->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN width must be >= 1, got %" PetscInt_FMT, s->width);
+  PetscCheck(s->base >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN base width must be >= 1, got %" PetscInt_FMT, s->base);
+  PetscCheck(s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN input shape must be positive, got %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, s->in_c, s->in_h, s->in_w);
+  PetscCheck(s->classes >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Walk the architecture: calls add(name, kind, ndim, dims) for every tensor in arena order. */
+typedef struct {
+  PofTensorInfo *t;
+  PetscInt       n, off;
+} TensorList;
+
+static void add_tensor(TensorList *L, const char *name, PofTensorKind kind, PetscInt ndim, PetscInt d0, PetscInt d1, PetscInt d2, PetscInt d3)
+{
+  const PetscInt dims[4] = { d0, d1, d2, d3 };
+  PetscInt       numel   = 1;
+  for (PetscInt i = 0; i < ndim; i++) numel *= dims[i];
+  if (L->t) {
+    PofTensorInfo *t = &L->t[L->n];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->kind   = kind;
+    t->offset = L->off;
+    t->numel  = numel;
+    t->ndim   = ndim;
+    for (int i = 0; i < 4; i++) t->dims[i] = i < ndim ? dims[i] : 1;
+  }
+  L->n++;
+  L->off += numel;
+}
+
+static void walk(const PofWrnShape *s, TensorList *L, PetscInt *n_feature, PetscInt *n_bn_state)
+{
+  const PetscInt n = (s->depth - 4) / 6, w[4] = { s->base, s->base * s->width, 2 * s->base * s->width, 4 * s->base * s->width };
+  char           name[64];
+  PetscInt       in = w[0], bnstate = 0;
+  add_tensor(L, "conv1.weight", POF_TENSOR_CONV, 4, w[0], s->in_c, 3, 3);
+  for (int st = 1; st <= 3; st++) {
+    for (PetscInt j = 0; j < n; j++) {
+      const PetscInt out = w[st], stride = (j == 0 && st > 1) ? 2 : 1;
+      snprintf(name, sizeof(name), "layer%d.%d.bn1.weight", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_BN_WEIGHT, 1, in, 1, 1, 1);
+      snprintf(name, sizeof(name), "layer%d.%d.bn1.bias", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_BN_BIAS, 1, in, 1, 1, 1);
+      snprintf(name, sizeof(name), "layer%d.%d.conv1.weight", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_CONV, 4, out, in, 3, 3);
+      snprintf(name, sizeof(name), "layer%d.%d.bn2.weight", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_BN_WEIGHT, 1, out, 1, 1, 1);
+      snprintf(name, sizeof(name), "layer%d.%d.bn2.bias", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_BN_BIAS, 1, out, 1, 1, 1);
+      snprintf(name, sizeof(name), "layer%d.%d.conv2.weight", st, (int)j);
+      add_tensor(L, name, POF_TENSOR_CONV, 4, out, out, 3, 3);
+      if (stride != 1 || in != out) {
+        snprintf(name, sizeof(name), "layer%d.%d.shortcut.0.weight", st, (int)j);
+        add_tensor(L, name, POF_TENSOR_CONV, 4, out, in, 1, 1);
+      }
+      bnstate += 2 * in + 2 * out;
+      in = out;
+    }
+  }
+  add_tensor(L, "bn1.weight", POF_TENSOR_BN_WEIGHT, 1, w[3], 1, 1, 1);
+  add_tensor(L, "bn1.bias", POF_TENSOR_BN_BIAS, 1, w[3], 1, 1, 1);
+  bnstate += 2 * w[3];
+  if (n_feature) *n_feature = L->off;
+  add_tensor(L, "linear.weight", POF_TENSOR_LINEAR_WEIGHT, 2, s->classes, w[3], 1, 1);
+  add_tensor(L, "linear.bias", POF_TENSOR_LINEAR_BIAS, 1, s->classes, 1, 1, 1);
+  if (n_bn_state) *n_bn_state = bnstate;
+}
+
+PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature, PetscInt *feature_dim, PetscInt *n_bn_state)
+{
+  TensorList L = { NULL, 0, 0 };
+  PetscInt   nf, nb;
+  PetscFunctionBegin;
+  PetscCall(pof_wrn_shape_check(s, PETSC_COMM_SELF));
+  walk(s, &L, &nf, &nb);
+  if (n_params) *n_params = L.off;
+  if (n_feature) *n_feature = nf;
+  if (feature_dim) *feature_dim = 4 * s->base * s->width;
+  if (n_bn_state) *n_bn_state = nb;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode bn_setup(BnLayer *bn, PetscInt c, PetscInt w_off, PetscInt r_off)
+{
+  PetscFunctionBegin;
+  bn->c     = c;
+  bn->w_off = w_off;
+  bn->b_off = w_off + c;
+  bn->r_off = r_off;
+  PetscCall(PetscCalloc4(c, &bn->mean, c, &bn->rstd, c, &bn->scale, c, &bn->shift));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode bn_release(BnLayer *bn)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree4(bn->mean, bn->rstd, bn->scale, bn->shift));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void *xalloc(size_t bytes)
+{
+  void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (p) memset(p, 0, (bytes + 63) / 64 * 64 + 64);
+  return p;
+}
+
+PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad, PofWrn *model)
+{
+  PofWrn     m;
+  TensorList L = { NULL, 0, 0 };
+  PetscFunctionBegin;
+  PetscCall(pof_wrn_shape_check(shape, PETSC_COMM_SELF));
+  PetscCall(PetscCalloc1(1, &m));
+  m->shape      = *shape;
+  m->dt         = dt;
+  m->input_grad = input_grad;
+  m->nblocks    = 3 * ((shape->depth - 4) / 6);
+  m->F          = 4 * shape->base * shape->width;
+  walk(shape, &L, &m->n_feature, &m->n_bn_state);
+  m->ntensors = L.n;
+  m->n_params = L.off;
+  PetscCall(PetscCalloc1(m->ntensors, &m->tensors));
+  L.t = m->tensors, L.n = 0, L.off = 0;
+  walk(shape, &L, NULL, NULL);
+  m->params  = xalloc(sizeof(float) * (size_t)m->n_params);
+  m->grads   = xalloc(sizeof(float) * (size_t)m->n_params);
+  m->running = xalloc(sizeof(float) * (size_t)m->n_bn_state);
+  PetscCheck(m->params && m->grads && m->running, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the parameter arenas (%" PetscInt_FMT " parameters)", m->n_params);
+  m->version = 0;
+
+  /* layers, offsets taken from the tensor list in arena order */
+  const PetscInt n = (shape->depth - 4) / 6, w[4] = { shape->base, shape->base * shape->width, 2 * shape->base * shape->width, 4 * shape->base * shape->width };
+  PetscInt       t = 0, r_off = 0, H = shape->in_h, W = shape->in_w, in = w[0];
+  PetscCall(PetscCalloc1(m->nblocks, &m->blocks));
+  m->conv0          = (PofConv){ .cin = shape->in_c, .cout = w[0], .k = 3, .stride = 1, .pad = 1, .hin = H, .win = W, .dt = dt, .plain_src = PETSC_TRUE, .need_dsrc = input_grad };
+  m->conv0.w_plain  = m->params + m->tensors[t].offset;
+  m->conv0.dw_plain = m->grads + m->tensors[t].offset;
+  PetscCall(pof_conv_setup(&m->conv0));
+  m->a0 = (PofAct){ 0, w[0], H, W, (w[0] + POF_CBLK - 1) / POF_CBLK, dt };
+  t++;
+  PetscInt b = 0;
+  for (int st = 1; st <= 3; st++) {
+    for (PetscInt j = 0; j < n; j++, b++) {
+      Block         *B   = &m->blocks[b];
+      const PetscInt out = w[st], stride = (j == 0 && st > 1) ? 2 : 1;
+      B->in = in, B->out = out, B->stride = stride;
+      B->has_sc  = stride != 1 || in != out;
+      B->p_begin = m->tensors[t].offset;
+      PetscCall(bn_setup(&B->bn1, in, m->tensors[t].offset, r_off));
+      r_off += 2 * in;
+      t += 2;
+      B->conv1          = (PofConv){ .cin = in, .cout = out, .k = 3, .stride = 1, .pad = 1, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE };
+      B->conv1.w_plain  = m->params + m->tensors[t].offset;
+      B->conv1.dw_plain = m->grads + m->tensors[t].offset;
+      PetscCall(pof_conv_setup(&B->conv1));
+      t++;
+      PetscCall(bn_setup(&B->bn2, out, m->tensors[t].offset, r_off));
+      r_off += 2 * out;
+      t += 2;
+      B->conv2          = (PofConv){ .cin = out, .cout = out, .k = 3, .stride = stride, .pad = 1, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE, .sum_dst = PETSC_TRUE };
+      B->conv2.w_plain  = m->params + m->tensors[t].offset;
+      B->conv2.dw_plain = m->grads + m->tensors[t].offset;
+      PetscCall(pof_conv_setup(&B->conv2));
+      t++;
+      if (B->has_sc) {
+        B->sc          = (PofConv){ .cin = in, .cout = out, .k = 1, .stride = stride, .pad = 0, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE };
+        B->sc.w_plain  = m->params + m->tensors[t].offset;
+        B->sc.dw_plain = m->grads + m->tensors[t].offset;
+        PetscCall(pof_conv_setup(&B->sc));
+        PetscCheck(B->sc.hout == B->conv2.hout && B->sc.wout == B->conv2.wout, PETSC_COMM_SELF, PETSC_ERR_PLIB, "shortcut and conv2 output sizes differ");
+        t++;
+      }
+      B->p_end = m->tensors[t].offset;
+      B->ax    = (PofAct){ 0, in, H, W, (in + POF_CBLK - 1) / POF_CBLK, dt };
+      B->amid  = (PofAct){ 0, out, H, W, (out + POF_CBLK - 1) / POF_CBLK, dt };
+      H = B->conv2.hout, W = B->conv2.wout;
+      B->aout = (PofAct){ 0, out, H, W, (out + POF_CBLK - 1) / POF_CBLK, dt };
+      in      = out;
+    }
+  }
+  m->bnf_begin = m->tensors[t].offset;
+  PetscCall(bn_setup(&m->bnf, w[3], m->tensors[t].offset, r_off));
+  r_off += 2 * w[3];
+  PetscCheck(r_off == m->n_bn_state && m->tensors[t + 2].offset == m->n_feature, PETSC_COMM_SELF, PETSC_ERR_PLIB, "WRN layout walk is inconsistent");
+  m->af = (PofAct){ 0, w[3], H, W, (w[3] + POF_CBLK - 1) / POF_CBLK, dt };
+  PetscCall(PetscMalloc1(m->nblocks + 1, &m->X));
+  for (PetscInt i = 0; i <= m->nblocks; i++) m->X[i] = NULL;
+  PetscCall(PetscMalloc1(2 * 4 * (size_t)m->F + 2 * (size_t)PetscMax(w[0], m->F) + 8, &m->red));
+  *model = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void free_keep(PofWrn m)
+{
+  for (PetscInt i = 0; i <= m->nblocks; i++) free(m->X[i]), m->X[i] = NULL;
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    free(m->blocks[b].A1), free(m->blocks[b].C1), free(m->blocks[b].A2);
+    m->blocks[b].A1 = m->blocks[b].C1 = m->blocks[b].A2 = NULL;
+  }
+  free(m->AF);
+  m->AF       = NULL;
+  m->keep_cap = 0;
+}
+
+PetscErrorCode pof_wrn_destroy(PofWrn *pm)
+{
+  PofWrn m = *pm;
+  PetscFunctionBegin;
+  if (!m) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_conv_release(&m->conv0));
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    Block *B = &m->blocks[b];
+    PetscCall(pof_conv_release(&B->conv1));
+    PetscCall(pof_conv_release(&B->conv2));
+    if (B->has_sc) PetscCall(pof_conv_release(&B->sc));
+    PetscCall(bn_release(&B->bn1));
+    PetscCall(bn_release(&B->bn2));
+  }
+  PetscCall(bn_release(&m->bnf));
+  free_keep(m);
+  for (int i = 0; i < 4; i++) free(m->P[i]), free(m->G[i]);
+  free(m->xin);
+  free(m->params), free(m->grads), free(m->running);
+  PetscCall(PetscFree(m->X));
+  PetscCall(PetscFree(m->blocks));
+  PetscCall(PetscFree(m->tensors));
+  PetscCall(PetscFree(m->red));
+  PetscCall(PetscFree(*pm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void                 pof_wrn_get_shape(PofWrn m, PofWrnShape *s) { *s = m->shape; }
+PofDType             pof_wrn_dtype(PofWrn m) { return m->dt; }
+PetscInt             pof_wrn_num_params(PofWrn m) { return m->n_params; }
+PetscInt             pof_wrn_num_feature_params(PofWrn m) { return m->n_feature; }
+PetscInt             pof_wrn_feature_dim(PofWrn m) { return m->F; }
+PetscInt             pof_wrn_num_bn_state(PofWrn m) { return m->n_bn_state; }
+const PofTensorInfo *pof_wrn_tensors(PofWrn m, PetscInt *n)
+{
+  if (n) *n = m->ntensors;
+  return m->tensors;
+}
+float *pof_wrn_params(PofWrn m) { return m->params; }
+float *pof_wrn_grads(PofWrn m) { return m->grads; }
+float *pof_wrn_running(PofWrn m) { return m->running; }
+void   pof_wrn_params_changed(PofWrn m) { m->version++; }
+void   pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx)
+{
+  m->bn_sum     = fn;
+  m->bn_sum_ctx = ctx;
+}
+void pof_wrn_set_grad_ready(PofWrn m, PofGradReadyFn fn, void *ctx)
+{
+  m->grad_ready     = fn;
+  m->grad_ready_ctx = ctx;
+}
+
+PetscErrorCode pof_wrn_init_params(PofWrn m, PetscInt seed)
+{
+  PetscFunctionBegin;
+  for (PetscInt t = 0; t < m->ntensors; t++) {
+    const PofTensorInfo *T = &m->tensors[t];
+    float               *p = m->params + T->offset;
+    PofRng               r;
+    pof_rng_init(&r, (uint64_t)seed, POF_RNG_INIT, (uint32_t)t, 0, 0);
+    switch (T->kind) {
+    case POF_TENSOR_CONV: {
+      const double std = sqrt(2.0 / (double)(T->dims[0] * T->dims[2] * T->dims[3]));
+      for (PetscInt i = 0; i < T->numel; i++) p[i] = (float)(std * pof_rng_normal(&r));
+    } break;
+    case POF_TENSOR_BN_WEIGHT:
+      for (PetscInt i = 0; i < T->numel; i++) p[i] = 1.0f;
+      break;
+    case POF_TENSOR_BN_BIAS:
+    case POF_TENSOR_LINEAR_BIAS:
+      for (PetscInt i = 0; i < T->numel; i++) p[i] = 0.0f;
+      break;
+    case POF_TENSOR_LINEAR_WEIGHT:
+      for (PetscInt i = 0; i < T->numel; i++) p[i] = (float)(0.1 * pof_rng_normal(&r));
+      break;
+    }
+  }
+  /* running statistics: mean 0, var 1 per BN layer */
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    BnLayer *bns[2] = { &m->blocks[b].bn1, &m->blocks[b].bn2 };
+    for (int k = 0; k < 2; k++)
+      for (PetscInt c = 0; c < bns[k]->c; c++) m->running[bns[k]->r_off + c] = 0.0f, m->running[bns[k]->r_off + bns[k]->c + c] = 1.0f;
+  }
+  for (PetscInt c = 0; c < m->bnf.c; c++) m->running[m->bnf.r_off + c] = 0.0f, m->running[m->bnf.r_off + m->bnf.c + c] = 1.0f;
+  m->version++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ storage */
+static PetscErrorCode ensure_keep(PofWrn m, PetscInt n)
+{
+  PetscFunctionBegin;
+  if (n <= m->keep_cap) PetscFunctionReturn(PETSC_SUCCESS);
+  free_keep(m);
+  PofAct a = m->a0;
+  a.n      = n;
+  m->X[0]  = xalloc(pof_act_bytes(&a));
+  PetscCheck(m->X[0], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    Block *B  = &m->blocks[b];
+    PofAct ax = B->ax, am = B->amid, ao = B->aout;
+    ax.n = am.n = ao.n = n;
+    B->A1              = xalloc(pof_act_bytes(&ax));
+    B->C1              = xalloc(pof_act_bytes(&am));
+    B->A2              = xalloc(pof_act_bytes(&am));
+    m->X[b + 1]        = xalloc(pof_act_bytes(&ao));
+    PetscCheck(B->A1 && B->C1 && B->A2 && m->X[b + 1], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  }
+  a     = m->af;
+  a.n   = n;
+  m->AF = xalloc(pof_act_bytes(&a));
+  PetscCheck(m->AF, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  m->keep_cap = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* largest activation (bytes) over the network for batch n */
+static size_t max_act_bytes(PofWrn m, PetscInt n)
+{
+  PofAct a  = m->a0;
+  a.n       = n;
+  size_t mx = pof_act_bytes(&a);
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    PofAct ax = m->blocks[b].ax, am = m->blocks[b].amid, ao = m->blocks[b].aout;
+    ax.n = am.n = ao.n = n;
+    mx                 = PetscMax(mx, PetscMax(pof_act_bytes(&ax), PetscMax(pof_act_bytes(&am), pof_act_bytes(&ao))));
+  }
+  return mx;
+}
+
+static PetscErrorCode ensure_bufs(void *buf[4], PetscInt *cap, PofWrn m, PetscInt n)
+{
+  PetscFunctionBegin;
+  if (n <= *cap) PetscFunctionReturn(PETSC_SUCCESS);
+  const size_t bytes = max_act_bytes(m, n);
+  for (int i = 0; i < 4; i++) {
+    free(buf[i]);
+    buf[i] = xalloc(bytes);
+    PetscCheck(buf[i], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activation buffers (batch %" PetscInt_FMT ")", n);
+  }
+  *cap = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ BN forward/backward */
+static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMode mode, unsigned flags, const void *x, void *y)
+{
+  const float   *gamma = m->params + bn->w_off, *beta = m->params + bn->b_off;
+  float         *rmean = m->running + bn->r_off, *rvar = m->running + bn->r_off + bn->c;
+  const PetscInt C = bn->c;
+  PetscFunctionBegin;
+  if (mode == POF_BN_EVAL) {
+    for (PetscInt c = 0; c < C; c++) {
+      const double rs = 1.0 / sqrt((double)rvar[c] + BN_EPS);
+      bn->scale[c]    = (float)(gamma[c] * rs);
+      bn->shift[c]    = (float)(beta[c] - rmean[c] * gamma[c] * rs);
+    }
+  } else {
+    double *buf = m->red; /* sum[C], sumsq[C], count */
+    pof_bn_stats(a, x, buf, buf + C);
+    buf[2 * C] = (double)(a->n * a->h * a->w);
+    if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, buf, 2 * C + 1));
+    const double M = buf[2 * C];
+    PetscCheck(M > 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch normalization in training mode needs more than one value per channel (got %g)", M);
+    for (PetscInt c = 0; c < C; c++) {
+      const double mu  = buf[c] / M;
+      double       var = buf[C + c] / M - mu * mu;
+      if (var < 0) var = 0;
+      const double rs = 1.0 / sqrt(var + BN_EPS);
+      bn->mean[c]     = (float)mu;
+      bn->rstd[c]     = (float)rs;
+      bn->scale[c]    = (float)(gamma[c] * rs);
+      bn->shift[c]    = (float)(beta[c] - mu * gamma[c] * rs);
+      if (flags & POF_FWD_UPDATE_RUNNING) {
+        rmean[c] = (float)((1 - BN_MOMENTUM) * rmean[c] + BN_MOMENTUM * mu);
+        rvar[c]  = (float)((1 - BN_MOMENTUM) * rvar[c] + BN_MOMENTUM * var * M / (M - 1));
+      }
+    }
+  }
+  pof_bn_apply(a, x, bn->scale, bn->shift, 1, y);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* dy -> dx through ReLU(BN(x)) with y the ReLU output; writes dγ, dβ (local sums) to grads. */
+static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const void *dy, const void *y, const void *x, const void *addend, void *dx)
+{
+  const PetscInt C   = bn->c;
+  double        *sdz = m->red, *sdzx = m->red + C;
+  PetscFunctionBegin;
+  pof_bn_bwd_sums(a, dy, y, x, bn->mean, bn->rstd, sdz, sdzx);
+  for (PetscInt c = 0; c < C; c++) {
+    m->grads[bn->w_off + c] = (float)sdzx[c];
+    m->grads[bn->b_off + c] = (float)sdz[c];
+  }
+  m->red[2 * C] = (double)(a->n * a->h * a->w);
+  if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, m->red, 2 * C + 1));
+  pof_bn_bwd_dx(a, dy, y, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ forward */
+static PetscErrorCode input_to_compute(PofWrn m, PetscInt n, const float *x, const void **xin)
+{
+  PetscFunctionBegin;
+  if (m->dt == POF_DT_F32) {
+    *xin = x;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  const PetscInt len = n * m->shape.in_c * m->shape.in_h * m->shape.in_w;
+  if (len > m->xin_cap) {
+    free(m->xin);
+    m->xin = xalloc(sizeof(uint16_t) * (size_t)len);
+    PetscCheck(m->xin, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
+    m->xin_cap = len;
+  }
+  uint16_t *o = (uint16_t *)m->xin;
+  for (PetscInt i = 0; i < len; i++) o[i] = pof_f32_to_bf16(x[i]);
+  *xin = m->xin;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h)
+{
+  const PetscBool keep = (flags & POF_FWD_KEEP) ? PETSC_TRUE : PETSC_FALSE;
+  const void     *xin;
+  PetscFunctionBegin;
+  PetscCheck(n >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch must be positive, got %" PetscInt_FMT, n);
+  PetscCheck(!keep || mode == POF_BN_TRAIN, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_FWD_KEEP needs training mode");
+  if (keep)
+    PetscCall(ensure_keep(m, n));
+  else
+    PetscCall(ensure_bufs(m->P, &m->stream_cap, m, n));
+  PetscCall(input_to_compute(m, n, x, &xin));
+  void *cur = keep ? m->X[0] : m->P[0];
+  PetscCall(pof_conv_forward(&m->conv0, n, m->version, xin, cur));
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    Block *B  = &m->blocks[b];
+    PofAct ax = B->ax, am = B->amid;
+    ax.n = am.n = n;
+    void *A1 = keep ? B->A1 : m->P[1], *C1 = keep ? B->C1 : m->P[2], *A2 = keep ? B->A2 : m->P[1];
+    void *OUT = keep ? m->X[b + 1] : m->P[3];
+    PetscCall(bn_forward(m, &B->bn1, &ax, mode, flags, cur, A1));
+    PetscCall(pof_conv_forward(&B->conv1, n, m->version, A1, C1));
+    PetscCall(bn_forward(m, &B->bn2, &am, mode, flags, C1, A2));
+    if (B->has_sc)
+      PetscCall(pof_conv_forward(&B->sc, n, m->version, cur, OUT));
+    else
+      pof_act_copy(&ax, cur, OUT);
+    PetscCall(pof_conv_forward(&B->conv2, n, m->version, A2, OUT));
+    if (!keep) { /* rotate: OUT becomes the next input */
+      void *t = m->P[0];
+      m->P[0] = m->P[3];
+      m->P[3] = t;
+      cur     = m->P[0];
+    } else
+      cur = OUT;
+  }
+  PofAct af = m->af;
+  af.n      = n;
+  void *AF  = keep ? m->AF : m->P[1];
+  PetscCall(bn_forward(m, &m->bnf, &af, mode, flags, cur, AF));
+  pof_avgpool_fwd(&af, AF, h);
+  if (keep) {
+    m->kept_n = n;
+    m->kept_x = x;
+  } else
+    m->kept_n = 0; /* a non-kept pass may have changed BN batch statistics */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ backward */
+static PetscErrorCode grad_ready(PofWrn m, PetscInt begin, PetscInt end)
+{
+  PetscFunctionBegin;
+  if (m->grad_ready && end > begin) PetscCall(m->grad_ready(m->grad_ready_ctx, begin, end - begin));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx)
+{
+  const PetscInt n = m->kept_n;
+  PetscFunctionBegin;
+  PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "pof_wrn_features_backward needs a preceding forward with POF_FWD_KEEP");
+  PetscCheck(!dx || m->input_grad, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "input gradient requested from a model created without input_grad");
+  PetscCall(ensure_bufs(m->G, &m->grad_cap, m, n));
+  void  *G0 = m->G[0], *G1 = m->G[1], *G2 = m->G[2], *G3 = m->G[3];
+  PofAct af = m->af;
+  af.n      = n;
+  pof_avgpool_bwd(&af, dh, G0);
+  PetscCall(bn_backward(m, &m->bnf, &af, G0, m->AF, m->X[m->nblocks], NULL, G0));
+  PetscCall(grad_ready(m, m->bnf_begin, m->n_feature));
+  for (PetscInt b = m->nblocks - 1; b >= 0; b--) {
+    Block *B  = &m->blocks[b];
+    PofAct ax = B->ax, am = B->amid;
+    ax.n = am.n = n;
+    PetscCall(pof_conv_backward_weights(&B->conv2, n, B->A2, G0));
+    PetscCall(pof_conv_backward_data(&B->conv2, n, m->version, G0, G1));
+    const void *addend = G0;
+    if (B->has_sc) {
+      PetscCall(pof_conv_backward_weights(&B->sc, n, m->X[b], G0));
+      PetscCall(pof_conv_backward_data(&B->sc, n, m->version, G0, G2));
+      addend = G2;
+    }
+    PetscCall(bn_backward(m, &B->bn2, &am, G1, B->A2, B->C1, NULL, G1));
+    PetscCall(pof_conv_backward_weights(&B->conv1, n, B->A1, G1));
+    PetscCall(pof_conv_backward_data(&B->conv1, n, m->version, G1, G3));
+    PetscCall(bn_backward(m, &B->bn1, &ax, G3, B->A1, m->X[b], addend, G1));
+    void *t = G0;
+    G0      = G1;
+    G1      = t;
+    PetscCall(grad_ready(m, B->p_begin, B->p_end));
+  }
+  const void *xin;
+  PetscCall(input_to_compute(m, n, m->kept_x, &xin));
+  PetscCall(pof_conv_backward_weights(&m->conv0, n, xin, G0));
+  if (dx) {
+    const PetscInt len = n * m->shape.in_c * m->shape.in_h * m->shape.in_w;
+    if (m->dt == POF_DT_F32)
+      PetscCall(pof_conv_backward_data(&m->conv0, n, m->version, G0, dx));
+    else {
+      PetscCall(pof_conv_backward_data(&m->conv0, n, m->version, G0, m->xin));
+      const uint16_t *s = (const uint16_t *)m->xin;
+      for (PetscInt i = 0; i < len; i++) dx[i] = pof_bf16_to_f32(s[i]);
+    }
+  }
+  PetscCall(grad_ready(m, 0, m->tensors[1].offset));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count)
+{
+  PetscFunctionBegin;
+  PetscCall(grad_ready(m, offset, offset + count));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ reports */
+PetscErrorCode pof_wrn_print_impls(PofWrn m, FILE *f)
+{
+  const char *a, *b, *c;
+  PetscFunctionBegin;
+  pof_conv_impl(&m->conv0, &a, &b, &c);
+  fprintf(f, "  conv1: fwd %s | bwd-data %s | bwd-weights %s\n", a, b, c);
+  for (PetscInt i = 0; i < m->nblocks; i++) {
+    Block *B = &m->blocks[i];
+    pof_conv_impl(&B->conv1, &a, &b, &c);
+    fprintf(f, "  block %2d conv1 (%" PetscInt_FMT "->%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, B->in, B->out, a, b, c);
+    pof_conv_impl(&B->conv2, &a, &b, &c);
+    fprintf(f, "  block %2d conv2 (s%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, B->stride, a, b, c);
+    if (B->has_sc) {
+      pof_conv_impl(&B->sc, &a, &b, &c);
+      fprintf(f, "  block %2d shortcut: fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, a, b, c);
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscBool is_ref(const char *s) { return strncmp(s, "ref", 3) == 0 ? PETSC_TRUE : PETSC_FALSE; }
+
+PetscBool pof_wrn_uses_ref_impl(PofWrn m)
+{
+  const char *a, *b, *c;
+  pof_conv_impl(&m->conv0, &a, &b, &c);
+  if (is_ref(a) || is_ref(c)) return PETSC_TRUE;
+  for (PetscInt i = 0; i < m->nblocks; i++) {
+    PofConv *cv[3] = { &m->blocks[i].conv1, &m->blocks[i].conv2, m->blocks[i].has_sc ? &m->blocks[i].sc : NULL };
+    for (int k = 0; k < 3; k++) {
+      if (!cv[k]) continue;
+      pof_conv_impl(cv[k], &a, &b, &c);
+      if (is_ref(a) || is_ref(b) || is_ref(c)) return PETSC_TRUE;
+    }
+  }
+  return PETSC_FALSE;
+}

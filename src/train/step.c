@@ -1,0 +1,69 @@
+/* Loss-and-gradient of a batch through the WRN and its classifier. See include/pof/train.h. */
+#include "pof/rng.h"
+#include "pof/timer.h"
+#include "pof/train.h"
+
+typedef struct {
+  float   *h, *dh, *logits, *dlogits;
+  PetscInt cap, F, C;
+} StepBufs;
+
+static StepBufs bufs;
+
+static PetscErrorCode ensure(PetscInt n, PetscInt F, PetscInt C)
+{
+  PetscFunctionBegin;
+  if (n <= bufs.cap && F == bufs.F && C == bufs.C) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree4(bufs.h, bufs.dh, bufs.logits, bufs.dlogits));
+  PetscCall(PetscMalloc4(n * F, &bufs.h, n * F, &bufs.dh, n * C, &bufs.logits, n * C, &bufs.dlogits));
+  bufs.cap = n, bufs.F = F, bufs.C = C;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const int32_t *y, PetscInt global_batch, const float *W, const float *b, PetscBool classifier_grad, PetscBool update_running, double *loss_sum, PetscInt *wrong)
+{
+  PofWrnShape s;
+  PetscFunctionBegin;
+  pof_wrn_get_shape(m, &s);
+  const PetscInt F = pof_wrn_feature_dim(m), C = s.classes, nf = pof_wrn_num_feature_params(m);
+  float         *P = pof_wrn_params(m), *G = pof_wrn_grads(m);
+  if (!W) W = P + nf;
+  if (!b) b = P + nf + C * F;
+  PetscCall(ensure(n, F, C));
+  pof_timer_start(POF_T_FORWARD);
+  PetscCall(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP | (update_running ? POF_FWD_UPDATE_RUNNING : 0), n, x, bufs.h));
+  pof_linear_forward(n, F, C, W, b, bufs.h, bufs.logits);
+  pof_softmax_ce(n, C, bufs.logits, y, 1.0 / (double)global_batch, loss_sum, wrong, bufs.dlogits);
+  pof_timer_stop(POF_T_FORWARD);
+  pof_timer_start(POF_T_BACKWARD);
+  pof_linear_backward(n, F, C, W, bufs.h, bufs.dlogits, classifier_grad ? G + nf : NULL, classifier_grad ? G + nf + C * F : NULL, bufs.dh);
+  if (!classifier_grad) PetscCall(PetscArrayzero(G + nf, pof_wrn_num_params(m) - nf));
+  PetscCall(pof_wrn_report_grad(m, nf, pof_wrn_num_params(m) - nf));
+  PetscCall(pof_wrn_features_backward(m, bufs.dh, NULL));
+  pof_timer_stop(POF_T_BACKWARD);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong)
+{
+  PofWrnShape s;
+  PetscFunctionBegin;
+  pof_wrn_get_shape(m, &s);
+  const PetscInt F = pof_wrn_feature_dim(m), C = s.classes, nf = pof_wrn_num_feature_params(m);
+  const float   *P = pof_wrn_params(m);
+  PetscCall(ensure(n, F, C));
+  PetscCall(pof_wrn_features(m, POF_BN_EVAL, 0, n, x, bufs.h));
+  pof_linear_forward(n, F, C, P + nf, P + nf + C * F, bufs.h, bufs.logits);
+  pof_softmax_ce(n, C, bufs.logits, y, 1.0, loss_sum, wrong, NULL);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n, PetscInt sample_len, PetscInt classes, float *x, int32_t *y)
+{
+  for (PetscInt i = 0; i < n; i++) {
+    PofRng r;
+    pof_rng_init(&r, (uint64_t)seed, POF_RNG_SYNTH, 0, (uint32_t)step, (uint32_t)(first + i));
+    y[i] = (int32_t)pof_rng_below(&r, (uint32_t)classes);
+    for (PetscInt k = 0; k < sample_len; k++) x[i * sample_len + k] = (float)pof_rng_normal(&r);
+  }
+}
