@@ -1,64 +1,81 @@
-/* pof bench: synthetic-data throughput of one step kind on a chosen WRN. */
+/* pof bench: synthetic-data throughput of one step kind on a chosen WRN, at any rank count.
+   The train and pof steps are the real ones (synchronized BN, bucketed gradient exchange,
+   sharded optimizer), on a fixed synthetic batch. The last line printed is one JSON object. */
 #include "commands.h"
+#include "pof/stepper.h"
 #include "pof/timer.h"
 #include "pof/train.h"
-
-#include <string.h>
 
 PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
 {
   PofConfig   cfg;
   PetscBool   help;
-  PofWrn      m = NULL;
+  PofWrn      m     = NULL;
+  PofShard    shard = NULL;
+  PofStepper  st;
   PetscMPIInt size, rank;
+  double     *theta0 = NULL;
   PetscFunctionBegin;
   PetscCall(pof_config_read(opts, comm, "bench", POF_GROUP_RUN | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_POF | POF_GROUP_BENCH, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCheck(cfg.opt.batch % size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", cfg.opt.batch, size);
+  const PetscInt B = cfg.opt.batch, Bw = cfg.pof.weak_batch > 0 ? cfg.pof.weak_batch : B;
+  PetscCheck(B % size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", B, size);
   PofWrnShape s = { cfg.model.depth, cfg.model.width, cfg.model.base, cfg.bench.in_c, cfg.bench.in_h, cfg.bench.in_w, cfg.model.classes ? cfg.model.classes : 10 };
   PetscCall(pof_wrn_create(&s, cfg.run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
   PetscCall(pof_wrn_init_params(m, cfg.run.seed));
-  const PetscInt n = cfg.opt.batch / size, len = s.in_c * s.in_h * s.in_w, np = pof_wrn_num_params(m);
-  float         *x, *mom;
-  int32_t       *y;
-  PetscCall(PetscMalloc3(n * len, &x, n, &y, np, &mom));
-  PetscCall(PetscArrayzero(mom, np));
+  const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m), len = s.in_c * s.in_h * s.in_w, n = B / size, nw = Bw / size;
+  PetscCall(pof_shard_create(comm, np, 0, pof_wrn_params(m), &shard));
+  if (cfg.bench.step == POF_BENCH_POF) {
+    const float *P = pof_wrn_params(m);
+    PetscCall(PetscMalloc1(np - nf, &theta0));
+    for (PetscInt i = nf; i < np; i++) theta0[i - nf] = P[i];
+  }
+  PetscCall(pof_stepper_init(&st, comm, &cfg, m, shard, B, Bw, theta0));
+  float   *x, *xw;
+  int32_t *y, *yw;
+  PetscCall(PetscMalloc4(n * len, &x, n, &y, PetscMax(nw, 1) * len, &xw, PetscMax(nw, 1), &yw));
   pof_synthetic_batch(cfg.run.seed, 0, rank * n, n, len, s.classes, x, y);
+  pof_synthetic_batch(cfg.run.seed, 1, rank * nw, nw, len, s.classes, xw, yw);
   double t0 = 0, loss = 0;
   for (PetscInt it = 0; it < cfg.bench.warmup + cfg.bench.steps; it++) {
+    PetscInt       wrong;
+    PofRangeResult res;
     if (it == cfg.bench.warmup) {
+      PetscCallMPI(MPI_Barrier(comm));
       pof_timers_reset();
       t0 = pof_now();
     }
-    PetscInt wrong;
-    if (cfg.bench.step == POF_BENCH_FORWARD) {
-      PetscCall(pof_eval_batch(m, n, x, y, &loss, &wrong));
-    } else {
-      PetscCall(pof_train_loss_grad(m, n, x, y, cfg.opt.batch, NULL, NULL, PETSC_TRUE, PETSC_TRUE, &loss, &wrong));
-      float       *P  = pof_wrn_params(m);
-      const float *G  = pof_wrn_grads(m);
-      const float  lr = (float)cfg.opt.lr, mu = (float)cfg.opt.momentum, wd = (float)cfg.opt.wd;
-      pof_timer_start(POF_T_OPTIMIZER);
-      for (PetscInt i = 0; i < np; i++) {
-        const float g = G[i] + wd * P[i];
-        mom[i]        = mu * mom[i] + g;
-        P[i] -= lr * (g + mu * mom[i]);
-      }
-      pof_wrn_params_changed(m);
-      pof_timer_stop(POF_T_OPTIMIZER);
+    switch (cfg.bench.step) {
+    case POF_BENCH_FORWARD: PetscCall(pof_eval_batch(m, n, x, y, &loss, &wrong)); break;
+    case POF_BENCH_TRAIN:
+      if (cfg.opt.kind == POF_OPT_SAM)
+        PetscCall(pof_stepper_sam(&st, cfg.opt.lr * 1e-3, x, y, &loss, &wrong));
+      else
+        PetscCall(pof_stepper_sgd(&st, cfg.opt.lr * 1e-3, x, y, np, NULL, NULL, PETSC_TRUE, &loss, &wrong));
+      break;
+    case POF_BENCH_POF: PetscCall(pof_stepper_pof(&st, cfg.opt.lr * 1e-3, cfg.run.seed, 0, it, x, y, xw, yw, &res, &loss, &wrong)); break;
     }
   }
-  const double dt      = (pof_now() - t0) / (double)cfg.bench.steps;
-  const char  *steps[] = { "forward", "train", "pof" };
-  char         model[64];
+  PetscCallMPI(MPI_Barrier(comm));
+  const double dt = (pof_now() - t0) / (double)cfg.bench.steps;
+  double       mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], rss = pof_peak_rss_mb(), rssmax = rss;
+  PetscCall(pof_timers_reduce(comm, mn, avg, mx));
+  PetscCall(pof_dist_allreduce_max(comm, &rssmax, 1));
+  char model[64];
   PetscCall(PetscSNPrintf(model, sizeof(model), "WRN-%" PetscInt_FMT "-%" PetscInt_FMT, s.depth, s.width));
-  PetscCall(pof_print(comm, "bench: %s %s, batch %" PetscInt_FMT ", %d rank(s) x %d thread(s), %s: %.1f ms/step, %.1f images/s (fwd %.1f, bwd %.1f, opt %.1f ms)\n", model, PofPrecisions[cfg.run.precision], cfg.opt.batch, size, pof_threads(), steps[cfg.bench.step], dt * 1e3, (double)cfg.opt.batch / dt,
-                      pof_timer_total(POF_T_FORWARD) * 1e3 / (double)cfg.bench.steps, pof_timer_total(POF_T_BACKWARD) * 1e3 / (double)cfg.bench.steps, pof_timer_total(POF_T_OPTIMIZER) * 1e3 / (double)cfg.bench.steps));
+  const double per = 1e3 / (double)cfg.bench.steps;
+  PetscCall(pof_print(comm, "bench: %s %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ", batch %" PetscInt_FMT ", %d rank(s) x %d thread(s), %s step: %.1f ms/step, %.1f images/s\n", model, PofPrecisions[cfg.run.precision], s.in_c, s.in_h, s.in_w, B, size, pof_threads(), PofBenchSteps[cfg.bench.step], dt * 1e3, (double)B / dt));
+  PetscCall(pof_print(comm, "bench: per step (avg over ranks): forward %.1f, backward %.1f, comm wait %.1f, optimizer %.1f, weak forward %.1f, PoF range %.2f ms\n", avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per, avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per));
   if (rank == 0 && getenv("POF_BENCH_IMPLS")) PetscCall(pof_wrn_print_impls(m, stdout));
-  PetscCall(pof_print(comm, "{\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%" PetscInt_FMT ",\"threads\":%d,\"ranks\":%d,\"step\":\"%s\",\"ms_per_step\":%.3f,\"images_per_s\":%.3f,\"peak_rss_mb\":%.1f}\n", model, PofPrecisions[cfg.run.precision], cfg.opt.batch, pof_threads(), size, steps[cfg.bench.step], dt * 1e3, (double)cfg.opt.batch / dt, pof_peak_rss_mb()));
-  PetscCall(PetscFree3(x, y, mom));
+  PetscCall(pof_print(comm, "{\"model\":\"%s\",\"input\":\"%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT "\",\"precision\":\"%s\",\"batch\":%" PetscInt_FMT ",\"threads\":%d,\"ranks\":%d,\"step\":\"%s\",\"ms_per_step\":%.3f,\"images_per_s\":%.3f,\"peak_rss_mb\":%.1f,\"comm_wait_fraction\":%.4f,\"ms_forward\":%.3f,\"ms_backward\":%.3f,\"ms_comm_wait\":%.3f,\"ms_optimizer\":%.3f,\"ms_weak_forward\":%.3f,\"ms_pof_range\":%.3f}\n",
+                      model, s.in_c, s.in_h, s.in_w, PofPrecisions[cfg.run.precision], B, pof_threads(), size, PofBenchSteps[cfg.bench.step], dt * 1e3, (double)B / dt, rssmax, avg[POF_T_COMM_WAIT] / (dt * (double)cfg.bench.steps), avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per,
+                      avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per));
+  PetscCall(PetscFree4(x, y, xw, yw));
+  PetscCall(PetscFree(theta0));
+  PetscCall(pof_stepper_release(&st));
+  PetscCall(pof_shard_destroy(&shard));
   PetscCall(pof_wrn_destroy(&m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
