@@ -199,35 +199,34 @@ static PetscErrorCode exec(dnnl_primitive_t p, int nargs, const ExecArg *a)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Reorder the plain weights into format md (buffer *buf with md *cur), when stale. */
-static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version)
+/* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when stale. */
+static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version, void **rp)
 {
-  dnnl_engine_t         eng;
-  dnnl_stream_t         stream;
-  dnnl_memory_desc_t    plain;
-  dnnl_primitive_desc_t rpd;
-  dnnl_primitive_t      r;
+  dnnl_engine_t      eng;
+  dnnl_stream_t      stream;
+  dnnl_memory_desc_t plain;
   PetscFunctionBegin;
   if (*buf && dnnl_memory_desc_equal(md, cur) && *have_version == version) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_nn_engine(&eng, &stream));
+  PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
   if (!*buf || !dnnl_memory_desc_equal(md, cur)) {
+    dnnl_primitive_desc_t rpd;
     free(*buf);
     *buf = aligned_alloc(64, (dnnl_memory_desc_get_size(md) + 63) / 64 * 64);
     PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of convolution weights", dnnl_memory_desc_get_size(md));
     *cur = *md;
+    if (*rp) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)*rp));
+    PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL));
+    PofCallDNNL(dnnl_primitive_create((dnnl_primitive_t *)rp, rpd));
+    PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
   }
-  PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
-  PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL));
-  PofCallDNNL(dnnl_primitive_create(&r, rpd));
   {
     ExecArg a[2] = {
-      { DNNL_ARG_FROM, &plain, (void *)cv->w_plain },
-      { DNNL_ARG_TO, md, *buf }
+      {DNNL_ARG_FROM, &plain, (void *)cv->w_plain},
+      {DNNL_ARG_TO,   md,     *buf               }
     };
-    PetscCall(exec(r, 2, a));
+    PetscCall(exec((dnnl_primitive_t)*rp, 2, a));
   }
-  PofCallDNNL(dnnl_primitive_destroy(r));
-  PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
   *have_version = version;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -250,6 +249,9 @@ PetscErrorCode pof_conv_release(PofConv *cv)
   free(cv->w_fwd);
   free(cv->w_bd);
   cv->w_fwd = cv->w_bd = NULL;
+  if (cv->r_fwd) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)cv->r_fwd));
+  if (cv->r_bd) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)cv->r_bd));
+  cv->r_fwd = cv->r_bd = NULL;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -260,7 +262,7 @@ PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const
   PetscFunctionBegin;
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0);
-  PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version));
+  PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
   PetscCall(pof_nn_scratchpad(e->scratch[0], &scr));
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
   ExecArg                   a[4] = {
@@ -281,7 +283,7 @@ PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version,
   PetscCheck(cv->need_dsrc, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "convolution was set up without backward data");
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_weights_md, 0);
-  PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version));
+  PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version, &cv->r_bd));
   PetscCall(pof_nn_scratchpad(e->scratch[1], &scr));
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_scratchpad_md, 0);
   ExecArg                   a[4] = {

@@ -89,6 +89,7 @@ typedef struct {
   void              *w_fwd, *w_bd;
   dnnl_memory_desc_t w_fwd_md, w_bd_md;
   PetscInt           w_fwd_version, w_bd_version;
+  void              *r_fwd, *r_bd; /* cached plain -> blocked weight reorders (dnnl_primitive_t) */
   PetscInt           nentries;
   PofConvEntry      *entries[8];
   char               impl[3][64];

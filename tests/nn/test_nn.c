@@ -116,7 +116,7 @@ static void run_conv_case(const ConvCase *cc, int *fails)
   /* residual as a sum post-op: y = conv(x) + y0 */
   {
     PofConv cs = cv;
-    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL;
+    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL, cs.r_fwd = cs.r_bd = NULL;
     assert_int_equal(pof_conv_setup(&cs), 0);
     double *y0 = calloc((size_t)ny, sizeof(double));
     fill(y0, ny, 4, 1.0);
