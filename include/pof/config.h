@@ -139,6 +139,7 @@ typedef struct {
   char             output[POF_PATH_MAX];       /**< -convert_output F.h5 */
   PetscBool        svhn_extra;                 /**< -convert_svhn_extra: append extra_32x32.mat */
   PetscBool        cifar100_coarse;            /**< -convert_cifar100_coarse: coarse labels */
+  char             name[64];                   /**< -convert_name: dataset name attribute ("" = from the format) */
 } PofConvertConfig;
 
 /** -eval_*: evaluation. */

@@ -11,6 +11,7 @@
 static const PofCommand commands[] = {
   { "bench", pof_cmd_bench, "synthetic-data throughput of a WRN step (forward, train, pof)" },
   { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
+  { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
 

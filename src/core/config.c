@@ -189,6 +189,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsString("-convert_output", "Output HDF5 file", NULL, cfg->convert.output, cfg->convert.output, sizeof(cfg->convert.output), NULL));
     PetscCall(PetscOptionsBool("-convert_svhn_extra", "SVHN: append extra_32x32.mat to the training split", NULL, cfg->convert.svhn_extra, &cfg->convert.svhn_extra, NULL));
     PetscCall(PetscOptionsBool("-convert_cifar100_coarse", "CIFAR-100: use the 20 coarse labels", NULL, cfg->convert.cifar100_coarse, &cfg->convert.cifar100_coarse, NULL));
+    PetscCall(PetscOptionsString("-convert_name", "Dataset name stored in the file (default: from the format; IDX: the directory of the training images, e.g. fashion-mnist)", NULL, cfg->convert.name, cfg->convert.name, sizeof(cfg->convert.name), NULL));
   }
   if (groups & POF_GROUP_EVAL) {
     PetscCall(PetscOptionsString("-eval_split", "Split to evaluate: test, or train (clean, eval mode)", NULL, cfg->eval.split, cfg->eval.split, sizeof(cfg->eval.split), NULL));
@@ -440,6 +441,7 @@ PetscErrorCode pof_config_write_json(const PofConfig *c, FILE *f)
     json_str(f, "convert_output", c->convert.output, &first);
     json_bool(f, "convert_svhn_extra", c->convert.svhn_extra, &first);
     json_bool(f, "convert_cifar100_coarse", c->convert.cifar100_coarse, &first);
+    json_str(f, "convert_name", c->convert.name, &first);
   }
   if (c->groups & POF_GROUP_EVAL) {
     json_str(f, "eval_split", c->eval.split, &first);

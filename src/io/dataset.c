@@ -1,0 +1,552 @@
+/* Datasets in parallel HDF5: slabs per rank, exact global shuffling, exchange, augmentation.
+   See include/pof/data.h for the contract and the random recipe. */
+#include "h5util.h"
+#include "pof/augment.h"
+#include "pof/data.h"
+#include "pof/dist_exchange.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One split as held by this rank: samples [lo, hi) of the n in use. */
+typedef struct {
+  PetscInt n, lo, hi;
+  uint8_t *images; /* (hi - lo, C, H, W) */
+  int32_t *labels; /* (hi - lo) */
+} DataSplit;
+
+struct _p_PofDataset {
+  MPI_Comm       comm;
+  PetscMPIInt    rank, size;
+  char           source[POF_PATH_MAX]; /* file name for messages */
+  PofDatasetInfo info;
+  PetscBool      replicate;
+  PetscInt       seed;
+  PofAugParams   aug;          /* training augmentation (all zero with -data_augment 0) */
+  size_t         sample_bytes; /* C*H*W */
+  size_t         record_bytes; /* sample + int32 label, the unit of the exchange */
+  float         *lut;          /* (C, 256) normalization table */
+  DataSplit      split[2];     /* POF_SPLIT_TRAIN, POF_SPLIT_TEST */
+  PetscInt       perm_epoch;   /* epoch held in perm, -1 = none */
+  PetscInt      *perm;         /* (n_train) */
+  /* work space, grown on demand */
+  size_t          cap;                              /* slots the buffers below hold */
+  PetscInt       *idx;                              /* (cap) global indices of a batch */
+  uint8_t        *sendbuf, *recvbuf;                /* (cap, record_bytes) */
+  const uint8_t **src;                              /* (cap) this rank's samples, raw */
+  int32_t        *lab;                              /* (cap) their labels */
+  int            *sendcounts, *recvcounts, *cursor; /* (size) */
+};
+
+static const char *const split_names[2] = { "train", "test" };
+
+void pof_data_epoch_perm(PetscInt seed, PetscInt epoch, PetscInt n, PetscInt *perm)
+{
+  PofRng r;
+  for (PetscInt i = 0; i < n; i++) perm[i] = i;
+  pof_rng_init(&r, (uint64_t)seed, POF_RNG_ORDER, (uint32_t)epoch, 0, 0);
+  for (PetscInt i = n - 1; i >= 1; i--) {
+    const PetscInt j = (PetscInt)pof_rng_below(&r, (uint32_t)(i + 1));
+    const PetscInt t = perm[i];
+    perm[i]          = perm[j];
+    perm[j]          = t;
+  }
+}
+
+/* ------------------------------------------------------------------ reading the file */
+
+/* Integer scalar attribute of the root group (required). */
+static PetscErrorCode read_int_attr(PofDataset ds, hid_t fid, const char *name, PetscInt *v)
+{
+  hid_t   a, s;
+  int64_t x = 0;
+  PetscFunctionBegin;
+  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source, name);
+  PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
+  PofCallH5Id(s, H5Aget_space(a));
+  PetscCheck(H5Sget_simple_extent_npoints(s) == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be one integer", ds->source, name);
+  PofCallH5(H5Aread(a, H5T_NATIVE_INT64, &x));
+  PofCallH5(H5Sclose(s));
+  PofCallH5(H5Aclose(a));
+  PetscCheck(x >= 0 && x <= PETSC_MAX_INT, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' = %lld is out of range", ds->source, name, (long long)x);
+  *v = (PetscInt)x;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Double array attribute with exactly n values (required). */
+static PetscErrorCode read_double_attr(PofDataset ds, hid_t fid, const char *name, PetscInt n, double *v)
+{
+  hid_t a, s;
+  PetscFunctionBegin;
+  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source, name);
+  PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
+  PofCallH5Id(s, H5Aget_space(a));
+  const hssize_t np = H5Sget_simple_extent_npoints(s);
+  PetscCheck(np == n, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' has %lld values, expected one per channel (%" PetscInt_FMT ")", ds->source, name, (long long)np, n);
+  PofCallH5(H5Aread(a, H5T_NATIVE_DOUBLE, v));
+  PofCallH5(H5Sclose(s));
+  PofCallH5(H5Aclose(a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* String attribute (fixed or variable length) into out[n]; "" if absent. */
+static PetscErrorCode read_str_attr(hid_t fid, const char *name, char *out, size_t n)
+{
+  hid_t a, t, mt;
+  PetscFunctionBegin;
+  out[0] = 0;
+  if (H5Aexists(fid, name) <= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
+  PofCallH5Id(t, H5Aget_type(a));
+  if (H5Tget_class(t) == H5T_STRING) {
+    PofCallH5Id(mt, H5Tcopy(H5T_C_S1));
+    if (H5Tis_variable_str(t) > 0) {
+      char *s = NULL;
+      PofCallH5(H5Tset_size(mt, H5T_VARIABLE));
+      PofCallH5(H5Aread(a, mt, &s));
+      if (s) {
+        PetscCall(PetscStrncpy(out, s, n));
+        H5free_memory(s);
+      }
+    } else {
+      const size_t len = H5Tget_size(t);
+      char        *s   = NULL;
+      PetscCall(PetscCalloc1(len + 1, &s));
+      PofCallH5(H5Tset_size(mt, len));
+      PofCallH5(H5Aread(a, mt, s));
+      PetscCall(PetscStrncpy(out, s, n));
+      PetscCall(PetscFree(s));
+    }
+    PofCallH5(H5Tclose(mt));
+  }
+  PofCallH5(H5Tclose(t));
+  PofCallH5(H5Aclose(a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Open /<split>/<what> and check it is an integer dataset of the given rank; dims out. */
+static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, const char *what, int want_rank, size_t want_size, hid_t *dset, hsize_t dims[4])
+{
+  char  path[64];
+  hid_t s, t;
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/%s", split, what));
+  PetscCheck(H5Lexists(fid, path, H5P_DEFAULT) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no dataset /%s", ds->source, path);
+  *dset = H5Dopen2(fid, path, H5P_DEFAULT);
+  PetscCheck(*dset >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s is not a dataset", ds->source, path);
+  PofCallH5Id(s, H5Dget_space(*dset));
+  const int rank = H5Sget_simple_extent_ndims(s);
+  PetscCheck(rank == want_rank, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s has %d dimensions, expected %d", ds->source, path, rank, want_rank);
+  PofCallH5(H5Sget_simple_extent_dims(s, dims, NULL));
+  PofCallH5(H5Sclose(s));
+  PofCallH5Id(t, H5Dget_type(*dset));
+  const H5T_class_t cls = H5Tget_class(t);
+  const size_t      sz  = H5Tget_size(t);
+  PofCallH5(H5Tclose(t));
+  PetscCheck(cls == H5T_INTEGER && (!want_size || sz == want_size), ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s must hold %s", ds->source, path, want_size == 1 ? "8-bit unsigned integers" : "integers");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Read rows [lo, hi) of dset (row = row_elems elements of memtype, elem bytes each) into buf.
+   Collective with collective transfers: every rank makes the same number of H5Dread calls
+   (max_rows = the largest hi - lo of any rank), a rank with nothing left selects none.
+   Each call moves at most 2^30 bytes. */
+static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank, const hsize_t *dims, PetscInt lo, PetscInt hi, PetscInt max_rows, size_t row_bytes, void *buf)
+{
+  const PetscInt rpc    = (PetscInt)PetscMax(1, ((size_t)1 << 30) / row_bytes);
+  const PetscInt ncalls = (max_rows + rpc - 1) / rpc;
+  char           dummy[8];
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k < ncalls; k++) {
+    const PetscInt a = lo + k * rpc, b = PetscMin(hi, a + rpc), cnt = PetscMax(0, b - a);
+    hsize_t        start[4] = { (hsize_t)a, 0, 0, 0 }, count[4], mdims[4];
+    hid_t          fs, ms;
+    for (int d = 0; d < rank; d++) count[d] = mdims[d] = dims[d];
+    count[0] = (hsize_t)cnt;
+    mdims[0] = (hsize_t)PetscMax(cnt, 1);
+    PofCallH5Id(fs, H5Dget_space(dset));
+    PofCallH5Id(ms, H5Screate_simple(rank, mdims, NULL));
+    if (cnt > 0) {
+      PofCallH5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
+    } else {
+      PofCallH5(H5Sselect_none(fs));
+      PofCallH5(H5Sselect_none(ms));
+    }
+    void *dst = cnt > 0 ? (void *)((char *)buf + (size_t)(a - lo) * row_bytes) : (void *)dummy;
+    PofCallH5(H5Dread(dset, memtype, ms, fs, dxpl, dst));
+    PofCallH5(H5Sclose(ms));
+    PofCallH5(H5Sclose(fs));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Every label in [0, classes), checked on all ranks together (each checks what it holds). */
+static PetscErrorCode check_labels(PofDataset ds, int sp)
+{
+  const DataSplit *d       = &ds->split[sp];
+  int64_t          vals[1] = { INT64_MAX }, bad[1];
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < d->hi - d->lo; i++)
+    if (d->labels[i] < 0 || d->labels[i] >= ds->info.classes) {
+      vals[0] = d->lo + i;
+      break;
+    }
+  PetscCall(pof_dist_allreduce_i64(ds->comm, vals, 1, POF_DIST_MIN));
+  if (vals[0] == INT64_MAX) PetscFunctionReturn(PETSC_SUCCESS);
+  bad[0] = INT64_MIN;
+  if (vals[0] >= d->lo && vals[0] < d->hi) bad[0] = d->labels[vals[0] - d->lo];
+  PetscCall(pof_dist_allreduce_i64(ds->comm, bad, 1, POF_DIST_MAX));
+  SETERRQ(ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': label %lld of sample %lld in /%s/labels is outside [0, %" PetscInt_FMT ") (classes attribute)", ds->source, (long long)bad[0], (long long)vals[0], split_names[sp], ds->info.classes);
+}
+
+/* Everything after the file is open: validate the layout, read this rank's slabs. */
+static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_subset)
+{
+  PofDatasetInfo *in = &ds->info;
+  hid_t           dimg[2], dlab[2];
+  hsize_t         idims[2][4], ldims[2][4];
+  PetscFunctionBegin;
+  for (int sp = 0; sp < 2; sp++) {
+    PetscCheck(H5Lexists(fid, split_names[sp], H5P_DEFAULT) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no group /%s (not written by pof convert?)", ds->source, split_names[sp]);
+    PetscCall(open_dataset(ds, fid, split_names[sp], "images", 4, 1, &dimg[sp], idims[sp]));
+    PetscCall(open_dataset(ds, fid, split_names[sp], "labels", 1, 0, &dlab[sp], ldims[sp]));
+  }
+  PetscCall(read_int_attr(ds, fid, "classes", &in->classes));
+  PetscCall(read_int_attr(ds, fid, "channels", &in->c));
+  PetscCall(read_int_attr(ds, fid, "height", &in->h));
+  PetscCall(read_int_attr(ds, fid, "width", &in->w));
+  PetscCheck(in->c >= 1 && in->c <= POF_DATA_MAX_CHANNELS, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': %" PetscInt_FMT " channels, pof supports 1 to %d", ds->source, in->c, POF_DATA_MAX_CHANNELS);
+  PetscCheck(in->h >= 1 && in->w >= 1 && in->h <= 65536 && in->w <= 65536, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': image size %" PetscInt_FMT "x%" PetscInt_FMT " is zero or too large", ds->source, in->h, in->w);
+  PetscCheck(in->classes >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': classes attribute is 0", ds->source);
+  for (int sp = 0; sp < 2; sp++) {
+    PetscCheck(idims[sp][1] == (hsize_t)in->c && idims[sp][2] == (hsize_t)in->h && idims[sp][3] == (hsize_t)in->w, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': /%s/images is N x %llu x %llu x %llu but the attributes say %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT, ds->source, split_names[sp], (unsigned long long)idims[sp][1], (unsigned long long)idims[sp][2], (unsigned long long)idims[sp][3], in->c, in->h, in->w);
+    PetscCheck(ldims[sp][0] == idims[sp][0], ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s holds %llu images but %llu labels", ds->source, split_names[sp], (unsigned long long)idims[sp][0], (unsigned long long)ldims[sp][0]);
+    PetscCheck(idims[sp][0] <= (hsize_t)PETSC_MAX_INT / 2, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': too many samples in /%s", ds->source, split_names[sp]);
+  }
+  PetscCall(read_double_attr(ds, fid, "mean", in->c, in->mean));
+  PetscCall(read_double_attr(ds, fid, "std", in->c, in->std));
+  for (PetscInt c = 0; c < in->c; c++)
+    PetscCheck(isfinite(in->mean[c]) && isfinite(in->std[c]) && in->std[c] > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': channel %" PetscInt_FMT " has mean %g, std %g (std must be positive and finite)", ds->source, c, in->mean[c], in->std[c]);
+  PetscCall(read_str_attr(fid, "name", in->name, sizeof(in->name)));
+  const PetscInt ntrain_file = (PetscInt)idims[0][0];
+  PetscCheck(ntrain_file >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /train is empty", ds->source);
+  PetscCheck(train_subset <= ntrain_file, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset %" PetscInt_FMT " exceeds the %" PetscInt_FMT " training samples of '%s'", train_subset, ntrain_file, ds->source);
+  in->n_train      = train_subset > 0 ? train_subset : ntrain_file;
+  in->n_test       = (PetscInt)idims[1][0];
+  ds->sample_bytes = (size_t)in->c * (size_t)in->h * (size_t)in->w;
+  ds->record_bytes = ds->sample_bytes + sizeof(int32_t);
+  ds->split[0].n   = in->n_train;
+  ds->split[1].n   = in->n_test;
+  for (int sp = 0; sp < 2; sp++) {
+    DataSplit     *d       = &ds->split[sp];
+    const PetscInt maxrows = ds->replicate ? d->n : (d->n + ds->size - 1) / ds->size;
+    d->lo                  = ds->replicate ? 0 : pof_data_share_lo(d->n, ds->size, ds->rank);
+    d->hi                  = ds->replicate ? d->n : pof_data_share_lo(d->n, ds->size, ds->rank + 1);
+    PetscCall(PetscMalloc1((size_t)(d->hi - d->lo) * ds->sample_bytes + 1, &d->images));
+    PetscCall(PetscMalloc1((size_t)(d->hi - d->lo) + 1, &d->labels));
+    PetscCall(read_rows(dimg[sp], H5T_NATIVE_UINT8, dxpl, 4, idims[sp], d->lo, d->hi, maxrows, ds->sample_bytes, d->images));
+    PetscCall(read_rows(dlab[sp], H5T_NATIVE_INT32, dxpl, 1, ldims[sp], d->lo, d->hi, maxrows, sizeof(int32_t), d->labels));
+    PofCallH5(H5Dclose(dimg[sp]));
+    PofCallH5(H5Dclose(dlab[sp]));
+  }
+  for (int sp = 0; sp < 2; sp++) PetscCall(check_labels(ds, sp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ open / destroy */
+
+static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+{
+  PofDataset ds;
+  PetscFunctionBegin;
+  PetscCheck(seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "seed must be >= 0, got %" PetscInt_FMT, seed);
+  PetscCheck(cfg->train_subset >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset must be >= 0, got %" PetscInt_FMT, cfg->train_subset);
+  PetscCall(PetscNew(&ds));
+  ds->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &ds->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &ds->size));
+  PetscCall(PetscStrncpy(ds->source, source, sizeof(ds->source)));
+  ds->replicate  = cfg->replicate;
+  ds->seed       = seed;
+  ds->perm_epoch = -1;
+  if (cfg->augment) {
+    ds->aug.crop_pad = (int)cfg->crop_pad;
+    ds->aug.flip     = cfg->flip ? 1 : 0;
+    ds->aug.cutout   = (int)cfg->cutout;
+  }
+  PetscCall(PetscCalloc3(ds->size, &ds->sendcounts, ds->size, &ds->recvcounts, ds->size, &ds->cursor));
+  *out = ds;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After load: the normalization table and the permutation buffer. */
+static PetscErrorCode dataset_finish(PofDataset ds)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1((size_t)ds->info.c * 256, &ds->lut));
+  pof_augment_lut((int)ds->info.c, ds->info.mean, ds->info.std, ds->lut);
+  PetscCall(PetscMalloc1((size_t)ds->info.n_train, &ds->perm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+{
+  PofDataset ds    = NULL;
+  int64_t    st[2] = { 0, 0 };
+  PofH5Quiet q;
+  hid_t      fapl, fid, dxpl;
+  PetscFunctionBegin;
+  *out = NULL;
+  PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG, "no dataset file given (-data_file F.h5, written by pof convert)");
+  pof_h5_no_file_locking();
+  /* Rank 0 checks the file before the collective open, so every rank fails the same way. */
+  PetscCall(dataset_create(comm, path, cfg, seed, &ds));
+  pof_h5_quiet_begin(&q);
+  if (ds->rank == 0) {
+    if (access(path, R_OK) != 0) {
+      st[0] = 1;
+      st[1] = errno;
+    } else if (H5Fis_hdf5(path) <= 0)
+      st[0] = 2;
+  }
+  PetscCall(pof_dist_bcast_bytes(comm, st, sizeof(st), 0));
+  PetscCheck(st[0] != 1, comm, PETSC_ERR_FILE_OPEN, "cannot read dataset file '%s': %s", path, strerror((int)st[1]));
+  PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
+  PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
+  PofCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
+  fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open dataset file '%s' with the MPI-IO driver (damaged HDF5 file?)", path);
+  PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
+  PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  PetscCall(load(ds, fid, dxpl, cfg->train_subset));
+  PofCallH5(H5Pclose(dxpl));
+  PofCallH5(H5Fclose(fid));
+  PofCallH5(H5Pclose(fapl));
+  pof_h5_quiet_end(&q);
+  PetscCall(dataset_finish(ds));
+  *out = ds;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* HDF5 files start with this signature at offset 0, 512, 1024, 2048, ... (after a user block). */
+static PetscBool has_hdf5_signature(const unsigned char *b, size_t len)
+{
+  static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+  for (size_t off = 0; off + 8 <= len; off = off ? 2 * off : 512)
+    if (!memcmp(b + off, sig, 8)) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+{
+  PofDataset ds = NULL;
+  PofH5Quiet q;
+  hid_t      fapl, fid;
+  PetscFunctionBegin;
+  *out = NULL;
+  PetscCall(dataset_create(comm, "<in-memory file image>", cfg, seed, &ds));
+  PetscCheck(buf && has_hdf5_signature((const unsigned char *)buf, len), comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file image (%zu bytes) is not an HDF5 file", len);
+  pof_h5_no_file_locking();
+  pof_h5_quiet_begin(&q);
+  PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
+  PofCallH5(H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
+  PofCallH5(H5Pset_file_image(fapl, (void *)buf, len));
+  fid = H5Fopen("pof-dataset-image.h5", H5F_ACC_RDONLY, fapl);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open the dataset file image (%zu bytes; damaged HDF5 file?)", len);
+  PetscCall(load(ds, fid, H5P_DEFAULT, cfg->train_subset));
+  PofCallH5(H5Fclose(fid));
+  PofCallH5(H5Pclose(fapl));
+  pof_h5_quiet_end(&q);
+  PetscCall(dataset_finish(ds));
+  *out = ds;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_destroy(PofDataset *dsp)
+{
+  PetscFunctionBegin;
+  if (!dsp || !*dsp) PetscFunctionReturn(PETSC_SUCCESS);
+  PofDataset ds = *dsp;
+  for (int sp = 0; sp < 2; sp++) {
+    PetscCall(PetscFree(ds->split[sp].images));
+    PetscCall(PetscFree(ds->split[sp].labels));
+  }
+  PetscCall(PetscFree(ds->lut));
+  PetscCall(PetscFree(ds->perm));
+  PetscCall(PetscFree(ds->idx));
+  PetscCall(PetscFree(ds->sendbuf));
+  PetscCall(PetscFree(ds->recvbuf));
+  PetscCall(PetscFree(ds->src));
+  PetscCall(PetscFree(ds->lab));
+  PetscCall(PetscFree3(ds->sendcounts, ds->recvcounts, ds->cursor));
+  PetscCall(PetscFree(ds));
+  *dsp = NULL;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_get_info(PofDataset ds, PofDatasetInfo *info)
+{
+  PetscFunctionBegin;
+  *info = ds->info;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscInt pof_dataset_batches_per_epoch(PofDataset ds, PetscInt global_batch) { return global_batch > 0 ? ds->info.n_train / global_batch : 0; }
+
+/* ------------------------------------------------------------------ batches */
+
+static PetscErrorCode ensure_cap(PofDataset ds, size_t slots)
+{
+  PetscFunctionBegin;
+  if (slots <= ds->cap) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree(ds->idx));
+  PetscCall(PetscFree(ds->sendbuf));
+  PetscCall(PetscFree(ds->recvbuf));
+  PetscCall(PetscFree(ds->src));
+  PetscCall(PetscFree(ds->lab));
+  PetscCall(PetscMalloc1(slots, &ds->idx));
+  PetscCall(PetscMalloc1(slots * ds->record_bytes, &ds->sendbuf));
+  PetscCall(PetscMalloc1(slots * ds->record_bytes, &ds->recvbuf));
+  PetscCall(PetscMalloc1(slots, &ds->src));
+  PetscCall(PetscMalloc1(slots, &ds->lab));
+  ds->cap = slots;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*
+ * Bring this rank's slots [my_lo, my_hi) of a global batch of nslots samples (global indices
+ * gidx[] of split sp; slot s goes to rank pof_data_share_owner(nslots, P, s)) to ds->src /
+ * ds->lab. Exchanged mode: owners pack the requested samples per destination in slot order,
+ * one all-to-all moves them, receivers unpack per source in slot order. Collective.
+ */
+static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const PetscInt *gidx, PetscInt my_lo, PetscInt my_hi)
+{
+  const DataSplit *d  = &ds->split[sp];
+  const size_t     sb = ds->sample_bytes, rb = ds->record_bytes;
+  const PetscInt   P = ds->size;
+  PetscFunctionBegin;
+  if (ds->replicate) {
+    for (PetscInt s = my_lo; s < my_hi; s++) {
+      ds->src[s - my_lo] = d->images + (size_t)gidx[s] * sb;
+      ds->lab[s - my_lo] = d->labels[gidx[s]];
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  for (PetscInt r = 0; r < P; r++) ds->sendcounts[r] = ds->recvcounts[r] = 0;
+  for (PetscInt s = 0; s < nslots; s++) {
+    const PetscInt o = pof_data_share_owner(d->n, P, gidx[s]), t = pof_data_share_owner(nslots, P, s);
+    if (o == ds->rank) ds->sendcounts[t]++;
+    if (t == ds->rank) ds->recvcounts[o]++;
+  }
+  for (PetscInt r = 0, acc = 0; r < P; r++) ds->cursor[r] = (int)acc, acc += ds->sendcounts[r];
+  for (PetscInt s = 0; s < nslots; s++) {
+    if (pof_data_share_owner(d->n, P, gidx[s]) != ds->rank) continue;
+    const PetscInt t   = pof_data_share_owner(nslots, P, s);
+    uint8_t       *rec = ds->sendbuf + (size_t)ds->cursor[t]++ * rb;
+    PetscCall(PetscMemcpy(rec, d->images + (size_t)(gidx[s] - d->lo) * sb, sb));
+    PetscCall(PetscMemcpy(rec + sb, &d->labels[gidx[s] - d->lo], sizeof(int32_t)));
+  }
+  PetscCall(pof_dist_exchange_records(ds->comm, rb, ds->sendbuf, ds->sendcounts, ds->recvbuf, ds->recvcounts));
+  for (PetscInt r = 0, acc = 0; r < P; r++) ds->cursor[r] = (int)acc, acc += ds->recvcounts[r];
+  for (PetscInt s = my_lo; s < my_hi; s++) {
+    const PetscInt o   = pof_data_share_owner(d->n, P, gidx[s]);
+    const uint8_t *rec = ds->recvbuf + (size_t)ds->cursor[o]++ * rb;
+    ds->src[s - my_lo] = rec;
+    PetscCall(PetscMemcpy(&ds->lab[s - my_lo], rec + sb, sizeof(int32_t)));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Augment (purpose != 0) or only normalize the gathered samples into x, labels into y. */
+static void emit(PofDataset ds, PofRngPurpose purpose, PetscInt epoch, PetscInt step, PetscInt my_lo, PetscInt nmine, float *x, int32_t *y)
+{
+  const PofAugParams none = { 0, 0, 0 };
+  const int          c = (int)ds->info.c, h = (int)ds->info.h, w = (int)ds->info.w;
+  for (PetscInt k = 0; k < nmine; k++) {
+    PofAugDraw          dr = { 0, 0, 0, 0, 0 };
+    const PofAugParams *p  = purpose ? &ds->aug : &none;
+    if (purpose) {
+      PofRng r;
+      pof_rng_init(&r, (uint64_t)ds->seed, purpose, (uint32_t)epoch, (uint32_t)step, (uint32_t)(my_lo + k));
+      pof_augment_draw(p, h, w, &r, &dr);
+    }
+    pof_augment_apply(p, &dr, c, h, w, ds->lut, ds->src[k], x + (size_t)k * ds->sample_bytes);
+    y[k] = ds->lab[k];
+  }
+}
+
+static PetscErrorCode check_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B)
+{
+  PetscFunctionBegin;
+  PetscCheck(B >= 1 && B % ds->size == 0, ds->comm, PETSC_ERR_ARG_WRONG, "global batch %" PetscInt_FMT " must be positive and divisible by the %d ranks", B, ds->size);
+  PetscCheck(epoch >= 0 && epoch < (1 << 24), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "epoch %" PetscInt_FMT " out of range [0, 2^24)", epoch);
+  PetscCheck(step >= 0, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " must be >= 0", step);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, PetscInt *idx)
+{
+  PetscFunctionBegin;
+  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " out of range", B, epoch);
+  const PetscInt nb = pof_dataset_batches_per_epoch(ds, B);
+  PetscCheck(step >= 0 && step < nb, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " out of range: an epoch has %" PetscInt_FMT " batches of %" PetscInt_FMT, step, nb, B);
+  if (ds->perm_epoch != epoch) {
+    pof_data_epoch_perm(ds->seed, epoch, ds->info.n_train, ds->perm);
+    ds->perm_epoch = epoch;
+  }
+  PetscCall(PetscArraycpy(idx, ds->perm + (size_t)step * B, B));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_weak_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, PetscInt *idx)
+{
+  PofRng r;
+  PetscFunctionBegin;
+  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24) && step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " / step %" PetscInt_FMT " out of range", B, epoch, step);
+  pof_rng_init(&r, (uint64_t)ds->seed, POF_RNG_WEAK_INDEX, (uint32_t)epoch, (uint32_t)step, 0);
+  for (PetscInt s = 0; s < B; s++) idx[s] = (PetscInt)pof_rng_below(&r, (uint32_t)ds->info.n_train);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, float *x, int32_t *y)
+{
+  PetscFunctionBegin;
+  PetscCall(check_batch(ds, epoch, step, B));
+  PetscCheck(step < pof_dataset_batches_per_epoch(ds, B), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " out of range: an epoch of %" PetscInt_FMT " samples has %" PetscInt_FMT " batches of %" PetscInt_FMT, step, ds->info.n_train, pof_dataset_batches_per_epoch(ds, B), B);
+  PetscCall(ensure_cap(ds, (size_t)B));
+  PetscCall(pof_dataset_train_indices(ds, epoch, step, B, ds->idx));
+  const PetscInt lo = ds->rank * (B / ds->size), n = B / ds->size;
+  PetscCall(gather(ds, POF_SPLIT_TRAIN, B, ds->idx, lo, lo + n));
+  emit(ds, POF_RNG_AUG, epoch, step, lo, n, x, y);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, float *x, int32_t *y)
+{
+  PetscFunctionBegin;
+  PetscCall(check_batch(ds, epoch, step, B));
+  PetscCall(ensure_cap(ds, (size_t)B));
+  PetscCall(pof_dataset_weak_indices(ds, epoch, step, B, ds->idx));
+  const PetscInt lo = ds->rank * (B / ds->size), n = B / ds->size;
+  PetscCall(gather(ds, POF_SPLIT_TRAIN, B, ds->idx, lo, lo + n));
+  emit(ds, POF_RNG_WEAK_AUG, epoch, step, lo, n, x, y);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt start, PetscInt count, float *x, int32_t *y, PetscInt *nlocal)
+{
+  PetscFunctionBegin;
+  PetscCheck(split == POF_SPLIT_TRAIN || split == POF_SPLIT_TEST, ds->comm, PETSC_ERR_ARG_WRONG, "unknown split %d", (int)split);
+  const PetscInt n = ds->split[split].n;
+  PetscCheck(start >= 0 && count >= 0 && start + count <= n, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "evaluation samples [%" PetscInt_FMT ", %" PetscInt_FMT ") outside the %" PetscInt_FMT " samples of /%s", start, start + count, n, split_names[split]);
+  const PetscInt lo = pof_data_share_lo(count, ds->size, ds->rank), hi = pof_data_share_lo(count, ds->size, ds->rank + 1);
+  PetscCall(ensure_cap(ds, (size_t)PetscMax(count, 1)));
+  for (PetscInt s = 0; s < count; s++) ds->idx[s] = start + s;
+  PetscCall(gather(ds, split, count, ds->idx, lo, hi));
+  emit(ds, (PofRngPurpose)0, 0, 0, lo, hi - lo, x, y);
+  *nlocal = hi - lo;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
