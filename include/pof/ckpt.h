@@ -1,0 +1,158 @@
+/**
+ * @file ckpt.h
+ * @brief Checkpoints (= model files) in parallel HDF5: write, validate, read at any rank count,
+ *        find the newest complete one, prune, check the run directory.
+ *
+ * Every model file of `pof pretrain` / `pof posttrain` is a checkpoint, so every command can
+ * start from any of them. File layout (format version POF_CKPT_FORMAT_VERSION):
+ *
+ *   /params      double[n_params]    master parameters (arena order of WRN_LAYOUT.md)
+ *   /momentum    double[n_params]    optimizer state          (only when have_momentum = 1)
+ *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of WRN_LAYOUT.md)
+ *   /theta0      double[n_theta0]    PoF's classifier θ0      (only when have_theta0 = 1),
+ *                                    n_theta0 = classes * (n_feature + 1)  (W then b)
+ *   attributes of "/": one per PofCkptMeta field (same name; integers int64, reals double,
+ *     strings fixed-length NUL-terminated, milestones int64[16]), "format_version", "n_theta0",
+ *     "writer" ("pof <version>"), CRC-32 checksums of every dataset ("crc32_params",
+ *     "crc32_momentum", "crc32_bn_running", "crc32_theta0": zlib CRC-32 of the little-endian
+ *     bytes in file order, 0 for an absent dataset) and "complete" = 1, written last.
+ *
+ * Safety: a file is written under "<path>.tmp.<pid of rank 0>" and renamed to `path` only after
+ * every rank's data is written, flushed (MPI_File_sync), the file closed and fsync'ed; the
+ * directory is fsync'ed after the rename. A reader therefore sees either the previous file or
+ * the complete new one. Files are validated on rank 0 with the serial driver and the verdict is
+ * broadcast before any collective open, so a bad file gives the same error on every rank and no
+ * rank waits in a collective call. Data are verified against their CRC-32 after reading.
+ *
+ * HDF5 file locking is switched off per file (H5Pset_file_locking(fapl, 0, 1)), which has the
+ * effect of HDF5_USE_FILE_LOCKING=FALSE without touching the environment; the environment
+ * variable, when set, still takes precedence (HDF5's rule). HDF5's own error-stack printing is
+ * silenced while files are probed/opened: the user sees pof's message, which quotes HDF5's
+ * innermost error where that helps.
+ *
+ * Errors: every function returns a PETSc error with a message naming the file and the
+ * problem. An error inside a collective HDF5 transfer leaves the file handle open (closing is
+ * collective and the other ranks may be elsewhere): the caller is expected to stop every rank,
+ * as pof's main() does with pof_abort_all(). The temporary file is removed by the failing rank.
+ *
+ * Not timed here: callers wrap the calls in pof_timer_start/stop(POF_T_CKPT_IO).
+ */
+#ifndef POF_CKPT_H
+#define POF_CKPT_H
+
+#include <petscvec.h>
+
+#include "pof/config.h"
+#include "pof/core.h"
+
+#define POF_CKPT_FORMAT_VERSION 1
+
+/** Everything a checkpoint says about itself besides the arrays. Plain value: copy freely. */
+typedef struct {
+  /* model signature */
+  PetscInt depth, width, base, in_c, in_h, in_w, classes;
+  char     dataset[64]; /**< dataset name attribute of the data file ("" if synthetic) */
+  PetscInt n_params, n_feature, n_bn_state;
+  /* progress */
+  char     kind[16];      /**< "pretrain" or "posttrain" */
+  PetscInt epochs_done;   /**< completed epochs of this run's schedule (global epoch counter) */
+  PetscInt step_in_epoch; /**< steps done inside the current epoch (0 at epoch boundaries) */
+  PetscInt global_step;   /**< steps since the start of pretraining */
+  PetscInt seed;
+  PetscInt ranks; /**< rank count that wrote it (informational; set by pof_ckpt_write) */
+  /* learning-rate schedule of pretraining, so posttrain can read it at the epoch where it starts */
+  double   lr_base, lr_factor;
+  PetscInt schedule; /**< PofScheduleKind value */
+  PetscInt milestones[POF_MAX_MILESTONES], nmilestones, warmup_epochs, schedule_epochs;
+  PetscInt have_momentum; /**< /momentum holds optimizer state (set by pof_ckpt_write) */
+  PetscInt have_theta0;   /**< PoF: /theta0 stored (set by pof_ckpt_write) */
+  /* RNG/data-order position is fully given by (seed, epochs_done, step_in_epoch) */
+  char options_json[16384]; /**< the full option set of the run, one JSON object */
+} PofCkptMeta;
+
+/**
+ * Write a checkpoint to `path` atomically (see the file comment). Collective on comm.
+ *
+ * master, momentum: MPI Vecs on comm of global size meta->n_params, any ownership; each is
+ *   written as one global dataset with one hyperslab per rank and collective transfers
+ *   (ranks owning nothing select nothing). momentum may be NULL (no optimizer state).
+ * running: meta->n_bn_state floats, identical on every rank (rank 0's copy is written).
+ * theta0: n_theta0 = classes * (n_feature + 1) doubles identical on every rank, or NULL
+ *   (then n_theta0 is ignored).
+ * meta: identical on every rank; its fields ranks, have_momentum and have_theta0 are ignored
+ *   and written from comm's size and the arguments. The caller keeps ownership of everything.
+ * Checks the arguments first (sizes, kind "pretrain"/"posttrain", string termination) with an
+ * error naming the value; on any failure the temporary file is removed and an existing file
+ * at `path` is untouched.
+ */
+PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0);
+
+/**
+ * Read and validate the metadata of `path` into *meta (on every rank). Collective on comm.
+ * Rank 0 probes the file and broadcasts the verdict; errors name the file and the problem:
+ * missing/unreadable file, not an HDF5 file, truncated or damaged HDF5 file, not a pof
+ * checkpoint, no "complete" mark, another format version, a missing or ill-typed attribute,
+ * missing datasets, dataset lengths that disagree with n_params / n_bn_state / n_theta0.
+ * Data are not read (their checksums are verified by pof_ckpt_read).
+ */
+PetscErrorCode pof_ckpt_read_meta(MPI_Comm comm, const char *path, PofCkptMeta *meta);
+
+/**
+ * Read the state of `path`. Collective on comm. Validates like pof_ckpt_read_meta first.
+ * master, momentum: MPI Vecs on comm of global size meta.n_params with ANY ownership (a file
+ *   written at 2 ranks reads at 1 or 4); each rank reads its own slice collectively.
+ *   momentum may be NULL; non-NULL requires a file with optimizer state (have_momentum).
+ * running: n_bn_state floats, filled on every rank (rank 0 reads, then broadcast).
+ * theta0: n_theta0 doubles filled on every rank, or NULL; non-NULL requires have_theta0 and
+ *   n_theta0 equal to the stored length.
+ * Every dataset read is verified against its stored CRC-32 (error "... is corrupt").
+ */
+PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0);
+
+/**
+ * Compare the signature of the checkpoint `path` (`have`, from pof_ckpt_read_meta) with the
+ * model this run needs (`want`): depth, width, base, in_c, in_h, in_w, classes, the dataset
+ * name when both are non-empty, then n_params, n_feature, n_bn_state. Error naming both models
+ * and the first mismatch, e.g. "model file x.h5 is WRN-16-4 (base 16, 1x28x28 input, 10
+ * classes, dataset fashion-mnist), but this run needs WRN-28-10 (...): depth 16 != 28".
+ * Collective on comm (no communication; have and want must be identical on every rank).
+ */
+PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofCkptMeta *want);
+
+/**
+ * Newest complete checkpoint in `dir` among the files named exactly "ckpt-<10 digits>.h5"
+ * (the digits are the global step, so name order is step order). Collective on comm: rank 0
+ * tries them newest first; a file that fails the pof_ckpt_read_meta checks is skipped with a
+ * warning on stderr (rank 0) naming it and the reason. On success *found = PETSC_TRUE and
+ * path (len bytes) holds "<dir>/<name>" on every rank; *found = PETSC_FALSE if there is none
+ * or dir does not exist. Error if dir cannot be listed or the name does not fit in len.
+ */
+PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found);
+
+/**
+ * Delete all but the newest `keep` (>= 1) "ckpt-<10 digits>.h5" files in dir, and stale
+ * temporaries "ckpt-<10 digits>.h5.tmp.*" of interrupted writes. Other files are untouched.
+ * Collective on comm (rank 0 deletes); a file that cannot be deleted gives a warning on rank 0.
+ */
+PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep);
+
+/**
+ * Make sure checkpoints can be written to dir before training starts: create dir with its
+ * parents if missing (rank 0), check that it is a directory in which a file can be created
+ * (rank 0 creates and removes a probe file), and that every rank sees it as a directory (a
+ * node-local path on a multi-node job fails here). Error naming the directory and the
+ * reason otherwise. Collective on comm.
+ */
+PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir);
+
+/** "<dir>/ckpt-<global_step, 10 digits>.h5" into path (len bytes); error if it does not fit. Not collective. */
+PetscErrorCode pof_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len);
+
+/**
+ * Largest number of elements one rank moves in one H5Dwrite/H5Dread call (default 2^26, i.e.
+ * 512 MiB of doubles; larger slices are moved in pieces, so no MPI count exceeds 2^31 bytes).
+ * For tests (small values exercise the piece loop); must be the same on every rank. Not collective.
+ */
+PetscErrorCode pof_ckpt_set_io_chunk(PetscInt elems);
+
+#endif

@@ -1,0 +1,1157 @@
+/* Checkpoints in parallel HDF5: see include/pof/ckpt.h.
+ *
+ * Agreement protocol: whatever could differ between ranks (does the file exist, is it valid,
+ * did the rename work, which file is the newest good one) is decided on rank 0 and broadcast,
+ * so every rank takes the same path and no rank waits alone in a collective HDF5 call. These
+ * few broadcasts/reductions are the only MPI collectives in src/io (ckpt_bcast & co. below). */
+#include "h5util.h"
+#include "pof/ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#if defined(PETSC_USE_COMPLEX) || !defined(PETSC_USE_REAL_DOUBLE)
+#  error "pof checkpoints assume PetscScalar is a real double"
+#endif
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#  error "pof checkpoint checksums are defined on little-endian bytes"
+#endif
+
+#define CKPT_MSG_LEN (2 * POF_PATH_MAX + 512) /* reasons and messages broadcast from rank 0 */
+#define CKPT_H5_LEN  256                      /* innermost HDF5 error description */
+
+/* Largest number of elements one rank moves per H5Dwrite/H5Dread call. */
+static PetscInt ckpt_io_chunk = (PetscInt)1 << 26;
+
+/* ------------------------------------------------------------------ metadata attributes */
+
+typedef enum { CKPT_A_INT,
+               CKPT_A_REAL,
+               CKPT_A_STR } CkptAttrKind;
+
+/* One attribute of "/" <-> one PofCkptMeta field. count: elements (int/real) or buffer bytes (str). */
+typedef struct {
+  const char  *name;
+  CkptAttrKind kind;
+  size_t       offset;
+  size_t       count;
+} CkptAttr;
+
+#define CKPT_INT(f)                             \
+  {                                             \
+#    f, CKPT_A_INT, offsetof(PofCkptMeta, f), 1 \
+  }
+#define CKPT_REAL(f)                             \
+  {                                              \
+#    f, CKPT_A_REAL, offsetof(PofCkptMeta, f), 1 \
+  }
+#define CKPT_STR(f)                                                         \
+  {                                                                         \
+#    f, CKPT_A_STR, offsetof(PofCkptMeta, f), sizeof(((PofCkptMeta *)0)->f) \
+  }
+
+static const CkptAttr ckpt_attrs[] = {
+  CKPT_INT(depth),
+  CKPT_INT(width),
+  CKPT_INT(base),
+  CKPT_INT(in_c),
+  CKPT_INT(in_h),
+  CKPT_INT(in_w),
+  CKPT_INT(classes),
+  CKPT_STR(dataset),
+  CKPT_INT(n_params),
+  CKPT_INT(n_feature),
+  CKPT_INT(n_bn_state),
+  CKPT_STR(kind),
+  CKPT_INT(epochs_done),
+  CKPT_INT(step_in_epoch),
+  CKPT_INT(global_step),
+  CKPT_INT(seed),
+  CKPT_INT(ranks),
+  CKPT_REAL(lr_base),
+  CKPT_REAL(lr_factor),
+  CKPT_INT(schedule),
+  { "milestones", CKPT_A_INT, offsetof(PofCkptMeta, milestones), POF_MAX_MILESTONES },
+  CKPT_INT(nmilestones),
+  CKPT_INT(warmup_epochs),
+  CKPT_INT(schedule_epochs),
+  CKPT_INT(have_momentum),
+  CKPT_INT(have_theta0),
+  CKPT_STR(options_json),
+};
+#define CKPT_NATTRS ((int)(sizeof(ckpt_attrs) / sizeof(ckpt_attrs[0])))
+
+/* The four datasets, in file order of their checksum attributes. */
+enum { CKPT_D_PARAMS,
+       CKPT_D_MOMENTUM,
+       CKPT_D_RUNNING,
+       CKPT_D_THETA0,
+       CKPT_ND };
+static const char *const ckpt_dset_names[CKPT_ND] = { "params", "momentum", "bn_running", "theta0" };
+static const char *const ckpt_crc_names[CKPT_ND]  = { "crc32_params", "crc32_momentum", "crc32_bn_running", "crc32_theta0" };
+
+/* What the file holds besides PofCkptMeta. */
+typedef struct {
+  PetscInt n_theta0;
+  uLong    crc[CKPT_ND];
+} CkptExtra;
+
+/* Verdict of rank 0 on a file, broadcast to every rank as plain bytes. */
+typedef struct {
+  int            ok;
+  PetscErrorCode code;
+  char           reason[CKPT_MSG_LEN];
+  PofCkptMeta    meta;
+  CkptExtra      extra;
+} CkptProbe;
+
+/* ------------------------------------------------------------------ MPI agreement helpers */
+
+static PetscErrorCode ckpt_bcast(MPI_Comm comm, void *buf, size_t n)
+{
+  const size_t piece = (size_t)1 << 30;
+  PetscFunctionBegin;
+  for (size_t off = 0; off < n; off += piece) {
+    const size_t len = n - off < piece ? n - off : piece;
+    PetscCallMPI(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_min_int(MPI_Comm comm, int *v)
+{
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_INT, MPI_MIN, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static uLong ckpt_crc(const void *buf, size_t nbytes)
+{
+  uLong c = crc32_z(0L, Z_NULL, 0);
+  return nbytes ? crc32_z(c, (const Bytef *)buf, nbytes) : c;
+}
+
+/* CRC-32 of the concatenation, in rank order, of every rank's `nbytes` at buf. Collective. */
+static PetscErrorCode ckpt_crc_global(MPI_Comm comm, const void *buf, size_t nbytes, uLong *crc)
+{
+  PetscMPIInt size;
+  uint64_t    mine[2], *all;
+  uLong       c = crc32_z(0L, Z_NULL, 0);
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  mine[0] = ckpt_crc(buf, nbytes);
+  mine[1] = nbytes;
+  PetscCall(PetscMalloc1(2 * (size_t)size, &all));
+  PetscCallMPI(MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, comm));
+  for (PetscMPIInt r = 0; r < size; r++) c = crc32_combine(c, (uLong)all[2 * r], (z_off_t)all[2 * r + 1]);
+  PetscCall(PetscFree(all));
+  *crc = c;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ HDF5 error helpers */
+
+typedef struct {
+  H5E_auto2_t func;
+  void       *data;
+} CkptQuiet;
+
+/* Stop HDF5 from printing its error stack (we report the problem ourselves). */
+static PetscErrorCode ckpt_quiet_begin(CkptQuiet *q)
+{
+  PetscFunctionBegin;
+  q->func = NULL;
+  q->data = NULL;
+  PofCallH5(H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data));
+  PofCallH5(H5Eset_auto2(H5E_DEFAULT, NULL, NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void ckpt_quiet_end(const CkptQuiet *q) { (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+typedef struct {
+  char  *buf;
+  size_t len;
+} CkptH5Msg;
+
+static herr_t ckpt_h5_walk(unsigned n, const H5E_error2_t *e, void *ctx)
+{
+  CkptH5Msg *m = (CkptH5Msg *)ctx;
+  if (n == 0 && e && e->desc) snprintf(m->buf, m->len, "%s", e->desc);
+  return 0;
+}
+
+/* The most specific message on HDF5's error stack (e.g. "truncated file: eof = ..."), then clear it. */
+static void ckpt_h5_error(char *buf, size_t len)
+{
+  CkptH5Msg m = { buf, len };
+  snprintf(buf, len, "no HDF5 error message");
+  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, ckpt_h5_walk, &m);
+  (void)H5Eclear2(H5E_DEFAULT);
+}
+
+/* File-access list: MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL),
+   no file locking (= HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
+static PetscErrorCode ckpt_fapl(MPI_Comm comm, hid_t *fapl)
+{
+  PetscFunctionBegin;
+  PofCallH5Id(*fapl, H5Pcreate(H5P_FILE_ACCESS));
+  PofCallH5(H5Pset_file_locking(*fapl, 0, 1));
+  if (comm != MPI_COMM_NULL) {
+    PofCallH5(H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL));
+    PofCallH5(H5Pset_all_coll_metadata_ops(*fapl, 1));
+    PofCallH5(H5Pset_coll_metadata_write(*fapl, 1));
+  } else {
+    PofCallH5(H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG)); /* closing the file closes what is open in it */
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ attributes */
+
+static PetscErrorCode ckpt_attr_write(hid_t fid, const char *name, CkptAttrKind kind, const void *data, size_t count)
+{
+  hid_t   space, type = -1, a;
+  hsize_t dims[1] = { count };
+  PetscFunctionBegin;
+  if (kind == CKPT_A_STR) {
+    PofCallH5Id(space, H5Screate(H5S_SCALAR));
+    PofCallH5Id(type, H5Tcopy(H5T_C_S1));
+    PofCallH5(H5Tset_size(type, strlen((const char *)data) + 1));
+    PofCallH5(H5Tset_strpad(type, H5T_STR_NULLTERM));
+    PofCallH5Id(a, H5Acreate2(fid, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+    PofCallH5(H5Awrite(a, type, data));
+    PofCallH5(H5Tclose(type));
+  } else {
+    const hid_t ftype = kind == CKPT_A_INT ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+    const hid_t mtype = kind == CKPT_A_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+    if (count == 1)
+      PofCallH5Id(space, H5Screate(H5S_SCALAR));
+    else
+      PofCallH5Id(space, H5Screate_simple(1, dims, NULL));
+    PofCallH5Id(a, H5Acreate2(fid, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT));
+    PofCallH5(H5Awrite(a, mtype, data));
+  }
+  PofCallH5(H5Aclose(a));
+  PofCallH5(H5Sclose(space));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_attr_write_int(hid_t fid, const char *name, int64_t v)
+{
+  PetscFunctionBegin;
+  PetscCall(ckpt_attr_write(fid, name, CKPT_A_INT, &v, 1));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Read attribute `name` of the probed file `path` (serial, errors are reasons: PETSC_COMM_SELF).
+   INT: count int64_t; REAL: count doubles; STR: a NUL-terminated string in count bytes. */
+static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *name, CkptAttrKind kind, void *out, size_t count)
+{
+  static const char *const what[] = { "integer", "real", "string" };
+  htri_t                   exists;
+  hid_t                    a, space, type;
+  hssize_t                 npoints;
+  H5T_class_t              cls;
+  size_t                   size = 0;
+  htri_t                   vlen = 0;
+  PetscFunctionBegin;
+  PofCallH5Id(exists, H5Aexists(fid, name));
+  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s lacks the attribute '%s'", path, name);
+  PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
+  PofCallH5Id(space, H5Aget_space(a));
+  npoints = H5Sget_simple_extent_npoints(space);
+  PofCallH5(H5Sclose(space));
+  PofCallH5Id(type, H5Aget_type(a));
+  cls = H5Tget_class(type);
+  if (cls == H5T_STRING) {
+    size = H5Tget_size(type);
+    vlen = H5Tis_variable_str(type);
+  }
+  PofCallH5(H5Tclose(type));
+  if (kind == CKPT_A_STR) {
+    PetscCheck(cls == H5T_STRING && npoints == 1 && vlen == 0 && size >= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' is not a fixed-length string", path, name);
+    PetscCheck(size <= count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' has %zu bytes, more than the %zu pof keeps", path, name, size, count);
+    PofCallH5Id(type, H5Tcopy(H5T_C_S1));
+    PofCallH5(H5Tset_size(type, size));
+    PofCallH5(H5Tset_strpad(type, H5T_STR_NULLTERM));
+    memset(out, 0, count);
+    PofCallH5(H5Aread(a, type, out));
+    PofCallH5(H5Tclose(type));
+    ((char *)out)[size < count ? size : count - 1] = '\0';
+  } else {
+    const H5T_class_t want = kind == CKPT_A_INT ? H5T_INTEGER : H5T_FLOAT;
+    PetscCheck(cls == want && npoints == (hssize_t)count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' should hold %zu %s value(s)", path, name, count, what[kind]);
+    PofCallH5(H5Aread(a, kind == CKPT_A_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, out));
+  }
+  PofCallH5(H5Aclose(a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_attr_read_petscint(hid_t fid, const char *path, const char *name, PetscInt *v, size_t count)
+{
+  int64_t buf[POF_MAX_MILESTONES];
+  PetscFunctionBegin;
+  PetscCheck(count <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_PLIB, "attribute '%s': %zu values", name, count);
+  PetscCall(ckpt_attr_read(fid, path, name, CKPT_A_INT, buf, count));
+  for (size_t i = 0; i < count; i++) {
+    PetscCheck(buf[i] >= PETSC_MIN_INT && buf[i] <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' = %lld is out of range", path, name, (long long)buf[i]);
+    v[i] = (PetscInt)buf[i];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ probing a file (rank 0, serial) */
+
+static PetscErrorCode ckpt_record_handler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+{
+  CkptProbe *res = (CkptProbe *)ctx;
+  (void)comm;
+  (void)line;
+  (void)func;
+  (void)file;
+  if (p == PETSC_ERROR_INITIAL) {
+    snprintf(res->reason, sizeof(res->reason), "%s", mess && *mess ? mess : "unknown error");
+    res->code = n;
+  }
+  return n;
+}
+
+/* Does the file carry the HDF5 signature at offset 0, 512, 1024, ... (after a user block)? */
+static PetscErrorCode ckpt_has_h5_signature(const char *path, off_t size, PetscBool *yes)
+{
+  static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+  unsigned char              buf[8];
+  FILE                      *f = fopen(path, "rb");
+  PetscFunctionBegin;
+  *yes = PETSC_FALSE;
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s: %s", path, strerror(errno));
+  for (off_t off = 0; off + 8 <= size && !*yes; off = off ? 2 * off : 512) {
+    if (fseeko(f, off, SEEK_SET) != 0 || fread(buf, 1, 8, f) != 8) break;
+    if (!memcmp(buf, sig, 8)) *yes = PETSC_TRUE;
+  }
+  fclose(f);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Dataset /name must exist as a 1-D float array of `elsize`-byte values and length n. */
+static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char *name, size_t elsize, PetscInt n, const char *nname)
+{
+  htri_t      exists;
+  hid_t       d, type, space;
+  H5T_class_t cls;
+  size_t      size;
+  int         ndims;
+  hsize_t     dims[1] = { 0 };
+  PetscFunctionBegin;
+  PofCallH5Id(exists, H5Lexists(fid, name, H5P_DEFAULT));
+  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s has no dataset /%s", path, name);
+  PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
+  PofCallH5Id(type, H5Dget_type(d));
+  cls  = H5Tget_class(type);
+  size = H5Tget_size(type);
+  PofCallH5(H5Tclose(type));
+  PofCallH5Id(space, H5Dget_space(d));
+  ndims = H5Sget_simple_extent_ndims(space);
+  if (ndims == 1) PofCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
+  PofCallH5(H5Sclose(space));
+  PofCallH5(H5Dclose(d));
+  PetscCheck(cls == H5T_FLOAT && size == elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s should hold %s values", path, name, elsize == 8 ? "double" : "float");
+  PetscCheck(ndims == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s has %d dimensions, expected 1", path, name, ndims);
+  PetscCheck(dims[0] == (hsize_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s has %llu values, but %s = %" PetscInt_FMT, path, name, (unsigned long long)dims[0], nname, n);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid)
+{
+  struct stat  st;
+  PetscBool    sig;
+  PofCkptMeta *m       = &res->meta;
+  PetscInt     version = 0, complete = 0;
+  char         h5msg[CKPT_H5_LEN];
+  int64_t      crc;
+  PetscFunctionBegin;
+  if (stat(path, &st) != 0) {
+    PetscCheck(errno != ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s does not exist", path);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot access checkpoint %s: %s", path, strerror(errno));
+  }
+  PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s is not a regular file", path);
+  PetscCheck(st.st_size > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is empty (0 bytes)", path);
+  PetscCall(ckpt_has_h5_signature(path, st.st_size, &sig));
+  PetscCheck(sig, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is not an HDF5 file (%lld bytes, no HDF5 signature)", path, (long long)st.st_size);
+
+  PetscCall(ckpt_fapl(MPI_COMM_NULL, fapl));
+  *fid = H5Fopen(path, H5F_ACC_RDONLY, *fapl);
+  if (*fid < 0) {
+    ckpt_h5_error(h5msg, sizeof(h5msg));
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is truncated or damaged: HDF5 cannot open it (%s; %lld bytes)", path, h5msg, (long long)st.st_size);
+  }
+
+  {
+    htri_t has;
+    PofCallH5Id(has, H5Aexists(*fid, "format_version"));
+    PetscCheck(has > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pof checkpoint (no 'format_version' attribute)", path);
+  }
+  PetscCall(ckpt_attr_read_petscint(*fid, path, "format_version", &version, 1));
+  PetscCheck(version == POF_CKPT_FORMAT_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s has format version %" PetscInt_FMT ", this pof reads version %d", path, version, POF_CKPT_FORMAT_VERSION);
+  {
+    htri_t has;
+    PofCallH5Id(has, H5Aexists(*fid, "complete"));
+    if (has > 0) PetscCall(ckpt_attr_read_petscint(*fid, path, "complete", &complete, 1));
+    PetscCheck(complete == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is incomplete (no 'complete' mark): its writer was interrupted", path);
+  }
+
+  for (int i = 0; i < CKPT_NATTRS; i++) {
+    const CkptAttr *at    = &ckpt_attrs[i];
+    char           *field = (char *)m + at->offset;
+    if (at->kind == CKPT_A_INT)
+      PetscCall(ckpt_attr_read_petscint(*fid, path, at->name, (PetscInt *)(void *)field, at->count));
+    else
+      PetscCall(ckpt_attr_read(*fid, path, at->name, at->kind, field, at->count));
+  }
+  PetscCall(ckpt_attr_read_petscint(*fid, path, "n_theta0", &res->extra.n_theta0, 1));
+  for (int k = 0; k < CKPT_ND; k++) {
+    PetscCall(ckpt_attr_read(*fid, path, ckpt_crc_names[k], CKPT_A_INT, &crc, 1));
+    res->extra.crc[k] = (uLong)crc;
+  }
+
+  /* plausibility of what was read */
+  PetscCheck(!strcmp(m->kind, "pretrain") || !strcmp(m->kind, "posttrain"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: kind '%s' is neither 'pretrain' nor 'posttrain'", path, m->kind);
+  PetscCheck(m->n_params > 0 && m->n_bn_state >= 0 && m->n_feature > 0 && m->classes > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible sizes n_params %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT, path, m->n_params, m->n_bn_state, m->n_feature, m->classes);
+  PetscCheck(m->nmilestones >= 0 && m->nmilestones <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range", path, m->nmilestones);
+  PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) && (m->have_theta0 == 0 || m->have_theta0 == 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
+  if (m->have_theta0) PetscCheck(res->extra.n_theta0 == m->classes * (m->n_feature + 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: n_theta0 = %" PetscInt_FMT " but classes * (n_feature + 1) = %" PetscInt_FMT, path, res->extra.n_theta0, m->classes * (m->n_feature + 1));
+
+  PetscCall(ckpt_check_dataset(*fid, path, "params", 8, m->n_params, "n_params"));
+  if (m->have_momentum) PetscCall(ckpt_check_dataset(*fid, path, "momentum", 8, m->n_params, "n_params"));
+  PetscCall(ckpt_check_dataset(*fid, path, "bn_running", 4, m->n_bn_state, "n_bn_state"));
+  if (m->have_theta0) PetscCall(ckpt_check_dataset(*fid, path, "theta0", 8, res->extra.n_theta0, "n_theta0"));
+
+  PofCallH5(H5Fclose(*fid));
+  *fid = -1;
+  PofCallH5(H5Pclose(*fapl));
+  *fapl = -1;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Probe `path` on this process alone: res->ok, or res->reason/code. Errors go into res, not up. */
+static PetscErrorCode ckpt_probe(const char *path, CkptProbe *res)
+{
+  CkptQuiet      q;
+  hid_t          fapl = -1, fid = -1;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  memset(res, 0, sizeof(*res));
+  PetscCall(ckpt_quiet_begin(&q));
+  PetscCall(PetscPushErrorHandler(ckpt_record_handler, res));
+  ierr = ckpt_probe_body(path, res, &fapl, &fid);
+  PetscCall(PetscPopErrorHandler());
+  if (fid >= 0) (void)H5Fclose(fid); /* strong close degree: also closes what the failed probe left open */
+  if (fapl >= 0) (void)H5Pclose(fapl);
+  (void)H5Eclear2(H5E_DEFAULT);
+  ckpt_quiet_end(&q);
+  res->ok = (ierr == PETSC_SUCCESS);
+  if (res->ok) {
+    res->reason[0] = '\0';
+    res->code      = 0;
+  } else if (!res->code)
+    res->code = ierr;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0 probes, every rank gets the verdict. Collective. */
+static PetscErrorCode ckpt_probe_collective(MPI_Comm comm, const char *path, CkptProbe *res)
+{
+  PetscMPIInt rank;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) PetscCall(ckpt_probe(path, res));
+  PetscCall(ckpt_bcast(comm, res, sizeof(*res)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ bulk data */
+
+/* Number of pieces every rank loops over for ownership `ranges` (size+1 entries). */
+static PetscInt ckpt_npieces(const PetscInt *ranges, PetscMPIInt size)
+{
+  int64_t most = 0;
+  for (PetscMPIInt r = 0; r < size; r++) {
+    const int64_t own = (int64_t)ranges[r + 1] - ranges[r];
+    const int64_t k   = (own + ckpt_io_chunk - 1) / ckpt_io_chunk;
+    if (k > most) most = k;
+  }
+  return (PetscInt)most;
+}
+
+/* Collective transfer of this rank's elements [lo, hi) of dataset d to/from buf, in npieces
+   calls (the same count on every rank; a rank with nothing left selects none). */
+static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo, PetscInt hi, PetscInt npieces, void *buf)
+{
+  static double dummy;
+  hid_t         fspace, mspace, dxpl;
+  PetscFunctionBegin;
+  PofCallH5Id(fspace, H5Dget_space(d));
+  PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
+  PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  for (PetscInt k = 0; k < npieces; k++) {
+    const int64_t a = (int64_t)lo + (int64_t)k * ckpt_io_chunk;
+    const int64_t b = a + ckpt_io_chunk < (int64_t)hi ? a + ckpt_io_chunk : (int64_t)hi;
+    void         *ptr;
+    if (a < b) {
+      hsize_t start[1] = { (hsize_t)a }, count[1] = { (hsize_t)(b - a) };
+      PofCallH5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+      PofCallH5Id(mspace, H5Screate_simple(1, count, NULL));
+      ptr = (char *)buf + (size_t)(a - lo) * elsize;
+    } else {
+      hsize_t one[1] = { 1 };
+      PofCallH5(H5Sselect_none(fspace));
+      PofCallH5Id(mspace, H5Screate_simple(1, one, NULL));
+      PofCallH5(H5Sselect_none(mspace));
+      ptr = &dummy;
+    }
+    if (write)
+      PofCallH5(H5Dwrite(d, memtype, mspace, fspace, dxpl, ptr));
+    else
+      PofCallH5(H5Dread(d, memtype, mspace, fspace, dxpl, ptr));
+    PofCallH5(H5Sclose(mspace));
+  }
+  PofCallH5(H5Pclose(dxpl));
+  PofCallH5(H5Sclose(fspace));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_dset_create(hid_t fid, const char *name, hid_t ftype, PetscInt n, hid_t *d)
+{
+  hid_t   space, dcpl;
+  hsize_t dims[1] = { (hsize_t)n };
+  PetscFunctionBegin;
+  PofCallH5Id(space, H5Screate_simple(1, dims, NULL));
+  PofCallH5Id(dcpl, H5Pcreate(H5P_DATASET_CREATE));
+  PofCallH5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  PofCallH5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+  PofCallH5Id(*d, H5Dcreate2(fid, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  PofCallH5(H5Pclose(dcpl));
+  PofCallH5(H5Sclose(space));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Write Vec v (global size n) as /name, one hyperslab per rank; *crc = CRC-32 of the whole. */
+static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name, Vec v, uLong *crc)
+{
+  hid_t              d;
+  PetscInt           n, lo, hi;
+  const PetscInt    *ranges;
+  const PetscScalar *a;
+  PetscMPIInt        size;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(VecGetSize(v, &n));
+  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
+  PetscCall(VecGetOwnershipRanges(v, &ranges));
+  PetscCall(ckpt_dset_create(fid, name, H5T_IEEE_F64LE, n, &d));
+  PetscCall(VecGetArrayRead(v, &a));
+  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_TRUE, lo, hi, ckpt_npieces(ranges, size), (void *)a));
+  PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
+  PetscCall(VecRestoreArrayRead(v, &a));
+  PofCallH5(H5Dclose(d));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Write an array identical on every rank as /name: rank 0 selects all, the others none. */
+static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t ftype, hid_t mtype, size_t elsize, PetscInt n, const void *buf, uLong *crc)
+{
+  hid_t       d;
+  PetscMPIInt rank;
+  PetscInt    ranges[2] = { 0, n };
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(ckpt_dset_create(fid, name, ftype, n, &d));
+  PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_TRUE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), (void *)buf));
+  PofCallH5(H5Dclose(d));
+  *crc = ckpt_crc(buf, (size_t)n * elsize);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ write */
+
+typedef struct {
+  hid_t        fapl, fid;
+  PetscBool    tmp_made;
+  char         tmp[POF_PATH_MAX];
+  PofCkptMeta *meta; /* copy with the derived fields */
+} CkptWriteCtx;
+
+static PetscErrorCode ckpt_check_vec(MPI_Comm comm, const char *path, Vec v, const char *what, PetscInt n)
+{
+  PetscInt    N;
+  MPI_Comm    vcomm;
+  PetscMPIInt cmp;
+  PetscFunctionBegin;
+  PetscCall(VecGetSize(v, &N));
+  PetscCheck(N == n, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: the %s Vec has %" PetscInt_FMT " entries, but n_params = %" PetscInt_FMT, path, what, N, n);
+  PetscCall(PetscObjectGetComm((PetscObject)v, &vcomm));
+  PetscCallMPI(MPI_Comm_compare(comm, vcomm, &cmp));
+  PetscCheck(cmp == MPI_IDENT || cmp == MPI_CONGRUENT, comm, PETSC_ERR_ARG_NOTSAMECOMM, "checkpoint %s: the %s Vec lives on another communicator", path, what);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_split_dir(const char *path, char *dir, size_t len)
+{
+  const char *slash = strrchr(path, '/');
+  PetscFunctionBegin;
+  if (!slash)
+    snprintf(dir, len, ".");
+  else if (slash == path)
+    snprintf(dir, len, "/");
+  else {
+    PetscCheck((size_t)(slash - path) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "path %s is too long", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* fsync the file, rename it, fsync the directory. Returns errno-style status in *err, message in msg. */
+static void ckpt_commit(const char *tmp, const char *path, int *err, char *msg, size_t len)
+{
+  char dir[POF_PATH_MAX];
+  int  fd;
+  *err = 0;
+  if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0) {
+    *err = errno;
+    snprintf(msg, len, "cannot sync checkpoint %s: %s", tmp, strerror(*err));
+    if (fd >= 0) close(fd);
+    return;
+  }
+  close(fd);
+  if (rename(tmp, path) != 0) {
+    *err = errno;
+    snprintf(msg, len, "cannot rename %s to %s: %s", tmp, path, strerror(*err));
+    return;
+  }
+  if (ckpt_split_dir(path, dir, sizeof(dir)) == PETSC_SUCCESS && (fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+    (void)fsync(fd); /* best effort: some file systems refuse fsync on directories */
+    close(fd);
+  }
+}
+
+static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0, CkptWriteCtx *w)
+{
+  PetscMPIInt  rank, size;
+  PofCkptMeta *m;
+  uLong        crc[CKPT_ND] = { 0, 0, 0, 0 };
+  CkptQuiet    q;
+  char         h5msg[CKPT_H5_LEN];
+  struct {
+    int  err;
+    char msg[CKPT_MSG_LEN];
+  } commit;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+
+  /* arguments */
+  PetscCheck(path && *path, comm, PETSC_ERR_ARG_NULL, "checkpoint: no path given");
+  PetscCheck(strlen(path) + 32 < sizeof(w->tmp), comm, PETSC_ERR_ARG_SIZ, "checkpoint path %s is too long", path);
+  PetscCheck(meta && master, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: meta and master are required", path);
+  PetscCheck(memchr(meta->dataset, 0, sizeof(meta->dataset)) && memchr(meta->kind, 0, sizeof(meta->kind)) && memchr(meta->options_json, 0, sizeof(meta->options_json)), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: a string field of the metadata is not NUL-terminated", path);
+  PetscCheck(!strcmp(meta->kind, "pretrain") || !strcmp(meta->kind, "posttrain"), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: kind must be 'pretrain' or 'posttrain', got '%s'", path, meta->kind);
+  PetscCheck(meta->n_params > 0 && meta->n_bn_state >= 0 && meta->n_feature > 0 && meta->classes > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint %s: implausible sizes n_params %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT, path, meta->n_params, meta->n_bn_state, meta->n_feature, meta->classes);
+  PetscCheck(meta->nmilestones >= 0 && meta->nmilestones <= POF_MAX_MILESTONES, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range [0, %d]", path, meta->nmilestones, POF_MAX_MILESTONES);
+  PetscCall(ckpt_check_vec(comm, path, master, "master", meta->n_params));
+  if (momentum) PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", meta->n_params));
+  PetscCheck(running || meta->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "checkpoint %s: running statistics missing", path);
+  if (theta0) PetscCheck(n_theta0 == meta->classes * (meta->n_feature + 1), comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, but classes * (n_feature + 1) = %" PetscInt_FMT, path, n_theta0, meta->classes * (meta->n_feature + 1));
+
+  PetscCall(PetscMalloc1(1, &w->meta));
+  m                = w->meta;
+  *m               = *meta;
+  m->ranks         = size;
+  m->have_momentum = momentum ? 1 : 0;
+  m->have_theta0   = theta0 ? 1 : 0;
+  if (!theta0) n_theta0 = 0;
+
+  /* temporary name chosen by rank 0 */
+  if (rank == 0) snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", path, (long)getpid());
+  PetscCall(ckpt_bcast(comm, w->tmp, sizeof(w->tmp)));
+
+  PetscCall(ckpt_fapl(comm, &w->fapl));
+  PetscCall(ckpt_quiet_begin(&q));
+  w->tmp_made = PETSC_TRUE; /* from here on a failure removes the temporary (a partly created one too) */
+  w->fid      = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, w->fapl);
+  if (w->fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
+  ckpt_quiet_end(&q);
+  PetscCheck(w->fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot create checkpoint file %s (%s)", w->tmp, h5msg);
+
+  /* metadata */
+  PetscCall(ckpt_attr_write_int(w->fid, "format_version", POF_CKPT_FORMAT_VERSION));
+  PetscCall(ckpt_attr_write(w->fid, "writer", CKPT_A_STR, "pof " POF_VERSION, 0));
+  for (int i = 0; i < CKPT_NATTRS; i++) {
+    const CkptAttr *at    = &ckpt_attrs[i];
+    const char     *field = (const char *)m + at->offset;
+    if (at->kind == CKPT_A_INT) {
+      int64_t v[POF_MAX_MILESTONES];
+      for (size_t k = 0; k < at->count; k++) v[k] = ((const PetscInt *)(const void *)field)[k];
+      PetscCall(ckpt_attr_write(w->fid, at->name, CKPT_A_INT, v, at->count));
+    } else
+      PetscCall(ckpt_attr_write(w->fid, at->name, at->kind, field, at->count));
+  }
+  PetscCall(ckpt_attr_write_int(w->fid, "n_theta0", n_theta0));
+
+  /* data */
+  PetscCall(ckpt_write_vec(comm, w->fid, "params", master, &crc[CKPT_D_PARAMS]));
+  if (momentum) PetscCall(ckpt_write_vec(comm, w->fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
+  PetscCall(ckpt_write_replicated(comm, w->fid, "bn_running", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
+  if (theta0) PetscCall(ckpt_write_replicated(comm, w->fid, "theta0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
+  for (int k = 0; k < CKPT_ND; k++) PetscCall(ckpt_attr_write_int(w->fid, ckpt_crc_names[k], (int64_t)crc[k]));
+
+  /* every rank's data on disk, then the mark, then close and commit */
+  PofCallH5(H5Fflush(w->fid, H5F_SCOPE_GLOBAL));
+  PetscCall(ckpt_attr_write_int(w->fid, "complete", 1));
+  PofCallH5(H5Fclose(w->fid));
+  w->fid = -1;
+  PofCallH5(H5Pclose(w->fapl));
+  w->fapl = -1;
+  memset(&commit, 0, sizeof(commit));
+  if (rank == 0) ckpt_commit(w->tmp, path, &commit.err, commit.msg, sizeof(commit.msg));
+  PetscCall(ckpt_bcast(comm, &commit, sizeof(commit)));
+  PetscCheck(commit.err == 0, comm, PETSC_ERR_FILE_WRITE, "checkpoint not written: %s", commit.msg);
+  w->tmp_made = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0)
+{
+  CkptWriteCtx  *w;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&w));
+  w->fapl = w->fid = -1;
+  ierr             = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
+  if (ierr) {
+    /* The file handle is abandoned, not closed: H5Fclose is collective and the other ranks may
+       be elsewhere (the caller stops every rank). The temporary file goes now. */
+    if (w->tmp_made) (void)unlink(w->tmp);
+    if (w->fapl >= 0) (void)H5Pclose(w->fapl);
+  }
+  PetscCall(PetscFree(w->meta));
+  PetscCall(PetscFree(w));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ read */
+
+PetscErrorCode pof_ckpt_read_meta(MPI_Comm comm, const char *path, PofCkptMeta *meta)
+{
+  CkptProbe     *p;
+  PetscErrorCode code;
+  char           reason[CKPT_MSG_LEN];
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&p));
+  PetscCall(ckpt_probe_collective(comm, path, p));
+  code = p->ok ? 0 : p->code;
+  memcpy(reason, p->reason, sizeof(reason));
+  if (p->ok) *meta = p->meta;
+  PetscCall(PetscFree(p));
+  PetscCheck(!code, comm, code, "%s", reason);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_read_vec(MPI_Comm comm, hid_t fid, const char *name, Vec v, uLong *crc)
+{
+  hid_t           d;
+  PetscInt        lo, hi;
+  const PetscInt *ranges;
+  PetscScalar    *a;
+  PetscMPIInt     size;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
+  PetscCall(VecGetOwnershipRanges(v, &ranges));
+  PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
+  PetscCall(VecGetArrayWrite(v, &a));
+  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_FALSE, lo, hi, ckpt_npieces(ranges, size), a));
+  PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
+  PetscCall(VecRestoreArrayWrite(v, &a));
+  PofCallH5(H5Dclose(d));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0 reads /name (n values), then broadcast: buf is filled on every rank. */
+static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t mtype, size_t elsize, PetscInt n, void *buf, uLong *crc)
+{
+  hid_t       d;
+  PetscMPIInt rank;
+  PetscInt    ranges[2] = { 0, n };
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
+  PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_FALSE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), buf));
+  PofCallH5(H5Dclose(d));
+  PetscCall(ckpt_bcast(comm, buf, (size_t)n * elsize));
+  *crc = ckpt_crc(buf, (size_t)n * elsize);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0, CkptProbe *p)
+{
+  PofCkptMeta   *m;
+  hid_t          fapl         = -1, fid;
+  uLong          crc[CKPT_ND] = { 0, 0, 0, 0 };
+  PetscBool      want[CKPT_ND];
+  CkptQuiet      q;
+  char           h5msg[CKPT_H5_LEN];
+  PetscErrorCode code;
+  PetscFunctionBegin;
+  PetscCall(ckpt_probe_collective(comm, path, p));
+  code = p->ok ? 0 : p->code;
+  PetscCheck(!code, comm, code, "%s", p->reason);
+  m = &p->meta;
+
+  PetscCheck(master, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: master Vec required", path);
+  PetscCall(ckpt_check_vec(comm, path, master, "master", m->n_params));
+  if (momentum) {
+    PetscCheck(m->have_momentum, comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s holds no optimizer state (momentum)", path);
+    PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", m->n_params));
+  }
+  PetscCheck(running || m->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "checkpoint %s: no buffer for the running statistics", path);
+  if (theta0) {
+    PetscCheck(m->have_theta0, comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s holds no theta0 (it was not written by PoF post-training)", path);
+    PetscCheck(n_theta0 == p->extra.n_theta0, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, the caller expects %" PetscInt_FMT, path, p->extra.n_theta0, n_theta0);
+  }
+
+  PetscCall(ckpt_fapl(comm, &fapl));
+  PetscCall(ckpt_quiet_begin(&q));
+  fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
+  ckpt_quiet_end(&q);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s with MPI-IO (%s)", path, h5msg);
+  PetscCall(ckpt_read_vec(comm, fid, "params", master, &crc[CKPT_D_PARAMS]));
+  if (momentum) PetscCall(ckpt_read_vec(comm, fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
+  PetscCall(ckpt_read_replicated(comm, fid, "bn_running", H5T_NATIVE_FLOAT, sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
+  if (theta0) PetscCall(ckpt_read_replicated(comm, fid, "theta0", H5T_NATIVE_DOUBLE, sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
+  PofCallH5(H5Fclose(fid));
+  PofCallH5(H5Pclose(fapl));
+
+  /* every rank holds the same checksums, so the verdict is the same everywhere */
+  want[CKPT_D_PARAMS]   = PETSC_TRUE;
+  want[CKPT_D_MOMENTUM] = momentum ? PETSC_TRUE : PETSC_FALSE;
+  want[CKPT_D_RUNNING]  = PETSC_TRUE;
+  want[CKPT_D_THETA0]   = theta0 ? PETSC_TRUE : PETSC_FALSE;
+  for (int k = 0; k < CKPT_ND; k++)
+    PetscCheck(!want[k] || crc[k] == p->extra.crc[k], comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored %08lx, read %08lx)", path, ckpt_dset_names[k], p->extra.crc[k], crc[k]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0)
+{
+  CkptProbe     *p;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&p));
+  ierr = ckpt_read_body(comm, path, master, momentum, running, theta0, n_theta0, p);
+  PetscCall(PetscFree(p));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ signature */
+
+static void ckpt_describe(const PofCkptMeta *m, char *buf, size_t len)
+{
+  snprintf(buf, len, "WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " input, %" PetscInt_FMT " classes%s%s)", m->depth, m->width, m->base, m->in_c, m->in_h, m->in_w, m->classes, m->dataset[0] ? ", dataset " : "", m->dataset);
+}
+
+PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofCkptMeta *want)
+{
+  char h[256], w[256];
+  const struct {
+    const char *name;
+    PetscInt    have, want;
+  } f[] = {
+    { "depth", have->depth, want->depth },
+    { "width", have->width, want->width },
+    { "base", have->base, want->base },
+    { "input channels", have->in_c, want->in_c },
+    { "input height", have->in_h, want->in_h },
+    { "input width", have->in_w, want->in_w },
+    { "classes", have->classes, want->classes },
+  };
+  const struct {
+    const char *name;
+    PetscInt    have, want;
+  } g[] = {
+    { "n_params", have->n_params, want->n_params },
+    { "n_feature", have->n_feature, want->n_feature },
+    { "n_bn_state", have->n_bn_state, want->n_bn_state },
+  };
+  PetscFunctionBegin;
+  ckpt_describe(have, h, sizeof(h));
+  ckpt_describe(want, w, sizeof(w));
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+    PetscCheck(f[i].have == f[i].want, comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT, path, h, w, f[i].name, f[i].have, f[i].want);
+  PetscCheck(!have->dataset[0] || !want->dataset[0] || !strcmp(have->dataset, want->dataset), comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: dataset '%s' != '%s'", path, h, w, have->dataset, want->dataset);
+  for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
+    PetscCheck(g[i].have == g[i].want, comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT " (same architecture, different layout: written by another pof version?)", path, h, w, g[i].name, g[i].have, g[i].want);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ directories */
+
+PetscErrorCode pof_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len)
+{
+  int n;
+  PetscFunctionBegin;
+  PetscCheck(global_step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint step must be >= 0, got %" PetscInt_FMT, global_step);
+  n = snprintf(path, len, "%s/ckpt-%010" PetscInt_FMT ".h5", dir, global_step);
+  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "checkpoint name in %s is longer than %zu bytes", dir, len);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_set_io_chunk(PetscInt elems)
+{
+  PetscFunctionBegin;
+  PetscCheck(elems > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint I/O piece must be positive, got %" PetscInt_FMT, elems);
+  ckpt_io_chunk = elems;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* "ckpt-<10 digits>.h5" exactly (tmp = PETSC_FALSE) or "ckpt-<10 digits>.h5.tmp.*" (tmp = PETSC_TRUE). */
+static PetscBool ckpt_is_name(const char *s, PetscBool tmp)
+{
+  if (strncmp(s, "ckpt-", 5)) return PETSC_FALSE;
+  for (int i = 5; i < 15; i++)
+    if (s[i] < '0' || s[i] > '9') return PETSC_FALSE;
+  if (strncmp(s + 15, ".h5", 3)) return PETSC_FALSE;
+  return tmp ? (PetscBool)!strncmp(s + 18, ".tmp.", 5) : (PetscBool)(s[18] == '\0');
+}
+
+static int ckpt_cmp_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
+
+typedef struct {
+  char **names;
+  int    n, cap;
+} CkptList;
+
+static PetscErrorCode ckpt_list_free(CkptList *l)
+{
+  PetscFunctionBegin;
+  for (int i = 0; i < l->n; i++) PetscCall(PetscFree(l->names[i]));
+  PetscCall(PetscFree(l->names));
+  l->n = l->cap = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Names in dir matching the checkpoint (or temporary) pattern, newest first. *err = errno of
+   opendir (ENOENT: no such directory, l is empty). Local. */
+static PetscErrorCode ckpt_list(const char *dir, PetscBool tmp, CkptList *l, int *err)
+{
+  DIR           *d;
+  struct dirent *e;
+  PetscFunctionBegin;
+  l->names = NULL;
+  l->n = l->cap = 0;
+  *err          = 0;
+  if (!(d = opendir(dir))) {
+    *err = errno;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  while ((e = readdir(d))) {
+    if (!ckpt_is_name(e->d_name, tmp)) continue;
+    if (l->n == l->cap) {
+      char **bigger;
+      l->cap = l->cap ? 2 * l->cap : 16;
+      PetscCall(PetscMalloc1((size_t)l->cap, &bigger));
+      if (l->n) PetscCall(PetscArraycpy(bigger, l->names, l->n));
+      PetscCall(PetscFree(l->names));
+      l->names = bigger;
+    }
+    PetscCall(PetscStrallocpy(e->d_name, &l->names[l->n]));
+    l->n++;
+  }
+  closedir(d);
+  if (l->n) qsort(l->names, (size_t)l->n, sizeof(char *), ckpt_cmp_desc);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  int  status; /* 1 found, 0 none, -1 error */
+  char path[POF_PATH_MAX];
+  char msg[CKPT_MSG_LEN];
+} CkptFound;
+
+static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFound *res)
+{
+  CkptList   l;
+  int        err;
+  CkptProbe *p;
+  PetscFunctionBegin;
+  PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
+  if (err && err != ENOENT) {
+    res->status = -1;
+    snprintf(res->msg, sizeof(res->msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscNew(&p));
+  for (int i = 0; i < l.n && res->status == 0; i++) {
+    char path[POF_PATH_MAX];
+    int  n = snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
+    if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
+      res->status = -1;
+      snprintf(res->msg, sizeof(res->msg), "checkpoint path %s/%s does not fit in %zu bytes", dir, l.names[i], len);
+      break;
+    }
+    PetscCall(ckpt_probe(path, p));
+    if (p->ok) {
+      res->status = 1;
+      memcpy(res->path, path, (size_t)n + 1);
+    } else
+      PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: skipping checkpoint %s: %s\n", path, p->reason));
+  }
+  PetscCall(PetscFree(p));
+  PetscCall(ckpt_list_free(&l));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found)
+{
+  PetscMPIInt rank;
+  CkptFound  *res;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscNew(&res));
+  if (rank == 0) PetscCall(ckpt_find_latest_rank0(dir, len, res));
+  PetscCall(ckpt_bcast(comm, res, sizeof(*res)));
+  PetscCheck(res->status >= 0, comm, PETSC_ERR_FILE_OPEN, "%s", res->msg);
+  *found = res->status == 1 ? PETSC_TRUE : PETSC_FALSE;
+  if (*found)
+    PetscCall(PetscStrncpy(path, res->path, len));
+  else if (len)
+    path[0] = '\0';
+  PetscCall(PetscFree(res));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_remove(const char *dir, const char *name)
+{
+  char path[POF_PATH_MAX];
+  PetscFunctionBegin;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (unlink(path) != 0 && errno != ENOENT) PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: cannot delete old checkpoint %s: %s\n", path, strerror(errno)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep)
+{
+  PetscMPIInt rank;
+  struct {
+    int  err;
+    char msg[CKPT_MSG_LEN];
+  } res;
+  PetscFunctionBegin;
+  PetscCheck(keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoints to keep must be >= 1, got %" PetscInt_FMT, keep);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  memset(&res, 0, sizeof(res));
+  if (rank == 0) {
+    CkptList l;
+    int      err;
+    PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
+    for (int i = (int)keep; i < l.n; i++) PetscCall(ckpt_remove(dir, l.names[i]));
+    PetscCall(ckpt_list_free(&l));
+    if (!err) {
+      PetscCall(ckpt_list(dir, PETSC_TRUE, &l, &err));
+      for (int i = 0; i < l.n; i++) PetscCall(ckpt_remove(dir, l.names[i]));
+      PetscCall(ckpt_list_free(&l));
+    }
+    if (err && err != ENOENT) {
+      res.err = err;
+      snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
+    }
+  }
+  PetscCall(ckpt_bcast(comm, &res, sizeof(res)));
+  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* mkdir -p dir, then create and remove a probe file in it. 0 or errno with msg. Local. */
+static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
+{
+  char        buf[POF_PATH_MAX];
+  struct stat st;
+  int         fd;
+  size_t      n = strlen(dir);
+  if (n == 0 || n + 40 >= sizeof(buf)) {
+    snprintf(msg, len, "checkpoint directory '%s' is empty or too long", dir);
+    return EINVAL;
+  }
+  memcpy(buf, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    const char c = buf[i];
+    buf[i]       = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+      const int e = errno;
+      if (strcmp(buf, dir))
+        snprintf(msg, len, "cannot create checkpoint directory %s: %s (at %s)", dir, strerror(e), buf);
+      else
+        snprintf(msg, len, "cannot create checkpoint directory %s: %s", dir, strerror(e));
+      return e;
+    }
+    buf[i] = c;
+  }
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    const int e = errno ? errno : ENOTDIR;
+    snprintf(msg, len, "checkpoint directory %s is not a directory", dir);
+    return e;
+  }
+  snprintf(buf, sizeof(buf), "%s/.pof-write-test.%ld", dir, (long)getpid());
+  if ((fd = open(buf, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 || write(fd, "x", 1) != 1) {
+    const int e = errno;
+    if (fd >= 0) {
+      close(fd);
+      (void)unlink(buf);
+    }
+    snprintf(msg, len, "checkpoint directory %s is not writable: cannot create a file in it (%s)", dir, strerror(e));
+    return e;
+  }
+  if (close(fd) != 0) {
+    const int e = errno;
+    (void)unlink(buf);
+    snprintf(msg, len, "checkpoint directory %s is not writable: %s", dir, strerror(e));
+    return e;
+  }
+  (void)unlink(buf);
+  return 0;
+}
+
+PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir)
+{
+  PetscMPIInt rank, size;
+  struct stat st;
+  int         first_bad;
+  struct {
+    int  err;
+    char msg[CKPT_MSG_LEN];
+  } res;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  memset(&res, 0, sizeof(res));
+  if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
+  PetscCall(ckpt_bcast(comm, &res, sizeof(res)));
+  PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
+  first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
+  PetscCall(ckpt_min_int(comm, &first_bad));
+  PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN, "checkpoint directory %s is not visible on rank %d (every rank must see the same file system)", dir, first_bad);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
