@@ -10,7 +10,7 @@
  *   /momentum    double[n_params]    optimizer state          (only when have_momentum = 1)
  *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of WRN_LAYOUT.md)
  *   /theta0      double[n_theta0]    PoF's classifier θ0      (only when have_theta0 = 1),
- *                                    n_theta0 = classes * (n_feature + 1)  (W then b)
+ *                                    n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension  (W then b)
  *   attributes of "/": one per PofCkptMeta field (same name; integers int64, reals double,
  *     strings fixed-length NUL-terminated, milestones int64[16]), "format_version", "n_theta0",
  *     "writer" ("pof <version>"), CRC-32 checksums of every dataset ("crc32_params",
@@ -64,6 +64,7 @@ typedef struct {
   double   lr_base, lr_factor;
   PetscInt schedule; /**< PofScheduleKind value */
   PetscInt milestones[POF_MAX_MILESTONES], nmilestones, warmup_epochs, schedule_epochs;
+  PetscInt run_start_epoch; /**< global epoch at which this run (pretrain or posttrain) started */
   PetscInt have_momentum; /**< /momentum holds optimizer state (set by pof_ckpt_write) */
   PetscInt have_theta0;   /**< PoF: /theta0 stored (set by pof_ckpt_write) */
   /* RNG/data-order position is fully given by (seed, epochs_done, step_in_epoch) */
@@ -77,7 +78,7 @@ typedef struct {
  *   written as one global dataset with one hyperslab per rank and collective transfers
  *   (ranks owning nothing select nothing). momentum may be NULL (no optimizer state).
  * running: meta->n_bn_state floats, identical on every rank (rank 0's copy is written).
- * theta0: n_theta0 = classes * (n_feature + 1) doubles identical on every rank, or NULL
+ * theta0: n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension doubles identical on every rank, or NULL
  *   (then n_theta0 is ignored).
  * meta: identical on every rank; its fields ranks, have_momentum and have_theta0 are ignored
  *   and written from comm's size and the arguments. The caller keeps ownership of everything.

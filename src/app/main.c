@@ -11,6 +11,9 @@
 static const PofCommand commands[] = {
   { "bench", pof_cmd_bench, "synthetic-data throughput of a WRN step (forward, train, pof)" },
   { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
+  { "eval", pof_cmd_eval, "test (or clean train) loss and error of a model file" },
+  { "posttrain", pof_cmd_posttrain, "PoF post-training of the feature extractor (or the plain-SGD control)" },
+  { "pretrain", pof_cmd_pretrain, "train a WRN from scratch (SGD or SAM)" },
   { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));

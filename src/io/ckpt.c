@@ -83,6 +83,7 @@ static const CkptAttr ckpt_attrs[] = {
   CKPT_INT(nmilestones),
   CKPT_INT(warmup_epochs),
   CKPT_INT(schedule_epochs),
+  CKPT_INT(run_start_epoch),
   CKPT_INT(have_momentum),
   CKPT_INT(have_theta0),
   CKPT_STR(options_json),
@@ -428,7 +429,7 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   PetscCheck(m->n_params > 0 && m->n_bn_state >= 0 && m->n_feature > 0 && m->classes > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible sizes n_params %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT, path, m->n_params, m->n_bn_state, m->n_feature, m->classes);
   PetscCheck(m->nmilestones >= 0 && m->nmilestones <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range", path, m->nmilestones);
   PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) && (m->have_theta0 == 0 || m->have_theta0 == 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
-  if (m->have_theta0) PetscCheck(res->extra.n_theta0 == m->classes * (m->n_feature + 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: n_theta0 = %" PetscInt_FMT " but classes * (n_feature + 1) = %" PetscInt_FMT, path, res->extra.n_theta0, m->classes * (m->n_feature + 1));
+  if (m->have_theta0) PetscCheck(res->extra.n_theta0 == m->n_params - m->n_feature, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: n_theta0 = %" PetscInt_FMT " but the classifier has n_params - n_feature = %" PetscInt_FMT " values", path, res->extra.n_theta0, m->n_params - m->n_feature);
 
   PetscCall(ckpt_check_dataset(*fid, path, "params", 8, m->n_params, "n_params"));
   if (m->have_momentum) PetscCall(ckpt_check_dataset(*fid, path, "momentum", 8, m->n_params, "n_params"));
@@ -670,7 +671,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   PetscCall(ckpt_check_vec(comm, path, master, "master", meta->n_params));
   if (momentum) PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", meta->n_params));
   PetscCheck(running || meta->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "checkpoint %s: running statistics missing", path);
-  if (theta0) PetscCheck(n_theta0 == meta->classes * (meta->n_feature + 1), comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, but classes * (n_feature + 1) = %" PetscInt_FMT, path, n_theta0, meta->classes * (meta->n_feature + 1));
+  if (theta0) PetscCheck(n_theta0 == meta->n_params - meta->n_feature, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, but the classifier has n_params - n_feature = %" PetscInt_FMT, path, n_theta0, meta->n_params - meta->n_feature);
 
   PetscCall(PetscMalloc1(1, &w->meta));
   m                = w->meta;

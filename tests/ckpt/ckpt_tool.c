@@ -61,7 +61,7 @@ static void make_meta(const Args *a, PofCkptMeta *m)
   m->in_w       = 28;
   m->classes    = a->classes;
   m->n_params   = a->n;
-  m->n_feature  = a->nfeat;
+  m->n_feature  = a->n - a->classes * (a->nfeat + 1); /* -nfeat is the feature dimension F */
   m->n_bn_state = a->nbn;
   snprintf(m->dataset, sizeof(m->dataset), "fashion-mnist");
   snprintf(m->kind, sizeof(m->kind), "posttrain");

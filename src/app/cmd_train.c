@@ -1,0 +1,40 @@
+/* pof pretrain, pof posttrain and pof eval: parse options, run the trainer, print the summary. */
+#include "commands.h"
+#include "pof/trainer.h"
+
+static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
+{
+  PofConfig     cfg;
+  PetscBool     help;
+  PofTrainer    t = NULL;
+  PofRunSummary s;
+  const char   *name = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  unsigned      groups = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
+  PetscFunctionBegin;
+  PetscCall(pof_config_read(opts, comm, name, groups, &cfg, &help));
+  if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_trainer_create(comm, &cfg, kind, &t));
+  PetscCall(pof_trainer_run(t, &s));
+  PetscCall(pof_trainer_destroy(&t));
+  PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n", name, s.test_error, s.test_loss, s.seconds, s.model_path));
+  PetscCall(pof_print(comm, "{\"command\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"seconds\":%.3f,\"images_per_s\":%.3f,\"model\":\"%s\"}\n", name, cfg.run.dir, s.epochs_done, s.global_step, s.train_loss, s.train_error, s.test_loss, s.test_error, s.seconds, s.images_per_s, s.model_path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm) { return run(opts, comm, POF_RUN_PRETRAIN); }
+PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm) { return run(opts, comm, POF_RUN_POSTTRAIN); }
+
+PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm)
+{
+  PofConfig cfg;
+  PetscBool help;
+  double    loss, err;
+  PetscInt  count;
+  PetscFunctionBegin;
+  PetscCall(pof_config_read(opts, comm, "eval", POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_EVAL, &cfg, &help));
+  if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_evaluate_file(comm, &cfg, &loss, &err, &count));
+  PetscCall(pof_print(comm, "eval: %s on the %s split of %s: error %.2f%%, loss %.4f (%" PetscInt_FMT " samples)\n", cfg.model.in, cfg.eval.split, cfg.data.file, err, loss, count));
+  PetscCall(pof_print(comm, "{\"command\":\"eval\",\"model\":\"%s\",\"split\":\"%s\",\"samples\":%" PetscInt_FMT ",\"%s_error\":%.6g,\"%s_loss\":%.9g}\n", cfg.model.in, cfg.eval.split, count, cfg.eval.split, err, cfg.eval.split, loss));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

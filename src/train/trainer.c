@@ -1,0 +1,485 @@
+/* The training loops of pretrain and posttrain. See include/pof/trainer.h. */
+#include "pof/trainer.h"
+#include "pof/ckpt.h"
+#include "pof/data.h"
+#include "pof/dist.h"
+#include "pof/pof.h"
+#include "pof/timer.h"
+#include "pof/stepper.h"
+#include "pof/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+/* running mean and spread of one PoF diagnostic over an epoch */
+typedef struct {
+  double s, s2;
+  PetscInt n;
+} Stat;
+static void   stat_add(Stat *a, double v) { a->s += v, a->s2 += v * v, a->n++; }
+static double stat_mean(const Stat *a) { return a->n ? a->s / (double)a->n : 0.0; }
+static double stat_std(const Stat *a)
+{
+  if (a->n < 2) return 0.0;
+  const double m = stat_mean(a), v = a->s2 / (double)a->n - m * m;
+  return v > 0 ? sqrt(v) : 0.0;
+}
+
+enum { ST_L0, ST_ETA_MAX, ST_ETA_STAR, ST_GAMMA, ST_PERT, ST_KAPPA, ST_GNORM, ST_COUNT };
+static const char *const stat_names[ST_COUNT] = {"L0", "eta_max", "eta_star", "gamma", "pert_norm", "kappa", "gnorm"};
+
+struct _p_PofTrainer {
+  MPI_Comm       comm;
+  PetscMPIInt    rank, size;
+  PofConfig      cfg;
+  PofRunKind     kind;
+  PofDataset     ds;
+  PofDatasetInfo info;
+  PofWrn         m;
+  PofShard       shard;
+  PofCkptMeta    meta; /* progress and schedule of this run */
+  PetscInt       n_params, nf, F, C, sample;
+  PetscInt       B, nloc, Bw, nwloc, steps_per_epoch;
+  PetscInt       start_epoch, end_epoch; /* global epochs of this run */
+  float         *x, *xw;
+  int32_t       *y, *yw;
+  double        *theta0;
+  MPI_Comm       sum_comm; /* ctx of the BN/PoF reductions */
+  FILE          *metrics, *steps;
+  /* pretrain schedule or posttrain schedule */
+  double lr_base;
+  /* epoch accumulators */
+  double   loss_sum;
+  PetscInt wrong, seen, capped, rejected;
+  Stat     st_[ST_COUNT];
+  PofStepper st;
+  double   last_train_loss, last_train_error;
+};
+
+double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch)
+{
+  double lr = lr_base;
+  switch (kind) {
+  case POF_SCHED_STEP:
+    for (PetscInt i = 0; i < nmilestones; i++)
+      if (epoch >= milestones[i]) lr *= factor;
+    break;
+  case POF_SCHED_COSINE:
+    if (total_epochs > 0) lr = 0.5 * lr_base * (1.0 + cos(3.14159265358979323846 * (double)PetscMin(epoch, total_epochs) / (double)total_epochs));
+    break;
+  case POF_SCHED_CONST: break;
+  }
+  if (warmup > 0 && epoch < warmup) lr *= (double)(epoch + 1) / (double)warmup;
+  return lr;
+}
+
+/* ------------------------------------------------------------------ run directory */
+static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
+{
+  char path[POF_PATH_MAX + 32];
+  PetscFunctionBegin;
+  PetscCall(pof_ckpt_check_dir(t->comm, t->cfg.run.dir));
+  if (t->rank == 0) {
+    FILE *f;
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/config.json", t->cfg.run.dir));
+    f = fopen(path, "w");
+    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+    PetscCall(pof_config_write_json(&t->cfg, f));
+    fprintf(f, "\n");
+    fclose(f);
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
+    t->metrics = fopen(path, resumed ? "a" : "w");
+    PetscCheck(t->metrics, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+    if (t->cfg.run.step_log) {
+      PetscCall(PetscSNPrintf(path, sizeof(path), "%s/steps.jsonl", t->cfg.run.dir));
+      t->steps = fopen(path, resumed ? "a" : "w");
+      PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ model state in and out */
+static void meta_from_model(PofTrainer t, PofCkptMeta *meta)
+{
+  PofWrnShape s;
+  pof_wrn_get_shape(t->m, &s);
+  meta->depth = s.depth, meta->width = s.width, meta->base = s.base;
+  meta->in_c = s.in_c, meta->in_h = s.in_h, meta->in_w = s.in_w, meta->classes = s.classes;
+  snprintf(meta->dataset, sizeof(meta->dataset), "%s", t->info.name);
+  meta->n_params   = t->n_params;
+  meta->n_feature  = t->nf;
+  meta->n_bn_state = pof_wrn_num_bn_state(t->m);
+}
+
+static PetscErrorCode write_state(PofTrainer t, const char *path)
+{
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f;
+  PetscFunctionBegin;
+  pof_timer_start(POF_T_CKPT_IO);
+  meta_from_model(t, &t->meta);
+  f = open_memstream(&json, &len);
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
+  PetscCall(pof_config_write_json(&t->cfg, f));
+  fclose(f);
+  PetscCall(PetscStrncpy(t->meta.options_json, json, sizeof(t->meta.options_json)));
+  free(json);
+  t->meta.ranks         = t->size;
+  t->meta.have_momentum = 1;
+  t->meta.have_theta0   = t->theta0 ? 1 : 0;
+  PetscCall(pof_ckpt_write(t->comm, path, &t->meta, pof_shard_master(t->shard), pof_shard_momentum(t->shard), pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
+  pof_timer_stop(POF_T_CKPT_IO);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ setup */
+PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *out)
+{
+  PofTrainer  t;
+  PofCkptMeta in;
+  char        resume_path[POF_PATH_MAX];
+  PetscBool   resumed = PETSC_FALSE, have_in = PETSC_FALSE;
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc1(1, &t));
+  t->comm = comm;
+  t->cfg  = *cfg;
+  t->kind = kind;
+  PetscCallMPI(MPI_Comm_rank(comm, &t->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &t->size));
+  t->sum_comm = comm;
+  PetscCheck(cfg->opt.batch % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", cfg->opt.batch, (int)t->size);
+  t->B    = cfg->opt.batch;
+  t->nloc = t->B / t->size;
+  t->Bw   = cfg->pof.weak_batch > 0 ? cfg->pof.weak_batch : t->B;
+  if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF) PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw, (int)t->size);
+  t->nwloc = t->Bw / t->size;
+
+  /* the directory must be usable before any work is done */
+  PetscCall(pof_ckpt_check_dir(comm, cfg->run.dir));
+
+  /* data */
+  PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
+  PetscCall(pof_dataset_get_info(t->ds, &t->info));
+  t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
+  PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is larger than the %" PetscInt_FMT " training samples of '%s'", t->B, t->info.n_train, cfg->data.file);
+
+  /* where the state comes from: a checkpoint of this run (resume), -model_in, or scratch */
+  if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(pof_ckpt_find_latest(comm, cfg->run.dir, resume_path, sizeof(resume_path), &resumed));
+  if (resumed) {
+    PetscCall(pof_ckpt_read_meta(comm, resume_path, &in));
+    have_in = PETSC_TRUE;
+    PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
+  } else if (cfg->model.in[0]) {
+    PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
+    have_in = PETSC_TRUE;
+  }
+  PetscCheck(kind == POF_RUN_PRETRAIN || have_in, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
+
+  PofWrnShape shape;
+  if (have_in) {
+    shape = (PofWrnShape){in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes};
+    PetscCheck(in.in_c == t->info.c && in.in_h == t->info.h && in.in_w == t->info.w, comm, PETSC_ERR_ARG_INCOMP,
+               "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", resumed ? resume_path : cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, t->info.c, t->info.h, t->info.w);
+    PetscCheck(in.classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, resumed ? resume_path : cfg->model.in, in.classes, cfg->data.file, t->info.classes);
+    PetscCheck(!in.dataset[0] || !t->info.name[0] || !strcmp(in.dataset, t->info.name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", resumed ? resume_path : cfg->model.in, in.dataset, cfg->data.file, t->info.name);
+  } else {
+    const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
+    PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
+    shape = (PofWrnShape){cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes};
+  }
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
+  t->n_params = pof_wrn_num_params(t->m);
+  t->nf       = pof_wrn_num_feature_params(t->m);
+  t->F        = pof_wrn_feature_dim(t->m);
+  t->C        = shape.classes;
+  t->sample   = shape.in_c * shape.in_h * shape.in_w;
+  if (!have_in) PetscCall(pof_wrn_init_params(t->m, cfg->run.seed));
+  PetscCall(pof_shard_create(comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
+  if (have_in) {
+    const char *path = resumed ? resume_path : cfg->model.in;
+    PetscCheck(in.n_params == t->n_params && in.n_bn_state == pof_wrn_num_bn_state(t->m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT "-%" PetscInt_FMT " it describes has %" PetscInt_FMT, path, in.n_params, in.depth, in.width, t->n_params);
+    if (kind == POF_RUN_POSTTRAIN && (resumed ? in.have_theta0 : 0)) PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
+    PetscCall(pof_ckpt_read(comm, path, pof_shard_master(t->shard), in.have_momentum ? pof_shard_momentum(t->shard) : NULL, pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
+    PetscCall(pof_shard_gather_params(t->shard, pof_wrn_params(t->m)));
+    pof_wrn_params_changed(t->m);
+  }
+
+  /* progress and schedule */
+  if (resumed) {
+    t->meta        = in;
+    t->start_epoch = in.run_start_epoch;
+  } else {
+    memset(&t->meta, 0, sizeof(t->meta));
+    if (have_in) { /* posttrain (or a pretrain continued from a model file) */
+      t->meta             = in;
+      t->meta.step_in_epoch = 0;
+    }
+    t->start_epoch = have_in ? in.epochs_done : 0;
+    t->meta.run_start_epoch = t->start_epoch;
+    PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sizeof(t->meta.kind)));
+    t->meta.seed = cfg->run.seed;
+    if (kind == POF_RUN_PRETRAIN || !have_in) { /* pretraining defines the schedule */
+      t->meta.lr_base   = cfg->opt.lr;
+      t->meta.lr_factor = cfg->opt.factor;
+      t->meta.schedule  = cfg->opt.schedule;
+      t->meta.nmilestones = cfg->opt.nmilestones;
+      for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) t->meta.milestones[i] = cfg->opt.milestones[i];
+      t->meta.warmup_epochs   = cfg->opt.warmup;
+      t->meta.schedule_epochs = t->start_epoch + cfg->run.epochs;
+    }
+  }
+  t->end_epoch = t->start_epoch + cfg->run.epochs;
+  if (kind == POF_RUN_POSTTRAIN && !t->theta0) { /* θ0 = the classifier of the pretrained model */
+    const PetscScalar *mv;
+    double            *th;
+    PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
+    th = t->theta0;
+    /* every rank needs θ0 in double: gather the master tail */
+    PetscCall(PetscArrayzero(th, t->n_params - t->nf));
+    PetscInt lo, hi;
+    pof_shard_range(t->shard, &lo, &hi);
+    PetscCall(VecGetArrayRead(pof_shard_master(t->shard), &mv));
+    for (PetscInt i = PetscMax(lo, t->nf); i < hi; i++) th[i - t->nf] = mv[i - lo];
+    PetscCall(VecRestoreArrayRead(pof_shard_master(t->shard), &mv));
+    PetscCall(pof_dist_allreduce_sum(comm, th, t->n_params - t->nf));
+  }
+
+  PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw, kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0 : NULL));
+  PetscCall(PetscMalloc2(t->nloc * t->sample, &t->x, t->nloc, &t->y));
+  if (kind == POF_RUN_POSTTRAIN) PetscCall(PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
+  PetscCall(open_run_files(t, resumed));
+  *out = t;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
+{
+  PofTrainer t = *pt;
+  PetscFunctionBegin;
+  if (!t) PetscFunctionReturn(PETSC_SUCCESS);
+  if (t->metrics) fclose(t->metrics);
+  if (t->steps) fclose(t->steps);
+  PetscCall(PetscFree2(t->x, t->y));
+  PetscCall(PetscFree2(t->xw, t->yw));
+  PetscCall(pof_stepper_release(&t->st));
+  PetscCall(PetscFree(t->theta0));
+  PetscCall(pof_shard_destroy(&t->shard));
+  PetscCall(pof_wrn_destroy(&t->m));
+  PetscCall(pof_dataset_destroy(&t->ds));
+  PetscCall(PetscFree(*pt));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ evaluation */
+static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit split, PetscInt limit, PetscInt Be, double *loss, double *err, PetscInt *count)
+{
+  PofDatasetInfo info;
+  PetscMPIInt    size;
+  float         *x;
+  int32_t       *y;
+  double         acc[3] = {0, 0, 0};
+  PetscFunctionBegin;
+  pof_timer_start(POF_T_EVAL);
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(pof_dataset_get_info(ds, &info));
+  PetscInt N = split == POF_SPLIT_TRAIN ? info.n_train : info.n_test;
+  if (limit > 0 && limit < N) N = limit;
+  const PetscInt cap = (Be + size - 1) / size;
+  PetscCall(PetscMalloc2(cap * info.c * info.h * info.w, &x, cap, &y));
+  for (PetscInt start = 0; start < N; start += Be) {
+    const PetscInt cnt = PetscMin(Be, N - start);
+    PetscInt       nl  = 0, wrong = 0;
+    double         ls  = 0;
+    PetscCall(pof_dataset_eval_batch(ds, split, start, cnt, x, y, &nl));
+    if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
+    acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
+  }
+  PetscCall(pof_dist_allreduce_sum(comm, acc, 3));
+  PetscCall(PetscFree2(x, y));
+  *loss  = acc[0] / acc[2];
+  *err   = 100.0 * acc[1] / acc[2];
+  if (count) *count = (PetscInt)acc[2];
+  pof_timer_stop(POF_T_EVAL);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count)
+{
+  PofCkptMeta    in;
+  PofDataset     ds = NULL;
+  PofDatasetInfo info;
+  PofWrn         m = NULL;
+  Vec            master;
+  PetscFunctionBegin;
+  PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
+  PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
+  PetscCall(pof_dataset_get_info(ds, &info));
+  PetscCheck(in.in_c == info.c && in.in_h == info.h && in.in_w == info.w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, info.c, info.h, info.w);
+  PetscCheck(in.classes >= info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info.classes);
+  PetscCheck(!in.dataset[0] || !info.name[0] || !strcmp(in.dataset, info.name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", cfg->model.in, in.dataset, cfg->data.file, info.name);
+  PofWrnShape shape = {in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes};
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
+  PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
+  PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
+  PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));
+  {
+    /* every rank needs all parameters: gather the Vec */
+    VecScatter         sc;
+    Vec                all;
+    const PetscScalar *a;
+    float             *P = pof_wrn_params(m);
+    PetscCall(VecScatterCreateToAll(master, &sc, &all));
+    PetscCall(VecScatterBegin(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecScatterEnd(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecGetArrayRead(all, &a));
+    for (PetscInt i = 0; i < in.n_params; i++) P[i] = (float)a[i];
+    PetscCall(VecRestoreArrayRead(all, &a));
+    PetscCall(VecScatterDestroy(&sc));
+    PetscCall(VecDestroy(&all));
+    pof_wrn_params_changed(m);
+  }
+  PetscBool train;
+  PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
+  PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch, loss, error_pct, count));
+  PetscCall(VecDestroy(&master));
+  PetscCall(pof_wrn_destroy(&m));
+  PetscCall(pof_dataset_destroy(&ds));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ one step */
+static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step)
+{
+  double         ls = 0;
+  PetscInt       wrong = 0;
+  PofRangeResult res;
+  PetscFunctionBegin;
+  if (t->kind == POF_RUN_PRETRAIN) {
+    if (t->cfg.opt.kind == POF_OPT_SAM) PetscCall(pof_stepper_sam(&t->st, lr, t->x, t->y, &ls, &wrong));
+    else PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, t->n_params, NULL, NULL, PETSC_TRUE, &ls, &wrong));
+  } else if (t->cfg.pof.mode == POF_MODE_OFF) {
+    const PetscBool trainc = t->cfg.pof.train_classifier;
+    PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, trainc ? t->n_params : t->nf, NULL, NULL, trainc, &ls, &wrong));
+  } else {
+    pof_timer_start(POF_T_DATA);
+    PetscCall(pof_dataset_weak_batch(t->ds, epoch, step, t->Bw, t->xw, t->yw));
+    pof_timer_stop(POF_T_DATA);
+    PetscCall(pof_stepper_pof(&t->st, lr, t->cfg.run.seed, epoch, step, t->x, t->y, t->xw, t->yw, &res, &ls, &wrong));
+    stat_add(&t->st_[ST_L0], res.L0);
+    stat_add(&t->st_[ST_ETA_MAX], res.eta_max);
+    stat_add(&t->st_[ST_ETA_STAR], res.eta_star);
+    stat_add(&t->st_[ST_GAMMA], res.gamma);
+    stat_add(&t->st_[ST_PERT], res.pert_norm);
+    stat_add(&t->st_[ST_KAPPA], res.kappa);
+    stat_add(&t->st_[ST_GNORM], res.gnorm);
+    t->capped += res.capped;
+    t->rejected += res.rejected;
+    if (t->steps) fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%.9g,\"L0\":%.9g,\"eta_max\":%.9g,\"eta_star\":%.9g,\"gamma\":%.9g,\"pert_norm\":%.9g,\"kappa\":%.9g,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, ls / (double)t->nloc, res.L0, res.eta_max, res.eta_star, res.gamma, res.pert_norm, res.kappa, (int)res.capped, (int)res.rejected);
+  }
+  t->loss_sum += ls, t->wrong += wrong, t->seen += t->nloc;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ the loop */
+static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs, double test_loss, double test_err, double gap_loss, double gap_err)
+{
+  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], acc[4] = {t->loss_sum, (double)t->wrong, (double)t->seen, 0};
+  PetscFunctionBegin;
+  PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
+  PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
+  const double train_loss = acc[0] / acc[2], train_err = 100.0 * acc[1] / acc[2];
+  const double imgs       = (double)(t->B * t->steps_per_epoch);
+  if (t->rank == 0) {
+    FILE *f = t->metrics;
+    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, train_loss, train_err, test_loss, test_err, secs, imgs / secs, (int)t->size, pof_threads());
+    if (gap_loss >= 0) fprintf(f, ",\"train_clean_loss\":%.9g,\"train_clean_error\":%.6g,\"loss_gap\":%.9g", gap_loss, gap_err, test_loss - gap_loss);
+    if (t->kind == POF_RUN_POSTTRAIN) {
+      fprintf(f, ",\"pof_mode\":\"%s\"", PofPofModes[t->cfg.pof.mode]);
+      if (t->cfg.pof.mode != POF_MODE_OFF) {
+        const double steps = (double)t->steps_per_epoch;
+        fprintf(f, ",\"pof\":{\"capped_fraction\":%.6g,\"rejected_fraction\":%.6g", (double)t->capped / steps, (double)t->rejected / steps);
+        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%.9g,\"%s_std\":%.9g", stat_names[k], stat_mean(&t->st_[k]), stat_names[k], stat_std(&t->st_[k]));
+        fprintf(f, "}");
+      }
+    }
+    fprintf(f, ",\"time\":{");
+    for (int i = 0; i < POF_T_COUNT; i++) fprintf(f, "%s\"%s\":[%.4f,%.4f,%.4f]", i ? "," : "", pof_timer_key((PofTimerId)i), mn[i], avg[i], mx[i]);
+    fprintf(f, "}}\n");
+    fflush(f);
+    if (t->steps) fflush(t->steps);
+  }
+  t->last_train_loss  = train_loss;
+  t->last_train_error = train_err;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt step_in_epoch)
+{
+  char path[POF_PATH_MAX + 64];
+  PetscFunctionBegin;
+  t->meta.epochs_done   = epoch_done;
+  t->meta.step_in_epoch = step_in_epoch;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/ckpt-%010" PetscInt_FMT ".h5", t->cfg.run.dir, t->meta.global_step));
+  PetscCall(write_state(t, path));
+  PetscCall(pof_ckpt_prune(t->comm, t->cfg.run.dir, t->cfg.ckpt.keep));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
+{
+  const char *name = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  double      test_loss = NAN, test_err = NAN, t_run = pof_now(), img_total = 0, t_train = 0;
+  PetscInt    first_step = t->meta.step_in_epoch;
+  PetscFunctionBegin;
+  const PetscInt e0 = t->meta.epochs_done > t->start_epoch ? t->meta.epochs_done : t->start_epoch;
+  PetscCall(pof_print(t->comm, "%s: WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT " parameters) on %s (%" PetscInt_FMT " train / %" PetscInt_FMT " test), batch %" PetscInt_FMT " on %d rank(s) x %d thread(s), epochs %" PetscInt_FMT "..%" PetscInt_FMT "%s%s\n", name, t->meta.depth ? t->meta.depth : t->cfg.model.depth,
+                      t->meta.width ? t->meta.width : t->cfg.model.width, t->meta.base ? t->meta.base : t->cfg.model.base, t->n_params, t->info.name[0] ? t->info.name : t->cfg.data.file, t->info.n_train, t->info.n_test, t->B, (int)t->size, pof_threads(), e0 + 1, t->end_epoch,
+                      t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "", t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
+  for (PetscInt epoch = e0; epoch < t->end_epoch; epoch++) {
+    double lr;
+    if (t->kind == POF_RUN_POSTTRAIN && t->cfg.opt.lr_set) lr = pof_schedule_lr(t->cfg.opt.lr, t->cfg.opt.schedule, t->cfg.opt.milestones, t->cfg.opt.nmilestones, t->cfg.opt.factor, t->cfg.opt.warmup, t->cfg.run.epochs, epoch - t->start_epoch);
+    else lr = pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
+    pof_timers_reset();
+    t->loss_sum = 0, t->wrong = 0, t->seen = 0, t->capped = 0, t->rejected = 0;
+    memset(t->st_, 0, sizeof(t->st_));
+    const double t0 = pof_now();
+    for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
+      pof_timer_start(POF_T_DATA);
+      PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
+      pof_timer_stop(POF_T_DATA);
+      PetscCall(train_step(t, lr, epoch, step));
+      t->meta.global_step++;
+      if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
+    }
+    first_step = 0;
+    const double secs = pof_now() - t0;
+    t_train += secs;
+    img_total += (double)(t->B * t->steps_per_epoch);
+    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
+    double gl = -1, ge = -1;
+    if (t->cfg.run.gap) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TRAIN, t->cfg.run.gap_samples, 500, &gl, &ge, NULL));
+    PetscCall(write_metrics(t, epoch, lr, secs, test_loss, test_err, gl, ge));
+    t->meta.epochs_done   = epoch + 1;
+    t->meta.step_in_epoch = 0;
+    if (!t->cfg.run.quiet) {
+      const double left = (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
+      PetscCall(pof_print(t->comm, "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  %.1f s (%.0f img/s)  ETA %.0f s\n", name, epoch + 1, t->end_epoch, lr, t->last_train_loss, t->last_train_error, test_loss, test_err, t->cfg.run.gap ? "" : "", secs, (double)(t->B * t->steps_per_epoch) / secs, left));
+    }
+    if (t->cfg.ckpt.every_epochs > 0 && (epoch + 1 - t->start_epoch) % t->cfg.ckpt.every_epochs == 0 && epoch + 1 < t->end_epoch) PetscCall(checkpoint(t, epoch + 1, 0));
+  }
+  if (isnan(test_loss)) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, 500, &test_loss, &test_err, NULL));
+  PetscCall(PetscSNPrintf(sum->model_path, sizeof(sum->model_path), "%s/model.h5", t->cfg.run.dir));
+  PetscCall(write_state(t, sum->model_path));
+  sum->epochs_done  = t->meta.epochs_done;
+  sum->global_step  = t->meta.global_step;
+  sum->train_loss   = t->last_train_loss;
+  sum->train_error  = t->last_train_error;
+  sum->test_loss    = test_loss;
+  sum->test_error   = test_err;
+  sum->seconds      = pof_now() - t_run;
+  sum->images_per_s = t_train > 0 ? img_total / t_train : 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
