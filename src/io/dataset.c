@@ -149,7 +149,7 @@ static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Read rows [lo, hi) of dset (row = row_elems elements of memtype, elem bytes each) into buf.
+/* Read rows [lo, hi) of dset (a row is dims[1..rank) elements, row_bytes in memory) into buf.
    Collective with collective transfers: every rank makes the same number of H5Dread calls
    (max_rows = the largest hi - lo of any rank), a rank with nothing left selects none.
    Each call moves at most 2^30 bytes. */
