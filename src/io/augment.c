@@ -1,7 +1,7 @@
 /* Crop / flip / cutout / normalize one image: see include/pof/augment.h for the exact recipe. */
 #include "pof/augment.h"
 
-#include <string.h>
+#include <stddef.h>
 
 void pof_augment_draw(const PofAugParams *p, int h, int w, PofRng *r, PofAugDraw *d)
 {

@@ -149,7 +149,7 @@ static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Read rows [lo, hi) of dset (row = row_elems elements of memtype, elem bytes each) into buf.
+/* Read rows [lo, hi) of dset (a row is dims[1..rank) elements, row_bytes in memory) into buf.
    Collective with collective transfers: every rank makes the same number of H5Dread calls
    (max_rows = the largest hi - lo of any rank), a rank with nothing left selects none.
    Each call moves at most 2^30 bytes. */
@@ -264,6 +264,8 @@ static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const Po
   PetscFunctionBegin;
   PetscCheck(seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "seed must be >= 0, got %" PetscInt_FMT, seed);
   PetscCheck(cfg->train_subset >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset must be >= 0, got %" PetscInt_FMT, cfg->train_subset);
+  PetscCheck(cfg->crop_pad >= 0 && cfg->crop_pad <= 64, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_crop_pad must be in [0, 64], got %" PetscInt_FMT, cfg->crop_pad);
+  PetscCheck(cfg->cutout >= 0 && cfg->cutout <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout must be in [0, 1024], got %" PetscInt_FMT, cfg->cutout);
   PetscCall(PetscNew(&ds));
   ds->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &ds->rank));
@@ -460,15 +462,16 @@ static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const Petsc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Augment (purpose != 0) or only normalize the gathered samples into x, labels into y. */
-static void emit(PofDataset ds, PofRngPurpose purpose, PetscInt epoch, PetscInt step, PetscInt my_lo, PetscInt nmine, float *x, int32_t *y)
+/* Augment (with the stream (seed, purpose, epoch, step, slot)) or, for evaluation, only
+   normalize the gathered samples into x; labels into y. */
+static void emit(PofDataset ds, PetscBool augment, PofRngPurpose purpose, PetscInt epoch, PetscInt step, PetscInt my_lo, PetscInt nmine, float *x, int32_t *y)
 {
   const PofAugParams none = { 0, 0, 0 };
   const int          c = (int)ds->info.c, h = (int)ds->info.h, w = (int)ds->info.w;
   for (PetscInt k = 0; k < nmine; k++) {
     PofAugDraw          dr = { 0, 0, 0, 0, 0 };
-    const PofAugParams *p  = purpose ? &ds->aug : &none;
-    if (purpose) {
+    const PofAugParams *p  = augment ? &ds->aug : &none;
+    if (augment) {
       PofRng r;
       pof_rng_init(&r, (uint64_t)ds->seed, purpose, (uint32_t)epoch, (uint32_t)step, (uint32_t)(my_lo + k));
       pof_augment_draw(p, h, w, &r, &dr);
@@ -520,7 +523,7 @@ PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt s
   PetscCall(pof_dataset_train_indices(ds, epoch, step, B, ds->idx));
   const PetscInt lo = ds->rank * (B / ds->size), n = B / ds->size;
   PetscCall(gather(ds, POF_SPLIT_TRAIN, B, ds->idx, lo, lo + n));
-  emit(ds, POF_RNG_AUG, epoch, step, lo, n, x, y);
+  emit(ds, PETSC_TRUE, POF_RNG_AUG, epoch, step, lo, n, x, y);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -532,7 +535,7 @@ PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt st
   PetscCall(pof_dataset_weak_indices(ds, epoch, step, B, ds->idx));
   const PetscInt lo = ds->rank * (B / ds->size), n = B / ds->size;
   PetscCall(gather(ds, POF_SPLIT_TRAIN, B, ds->idx, lo, lo + n));
-  emit(ds, POF_RNG_WEAK_AUG, epoch, step, lo, n, x, y);
+  emit(ds, PETSC_TRUE, POF_RNG_WEAK_AUG, epoch, step, lo, n, x, y);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -546,7 +549,7 @@ PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt st
   PetscCall(ensure_cap(ds, (size_t)PetscMax(count, 1)));
   for (PetscInt s = 0; s < count; s++) ds->idx[s] = start + s;
   PetscCall(gather(ds, split, count, ds->idx, lo, hi));
-  emit(ds, (PofRngPurpose)0, 0, 0, lo, hi - lo, x, y);
+  emit(ds, PETSC_FALSE, POF_RNG_AUG, 0, 0, lo, hi - lo, x, y);
   *nlocal = hi - lo;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

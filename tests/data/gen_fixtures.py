@@ -2,7 +2,8 @@
 """Small raw datasets for pof convert's tests, with the expected arrays.
 
     gen_fixtures.py good DIR          IDX (plain, gzip), CIFAR-10, CIFAR-100, SVHN .mat
-                                      (uncompressed and miCOMPRESSED) + DIR/<case>.npz
+                                      (scipy.io.savemat: uncompressed and miCOMPRESSED; and a
+                                      big-endian file written by hand) + DIR/<case>.npz
     gen_fixtures.py bad DIR           one sub-directory per bad input for the converter
     gen_fixtures.py badh5 DIR GOOD.h5 broken dataset files for the loader, made from GOOD.h5
 
@@ -92,6 +93,38 @@ def svhn_mat(path, x_nchw, digits, compress, ydtype):
                      do_compression=compress, format="5")
 
 
+def mat_v5_bytes(arrays, big):
+    """A MATLAB v5 file written by hand (not by scipy): uncompressed, regular (not small) name
+    elements, in the given byte order. arrays: name -> uint8 or float64 array."""
+    e = ">" if big else "<"
+
+    def elem(mtype, data):
+        return struct.pack(e + "II", mtype, len(data)) + data + bytes(-len(data) % 8)
+
+    out = b"MATLAB 5.0 MAT-file, written by pof's gen_fixtures.py".ljust(116, b" ") + bytes(8)
+    out += struct.pack(e + "H", 0x0100) + (b"MI" if big else b"IM")
+    for name, a in arrays.items():
+        cls, mtype, dt = (9, 2, "u1") if a.dtype == np.uint8 else (6, 9, e + "f8")
+        body = elem(6, struct.pack(e + "II", cls, 0)) + elem(5, struct.pack(e + f"{a.ndim}i", *a.shape))
+        body += elem(1, name.encode()) + elem(mtype, a.ravel(order="F").astype(dt).tobytes())
+        out += elem(14, body)
+    return out
+
+
+def make_svhn_be(d, h=5, w=7):
+    parts = {}
+    for name, n in (("train", 13), ("test", 6)):
+        x = rng.integers(0, 256, (n, 3, h, w), dtype=np.uint8)
+        dig = rng.integers(0, 10, n).astype(np.uint8)
+        dig[1] = 0
+        y = np.where(dig == 0, 10, dig).reshape(-1, 1).astype(np.float64)
+        write(os.path.join(d, f"{name}_32x32.mat"), mat_v5_bytes({"y": y, "X": x.transpose(2, 3, 1, 0)}, big=True))
+        parts[name] = (x, dig)
+    np.savez(d + ".npz", train_x=parts["train"][0], train_y=parts["train"][1], test_x=parts["test"][0],
+             test_y=parts["test"][1], classes=10,
+             files=np.array([os.path.join(d, "train_32x32.mat"), os.path.join(d, "test_32x32.mat")]))
+
+
 def make_svhn(d, compress, extra, ydtype, h=8, w=6):
     os.makedirs(d, exist_ok=True)
     parts = {}
@@ -119,6 +152,7 @@ def good(root):
     make_cifar(os.path.join(root, "cifar100"), True)
     make_svhn(os.path.join(root, "svhn"), False, False, np.float64)
     make_svhn(os.path.join(root, "svhn-z"), True, True, np.uint8)
+    make_svhn_be(os.path.join(root, "svhn-be"))
     # the sampler's dataset: 3 x 32 x 32, 5 x 40 training and 37 test images
     make_cifar(os.path.join(root, "sampler"), False, per_batch=40, nte=37)
 

@@ -1,11 +1,11 @@
 #!/bin/bash
 # pof convert round trips on small generated inputs: IDX (plain and .gz), CIFAR-10, CIFAR-100
-# (fine and coarse), SVHN .mat (uncompressed, and miCOMPRESSED with extra): every pixel and
+# (fine and coarse), SVHN .mat (uncompressed, miCOMPRESSED with extra, big-endian): every pixel and
 # label, the attributes, the provenance; at 2 ranks only rank 0 writes, same file contents.
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 py=/usr/bin/python3; here="$src/tests/data"
-cd "$(mktemp -d)"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; cd "$tmp"
 $py "$here/gen_fixtures.py" good g || { echo "fixture generation failed"; echo "0 passed, 1 failed"; exit 1; }
 
 convert_check() { # case name expected-name ranks options...
@@ -26,6 +26,7 @@ convert_check cifar10 cifar10 1 -convert_format cifar10 -convert_input_dir g/cif
 convert_check cifar100 cifar100 1 -convert_format cifar100 -convert_input_dir g/cifar100
 convert_check cifar100-coarse my-coarse 1 -convert_format cifar100 -convert_cifar100_coarse -convert_input_dir g/cifar100 -convert_name my-coarse
 convert_check svhn svhn 1 -convert_format svhn -convert_input_dir g/svhn
+convert_check svhn-be svhn 1 -convert_format svhn -convert_input_dir g/svhn-be
 convert_check svhn-z svhn+extra 2 -convert_format svhn -convert_svhn_extra -convert_input_dir g/svhn-z
 # the same conversion at 1 and 3 ranks gives the same datasets
 mv cifar10.h5 cifar10-1.h5
