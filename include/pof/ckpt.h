@@ -65,8 +65,8 @@ typedef struct {
   PetscInt schedule; /**< PofScheduleKind value */
   PetscInt milestones[POF_MAX_MILESTONES], nmilestones, warmup_epochs, schedule_epochs;
   PetscInt run_start_epoch; /**< global epoch at which this run (pretrain or posttrain) started */
-  PetscInt have_momentum; /**< /momentum holds optimizer state (set by pof_ckpt_write) */
-  PetscInt have_theta0;   /**< PoF: /theta0 stored (set by pof_ckpt_write) */
+  PetscInt have_momentum;   /**< /momentum holds optimizer state (set by pof_ckpt_write) */
+  PetscInt have_theta0;     /**< PoF: /theta0 stored (set by pof_ckpt_write) */
   /* RNG/data-order position is fully given by (seed, epochs_done, step_in_epoch) */
   char options_json[16384]; /**< the full option set of the run, one JSON object */
 } PofCkptMeta;

@@ -16,7 +16,8 @@
 
 #include "pof/config.h"
 
-typedef enum { POF_RUN_PRETRAIN = 0, POF_RUN_POSTTRAIN = 1 } PofRunKind;
+typedef enum { POF_RUN_PRETRAIN  = 0,
+               POF_RUN_POSTTRAIN = 1 } PofRunKind;
 
 /** Final figures of a run (for the JSON summary line). */
 typedef struct {

@@ -8,7 +8,7 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   PetscBool     help;
   PofTrainer    t = NULL;
   PofRunSummary s;
-  const char   *name = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  const char   *name   = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   unsigned      groups = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
   PetscFunctionBegin;
   PetscCall(pof_config_read(opts, comm, name, groups, &cfg, &help));

@@ -27,7 +27,7 @@ struct PofConvEntry {
 
 static PetscErrorCode md_plain_weights(const PofConv *cv, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
 {
-  const dnnl_dims_t d = { cv->cout, cv->cin, cv->k, cv->k };
+  const dnnl_dims_t d = { cv->cout_p, cv->cin_p, cv->k, cv->k };
   PetscFunctionBegin;
   PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dt, dnnl_oihw));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -40,7 +40,7 @@ static PetscErrorCode md_src(const PofConv *cv, PetscInt n, dnnl_memory_desc_t *
     const dnnl_dims_t d = { n, cv->cin, cv->hin, cv->win };
     PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(cv->dt), dnnl_nchw));
   } else {
-    PofAct a = { n, cv->cin, cv->hin, cv->win, (cv->cin + POF_CBLK - 1) / POF_CBLK, cv->dt };
+    PofAct a = { n, cv->cin_p, cv->hin, cv->win, cv->cin_p / POF_CBLK, cv->dt };
     PetscCall(pof_act_md(&a, md));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -73,8 +73,8 @@ static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
   const dnnl_dims_t       pad_l   = { cv->pad, cv->pad };
   dnnl_dims_t             pad_r;
   const dnnl_data_type_t  dt  = pof_dt_dnnl(cv->dt);
-  const dnnl_dims_t       wd  = { cv->cout, cv->cin, cv->k, cv->k };
-  PofAct                  dst = { n, cv->cout, cv->hout, cv->wout, (cv->cout + POF_CBLK - 1) / POF_CBLK, cv->dt };
+  const dnnl_dims_t       wd  = { cv->cout_p, cv->cin_p, cv->k, cv->k };
+  PofAct                  dst = { n, cv->cout_p, cv->hout, cv->wout, cv->cout_p / POF_CBLK, cv->dt };
   PetscFunctionBegin;
   PetscCall(pof_nn_engine(&eng, &stream));
   PetscCall(PetscCalloc1(1, &e));
@@ -220,10 +220,15 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
     PofCallDNNL(dnnl_primitive_create((dnnl_primitive_t *)rp, rpd));
     PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
   }
+  if (cv->w_pad) { /* logical OIHW into the zero-padded one */
+    const PetscInt kk = cv->k * cv->k;
+    for (PetscInt o = 0; o < cv->cout; o++)
+      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk, cv->w_plain + (o * cv->cin + i) * kk, kk));
+  }
   {
     ExecArg a[2] = {
-      {DNNL_ARG_FROM, &plain, (void *)cv->w_plain},
-      {DNNL_ARG_TO,   md,     *buf               }
+      { DNNL_ARG_FROM, &plain, cv->w_pad ? (void *)cv->w_pad : (void *)cv->w_plain },
+      { DNNL_ARG_TO, md, *buf }
     };
     PetscCall(exec((dnnl_primitive_t)*rp, 2, a));
   }
@@ -238,6 +243,13 @@ PetscErrorCode pof_conv_setup(PofConv *cv)
   cv->hout          = (cv->hin + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->wout          = (cv->win + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->w_fwd_version = cv->w_bd_version = -1;
+  cv->cin_p                            = cv->plain_src ? cv->cin : (cv->cin + POF_CBLK - 1) / POF_CBLK * POF_CBLK;
+  cv->cout_p                           = (cv->cout + POF_CBLK - 1) / POF_CBLK * POF_CBLK;
+  cv->w_pad = cv->dw_pad = NULL;
+  if (cv->cin_p != cv->cin || cv->cout_p != cv->cout) {
+    PetscCall(PetscCalloc1(cv->cout_p * cv->cin_p * cv->k * cv->k, &cv->w_pad));
+    PetscCall(PetscCalloc1(cv->cout_p * cv->cin_p * cv->k * cv->k, &cv->dw_pad));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -252,6 +264,8 @@ PetscErrorCode pof_conv_release(PofConv *cv)
   if (cv->r_fwd) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)cv->r_fwd));
   if (cv->r_bd) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)cv->r_bd));
   cv->r_fwd = cv->r_bd = NULL;
+  PetscCall(PetscFree(cv->w_pad));
+  PetscCall(PetscFree(cv->dw_pad));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -306,7 +320,7 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   const size_t              dwsz  = dnnl_memory_desc_get_size(&e->dw_md);
   const size_t              total = e->r_dw ? e->scratch[2] + dwsz + 64 : e->scratch[2];
   PetscCall(pof_nn_scratchpad(total, &scr));
-  void   *dwbuf = e->r_dw ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)cv->dw_plain;
+  void   *dwbuf = e->r_dw ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
   ExecArg a[4]  = {
      { DNNL_ARG_SRC, &e->src_md, (void *)src },
      { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
@@ -319,9 +333,14 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
     PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
     ExecArg r[2] = {
       { DNNL_ARG_FROM, &e->dw_md, dwbuf },
-      { DNNL_ARG_TO, &plain, cv->dw_plain }
+      { DNNL_ARG_TO, &plain, cv->dw_pad ? cv->dw_pad : cv->dw_plain }
     };
     PetscCall(exec(e->r_dw, 2, r));
+  }
+  if (cv->dw_pad) { /* the logical part of the padded gradient */
+    const PetscInt kk = cv->k * cv->k;
+    for (PetscInt o = 0; o < cv->cout; o++)
+      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->dw_plain + (o * cv->cin + i) * kk, cv->dw_pad + (o * cv->cin_p + i) * kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

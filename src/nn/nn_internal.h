@@ -90,9 +90,13 @@ typedef struct {
   dnnl_memory_desc_t w_fwd_md, w_bd_md;
   PetscInt           w_fwd_version, w_bd_version;
   void              *r_fwd, *r_bd; /* cached plain -> blocked weight reorders (dnnl_primitive_t) */
-  PetscInt           nentries;
-  PofConvEntry      *entries[8];
-  char               impl[3][64];
+  /* channel counts rounded up to 16 (oneDNN's JIT kernels need full 16-channel blocks; smaller
+     counts fell back to ref:any): zero-padded plain weights and gradient when they differ */
+  PetscInt      cin_p, cout_p;
+  float        *w_pad, *dw_pad;
+  PetscInt      nentries;
+  PofConvEntry *entries[8];
+  char          impl[3][64];
 } PofConv;
 
 PetscErrorCode pof_conv_setup(PofConv *cv);

@@ -14,7 +14,7 @@
 
 /* running mean and spread of one PoF diagnostic over an epoch */
 typedef struct {
-  double s, s2;
+  double   s, s2;
   PetscInt n;
 } Stat;
 static void   stat_add(Stat *a, double v) { a->s += v, a->s2 += v * v, a->n++; }
@@ -26,8 +26,15 @@ static double stat_std(const Stat *a)
   return v > 0 ? sqrt(v) : 0.0;
 }
 
-enum { ST_L0, ST_ETA_MAX, ST_ETA_STAR, ST_GAMMA, ST_PERT, ST_KAPPA, ST_GNORM, ST_COUNT };
-static const char *const stat_names[ST_COUNT] = {"L0", "eta_max", "eta_star", "gamma", "pert_norm", "kappa", "gnorm"};
+enum { ST_L0,
+       ST_ETA_MAX,
+       ST_ETA_STAR,
+       ST_GAMMA,
+       ST_PERT,
+       ST_KAPPA,
+       ST_GNORM,
+       ST_COUNT };
+static const char *const stat_names[ST_COUNT] = { "L0", "eta_max", "eta_star", "gamma", "pert_norm", "kappa", "gnorm" };
 
 struct _p_PofTrainer {
   MPI_Comm       comm;
@@ -50,11 +57,11 @@ struct _p_PofTrainer {
   /* pretrain schedule or posttrain schedule */
   double lr_base;
   /* epoch accumulators */
-  double   loss_sum;
-  PetscInt wrong, seen, capped, rejected;
-  Stat     st_[ST_COUNT];
+  double     loss_sum;
+  PetscInt   wrong, seen, capped, rejected;
+  Stat       st_[ST_COUNT];
   PofStepper st;
-  double   last_train_loss, last_train_error;
+  double     last_train_loss, last_train_error;
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch)
@@ -115,9 +122,9 @@ static void meta_from_model(PofTrainer t, PofCkptMeta *meta)
 
 static PetscErrorCode write_state(PofTrainer t, const char *path)
 {
-  char *json = NULL;
-  size_t len = 0;
-  FILE *f;
+  char  *json = NULL;
+  size_t len  = 0;
+  FILE  *f;
   PetscFunctionBegin;
   pof_timer_start(POF_T_CKPT_IO);
   meta_from_model(t, &t->meta);
@@ -171,6 +178,14 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   if (resumed) {
     PetscCall(pof_ckpt_read_meta(comm, resume_path, &in));
     have_in = PETSC_TRUE;
+    if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
+      PofCkptMeta want = in;
+      want.depth = cfg->model.depth, want.width = cfg->model.width, want.base = cfg->model.base;
+      if (cfg->model.classes) want.classes = cfg->model.classes;
+      PetscCall(PetscStrncpy(want.dataset, t->info.name, sizeof(want.dataset)));
+      want.in_c = t->info.c, want.in_h = t->info.h, want.in_w = t->info.w;
+      PetscCall(pof_ckpt_check_signature(comm, resume_path, &in, &want));
+    }
     PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
   } else if (cfg->model.in[0]) {
     PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
@@ -180,7 +195,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
 
   PofWrnShape shape;
   if (have_in) {
-    shape = (PofWrnShape){in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes};
+    shape = (PofWrnShape){ in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
     PetscCheck(in.in_c == t->info.c && in.in_h == t->info.h && in.in_w == t->info.w, comm, PETSC_ERR_ARG_INCOMP,
                "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", resumed ? resume_path : cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, t->info.c, t->info.h, t->info.w);
     PetscCheck(in.classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, resumed ? resume_path : cfg->model.in, in.classes, cfg->data.file, t->info.classes);
@@ -188,7 +203,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   } else {
     const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
     PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
-    shape = (PofWrnShape){cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes};
+    shape = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
   }
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
   t->n_params = pof_wrn_num_params(t->m);
@@ -214,17 +229,17 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   } else {
     memset(&t->meta, 0, sizeof(t->meta));
     if (have_in) { /* posttrain (or a pretrain continued from a model file) */
-      t->meta             = in;
+      t->meta               = in;
       t->meta.step_in_epoch = 0;
     }
-    t->start_epoch = have_in ? in.epochs_done : 0;
+    t->start_epoch          = have_in ? in.epochs_done : 0;
     t->meta.run_start_epoch = t->start_epoch;
     PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sizeof(t->meta.kind)));
     t->meta.seed = cfg->run.seed;
     if (kind == POF_RUN_PRETRAIN || !have_in) { /* pretraining defines the schedule */
-      t->meta.lr_base   = cfg->opt.lr;
-      t->meta.lr_factor = cfg->opt.factor;
-      t->meta.schedule  = cfg->opt.schedule;
+      t->meta.lr_base     = cfg->opt.lr;
+      t->meta.lr_factor   = cfg->opt.factor;
+      t->meta.schedule    = cfg->opt.schedule;
       t->meta.nmilestones = cfg->opt.nmilestones;
       for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) t->meta.milestones[i] = cfg->opt.milestones[i];
       t->meta.warmup_epochs   = cfg->opt.warmup;
@@ -280,7 +295,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   PetscMPIInt    size;
   float         *x;
   int32_t       *y;
-  double         acc[3] = {0, 0, 0};
+  double         acc[3] = { 0, 0, 0 };
   PetscFunctionBegin;
   pof_timer_start(POF_T_EVAL);
   PetscCallMPI(MPI_Comm_size(comm, &size));
@@ -291,16 +306,16 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   PetscCall(PetscMalloc2(cap * info.c * info.h * info.w, &x, cap, &y));
   for (PetscInt start = 0; start < N; start += Be) {
     const PetscInt cnt = PetscMin(Be, N - start);
-    PetscInt       nl  = 0, wrong = 0;
-    double         ls  = 0;
+    PetscInt       nl = 0, wrong = 0;
+    double         ls = 0;
     PetscCall(pof_dataset_eval_batch(ds, split, start, cnt, x, y, &nl));
     if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
     acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
   }
   PetscCall(pof_dist_allreduce_sum(comm, acc, 3));
   PetscCall(PetscFree2(x, y));
-  *loss  = acc[0] / acc[2];
-  *err   = 100.0 * acc[1] / acc[2];
+  *loss = acc[0] / acc[2];
+  *err  = 100.0 * acc[1] / acc[2];
   if (count) *count = (PetscInt)acc[2];
   pof_timer_stop(POF_T_EVAL);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -320,7 +335,7 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscCheck(in.in_c == info.c && in.in_h == info.h && in.in_w == info.w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, info.c, info.h, info.w);
   PetscCheck(in.classes >= info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info.classes);
   PetscCheck(!in.dataset[0] || !info.name[0] || !strcmp(in.dataset, info.name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", cfg->model.in, in.dataset, cfg->data.file, info.name);
-  PofWrnShape shape = {in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes};
+  PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
   PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
@@ -353,13 +368,15 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
 /* ------------------------------------------------------------------ one step */
 static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step)
 {
-  double         ls = 0;
+  double         ls    = 0;
   PetscInt       wrong = 0;
   PofRangeResult res;
   PetscFunctionBegin;
   if (t->kind == POF_RUN_PRETRAIN) {
-    if (t->cfg.opt.kind == POF_OPT_SAM) PetscCall(pof_stepper_sam(&t->st, lr, t->x, t->y, &ls, &wrong));
-    else PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, t->n_params, NULL, NULL, PETSC_TRUE, &ls, &wrong));
+    if (t->cfg.opt.kind == POF_OPT_SAM)
+      PetscCall(pof_stepper_sam(&t->st, lr, t->x, t->y, &ls, &wrong));
+    else
+      PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, t->n_params, NULL, NULL, PETSC_TRUE, &ls, &wrong));
   } else if (t->cfg.pof.mode == POF_MODE_OFF) {
     const PetscBool trainc = t->cfg.pof.train_classifier;
     PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, trainc ? t->n_params : t->nf, NULL, NULL, trainc, &ls, &wrong));
@@ -386,12 +403,12 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
 /* ------------------------------------------------------------------ the loop */
 static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs, double test_loss, double test_err, double gap_loss, double gap_err)
 {
-  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], acc[4] = {t->loss_sum, (double)t->wrong, (double)t->seen, 0};
+  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], acc[4] = { t->loss_sum, (double)t->wrong, (double)t->seen, 0 };
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
   const double train_loss = acc[0] / acc[2], train_err = 100.0 * acc[1] / acc[2];
-  const double imgs       = (double)(t->B * t->steps_per_epoch);
+  const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
     FILE *f = t->metrics;
     fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, train_loss, train_err, test_loss, test_err, secs, imgs / secs, (int)t->size, pof_threads());
@@ -430,7 +447,7 @@ static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt ste
 
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
 {
-  const char *name = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  const char *name      = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   double      test_loss = NAN, test_err = NAN, t_run = pof_now(), img_total = 0, t_train = 0;
   PetscInt    first_step = t->meta.step_in_epoch;
   PetscFunctionBegin;
@@ -440,8 +457,10 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
                       t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "", t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
   for (PetscInt epoch = e0; epoch < t->end_epoch; epoch++) {
     double lr;
-    if (t->kind == POF_RUN_POSTTRAIN && t->cfg.opt.lr_set) lr = pof_schedule_lr(t->cfg.opt.lr, t->cfg.opt.schedule, t->cfg.opt.milestones, t->cfg.opt.nmilestones, t->cfg.opt.factor, t->cfg.opt.warmup, t->cfg.run.epochs, epoch - t->start_epoch);
-    else lr = pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
+    if (t->kind == POF_RUN_POSTTRAIN && t->cfg.opt.lr_set)
+      lr = pof_schedule_lr(t->cfg.opt.lr, t->cfg.opt.schedule, t->cfg.opt.milestones, t->cfg.opt.nmilestones, t->cfg.opt.factor, t->cfg.opt.warmup, t->cfg.run.epochs, epoch - t->start_epoch);
+    else
+      lr = pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
     pof_timers_reset();
     t->loss_sum = 0, t->wrong = 0, t->seen = 0, t->capped = 0, t->rejected = 0;
     memset(t->st_, 0, sizeof(t->st_));
@@ -454,7 +473,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
       t->meta.global_step++;
       if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
     }
-    first_step = 0;
+    first_step        = 0;
     const double secs = pof_now() - t0;
     t_train += secs;
     img_total += (double)(t->B * t->steps_per_epoch);

@@ -116,7 +116,7 @@ static void run_conv_case(const ConvCase *cc, int *fails)
   /* residual as a sum post-op: y = conv(x) + y0 */
   {
     PofConv cs = cv;
-    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL, cs.r_fwd = cs.r_bd = NULL;
+    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL, cs.r_fwd = cs.r_bd = NULL, cs.w_pad = cs.dw_pad = NULL;
     assert_int_equal(pof_conv_setup(&cs), 0);
     double *y0 = calloc((size_t)ny, sizeof(double));
     fill(y0, ny, 4, 1.0);
@@ -393,14 +393,14 @@ static void test_wrn_vs_reference(void **state)
   assert_int_equal(fails, 0);
 }
 
-/* The default model's primitives are all JIT implementations (PERF.md: ref is a bug). */
-static void test_no_ref_impl(void **state)
+/* The primitives are all JIT implementations (PERF.md: ref is a bug), for the default model
+   and for narrow test models whose channel counts are not multiples of 16. */
+static void no_ref_case(PofWrnShape s)
 {
-  (void)state;
-  PofWrnShape s = { 16, 4, 16, 1, 28, 28, 10 };
-  PofWrn      m;
-  const int   n = 2;
-  float      *x = calloc((size_t)n * 784, sizeof(float)), *h = malloc(sizeof(float) * n * 256), *dh = calloc((size_t)n * 256, sizeof(float));
+  PofWrn         m;
+  const int      n = 2;
+  const PetscInt F = 4 * s.base * s.width;
+  float         *x = calloc((size_t)(n * s.in_c) * 784, sizeof(float)), *h = malloc(sizeof(float) * (size_t)(n * F)), *dh = calloc((size_t)(n * F), sizeof(float));
   assert_int_equal(pof_wrn_create(&s, POF_DT_F32, PETSC_FALSE, &m), 0);
   assert_int_equal(pof_wrn_init_params(m, 1), 0);
   assert_int_equal(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP, n, x, h), 0);
@@ -409,6 +409,14 @@ static void test_no_ref_impl(void **state)
   assert_false(pof_wrn_uses_ref_impl(m));
   pof_wrn_destroy(&m);
   free(x), free(h), free(dh);
+}
+
+static void test_no_ref_impl(void **state)
+{
+  (void)state;
+  no_ref_case((PofWrnShape){ 16, 4, 16, 1, 28, 28, 10 });
+  no_ref_case((PofWrnShape){ 16, 1, 4, 1, 28, 28, 10 });
+  no_ref_case((PofWrnShape){ 10, 3, 5, 3, 28, 28, 10 });
 }
 
 /* A model with a bad shape is refused with an error. */

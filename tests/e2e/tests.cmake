@@ -1,0 +1,1 @@
+pof_shell_test(e2e_pretrain e2e/test_pretrain.sh TIMEOUT 600 LABELS e2e)
