@@ -199,6 +199,51 @@ static PetscErrorCode exec(dnnl_primitive_t p, int nargs, const ExecArg *a)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Offset of logical element pos[] in a blocked oneDNN memory descriptor (any blocking). */
+static size_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t pos[4])
+{
+  const dnnl_blocking_desc_t *b      = &md->format_desc.blocking;
+  dnnl_dim_t                  blk[4] = { 1, 1, 1, 1 }, rem[4];
+  size_t                      off = (size_t)md->offset0, inner = 0, mult = 1;
+  for (int k = 0; k < b->inner_nblks; k++) blk[b->inner_idxs[k]] *= b->inner_blks[k];
+  for (int d = 0; d < 4; d++) {
+    off += (size_t)(pos[d] / blk[d] * b->strides[d]);
+    rem[d] = pos[d] % blk[d];
+  }
+  for (int k = b->inner_nblks - 1; k >= 0; k--) {
+    const int d = (int)b->inner_idxs[k];
+    inner += (size_t)(rem[d] % b->inner_blks[k]) * mult;
+    rem[d] /= b->inner_blks[k];
+    mult *= (size_t)b->inner_blks[k];
+  }
+  return off + inner;
+}
+
+/* plain OIHW float (dims of md) <-> blocked md (f32 or bf16), a plain loop: oneDNN's generic
+   reorders of these small tensors took milliseconds each. to_blocked zero-fills padding. */
+static void reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *blocked, int to_blocked)
+{
+  const dnnl_dim_t *d  = md->dims;
+  const int         bf = md->data_type == dnnl_bf16;
+  if (to_blocked) memset(blocked, 0, dnnl_memory_desc_get_size(md));
+  for (dnnl_dim_t o = 0; o < d[0]; o++)
+    for (dnnl_dim_t i = 0; i < d[1]; i++)
+      for (dnnl_dim_t h = 0; h < d[2]; h++)
+        for (dnnl_dim_t w = 0; w < d[3]; w++) {
+          const dnnl_dim_t pos[4] = { o, i, h, w };
+          const size_t     p = (size_t)(((o * d[1] + i) * d[2] + h) * d[3] + w), q = blocked_offset(md, pos);
+          if (to_blocked) {
+            if (bf)
+              ((uint16_t *)blocked)[q] = pof_f32_to_bf16(plain[p]);
+            else
+              ((float *)blocked)[q] = plain[p];
+          } else
+            plain[p] = bf ? pof_bf16_to_f32(((const uint16_t *)blocked)[q]) : ((const float *)blocked)[q];
+        }
+}
+
+static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }
+
 /* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when stale. */
 static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version, void **rp)
 {
@@ -225,7 +270,9 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
     for (PetscInt o = 0; o < cv->cout; o++)
       for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk, cv->w_plain + (o * cv->cin + i) * kk, kk));
   }
-  {
+  if (is_blocked4(md)) {
+    reorder_weights(md, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, *buf, 1);
+  } else {
     ExecArg a[2] = {
       { DNNL_ARG_FROM, &plain, cv->w_pad ? (void *)cv->w_pad : (void *)cv->w_plain },
       { DNNL_ARG_TO, md, *buf }
@@ -328,7 +375,9 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
      { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
   PetscCall(exec(e->bw, 4, a));
-  if (e->r_dw) {
+  if (e->r_dw && is_blocked4(&e->dw_md)) {
+    reorder_weights(&e->dw_md, cv->dw_pad ? cv->dw_pad : cv->dw_plain, dwbuf, 0);
+  } else if (e->r_dw) {
     dnnl_memory_desc_t plain;
     PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
     ExecArg r[2] = {
