@@ -1,1 +1,2 @@
 pof_shell_test(e2e_pretrain e2e/test_pretrain.sh TIMEOUT 600 LABELS e2e)
+pof_shell_test(e2e_posttrain e2e/test_posttrain.sh TIMEOUT 600 LABELS e2e)

@@ -1,0 +1,35 @@
+#!/bin/bash
+# End to end PoF: post-training from a pretrained model at 2 ranks in global mode, the SGD control
+# (classifier frozen and trained), local mode; θ0 is bit-identical after post-training while the
+# feature extractor changed; the PoF diagnostics are in the metrics.
+. "$(dirname "$0")/common.sh"
+convert_fmnist fm.h5 || bad "convert"
+COMMON="-data_file fm.h5 -data_train_subset 2048 -opt_batch 64 -data_augment 0"
+mpi 2 pretrain $COMMON -model_depth 10 -model_width 1 -run_epochs 1 -opt_lr 0.05 -run_dir pre > pre.log 2>&1 && ok "pretrain" || { bad "pretrain"; tail pre.log; }
+for arm in "pof -pof_mode global -run_gap -run_gap_samples 1000 -run_step_log" "sgd -pof_mode off" "sgdc -pof_mode off -pof_train_classifier" "loc -pof_mode local"; do
+  set -- $arm; name=$1; shift
+  mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_epochs 1 -run_dir $name "$@" > $name.log 2>&1 && ok "posttrain $name" || { bad "posttrain $name"; tail $name.log; }
+done
+/usr/bin/python3 - <<'PY' && ok "theta0 bit-identical, feature extractor changed (PoF, SGD control); classifier trained with -pof_train_classifier" || bad "parameter checks"
+import h5py, numpy as np, json
+pre = h5py.File("pre/model.h5")
+P0 = pre["params"][:]; nf = int(pre.attrs["n_feature"])
+for name, frozen in (("pof", True), ("sgd", True), ("sgdc", False), ("loc", True)):
+    f = h5py.File(f"{name}/model.h5"); P = f["params"][:]
+    same = np.array_equal(P[nf:].view(np.uint64), P0[nf:].view(np.uint64))
+    assert same == frozen, (name, "classifier", same)
+    assert np.abs(P[:nf] - P0[:nf]).max() > 1e-4, (name, "features did not move")
+    if name != "sgd" and name != "sgdc": assert np.array_equal(f["theta0"][:], P0[nf:]), name
+m = json.loads(open("pof/metrics.jsonl").readline())
+assert m["pof_mode"] == "global" and "loss_gap" in m
+for k in ("eta_star_mean", "eta_max_mean", "gamma_mean", "pert_norm_mean", "kappa_mean", "L0_mean", "capped_fraction"):
+    assert k in m["pof"], k
+assert 0 <= m["pof"]["gamma_mean"] < 2
+steps = [json.loads(l) for l in open("pof/steps.jsonl")]
+assert len(steps) == 2048 // 64 and all(0 <= s["gamma"] < 2 and s["eta_star"] <= s["eta_max"] for s in steps)
+PY
+expect_rc nonzero "posttrain without -model_in" mpi 2 posttrain $COMMON -run_dir x
+expect_out "needs -model_in" "missing model named"
+expect_rc nonzero "indivisible weak batch" mpi 2 posttrain $COMMON -model_in pre/model.h5 -pof_weak_batch 33 -run_dir y
+expect_out "-pof_weak_batch 33 is not divisible" "weak batch named"
+finish
