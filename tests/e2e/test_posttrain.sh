@@ -28,6 +28,19 @@ assert 0 <= m["pof"]["gamma_mean"] < 2
 steps = [json.loads(l) for l in open("pof/steps.jsonl")]
 assert len(steps) == 2048 // 64 and all(0 <= s["gamma"] < 2 and s["eta_star"] <= s["eta_max"] for s in steps)
 PY
+# the study table script on these runs (one seed)
+mkdir -p study && cp -r pof study/pof-1 && cp -r sgd study/sgd-1
+mpi 2 eval -data_file fm.h5 -model_in pre/model.h5 > study/eval-pretrained.log 2>&1
+/usr/bin/python3 "$src/analysis/pof_compare.py" study > compare.log 2>&1 && /usr/bin/python3 - <<'PY' && ok "pof_compare.py: CSV with the seed, mean and std rows" || { bad "pof_compare.py"; cat compare.log; }
+import csv, json
+rows = list(csv.DictReader(open("study/study.csv")))
+assert [r["seed"] for r in rows] == ["1", "mean", "std"], rows
+r = rows[0]
+pof = json.loads(open("pof/metrics.jsonl").readlines()[-1]); sgd = json.loads(open("sgd/metrics.jsonl").readlines()[-1])
+assert abs(float(r["pof_error"]) - pof["test_error"]) < 1e-9 and abs(float(r["sgd_error"]) - sgd["test_error"]) < 1e-9
+assert abs(float(r["diff_error_pof_minus_sgd"]) - (pof["test_error"] - sgd["test_error"])) < 1e-9
+assert float(r["step_cost_ratio_pof_over_sgd"]) > 0
+PY
 expect_rc nonzero "posttrain without -model_in" mpi 2 posttrain $COMMON -run_dir x
 expect_out "needs -model_in" "missing model named"
 expect_rc nonzero "indivisible weak batch" mpi 2 posttrain $COMMON -model_in pre/model.h5 -pof_weak_batch 33 -run_dir y

@@ -1,0 +1,34 @@
+#!/bin/bash
+# The Fashion-MNIST PoF study (issue 6), fixed before it is run:
+#   one WRN-16-2 pretrained on the full training set for 10 epochs (SGD, lr 0.1 x 0.2 at 5 and 8,
+#   batch 128), then for seeds 1, 2, 3 both arms from that model for the same 2 epochs at the same
+#   learning rate (the pretraining schedule read at epoch 10): PoF (global range, defaults of
+#   POF.md) and the plain-SGD control (classifier frozen). Writes runs/study_fmnist/study.csv via
+#   analysis/pof_compare.py. About 90 minutes on 2 cores (2 ranks x 1 thread).
+# Usage: analysis/study_fmnist.sh [OUTDIR]   (POF=path/to/pof overrides the binary)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/runs/study_fmnist}"
+pof="${POF:-$root/build/pof}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
+mkdir -p "$out"
+mpi() { mpiexec --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" "$@"; }
+FM=/usr/share/datasets/fashion-mnist
+data="$out/fashion-mnist.h5"
+[ -f "$data" ] || "$pof" convert -convert_format idx -convert_train_images $FM/train-images-idx3-ubyte.gz \
+  -convert_train_labels $FM/train-labels-idx1-ubyte.gz -convert_test_images $FM/t10k-images-idx3-ubyte.gz \
+  -convert_test_labels $FM/t10k-labels-idx1-ubyte.gz -convert_output "$data"
+# checkpoints make every stage resumable: rerunning the script continues where it stopped
+mpi pretrain -data_file "$data" -model_depth 16 -model_width 2 -run_epochs 10 -opt_batch 128 -opt_lr 0.1 \
+  -opt_milestones 5,8 -opt_factor 0.2 -run_dir "$out/pretrain" -run_seed 0 | tee "$out/pretrain.log"
+mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" | tee "$out/eval-pretrained.log"
+mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" -eval_split train | tee "$out/eval-pretrained-train.log"
+for seed in 1 2 3; do
+  for arm in pof sgd; do
+    mode=global; [ $arm = sgd ] && mode=off
+    [ -f "$out/$arm-$seed/model.h5" ] && continue
+    mpi posttrain -data_file "$data" -model_in "$out/pretrain/model.h5" -run_epochs 2 -pof_mode $mode \
+      -run_gap -run_dir "$out/$arm-$seed" -run_seed $seed | tee "$out/$arm-$seed.log"
+  done
+done
+/usr/bin/python3 "$root/analysis/pof_compare.py" "$out" --csv "$out/study.csv"
