@@ -204,6 +204,12 @@ def print_table(args, t, r):
         pv = f.format(r[key]) if r else "-"
         ratio = "{:.2f}".format(r[key] / t[key]) if r and t[key] else "-"
         print(f"{label:22s}{f.format(t[key]):>18s}{pv:>12s}{ratio:>14s}")
+    best = f"{args.batch / t['ms_min'] * 1e3:.1f}"
+    print(f"{'images/s (best step)':22s}{best:>18s}")
+    la = t["loadavg_1min_before_after"]
+    if la[0] > 0.5:  # the value after includes this benchmark itself
+        print(f"note: 1-min load average {la[0]:.2f} before the PyTorch runs ({la[1]:.2f} after): other "
+              f"processes were using the cores, the medians are noisy (compare the best-step figure)")
     if r and args.ranks > 1:
         print("(pof peak_rss_mb as reported by pof bench; PyTorch: one process)")
 
@@ -243,8 +249,10 @@ def main():
     if args.steps < 20:
         print(f"peer_bench: warning: median of {args.steps} < 20 steps, expect noise", file=sys.stderr)
 
+    load0 = os.getloadavg()
     print(f"PyTorch ({args.torch_threads} thread(s)):", flush=True)
     t = run_torch(args)
+    t["loadavg_1min_before_after"] = [load0[0], os.getloadavg()[0]]
     r, err = (None, "skipped (--skip-pof)") if args.skip_pof else (None, None)
     if not args.skip_pof:
         print("pof:", flush=True)
