@@ -103,16 +103,18 @@ void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const floa
   }
 }
 
-ALWAYS_INLINE void bwd_sums_impl(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx, int bf, int relu)
+ALWAYS_INLINE void bwd_sums_impl(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx, int bf, int relu)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
 #pragma omp parallel for schedule(static)
   for (PetscInt b = 0; b < cb; b++) {
     double s[POF_CBLK], q[POF_CBLK];
-    float  mu[POF_CBLK], rs[POF_CBLK];
+    float  mu[POF_CBLK], rs[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
     for (int l = 0; l < POF_CBLK; l++) {
       const PetscInt c = b * POF_CBLK + l;
       s[l] = q[l] = 0;
+      sc[l]       = (relu && c < a->c) ? rsc[c] : 0.0f;
+      sh[l]       = (relu && c < a->c) ? rsh[c] : 0.0f;
       mu[l]       = c < a->c ? mean[c] : 0.0f;
       rs[l]       = c < a->c ? rstd[c] : 0.0f;
     }
@@ -125,7 +127,7 @@ ALWAYS_INLINE void bwd_sums_impl(const PofAct *a, const void *dy, const void *y,
         for (int l = 0; l < POF_CBLK; l++) {
           const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
           float        dz = ld(dy, k, bf);
-          if (relu) dz = ld(y, k, bf) > 0.0f ? dz : 0.0f;
+          if (relu) dz = ld(x, k, bf) * sc[l] + sh[l] > 0.0f ? dz : 0.0f; /* the ReLU mask, recomputed: y is not read */
           fs[l] += dz;
           fq[l] += dz * (ld(x, k, bf) - mu[l]) * rs[l];
         }
@@ -139,31 +141,33 @@ ALWAYS_INLINE void bwd_sums_impl(const PofAct *a, const void *dy, const void *y,
   }
 }
 
-void pof_bn_bwd_sums(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx)
+void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx)
 {
   if (a->dt == POF_DT_BF16) {
-    if (y)
-      bwd_sums_impl(a, dy, y, x, mean, rstd, sdz, sdzx, 1, 1);
+    if (rsc)
+      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 1, 1);
     else
-      bwd_sums_impl(a, dy, y, x, mean, rstd, sdz, sdzx, 1, 0);
+      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 1, 0);
   } else {
-    if (y)
-      bwd_sums_impl(a, dy, y, x, mean, rstd, sdz, sdzx, 0, 1);
+    if (rsc)
+      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 0, 1);
     else
-      bwd_sums_impl(a, dy, y, x, mean, rstd, sdz, sdzx, 0, 0);
+      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 0, 0);
   }
 }
 
-ALWAYS_INLINE void bwd_dx_impl(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx, int bf, int relu, int add)
+ALWAYS_INLINE void bwd_dx_impl(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx, int bf, int relu, int add)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
 #pragma omp parallel for schedule(static) collapse(2)
   for (PetscInt i = 0; i < n; i++) {
     for (PetscInt b = 0; b < cb; b++) {
-      float mu[POF_CBLK], rs[POF_CBLK], g[POF_CBLK], mdz[POF_CBLK], mdzx[POF_CBLK];
+      float mu[POF_CBLK], rs[POF_CBLK], g[POF_CBLK], mdz[POF_CBLK], mdzx[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
       for (int l = 0; l < POF_CBLK; l++) {
         const PetscInt c  = b * POF_CBLK + l;
         const int      in = c < a->c;
+        sc[l]             = (relu && in) ? rsc[c] : 0.0f;
+        sh[l]             = (relu && in) ? rsh[c] : 0.0f;
         mu[l]             = in ? mean[c] : 0.0f;
         rs[l]             = in ? rstd[c] : 0.0f;
         g[l]              = in ? gamma[c] * rstd[c] : 0.0f;
@@ -176,7 +180,7 @@ ALWAYS_INLINE void bwd_dx_impl(const PofAct *a, const void *dy, const void *y, c
         for (int l = 0; l < POF_CBLK; l++) {
           const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
           float        dz = ld(dy, k, bf);
-          if (relu) dz = ld(y, k, bf) > 0.0f ? dz : 0.0f;
+          if (relu) dz = ld(x, k, bf) * sc[l] + sh[l] > 0.0f ? dz : 0.0f; /* the ReLU mask, recomputed: y is not read */
           const float xh = (ld(x, k, bf) - mu[l]) * rs[l];
           float       v  = g[l] * (dz - mdz[l] - xh * mdzx[l]);
           if (add) v += ld(addend, k, bf);
@@ -187,33 +191,33 @@ ALWAYS_INLINE void bwd_dx_impl(const PofAct *a, const void *dy, const void *y, c
   }
 }
 
-void pof_bn_bwd_dx(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx)
+void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx)
 {
-  const int bf = a->dt == POF_DT_BF16, relu = y != NULL, add = addend != NULL;
+  const int bf = a->dt == POF_DT_BF16, relu = rsc != NULL, add = addend != NULL;
   /* 8 specialisations */
   if (bf) {
     if (relu) {
       if (add)
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 1);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 1);
       else
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 0);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 0);
     } else {
       if (add)
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 1);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 1);
       else
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 0);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 0);
     }
   } else {
     if (relu) {
       if (add)
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 1);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 1);
       else
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 0);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 0);
     } else {
       if (add)
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 1);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 1);
       else
-        bwd_dx_impl(a, dy, y, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 0);
+        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 0);
     }
   }
 }

@@ -223,15 +223,21 @@ static size_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t pos[
    reorders of these small tensors took milliseconds each. to_blocked zero-fills padding. */
 static void reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *blocked, int to_blocked)
 {
-  const dnnl_dim_t *d  = md->dims;
-  const int         bf = md->data_type == dnnl_bf16;
+  const dnnl_dim_t           *d        = md->dims;
+  const int                   bf       = md->data_type == dnnl_bf16;
+  const dnnl_blocking_desc_t *bd       = &md->format_desc.blocking;
+  int                         hw_plain = 1; /* kernel dims not blocked: offsets step by their strides */
+  for (int k = 0; k < bd->inner_nblks; k++)
+    if (bd->inner_idxs[k] >= 2) hw_plain = 0;
   if (to_blocked) memset(blocked, 0, dnnl_memory_desc_get_size(md));
   for (dnnl_dim_t o = 0; o < d[0]; o++)
-    for (dnnl_dim_t i = 0; i < d[1]; i++)
+    for (dnnl_dim_t i = 0; i < d[1]; i++) {
+      const dnnl_dim_t pos0[4] = { o, i, 0, 0 };
+      const size_t     q0      = blocked_offset(md, pos0);
       for (dnnl_dim_t h = 0; h < d[2]; h++)
         for (dnnl_dim_t w = 0; w < d[3]; w++) {
           const dnnl_dim_t pos[4] = { o, i, h, w };
-          const size_t     p = (size_t)(((o * d[1] + i) * d[2] + h) * d[3] + w), q = blocked_offset(md, pos);
+          const size_t     p = (size_t)(((o * d[1] + i) * d[2] + h) * d[3] + w), q = hw_plain ? q0 + (size_t)(h * bd->strides[2] + w * bd->strides[3]) : blocked_offset(md, pos);
           if (to_blocked) {
             if (bf)
               ((uint16_t *)blocked)[q] = pof_f32_to_bf16(plain[p]);
@@ -240,6 +246,7 @@ static void reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *bl
           } else
             plain[p] = bf ? pof_bf16_to_f32(((const uint16_t *)blocked)[q]) : ((const float *)blocked)[q];
         }
+    }
 }
 
 static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }

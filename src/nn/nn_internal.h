@@ -57,16 +57,17 @@ void pof_bn_stats(const PofAct *a, const void *x, double *sum, double *sumsq);
 /** y = relu?(x * scale[c] + shift[c]); padded lanes of y are set to zero. x may equal y. */
 void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y);
 /**
- * Backward sums with the ReLU mask taken from y (y > 0; y = NULL: no ReLU):
- *   dz = dy * [y > 0];  sdz[c] = sum dz,  sdzx[c] = sum dz * (x - mean[c]) * rstd[c]   (double, local).
+ * Backward sums through ReLU(x * relu_scale + relu_shift) (the forward's affine; the mask is
+ * recomputed from x instead of reading the output; relu_scale = NULL: no ReLU):
+ *   dz = dy * [x * relu_scale[c] + relu_shift[c] > 0];  sdz[c] = sum dz,  sdzx[c] = sum dz * (x - mean[c]) * rstd[c]   (double, local).
  */
-void pof_bn_bwd_sums(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx);
+void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *relu_scale, const float *relu_shift, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx);
 /**
  * dx = gamma[c] * rstd[c] * (dz - sdz[c] / M - xhat * sdzx[c] / M) (+ addend if not NULL), with the
  * sums already reduced over every rank that shares the statistics and M their element count per channel.
  * dx may alias dy (elementwise). Padded lanes of dx are set to zero.
  */
-void pof_bn_bwd_dx(const PofAct *a, const void *dy, const void *y, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx);
+void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *relu_scale, const float *relu_shift, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx);
 /** h[n][c] = mean over h,w of x (x nChw16c, h plain [n][c] float). */
 void pof_avgpool_fwd(const PofAct *a, const void *x, float *h);
 /** dx[n][c][hw] = dh[n][c] / (H W); padded lanes zero. */

@@ -471,14 +471,14 @@ static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const 
   const PetscInt C   = bn->c;
   double        *sdz = m->red, *sdzx = m->red + C;
   PetscFunctionBegin;
-  pof_bn_bwd_sums(a, dy, y, x, bn->mean, bn->rstd, sdz, sdzx);
+  pof_bn_bwd_sums(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, sdz, sdzx);
   for (PetscInt c = 0; c < C; c++) {
     m->grads[bn->w_off + c] = (float)sdzx[c];
     m->grads[bn->b_off + c] = (float)sdz[c];
   }
   m->red[2 * C] = (double)(a->n * a->h * a->w);
   if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, m->red, 2 * C + 1));
-  pof_bn_bwd_dx(a, dy, y, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
+  pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

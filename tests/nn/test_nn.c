@@ -197,15 +197,15 @@ static void bn_case(int n, int c, int h, int w, int *fails)
   from_blocked(&a, yb, plain);
   *fails += check("  ReLU(BN(x))", plain, y, len, TOL);
   *fails += !padded_lanes_zero(&a, yb);
-  pof_bn_bwd_sums(&a, dyb, yb, xb, fm, frs, sdz, sdzx);
+  pof_bn_bwd_sums(&a, dyb, fsc, fsh, xb, fm, frs, sdz, sdzx);
   for (int k = 0; k < c; k++) fdg[k] = (float)sdzx[k], fdb[k] = (float)sdz[k];
   *fails += check("  dgamma", fdg, dg, c, TOL);
   *fails += check("  dbeta", fdb, db, c, TOL);
-  pof_bn_bwd_dx(&a, dyb, yb, xb, fm, frs, fg, sdz, sdzx, M, NULL, dxb);
+  pof_bn_bwd_dx(&a, dyb, fsc, fsh, xb, fm, frs, fg, sdz, sdzx, M, NULL, dxb);
   from_blocked(&a, dxb, plain);
   *fails += check("  dx (with statistics terms)", plain, dx, len, TOL);
   /* with an addend (residual gradient) and in place on dy */
-  pof_bn_bwd_dx(&a, dyb, yb, xb, fm, frs, fg, sdz, sdzx, M, dyb, dyb);
+  pof_bn_bwd_dx(&a, dyb, fsc, fsh, xb, fm, frs, fg, sdz, sdzx, M, dyb, dyb);
   from_blocked(&a, dyb, plain);
   for (long i = 0; i < len; i++) dx[i] += dyr[i];
   *fails += check("  dx + addend, in place", plain, dx, len, TOL);
