@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Compare the reference WRN (tests/ref/ref_wrn.c) with an independent PyTorch model built from
-notes/WRN_LAYOUT.md, in float64: parameter names/shapes/order, train-mode loss, features, logits,
+the layout documented in include/pof/nn.h, in float64: parameter names/shapes/order, train-mode loss, features, logits,
 BN batch statistics, every gradient, the running-statistics update, eval mode, and the backward
 from a feature gradient.  Usage: check_torch.py path/to/ref_wrn_dump
 Prints one line per comparison and ends with "N passed, N failed"; exit status 1 on any failure."""

@@ -1,4 +1,4 @@
-/* The whole WRN of notes/WRN_LAYOUT.md in double precision, composed from the ref_nn.h layers. */
+/* The whole WRN of the layout documented in include/pof/nn.h in double precision, composed from the ref_nn.h layers. */
 #include "ref/ref_wrn.h"
 #include "ref/ref_nn.h"
 

@@ -1,6 +1,6 @@
 /**
  * @file ref_wrn.h
- * @brief The whole WRN of notes/WRN_LAYOUT.md in double precision (test oracle, built on ref_nn.h).
+ * @brief The whole WRN of the layout documented in include/pof/nn.h in double precision (test oracle, built on ref_nn.h).
  *
  * Parameters live in one flat arena in WRN_LAYOUT.md order (conv1.weight, blocks, final bn1,
  * linear.weight, linear.bias); BN running statistics in a second flat array (per BN layer in BN

@@ -12,7 +12,7 @@ target_link_libraries(test_ref PRIVATE pofref PkgConfig::CMOCKA m)
 add_test(NAME test_ref COMMAND test_ref)
 set_tests_properties(test_ref PROPERTIES TIMEOUT 120 ENVIRONMENT "${POF_TEST_ENV}" LABELS "unit;fast")
 
-# The reference WRN against an independent PyTorch model of notes/WRN_LAYOUT.md (float64).
+# The reference WRN against an independent PyTorch model of the layout documented in include/pof/nn.h (float64).
 add_executable(ref_wrn_dump ${CMAKE_CURRENT_LIST_DIR}/ref_wrn_dump.c)
 target_compile_options(ref_wrn_dump PRIVATE ${POF_COMPILE_OPTS})
 target_link_libraries(ref_wrn_dump PRIVATE pofref)
