@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""PyTorch reference of the pof WRN (docs: WRN_LAYOUT.md, POF.md) and its training steps.
+"""PyTorch reference of the pof WRN (docs: tests/ref/WRN_LAYOUT.md, POF.md) and its training steps.
 
 Used by tests/fixtures/make_fixtures.py (reference fixtures for the C tests), bench/peer_bench.py
 (the peer benchmark) and the checkpoint import/export tools.
 
-The model's attribute names are the canonical names of WRN_LAYOUT.md, so `model.state_dict()`
+The model's attribute names are the canonical names of tests/ref/WRN_LAYOUT.md, so `model.state_dict()`
 keys are the canonical parameter and buffer names (plus PyTorch's `num_batches_tracked` buffers,
 which pof does not use) and `model.named_parameters()` yields the parameters in arena order.
 
@@ -72,7 +72,7 @@ class WRN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """The init of WRN_LAYOUT.md: Kaiming-normal fan_out convs, BN 1/0, W ~ N(0, 0.1^2), b = 0."""
+        """The init of tests/ref/WRN_LAYOUT.md: Kaiming-normal fan_out convs, BN 1/0, W ~ N(0, 0.1^2), b = 0."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
@@ -111,7 +111,7 @@ def stage_widths(width, base):
 
 
 def canonical_layout(depth, width, base=16, in_channels=3, classes=10):
-    """[(name, shape)] of the parameter arena, built from WRN_LAYOUT.md (not from the module)."""
+    """[(name, shape)] of the parameter arena, built from tests/ref/WRN_LAYOUT.md (not from the module)."""
     if depth < 10 or (depth - 4) % 6 != 0:
         raise ValueError(f"WRN depth must be 6n+4 with n >= 1, got {depth}")
     n = (depth - 4) // 6
@@ -135,7 +135,7 @@ def canonical_layout(depth, width, base=16, in_channels=3, classes=10):
 
 
 def canonical_bn_layout(depth, width, base=16):
-    """[(bn module name, channels)] in BN order, built from WRN_LAYOUT.md."""
+    """[(bn module name, channels)] in BN order, built from tests/ref/WRN_LAYOUT.md."""
     n = (depth - 4) // 6
     w = stage_widths(width, base)
     out, prev = [], w[0]
@@ -156,11 +156,11 @@ def check_layout(model):
     want = canonical_layout(model.depth, model.width, model.base, model.in_channels, model.classes)
     have = [(name, tuple(p.shape)) for name, p in model.named_parameters()]
     if have != want:
-        raise RuntimeError(f"parameter order differs from WRN_LAYOUT.md:\n have {have}\n want {want}")
+        raise RuntimeError(f"parameter order differs from tests/ref/WRN_LAYOUT.md:\n have {have}\n want {want}")
     want_bn = canonical_bn_layout(model.depth, model.width, model.base)
     have_bn = [(name, m.num_features) for name, m in bn_named_modules(model)]
     if have_bn != want_bn:
-        raise RuntimeError(f"BN order differs from WRN_LAYOUT.md:\n have {have_bn}\n want {want_bn}")
+        raise RuntimeError(f"BN order differs from tests/ref/WRN_LAYOUT.md:\n have {have_bn}\n want {want_bn}")
     sd = [k for k in model.state_dict().keys() if not k.endswith("num_batches_tracked")]
     want_sd = []
     for name, _ in want:  # buffers follow their module's weight and bias

@@ -6,9 +6,9 @@
  * Every model file of `pof pretrain` / `pof posttrain` is a checkpoint, so every command can
  * start from any of them. File layout (format version POF_CKPT_FORMAT_VERSION):
  *
- *   /params      double[n_params]    master parameters (arena order of WRN_LAYOUT.md)
+ *   /params      double[n_params]    master parameters (arena order of tests/ref/WRN_LAYOUT.md)
  *   /momentum    double[n_params]    optimizer state          (only when have_momentum = 1)
- *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of WRN_LAYOUT.md)
+ *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of tests/ref/WRN_LAYOUT.md)
  *   /theta0      double[n_theta0]    PoF's classifier θ0      (only when have_theta0 = 1),
  *                                    n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension  (W then b)
  *   attributes of "/": one per PofCkptMeta field (same name; integers int64, reals double,

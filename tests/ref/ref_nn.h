@@ -10,7 +10,7 @@
 #ifndef POF_REF_NN_H
 #define POF_REF_NN_H
 
-/** BatchNorm epsilon and running-statistics momentum (PyTorch defaults, WRN_LAYOUT.md). */
+/** BatchNorm epsilon and running-statistics momentum (PyTorch defaults, tests/ref/WRN_LAYOUT.md). */
 #define REF_BN_EPS      1e-5
 #define REF_BN_MOMENTUM 0.1
 

@@ -2,7 +2,7 @@
  * @file ref_wrn.h
  * @brief The whole WRN of the layout documented in include/pof/nn.h in double precision (test oracle, built on ref_nn.h).
  *
- * Parameters live in one flat arena in WRN_LAYOUT.md order (conv1.weight, blocks, final bn1,
+ * Parameters live in one flat arena in tests/ref/WRN_LAYOUT.md order (conv1.weight, blocks, final bn1,
  * linear.weight, linear.bias); BN running statistics in a second flat array (per BN layer in BN
  * order: mean[C] then var[C]). Gradients use the parameter arena's layout. Not thread-safe
  * across calls sharing output buffers; no global state. Test-support code, not part of pof.

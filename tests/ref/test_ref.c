@@ -628,7 +628,7 @@ static void test_wrn_backward_from_features(void **state)
 
 /* Eval mode with running = the batch statistics of the same batch reproduces train mode; the
    train-mode running update follows momentum 0.1 with the unbiased variance, where the count per
-   BN follows WRN_LAYOUT.md (stride on conv2: bn2 of a strided block sees the input resolution). */
+   BN follows tests/ref/WRN_LAYOUT.md (stride on conv2: bn2 of a strided block sees the input resolution). */
 static void test_wrn_running_and_eval(void **state)
 {
   (void)state;
