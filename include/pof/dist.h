@@ -74,7 +74,5 @@ PetscErrorCode pof_dist_sum_doubles(void *ctx, double *buf, PetscInt n);
 PetscErrorCode pof_dist_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n);
 /** In-place max of n doubles over comm. */
 PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
-/** Broadcast n bytes from root. */
-PetscErrorCode pof_dist_bcast(MPI_Comm comm, void *buf, size_t n, int root);
 
 #endif

@@ -48,16 +48,3 @@ void pof_timer_stop(PofTimerId id)
 double pof_timer_total(PofTimerId id) { return timer_total[id]; }
 
 const char *pof_timer_key(PofTimerId id) { return timer_keys[id]; }
-
-PetscErrorCode pof_timers_reduce(MPI_Comm comm, double mn[POF_T_COUNT], double avg[POF_T_COUNT],
-                                 double mx[POF_T_COUNT])
-{
-  PetscMPIInt size;
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Allreduce(timer_total, mn, POF_T_COUNT, MPI_DOUBLE, MPI_MIN, comm));
-  PetscCallMPI(MPI_Allreduce(timer_total, mx, POF_T_COUNT, MPI_DOUBLE, MPI_MAX, comm));
-  PetscCallMPI(MPI_Allreduce(timer_total, avg, POF_T_COUNT, MPI_DOUBLE, MPI_SUM, comm));
-  for (int i = 0; i < POF_T_COUNT; i++) avg[i] /= size;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}

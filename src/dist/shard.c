@@ -234,13 +234,3 @@ PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n)
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_MAX, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
-
-PetscErrorCode pof_dist_bcast(MPI_Comm comm, void *buf, size_t n, int root)
-{
-  PetscFunctionBegin;
-  for (size_t off = 0; off < n; off += (size_t)1 << 30) {
-    const size_t len = n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30);
-    PetscCallMPI(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}

@@ -3,9 +3,10 @@
  * Agreement protocol: whatever could differ between ranks (does the file exist, is it valid,
  * did the rename work, which file is the newest good one) is decided on rank 0 and broadcast,
  * so every rank takes the same path and no rank waits alone in a collective HDF5 call. These
- * few broadcasts/reductions are the only MPI collectives in src/io (ckpt_bcast & co. below). */
+ * broadcasts and reductions go through src/dist (pof_dist_bcast_bytes, pof_dist_allreduce_i64); the CRC combine still gathers with MPI_Allgather here. */
 #include "h5util.h"
 #include "pof/ckpt.h"
+#include "pof/dist_exchange.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,21 +117,12 @@ typedef struct {
 
 /* ------------------------------------------------------------------ MPI agreement helpers */
 
-static PetscErrorCode ckpt_bcast(MPI_Comm comm, void *buf, size_t n)
-{
-  const size_t piece = (size_t)1 << 30;
-  PetscFunctionBegin;
-  for (size_t off = 0; off < n; off += piece) {
-    const size_t len = n - off < piece ? n - off : piece;
-    PetscCallMPI(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, comm));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode ckpt_min_int(MPI_Comm comm, int *v)
 {
+  int64_t w = *v;
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_INT, MPI_MIN, comm));
+  PetscCall(pof_dist_allreduce_i64(comm, &w, 1, POF_DIST_MIN));
+  *v = (int)w;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -475,7 +467,7 @@ static PetscErrorCode ckpt_probe_collective(MPI_Comm comm, const char *path, Ckp
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) PetscCall(ckpt_probe(path, res));
-  PetscCall(ckpt_bcast(comm, res, sizeof(*res)));
+  PetscCall(pof_dist_bcast_bytes(comm, res, sizeof(*res), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -683,7 +675,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
 
   /* temporary name chosen by rank 0 */
   if (rank == 0) snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", path, (long)getpid());
-  PetscCall(ckpt_bcast(comm, w->tmp, sizeof(w->tmp)));
+  PetscCall(pof_dist_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
 
   PetscCall(ckpt_fapl(comm, &w->fapl));
   PetscCall(ckpt_quiet_begin(&q));
@@ -724,7 +716,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   w->fapl = -1;
   memset(&commit, 0, sizeof(commit));
   if (rank == 0) ckpt_commit(w->tmp, path, &commit.err, commit.msg, sizeof(commit.msg));
-  PetscCall(ckpt_bcast(comm, &commit, sizeof(commit)));
+  PetscCall(pof_dist_bcast_bytes(comm, &commit, sizeof(commit), 0));
   PetscCheck(commit.err == 0, comm, PETSC_ERR_FILE_WRITE, "checkpoint not written: %s", commit.msg);
   w->tmp_made = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -799,7 +791,7 @@ static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char 
   PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
   PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_FALSE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), buf));
   PofCallH5(H5Dclose(d));
-  PetscCall(ckpt_bcast(comm, buf, (size_t)n * elsize));
+  PetscCall(pof_dist_bcast_bytes(comm, buf, (size_t)n * elsize, 0));
   *crc = ckpt_crc(buf, (size_t)n * elsize);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1032,7 +1024,7 @@ PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, 
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscNew(&res));
   if (rank == 0) PetscCall(ckpt_find_latest_rank0(dir, len, res));
-  PetscCall(ckpt_bcast(comm, res, sizeof(*res)));
+  PetscCall(pof_dist_bcast_bytes(comm, res, sizeof(*res), 0));
   PetscCheck(res->status >= 0, comm, PETSC_ERR_FILE_OPEN, "%s", res->msg);
   *found = res->status == 1 ? PETSC_TRUE : PETSC_FALSE;
   if (*found)
@@ -1079,7 +1071,7 @@ PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep)
       snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
     }
   }
-  PetscCall(ckpt_bcast(comm, &res, sizeof(res)));
+  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1149,7 +1141,7 @@ PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   memset(&res, 0, sizeof(res));
   if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
-  PetscCall(ckpt_bcast(comm, &res, sizeof(res)));
+  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
   first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
   PetscCall(ckpt_min_int(comm, &first_bad));

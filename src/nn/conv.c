@@ -15,13 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }
+
 struct PofConvEntry {
   PetscInt              n;
   dnnl_primitive_desc_t fwd_pd, bd_pd, bw_pd;
   dnnl_primitive_t      fwd, bd, bw;
   dnnl_memory_desc_t    src_md, dst_md; /* activation formats (fixed by us) */
   dnnl_memory_desc_t    dw_md;          /* format of the weight gradient chosen by oneDNN */
-  dnnl_primitive_t      r_dw;           /* dw_md -> plain OIHW f32 */
+  PetscBool             dw_reorder;     /* dw_md differs from plain OIHW f32 */
+  dnnl_primitive_t      r_dw;           /* oneDNN's reorder for a dw_md our loop does not handle */
   size_t                scratch[3];
 };
 
@@ -126,7 +129,8 @@ static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
     dnnl_memory_desc_t    plain;
     dnnl_primitive_desc_t rpd;
     PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
-    if (!dnnl_memory_desc_equal(&plain, &e->dw_md)) {
+    e->dw_reorder = dnnl_memory_desc_equal(&plain, &e->dw_md) ? PETSC_FALSE : PETSC_TRUE;
+    if (e->dw_reorder && !is_blocked4(&e->dw_md)) {
       PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &e->dw_md, eng, &plain, eng, NULL));
       PofCallDNNL(dnnl_primitive_create(&e->r_dw, rpd));
       PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
@@ -249,8 +253,6 @@ static void reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *bl
     }
 }
 
-static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }
-
 /* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when stale. */
 static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version, void **rp)
 {
@@ -268,9 +270,12 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
     PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of convolution weights", dnnl_memory_desc_get_size(md));
     *cur = *md;
     if (*rp) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)*rp));
-    PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL));
-    PofCallDNNL(dnnl_primitive_create((dnnl_primitive_t *)rp, rpd));
-    PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
+    *rp = NULL;
+    if (!is_blocked4(md)) { /* our loop handles every blocked 4-d format; oneDNN the rest */
+      PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL));
+      PofCallDNNL(dnnl_primitive_create((dnnl_primitive_t *)rp, rpd));
+      PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
+    }
   }
   if (cv->w_pad) { /* logical OIHW into the zero-padded one */
     const PetscInt kk = cv->k * cv->k;
@@ -372,9 +377,9 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *smd   = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
   const size_t              dwsz  = dnnl_memory_desc_get_size(&e->dw_md);
-  const size_t              total = e->r_dw ? e->scratch[2] + dwsz + 64 : e->scratch[2];
+  const size_t              total = e->dw_reorder ? e->scratch[2] + dwsz + 64 : e->scratch[2];
   PetscCall(pof_nn_scratchpad(total, &scr));
-  void   *dwbuf = e->r_dw ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
+  void   *dwbuf = e->dw_reorder ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
   ExecArg a[4]  = {
      { DNNL_ARG_SRC, &e->src_md, (void *)src },
      { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
@@ -382,7 +387,7 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
      { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
   PetscCall(exec(e->bw, 4, a));
-  if (e->r_dw && is_blocked4(&e->dw_md)) {
+  if (e->dw_reorder && !e->r_dw) {
     reorder_weights(&e->dw_md, cv->dw_pad ? cv->dw_pad : cv->dw_plain, dwbuf, 0);
   } else if (e->r_dw) {
     dnnl_memory_desc_t plain;

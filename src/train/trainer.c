@@ -52,7 +52,6 @@ struct _p_PofTrainer {
   float         *x, *xw;
   int32_t       *y, *yw;
   double        *theta0;
-  MPI_Comm       sum_comm; /* ctx of the BN/PoF reductions */
   FILE          *metrics, *steps;
   /* pretrain schedule or posttrain schedule */
   double lr_base;
@@ -142,6 +141,16 @@ static PetscErrorCode write_state(PofTrainer t, const char *path)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A model file's input shape, class count and dataset must fit the data file. */
+static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, const PofCkptMeta *in, const char *data, const PofDatasetInfo *info)
+{
+  PetscFunctionBegin;
+  PetscCheck(in->in_c == info->c && in->in_h == info->h && in->in_w == info->w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", model, in->in_c, in->in_h, in->in_w, data, info->c, info->h, info->w);
+  PetscCheck(in->classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, model, in->classes, data, info->classes);
+  PetscCheck(!in->dataset[0] || !info->name[0] || !strcmp(in->dataset, info->name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", model, in->dataset, data, info->name);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* ------------------------------------------------------------------ setup */
 PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *out)
 {
@@ -156,7 +165,6 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   t->kind = kind;
   PetscCallMPI(MPI_Comm_rank(comm, &t->rank));
   PetscCallMPI(MPI_Comm_size(comm, &t->size));
-  t->sum_comm = comm;
   PetscCheck(cfg->opt.batch % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", cfg->opt.batch, (int)t->size);
   t->B    = cfg->opt.batch;
   t->nloc = t->B / t->size;
@@ -196,10 +204,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   PofWrnShape shape;
   if (have_in) {
     shape = (PofWrnShape){ in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
-    PetscCheck(in.in_c == t->info.c && in.in_h == t->info.h && in.in_w == t->info.w, comm, PETSC_ERR_ARG_INCOMP,
-               "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", resumed ? resume_path : cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, t->info.c, t->info.h, t->info.w);
-    PetscCheck(in.classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, resumed ? resume_path : cfg->model.in, in.classes, cfg->data.file, t->info.classes);
-    PetscCheck(!in.dataset[0] || !t->info.name[0] || !strcmp(in.dataset, t->info.name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", resumed ? resume_path : cfg->model.in, in.dataset, cfg->data.file, t->info.name);
+    PetscCall(check_model_fits_data(comm, resumed ? resume_path : cfg->model.in, &in, cfg->data.file, &t->info));
   } else {
     const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
     PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
@@ -332,9 +337,7 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
   PetscCall(pof_dataset_get_info(ds, &info));
-  PetscCheck(in.in_c == info.c && in.in_h == info.h && in.in_w == info.w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, info.c, info.h, info.w);
-  PetscCheck(in.classes >= info.classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info.classes);
-  PetscCheck(!in.dataset[0] || !info.name[0] || !strcmp(in.dataset, info.name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", cfg->model.in, in.dataset, cfg->data.file, info.name);
+  PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, &info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
   PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
