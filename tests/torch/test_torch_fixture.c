@@ -4,7 +4,9 @@
  * features, logits, loss, every gradient, the input gradient, BN batch and running statistics,
  * eval-mode logits and loss; then one SGD step, a second SGD step (non-zero Nesterov buffer)
  * and one SAM step through the real stepper (sharded PETSc state, 1 rank): parameters,
- * momentum and running statistics after each.
+ * momentum and running statistics after each; and one whole PoF step (weak features, g,
+ * eta_max, eta*, gamma from the same Philox stream, perturbed classifier, updated extractor,
+ * momentum, BN statistics, theta0 bit-identical).
  * Tolerance: max |pof - torch| <= 1e-4 * max(|torch|) per tensor (float vs float64 reference).
  */
 #include "pof/stepper.h"
@@ -217,6 +219,83 @@ static void test_sam_step(void **state)
   assert_int_equal(fails, 0);
 }
 
+/* One whole PoF step through the stepper: main and weak batch by index from the fixture's pool,
+   gamma from pof's own stream (the fixture drew it with a Python Philox), weak features, g, the
+   range, the perturbed classifier, the updated feature extractor, momentum and BN statistics. */
+static void test_pof_step(void **state)
+{
+  (void)state;
+  Fix            F;
+  PofConfig      cfg;
+  PofShard       shard;
+  PofStepper     st;
+  PofRangeResult res;
+  double         ls;
+  PetscInt       wrong;
+  int            fails = 0;
+  long           npool, nmain, nweak;
+  load_model(&F);
+  pof_config_defaults(&cfg);
+  cfg.opt.momentum       = attr("/pof", "momentum");
+  cfg.opt.wd             = attr("/pof", "wd");
+  cfg.opt.nesterov       = attr("/pof", "nesterov") != 0 ? PETSC_TRUE : PETSC_FALSE;
+  cfg.pof.mode           = POF_MODE_GLOBAL;
+  cfg.pof.gamma_max      = attr("/pof", "gamma_max");
+  cfg.pof.eta_init       = attr("/pof", "eta_init");
+  cfg.pof.eta_cap        = attr("/pof", "eta_cap");
+  cfg.pof.partitions     = (PetscInt)attr("/pof", "partitions");
+  cfg.pof.weak_bn_update = PETSC_FALSE;
+  double    *pool = rd("/pof/pool", &npool), *py = rd("/pof/pool_labels", NULL), *mi = rd("/pof/main_idx", &nmain), *wi = rd("/pof/weak_idx", &nweak);
+  const long per = F.nx / F.n; /* one image */
+  float     *x = malloc(sizeof(float) * (size_t)(nmain * per)), *xw = malloc(sizeof(float) * (size_t)(nweak * per));
+  int32_t   *y = malloc(sizeof(int32_t) * (size_t)nmain), *yw = malloc(sizeof(int32_t) * (size_t)nweak);
+  for (long i = 0; i < nmain; i++) {
+    for (long k = 0; k < per; k++) x[i * per + k] = (float)pool[(long)mi[i] * per + k];
+    y[i] = (int32_t)py[(long)mi[i]];
+  }
+  for (long i = 0; i < nweak; i++) {
+    for (long k = 0; k < per; k++) xw[i * per + k] = (float)pool[(long)wi[i] * per + k];
+    yw[i] = (int32_t)py[(long)wi[i]];
+  }
+  const PetscInt nf = pof_wrn_num_feature_params(F.m), Fd = pof_wrn_feature_dim(F.m), C = F.s.classes;
+  double        *theta0 = malloc(sizeof(double) * (size_t)(F.np - nf));
+  for (long i = nf; i < F.np; i++) theta0[i - nf] = pof_wrn_params(F.m)[i];
+  assert_int_equal(pof_shard_create(PETSC_COMM_WORLD, (PetscInt)F.np, 0, pof_wrn_params(F.m), &shard), 0);
+  assert_int_equal(pof_stepper_init(&st, PETSC_COMM_WORLD, &cfg, F.m, shard, (PetscInt)nmain, (PetscInt)nweak, theta0), 0);
+  assert_int_equal(pof_stepper_pof(&st, attr("/pof", "lr"), (PetscInt)attr("/pof", "seed"), (PetscInt)attr("/pof", "epoch"), (PetscInt)attr("/pof", "step"), x, y, xw, yw, &res, &ls, &wrong), 0);
+  printf(" /pof:\n  gamma %.17g torch %.17g\n", res.gamma, attr("/pof", "gamma"));
+  fails += !(fabs(res.gamma - attr("/pof", "gamma")) <= 1e-15);
+  printf("  eta_max %g torch %g, eta* %g torch %g, capped %d torch %d\n", res.eta_max, attr("/pof", "eta_max"), res.eta_star, attr("/pof", "eta_star"), (int)res.capped, (int)attr("/pof", "capped"));
+  fails += res.eta_max != attr("/pof", "eta_max") || res.eta_star != attr("/pof", "eta_star") || (int)res.capped != (int)attr("/pof", "capped") || res.rejected;
+  double *wl = rd("/pof/weak_loss", NULL), *ml = rd("/pof/main_loss", NULL);
+  printf("  weak loss L0 %.9g torch %.9g, |g| %.9g torch %.9g, main loss %.9g torch %.9g\n", res.L0, wl[0], res.gnorm, attr("/pof", "gnorm"), ls / (double)nmain, ml[0]);
+  fails += !(fabs(res.L0 - wl[0]) <= TOL * fabs(wl[0])) + !(fabs(res.gnorm - attr("/pof", "gnorm")) <= TOL * attr("/pof", "gnorm")) + !(fabs(ls / (double)nmain - ml[0]) <= TOL * fabs(ml[0]));
+  double *hw = rd("/pof/weak_features", NULL), *pw = rd("/pof/perturbed_weight", NULL), *pb = rd("/pof/perturbed_bias", NULL), *tp = rd("/pof/params_flat", NULL), *tm = rd("/pof/momentum_flat", NULL), *tr = rd("/pof/running_after_flat", NULL);
+  fails += cmp("weak features", st.hw, hw, nweak * Fd, TOL);
+  fails += cmp("perturbed classifier W", st.Wt, pw, C * Fd, TOL);
+  fails += cmp("perturbed classifier b", st.bt, pb, C, TOL);
+  fails += cmp_vec("parameters (double master)", pof_shard_master(shard), tp, F.np);
+  fails += cmp("parameters (float compute copy)", pof_wrn_params(F.m), tp, F.np, TOL);
+  fails += cmp_vec("momentum", pof_shard_momentum(shard), tm, F.np);
+  fails += cmp("running statistics", pof_wrn_running(F.m), tr, F.nbn, TOL);
+  /* theta0 bit-identical in the compute copy and the master */
+  {
+    const PetscScalar *a;
+    int                same = 1;
+    VecGetArrayRead(pof_shard_master(shard), &a);
+    for (long i = nf; i < F.np; i++) same &= a[i] == theta0[i - nf] && (double)pof_wrn_params(F.m)[i] == theta0[i - nf];
+    VecRestoreArrayRead(pof_shard_master(shard), &a);
+    printf("  classifier theta0 bit-identical after the step: %s\n", same ? "yes" : "NO");
+    fails += !same;
+  }
+  free(hw), free(pw), free(pb), free(tp), free(tm), free(tr), free(wl), free(ml);
+  free(pool), free(py), free(mi), free(wi), free(x), free(xw), free(y), free(yw), free(theta0);
+  pof_stepper_release(&st);
+  pof_shard_destroy(&shard);
+  free_model(&F);
+  assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -236,6 +315,6 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
   fixture                         = argc > 1 ? argv[1] : "tests/fixtures/wrn_tiny.h5";
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_forward_backward), cmocka_unit_test(test_sgd_step), cmocka_unit_test(test_sam_step) };
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_forward_backward), cmocka_unit_test(test_sgd_step), cmocka_unit_test(test_sam_step), cmocka_unit_test(test_pof_step) };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
