@@ -41,7 +41,13 @@ def main():
         sys.exit(f"no complete seeds in {a.dir}")
     keys = list(rows[0].keys())
     agg = []
-    for name, fn in (("mean", statistics.mean), ("std", lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)):
+    def finite(v):  # a value not logged for an arm (e.g. κ of the SGD control) is NaN
+        return [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
+    def mean(v):
+        v = finite(v); return statistics.mean(v) if v else float("nan")
+    def std(v):
+        v = finite(v); return statistics.stdev(v) if len(v) > 1 else (0.0 if v else float("nan"))
+    for name, fn in (("mean", mean), ("std", std)):
         agg.append({k: (name if k == "seed" else fn([r[k] for r in rows])) for k in keys})
     path = a.csv or os.path.join(a.dir, "study.csv")
     with open(path, "w", newline="") as f:
