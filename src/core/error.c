@@ -7,6 +7,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* Set when this process printed an error message: pof_abort_all() then aborts at once; a rank
+ * that stayed silent (it left the message of a collective check to rank 0) waits a moment first,
+ * so that its MPI_Abort does not kill rank 0 before rank 0 has printed. */
+static volatile int pof_error_printed = 0;
+
 static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *func, const char *file,
                                         PetscErrorCode n, PetscErrorType p, const char *mess,
                                         void *ctx)
@@ -29,6 +34,7 @@ static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *fun
     fprintf(stderr, "pof: (rank %d, %s() at %s:%d, code %d)\n", wrank, func ? func : "?",
             file ? file : "?", line, (int)n);
     fflush(stderr);
+    pof_error_printed = 1;
   }
   return n;
 }
@@ -45,6 +51,7 @@ void pof_abort_all(PetscErrorCode ierr)
   (void)ierr;
   fflush(stdout);
   fflush(stderr);
+  if (!pof_error_printed) usleep(500000); /* let the rank that prints the message do so */
   MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
   _exit(POF_EXIT_ERROR); /* not reached */
 }
