@@ -7,8 +7,8 @@ import h5py
 
 src, dst, ntrain, ntest = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
-    for k, v in f.attrs.items():
-        g.attrs[k] = v
+    for k, v in f.attrs.items():  # same types: fixed-length strings keep their NUL terminator
+        g.attrs.create(k, v, dtype=f.attrs.get_id(k).dtype)
     for split, n in (("train", ntrain), ("test", ntest)):
         for name in ("images", "labels"):
             d = f[split][name]
