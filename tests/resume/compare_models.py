@@ -2,8 +2,9 @@
 """Compare the state of two pof model/checkpoint files: /params, /momentum, /bn_running and
 /theta0 (where present in both), and the progress attributes (epochs_done, global_step).
 usage: compare_models.py A B [RTOL]
-Without RTOL the arrays must be bitwise identical; with RTOL every element must satisfy
-|a - b| <= RTOL * max(|a|, |b|, 1e-3) (a float-tolerance trajectory check).
+Without RTOL the arrays must be bitwise identical; with RTOL (a float-tolerance trajectory
+check) the relative L2 distance ||a - b|| / ||a|| of /params must be <= RTOL (momentum, BN
+statistics and theta0 are reported only: they amplify rounding differences much more).
 Prints the largest absolute and relative differences; exit status 0 = equal (within RTOL)."""
 import sys
 import h5py
@@ -29,12 +30,12 @@ with h5py.File(a_path, "r") as a, h5py.File(b_path, "r") as b:
             ok = False
             continue
         d = np.abs(x.astype(np.float64) - y.astype(np.float64))
-        scale = np.maximum(np.maximum(np.abs(x), np.abs(y)).astype(np.float64), 1e-3)
+        rel = float(np.linalg.norm(d) / max(np.linalg.norm(x.astype(np.float64)), 1e-300))
         nbits = int(np.count_nonzero(x.view(np.uint8) != y.view(np.uint8)))
-        print(f"/{name}: {x.size} values, max |diff| {d.max():.3g}, max rel {(d / scale).max():.3g}, bytes differing {nbits}")
+        print(f"/{name}: {x.size} values, max |diff| {d.max():.3g}, rel L2 {rel:.3g}, bytes differing {nbits}")
         if rtol is None:
             ok &= nbits == 0
-        else:
-            ok &= bool((d <= rtol * scale).all())
+        elif name == "params":
+            ok &= rel <= rtol
 print("equal" if ok else "DIFFERENT", "(bitwise)" if rtol is None else f"(rtol {rtol})")
 sys.exit(0 if ok else 1)
