@@ -13,7 +13,7 @@ kill_run() {
   local name="$1" wf="$2"; shift 2
   start_bg "$name.log" 2 "$@"
   if wait_file "$wf"; then
-    sleep 0.3
+    sleep 0.1
     local ranks; ranks=$(pgrep -P "$BG" | tr '\n' ' ')
     kill -9 -- -"$BG" $ranks
   else bad "$name: no $wf"; cat "$name.log"; fi
