@@ -167,7 +167,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-ckpt_every_steps", "Checkpoint every N steps (0 = off)", NULL, cfg->ckpt.every_steps, &cfg->ckpt.every_steps, NULL));
     PetscCall(PetscOptionsInt("-ckpt_every_epochs", "Checkpoint every N epochs (0 = off)", NULL, cfg->ckpt.every_epochs, &cfg->ckpt.every_epochs, NULL));
     PetscCall(PetscOptionsInt("-ckpt_keep", "Keep the newest N checkpoints", NULL, cfg->ckpt.keep, &cfg->ckpt.keep, NULL));
-    PetscCall(PetscOptionsEnum("-ckpt_resume", "Resume from the newest complete checkpoint in the run directory", NULL, PofResumeModes, (PetscEnum)cfg->ckpt.resume, (PetscEnum *)&cfg->ckpt.resume, NULL));
+    PetscCall(PetscOptionsEnum("-ckpt_resume", "Resume from the newest complete checkpoint in the run directory (no: refuse a directory that holds checkpoints)", NULL, PofResumeModes, (PetscEnum)cfg->ckpt.resume, (PetscEnum *)&cfg->ckpt.resume, NULL));
   }
   if (groups & POF_GROUP_BENCH) {
     char      shape[64];

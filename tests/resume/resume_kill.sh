@@ -1,0 +1,40 @@
+#!/bin/bash
+# kill -9 of the whole job (mpiexec's process group and its rank processes, which Open MPI puts
+# in process groups of their own, as a batch system kills a job's cgroup) mid-epoch of a 2-rank pretrain and of a 2-rank posttrain
+# (PoF, global mode), then resume from the newest complete checkpoint: the final parameters,
+# momentum and BN statistics are bitwise identical to uninterrupted runs.
+. "$(dirname "$0")/lib_resume.sh"
+POST="-data_file tiny.h5 -run_epochs 1 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02"
+expect_rc 0 "uninterrupted 2-rank pretrain (reference)" mpi 2 pretrain $PRE -run_dir ref
+expect_rc 0 "uninterrupted 2-rank posttrain (reference)" mpi 2 posttrain $POST -model_in ref/model.h5 -run_dir pref
+
+# kill_run NAME WAITFILE ARGS... : start a 2-rank run, kill -9 mpiexec's group and its ranks once WAITFILE exists
+kill_run() {
+  local name="$1" wf="$2"; shift 2
+  start_bg "$name.log" 2 "$@"
+  if wait_file "$wf"; then
+    sleep 0.1
+    local ranks; ranks=$(pgrep -P "$BG" | tr '\n' ' ')
+    kill -9 -- -"$BG" $ranks
+  else bad "$name: no $wf"; cat "$name.log"; fi
+  wait "$BG" 2> /dev/null; local rc=$?
+  [ $rc -eq 137 ] && ok "$name: killed with -9 (rc $rc)" || bad "$name: rc $rc (finished before the kill?)"
+  sleep 0.5
+  no_orphans "$name" && ok "$name: no rank survived" || bad "$name: ranks survived the kill"
+}
+kill_run pk pk/ckpt-0000000003.h5 pretrain $PRE -run_dir pk -ckpt_every_steps 3 -ckpt_keep 5
+[ ! -e pk/model.h5 ] && ok "pretrain killed before the end" || bad "pretrain finished before the kill"
+echo "left behind: $(ls pk | tr '\n' ' ')"
+expect_rc 0 "pretrain resumes after kill -9" mpi 2 pretrain $PRE -run_dir pk -ckpt_every_steps 3 -ckpt_keep 5
+expect_out "resuming from pk/ckpt-" "resumed from a checkpoint"
+grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
+same ref/model.h5 pk/model.h5 "pretrain: kill -9 + resume vs uninterrupted"
+ls pk | grep -q "\.tmp\." && bad "stale temporary left: $(ls pk)" || ok "no temporary file left"
+
+kill_run qk qk/ckpt-0000000018.h5 posttrain $POST -model_in ref/model.h5 -run_dir qk -ckpt_every_steps 3
+[ ! -e qk/model.h5 ] && ok "posttrain killed before the end" || bad "posttrain finished before the kill"
+expect_rc 0 "posttrain resumes after kill -9" mpi 2 posttrain $POST -model_in ref/model.h5 -run_dir qk -ckpt_every_steps 3
+expect_out "resuming from qk/ckpt-" "resumed from a checkpoint"
+grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
+same pref/model.h5 qk/model.h5 "posttrain: kill -9 + resume vs uninterrupted (θ0 included)"
+resume_finish
