@@ -173,6 +173,9 @@ typedef struct {
   PofBenchConfig   bench;
   PofConvertConfig convert;
   PofEvalConfig    eval;
+  /** Polled by the training loops after every step (NULL = never stop early): the number of a
+      caught stop signal, 0 if none; e.g. pof_signal_caught (include/pof/signal.h). Not an option. */
+  int (*stop_requested)(void);
 } PofConfig;
 
 /** Fill cfg with every group's defaults (no options read). Not collective. */

@@ -75,4 +75,12 @@ PetscErrorCode pof_dist_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n);
 /** In-place max of n doubles over comm. */
 PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
 
+/**
+ * Stop agreement: *stop = the maximum of local_flag over comm (one int MPI_Allreduce). The
+ * training loops call it after every step with the rank's caught stop signal (0 = none), so
+ * either every rank stops after this step or none does, and no rank is left in a collective.
+ * Collective.
+ */
+PetscErrorCode pof_dist_stop_agree(MPI_Comm comm, int local_flag, int *stop);
+
 #endif

@@ -19,20 +19,46 @@
 typedef enum { POF_RUN_PRETRAIN  = 0,
                POF_RUN_POSTTRAIN = 1 } PofRunKind;
 
+/** How pof_trainer_run ended. */
+typedef enum { POF_RUN_FINISHED         = 0, /**< trained to the last epoch; model.h5 written */
+               POF_RUN_STOPPED          = 1, /**< stopped on request (cfg.stop_requested) after a checkpoint */
+               POF_RUN_ALREADY_FINISHED = 2  /**< the run directory holds a finished run: nothing trained */
+} PofRunStatus;
+extern const char *const PofRunStatusNames[]; /**< "finished", "stopped", "already_finished" */
+
 /** Final figures of a run (for the JSON summary line). */
 typedef struct {
-  PetscInt epochs_done, global_step;
-  double   train_loss, train_error;
-  double   test_loss, test_error;
-  double   seconds, images_per_s;
-  char     model_path[POF_PATH_MAX];
+  PofRunStatus status;
+  int          stop_signal; /**< POF_RUN_STOPPED: the agreed signal number */
+  PetscInt     epochs_done, global_step;
+  double       train_loss, train_error;
+  double       test_loss, test_error;
+  double       seconds, images_per_s;
+  char         model_path[POF_PATH_MAX];
 } PofRunSummary;
 
 typedef struct _p_PofTrainer *PofTrainer;
 
-/** Open the data, build or load the model, prepare the run directory. */
+/**
+ * Open the data, build or load the model, prepare the run directory. The directory is checked
+ * for writability first (before any training). With -ckpt_resume auto the newest complete
+ * checkpoint of the directory is loaded; with -ckpt_resume no a directory that already holds
+ * checkpoints (ckpt-*.h5) is refused with an error naming it.
+ */
 PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *t);
-/** Train for the configured epochs, evaluating after each; writes model.h5 at the end. */
+/**
+ * Train for the configured epochs, evaluating after each. At the end the final checkpoint
+ * ckpt-<step>.h5 is written and model.h5 is a hard link of it (a copy where links fail), so a
+ * rerun of the directory finds the finished state: status POF_RUN_ALREADY_FINISHED, nothing is
+ * trained (the test split is evaluated for the summary).
+ *
+ * Stop requests: when cfg->stop_requested is set, it is polled after every step and the ranks
+ * agree (pof_dist_stop_agree: one int allreduce per step). On an agreed request the trainer
+ * writes a checkpoint at that step (mid-epoch, with the data-order position, so a resume at the
+ * same rank count is bitwise identical to an uninterrupted run; a request on the last step of
+ * an epoch first evaluates and logs the epoch and checkpoints at the boundary) and returns with
+ * status POF_RUN_STOPPED. Sweep drivers set cfg.stop_requested = pof_signal_caught (signal.h).
+ */
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *summary);
 PetscErrorCode pof_trainer_destroy(PofTrainer *t);
 

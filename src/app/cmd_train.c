@@ -1,5 +1,6 @@
 /* pof pretrain, pof posttrain and pof eval: parse options, run the trainer, print the summary. */
 #include "commands.h"
+#include "pof/signal.h"
 #include "pof/trainer.h"
 
 static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
@@ -13,11 +14,25 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   PetscFunctionBegin;
   PetscCall(pof_config_read(opts, comm, name, groups, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  /* SIGUSR1/SIGTERM: finish the step, checkpoint, exit POF_EXIT_CHECKPOINT (see signal.h) */
+  PetscCall(pof_signal_install());
+  cfg.stop_requested = pof_signal_caught;
   PetscCall(pof_trainer_create(comm, &cfg, kind, &t));
   PetscCall(pof_trainer_run(t, &s));
   PetscCall(pof_trainer_destroy(&t));
-  PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n", name, s.test_error, s.test_loss, s.seconds, s.model_path));
-  PetscCall(pof_print(comm, "{\"command\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"seconds\":%.3f,\"images_per_s\":%.3f,\"model\":\"%s\"}\n", name, cfg.run.dir, s.epochs_done, s.global_step, s.train_loss, s.train_error, s.test_loss, s.test_error, s.seconds, s.images_per_s, s.model_path));
+  switch (s.status) {
+  case POF_RUN_FINISHED:
+    PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n", name, s.test_error, s.test_loss, s.seconds, s.model_path));
+    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"seconds\":%.3f,\"images_per_s\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, s.train_loss, s.train_error, s.test_loss, s.test_error, s.seconds, s.images_per_s, s.model_path));
+    break;
+  case POF_RUN_ALREADY_FINISHED: /* the training figures are in the run's metrics.jsonl */
+    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"test_loss\":%.9g,\"test_error\":%.6g,\"seconds\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, s.test_loss, s.test_error, s.seconds, s.model_path));
+    break;
+  case POF_RUN_STOPPED:
+    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"signal\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"seconds\":%.3f,\"checkpoint\":\"%s\"}\n", name, PofRunStatusNames[s.status], pof_signal_name(s.stop_signal), cfg.run.dir, s.epochs_done, s.global_step, s.seconds, s.model_path));
+    pof_app_exit_status = POF_EXIT_CHECKPOINT;
+    break;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -20,6 +20,10 @@ PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm);
 
+/** Exit status main() returns after a command that succeeded (POF_EXIT_OK unless a command
+    sets it, e.g. POF_EXIT_CHECKPOINT after a run stopped on a signal). */
+extern int pof_app_exit_status;
+
 /** Print the library versions (pof --version). Not collective beyond rank-0 printing. */
 PetscErrorCode pof_print_versions(MPI_Comm comm);
 

@@ -16,6 +16,8 @@ static const PofCommand commands[] = {
   { "pretrain", pof_cmd_pretrain, "train a WRN from scratch (SGD or SAM)" },
   { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
 };
+int pof_app_exit_status = POF_EXIT_OK;
+
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
 
 static void usage(FILE *f)
@@ -81,5 +83,5 @@ int main(int argc, char **argv)
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
   if (ierr) pof_abort_all(ierr);
   ierr = PetscFinalize();
-  return ierr ? POF_EXIT_ERROR : POF_EXIT_OK;
+  return ierr ? POF_EXIT_ERROR : pof_app_exit_status;
 }

@@ -4,13 +4,19 @@
 #include "pof/data.h"
 #include "pof/dist.h"
 #include "pof/pof.h"
+#include "pof/signal.h"
 #include "pof/timer.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+
+const char *const PofRunStatusNames[] = { "finished", "stopped", "already_finished" };
 
 /* running mean and spread of one PoF diagnostic over an epoch */
 typedef struct {
@@ -61,6 +67,10 @@ struct _p_PofTrainer {
   Stat       st_[ST_COUNT];
   PofStepper st;
   double     last_train_loss, last_train_error;
+  /* restart */
+  PetscBool finished;                  /* the directory holds a finished run (nothing to train) */
+  char      resume_path[POF_PATH_MAX]; /* the checkpoint resumed from ("" if none) */
+  PetscInt  last_ckpt_step;            /* global step of the newest checkpoint written, -1 = none */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch)
@@ -103,6 +113,31 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
       PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
     }
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Name of one "ckpt-<10 digits>.h5" file in dir into name (rank 0 lists, result broadcast);
+   name[0] = 0 if there is none or dir does not exist. Collective. */
+static PetscErrorCode any_checkpoint(MPI_Comm comm, const char *dir, char name[256])
+{
+  PetscMPIInt rank;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  name[0] = 0;
+  if (rank == 0) {
+    DIR *d = opendir(dir);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d))) {
+        const char *n     = e->d_name;
+        PetscBool   match = strlen(n) == 18 && !strncmp(n, "ckpt-", 5) && !strcmp(n + 15, ".h5");
+        for (int i = 5; match && i < 15; i++) match = n[i] >= '0' && n[i] <= '9';
+        if (match && (!name[0] || strcmp(n, name) > 0)) PetscCall(PetscStrncpy(name, n, 256));
+      }
+      closedir(d);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(name, 256, MPI_CHAR, 0, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -174,6 +209,12 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
 
   /* the directory must be usable before any work is done */
   PetscCall(pof_ckpt_check_dir(comm, cfg->run.dir));
+  t->last_ckpt_step = -1;
+  if (cfg->ckpt.resume == POF_RESUME_NO) { /* never overwrite the checkpoints of another run silently */
+    char name[256];
+    PetscCall(any_checkpoint(comm, cfg->run.dir, name));
+    PetscCheck(!name[0], comm, PETSC_ERR_ARG_WRONG, "-ckpt_resume no, but the run directory '%s' already holds checkpoints (%s): use another -run_dir, remove them, or resume with -ckpt_resume auto", cfg->run.dir, name);
+  }
 
   /* data */
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
@@ -184,6 +225,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   /* where the state comes from: a checkpoint of this run (resume), -model_in, or scratch */
   if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(pof_ckpt_find_latest(comm, cfg->run.dir, resume_path, sizeof(resume_path), &resumed));
   if (resumed) {
+    PetscCall(PetscStrncpy(t->resume_path, resume_path, sizeof(t->resume_path)));
     PetscCall(pof_ckpt_read_meta(comm, resume_path, &in));
     have_in = PETSC_TRUE;
     if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
@@ -194,7 +236,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
       want.in_c = t->info.c, want.in_h = t->info.h, want.in_w = t->info.w;
       PetscCall(pof_ckpt_check_signature(comm, resume_path, &in, &want));
     }
-    PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
+    if (in.epochs_done < in.run_start_epoch + cfg->run.epochs || in.step_in_epoch > 0) PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
   } else if (cfg->model.in[0]) {
     PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
     have_in = PETSC_TRUE;
@@ -252,6 +294,8 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
     }
   }
   t->end_epoch = t->start_epoch + cfg->run.epochs;
+  if (resumed) t->last_ckpt_step = t->meta.global_step;
+  t->finished = (PetscBool)(resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
   if (kind == POF_RUN_POSTTRAIN && !t->theta0) { /* θ0 = the classifier of the pretrained model */
     const PetscScalar *mv;
     double            *th;
@@ -270,7 +314,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw, kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0 : NULL));
   PetscCall(PetscMalloc2(t->nloc * t->sample, &t->x, t->nloc, &t->y));
   if (kind == POF_RUN_POSTTRAIN) PetscCall(PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
-  PetscCall(open_run_files(t, resumed));
+  if (!t->finished) PetscCall(open_run_files(t, resumed)); /* a finished run's files stay as they are */
   *out = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -442,9 +486,47 @@ static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt ste
   PetscFunctionBegin;
   t->meta.epochs_done   = epoch_done;
   t->meta.step_in_epoch = step_in_epoch;
-  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/ckpt-%010" PetscInt_FMT ".h5", t->cfg.run.dir, t->meta.global_step));
+  PetscCall(pof_ckpt_name(t->cfg.run.dir, t->meta.global_step, path, sizeof(path)));
   PetscCall(write_state(t, path));
+  t->last_ckpt_step = t->meta.global_step;
   PetscCall(pof_ckpt_prune(t->comm, t->cfg.run.dir, t->cfg.ckpt.keep));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* model.h5 = a hard link of the checkpoint ckpt (rank 0: link under a temporary name, rename,
+   fsync the directory); where links are not possible (another file system, no support) the
+   state is written again as model.h5. Collective. */
+static PetscErrorCode link_model(PofTrainer t, const char *ckpt, const char *model)
+{
+  int linked = 0;
+  PetscFunctionBegin;
+  if (t->rank == 0) {
+    char tmp[POF_PATH_MAX + 64];
+    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", model, (int)getpid()));
+    (void)unlink(tmp);
+    if (link(ckpt, tmp) == 0) {
+      linked = rename(tmp, model) == 0;
+      (void)unlink(tmp); /* left over when model already was this very file */
+      int fd = open(t->cfg.run.dir, O_RDONLY | O_DIRECTORY);
+      if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+      }
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&linked, 1, MPI_INT, 0, t->comm));
+  if (!linked) PetscCall(write_state(t, model));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After every step (and at the end of every epoch): do all ranks agree to stop? */
+static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
+{
+  PetscFunctionBegin;
+  *sig = 0;
+  if (!t->cfg.stop_requested) PetscFunctionReturn(PETSC_SUCCESS);
+  pof_signal_test_hook(t->meta.global_step);
+  PetscCall(pof_dist_stop_agree(t->comm, t->cfg.stop_requested(), sig));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -453,13 +535,33 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
   const char *name      = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   double      test_loss = NAN, test_err = NAN, t_run = pof_now(), img_total = 0, t_train = 0;
   PetscInt    first_step = t->meta.step_in_epoch;
+  int         stopped    = 0;
+  char        ckpt[POF_PATH_MAX + 64];
   PetscFunctionBegin;
+  PetscCall(PetscMemzero(sum, sizeof(*sum)));
+  PetscCall(PetscSNPrintf(sum->model_path, sizeof(sum->model_path), "%s/model.h5", t->cfg.run.dir));
+  if (t->finished) { /* a rerun of a finished run: report it, train nothing */
+    PetscBool have_model;
+    PetscCall(pof_print(t->comm, "%s: run directory %s already finished (epoch %" PetscInt_FMT ", step %" PetscInt_FMT ", checkpoint %s): nothing to train\n", name, t->cfg.run.dir, t->meta.epochs_done, t->meta.global_step, t->resume_path));
+    PetscCall(PetscTestFile(sum->model_path, 'r', &have_model));
+    if (!have_model) PetscCall(link_model(t, t->resume_path, sum->model_path));
+    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
+    sum->status      = POF_RUN_ALREADY_FINISHED;
+    sum->epochs_done = t->meta.epochs_done;
+    sum->global_step = t->meta.global_step;
+    sum->train_loss = sum->train_error = NAN;
+    sum->test_loss                     = test_loss;
+    sum->test_error                    = test_err;
+    sum->seconds                       = pof_now() - t_run;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   const PetscInt e0 = t->meta.epochs_done > t->start_epoch ? t->meta.epochs_done : t->start_epoch;
   PetscCall(pof_print(t->comm, "%s: WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT " parameters) on %s (%" PetscInt_FMT " train / %" PetscInt_FMT " test), batch %" PetscInt_FMT " on %d rank(s) x %d thread(s), epochs %" PetscInt_FMT "..%" PetscInt_FMT "%s%s\n", name, t->meta.depth ? t->meta.depth : t->cfg.model.depth,
                       t->meta.width ? t->meta.width : t->cfg.model.width, t->meta.base ? t->meta.base : t->cfg.model.base, t->n_params, t->info.name[0] ? t->info.name : t->cfg.data.file, t->info.n_train, t->info.n_test, t->B, (int)t->size, pof_threads(), e0 + 1, t->end_epoch,
                       t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "", t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
-  for (PetscInt epoch = e0; epoch < t->end_epoch; epoch++) {
+  for (PetscInt epoch = e0; epoch < t->end_epoch && !stopped; epoch++) {
     double lr;
+    int    stop_at_end = 0;
     if (t->kind == POF_RUN_POSTTRAIN && t->cfg.opt.lr_set)
       lr = pof_schedule_lr(t->cfg.opt.lr, t->cfg.opt.schedule, t->cfg.opt.milestones, t->cfg.opt.nmilestones, t->cfg.opt.factor, t->cfg.opt.warmup, t->cfg.run.epochs, epoch - t->start_epoch);
     else
@@ -469,14 +571,23 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     memset(t->st_, 0, sizeof(t->st_));
     const double t0 = pof_now();
     for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
+      int sig;
       pof_timer_start(POF_T_DATA);
       PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
       pof_timer_stop(POF_T_DATA);
       PetscCall(train_step(t, lr, epoch, step));
       t->meta.global_step++;
       if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
+      PetscCall(stop_agreed(t, &sig));
+      if (sig && step + 1 < t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
+        if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch, step + 1));
+        stopped = sig;
+        break;
+      }
+      if (sig) stop_at_end = sig; /* last step of the epoch: evaluate and log it first */
     }
-    first_step        = 0;
+    first_step = 0;
+    if (stopped) break;
     const double secs = pof_now() - t0;
     t_train += secs;
     img_total += (double)(t->B * t->steps_per_epoch);
@@ -491,17 +602,39 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
       PetscCall(pof_print(t->comm, "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  %.1f s (%.0f img/s)  ETA %.0f s\n", name, epoch + 1, t->end_epoch, lr, t->last_train_loss, t->last_train_error, test_loss, test_err, t->cfg.run.gap ? "" : "", secs, (double)(t->B * t->steps_per_epoch) / secs, left));
     }
     if (t->cfg.ckpt.every_epochs > 0 && (epoch + 1 - t->start_epoch) % t->cfg.ckpt.every_epochs == 0 && epoch + 1 < t->end_epoch) PetscCall(checkpoint(t, epoch + 1, 0));
+    if (epoch + 1 < t->end_epoch) { /* a request that arrived during the evaluation counts too */
+      int sig;
+      PetscCall(stop_agreed(t, &sig));
+      if (!stop_at_end) stop_at_end = sig;
+      if (stop_at_end) {
+        if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch + 1, 0));
+        stopped = stop_at_end;
+      }
+    }
   }
-  if (isnan(test_loss)) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, 500, &test_loss, &test_err, NULL));
-  PetscCall(PetscSNPrintf(sum->model_path, sizeof(sum->model_path), "%s/model.h5", t->cfg.run.dir));
-  PetscCall(write_state(t, sum->model_path));
   sum->epochs_done  = t->meta.epochs_done;
   sum->global_step  = t->meta.global_step;
   sum->train_loss   = t->last_train_loss;
   sum->train_error  = t->last_train_error;
-  sum->test_loss    = test_loss;
-  sum->test_error   = test_err;
   sum->seconds      = pof_now() - t_run;
   sum->images_per_s = t_train > 0 ? img_total / t_train : 0;
+  PetscCall(pof_ckpt_name(t->cfg.run.dir, t->meta.global_step, ckpt, sizeof(ckpt)));
+  if (stopped) {
+    sum->status      = POF_RUN_STOPPED;
+    sum->stop_signal = stopped;
+    sum->test_loss = sum->test_error = NAN;
+    PetscCall(PetscStrncpy(sum->model_path, ckpt, sizeof(sum->model_path)));
+    PetscCall(pof_print(t->comm, "%s: stopped on %s after global step %" PetscInt_FMT " (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of %" PetscInt_FMT "); checkpoint %s written; rerun the same command to resume\n", name, pof_signal_name(stopped), t->meta.global_step, t->meta.epochs_done + (t->meta.step_in_epoch > 0), t->meta.step_in_epoch > 0 ? t->meta.step_in_epoch : t->steps_per_epoch,
+                        t->steps_per_epoch, ckpt));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (isnan(test_loss)) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, 500, &test_loss, &test_err, NULL));
+  /* the final state is a checkpoint (a rerun sees a finished run) and model.h5 is that file */
+  if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, t->meta.epochs_done, 0));
+  PetscCall(link_model(t, ckpt, sum->model_path));
+  sum->status     = POF_RUN_FINISHED;
+  sum->test_loss  = test_loss;
+  sum->test_error = test_err;
+  sum->seconds    = pof_now() - t_run;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,0 +1,42 @@
+/**
+ * @file signal.h
+ * @brief Stop requests by signal: SIGUSR1 and SIGTERM set a flag that the training loops poll.
+ *
+ * The handlers are async-signal-safe: they only store the signal number in a volatile
+ * sig_atomic_t. Nothing else happens in signal context; the training loop reads the flag after
+ * each step, agrees with the other ranks (pof_dist_stop_agree in dist.h, so every rank stops
+ * after the same step and none is left in a collective), writes a checkpoint and returns a
+ * "stopped" status, for which the program exits with POF_EXIT_CHECKPOINT (75).
+ *
+ * Commands that honour stop requests install the handlers (pof_signal_install, after
+ * PetscInitialize, which installs PETSc's own handlers for these signals) and pass
+ * pof_signal_caught as PofConfig.stop_requested. Commands that do not (eval, bench) leave the
+ * default behaviour: the signal terminates the process.
+ *
+ * Test hook: with the environment variable POF_TEST_RAISE="step:N", rank 0 of MPI_COMM_WORLD
+ * raises SIGUSR1 at itself when pof_signal_test_hook(N) is called (the trainer calls it after
+ * global step N), so tests can stop a run at a deterministic step; "step:N:TERM" raises SIGTERM.
+ */
+#ifndef POF_SIGNAL_H
+#define POF_SIGNAL_H
+
+#include "pof/core.h"
+
+/** Install the handlers for SIGUSR1 and SIGTERM (idempotent) and read POF_TEST_RAISE (an
+    ill-formed value is an error naming it). Not collective. */
+PetscErrorCode pof_signal_install(void);
+
+/** The number of the first stop signal caught since install/reset, 0 if none. Async-signal-safe. */
+int pof_signal_caught(void);
+
+/** Forget a caught signal (tests; a driver running several configurations). */
+void pof_signal_reset(void);
+
+/** Test hook (see the file comment): raise the configured signal on world rank 0 when
+    global_step equals the configured step. No-op without POF_TEST_RAISE. Not collective. */
+void pof_signal_test_hook(PetscInt global_step);
+
+/** "SIGUSR1", "SIGTERM" or "signal N". */
+const char *pof_signal_name(int sig);
+
+#endif
