@@ -106,6 +106,7 @@ SlurmctldLogFile=$SLURM_TMP/log/slurmctld.log
 SlurmdLogFile=$SLURM_TMP/log/slurmd.log
 PlugStackConfig=$SLURM_TMP/plugstack.conf
 MailProg=/bin/true
+SchedulerParameters=kill_invalid_depend
 NodeName=$host NodeAddr=127.0.0.1 CPUs=2 RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
