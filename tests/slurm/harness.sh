@@ -11,6 +11,7 @@
 
 SLURM_TMP=""
 _slurm_pids=()
+_slurm_watch=""
 
 slurm_log() { echo "slurm-harness: $*" >&2; }
 
@@ -24,12 +25,20 @@ slurm_dump_logs() {
   done
 }
 
+# _slurm_cancel_all: cancel every job of this cluster and wait (10 s at most) until none is left,
+# so no job (slurmstepd and pof, which survive slurmd) outlives the daemons.
+_slurm_cancel_all() {
+  timeout 10 scancel --quiet --user="$(id -un)" 2> /dev/null || return 0
+  for _ in $(seq 50); do
+    [ -z "$(timeout 5 squeue -h -o %i 2> /dev/null)" ] && return 0
+    sleep 0.2
+  done
+}
+
 slurm_stop() {
   local pid i
-  # cancel what is left so no job step survives the daemons
-  if [ -n "$SLURM_TMP" ] && [ -n "${SLURM_CONF:-}" ] && [ ${#_slurm_pids[@]} -gt 0 ]; then
-    timeout 10 scancel --quiet --user="$(id -un)" 2> /dev/null || true
-  fi
+  if [ -n "$_slurm_watch" ]; then kill -KILL "$_slurm_watch" 2> /dev/null; wait "$_slurm_watch" 2> /dev/null; _slurm_watch=""; fi
+  if [ -n "$SLURM_TMP" ] && [ -n "${SLURM_CONF:-}" ] && [ ${#_slurm_pids[@]} -gt 0 ]; then _slurm_cancel_all; fi
   for ((i = ${#_slurm_pids[@]} - 1; i >= 0; i--)); do
     pid=${_slurm_pids[i]}
     kill -TERM "$pid" 2> /dev/null || continue
@@ -127,6 +136,16 @@ CONF
     slurm_dump_logs
     return 1
   fi
+  # watchdog: if this shell is killed without running its EXIT trap (SIGKILL, e.g. a test
+  # timeout), stop the jobs and daemons anyway
+  (
+    trap '' INT TERM
+    while kill -0 $$ 2> /dev/null; do sleep 1; done
+    _slurm_cancel_all
+    kill -TERM "${_slurm_pids[@]}" 2> /dev/null; sleep 2; kill -KILL "${_slurm_pids[@]}" 2> /dev/null
+    rm -rf "$SLURM_TMP"
+  ) > /dev/null 2>&1 &
+  _slurm_watch=$!
   slurm_log "one-node Slurm up in $SLURM_TMP (node $host idle, ports $p1/$p2)"
 }
 

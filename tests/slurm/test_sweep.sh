@@ -30,10 +30,9 @@ for i, (g, s) in enumerate([(1.0, 11), (3.0, 12)], 1):
     assert os.path.exists(f"{d}/model.h5"), d
     assert open(f"{d}/line.txt").read().split() == ["-pof_gamma_max", str(int(g)), "-run_seed", str(s)]
 PY
-# %1: task 2's pof started no earlier than task 1's pof ended (the jobs' own timestamps)
-e1=$(grep -o 'pof-job\[[0-9:]*\]: pof exited' sweep-${arr}_1.out | tail -1 | tr -dc '0-9')
-s2=$(grep -o 'pof-job\[[0-9:]*\]: start' sweep-${arr}_2.out | head -1 | tr -dc '0-9')
-[ -n "$e1" ] && [ -n "$s2" ] && [ "$s2" -ge "$e1" ] && ok "with %1 the tasks ran one after the other (task 1 ended $e1, task 2 started $s2)" || bad "throttle: task 1 ended '$e1', task 2 started '$s2'"
+# %1: task 2 started no earlier than task 1 ended (Slurm's own times, ISO 8601, compare as text)
+e1=$(slurm_job_field "${arr}_1" EndTime); s2=$(slurm_job_field "${arr}_2" StartTime)
+[ -n "$e1" ] && [ -n "$s2" ] && ! [[ "$s2" < "$e1" ]] && ok "with %1 the tasks ran one after the other (task 1 ended $e1, task 2 started $s2)" || bad "throttle: task 1 ended '$e1', task 2 started '$s2'"
 submit -n 1 --array=3 -o sweep-%A_%a.out "$src/jobs/sweep-array.sbatch" grid.txt && slurm_wait_job "$JOB" 60
 grep -q "array index 3 is outside 1..2" sweep-${JOB}_3.out && ok "array index beyond the grid fails with a message" || { bad "index 3"; cat sweep-${JOB}_3.out; }
 slurm_finish
