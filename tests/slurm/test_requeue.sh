@@ -7,17 +7,17 @@
 # statistics) bitwise equal to an uninterrupted run's; resubmitting the finished run directory
 # exits 0 with "already finished".
 . "$(dirname "$0")/common.sh"
-tiny d.h5 1 16 16 10 512 32
-# 32 steps per epoch, 128 in all; a checkpoint every 4 steps shows how far the run is
+tiny d.h5 1 16 16 10 256 32
+# 16 steps per epoch, 64 in all; a checkpoint every 4 steps shows how far the run is
 OPTS=(-data_file d.h5 -model_depth 10 -model_width 1 -opt_batch 16 -run_epochs 4 -opt_milestones 2 -run_seed 7 -ckpt_every_steps 4)
 submit -n 2 -o job-%j.out "$src/jobs/pretrain.sbatch" "${OPTS[@]}" -run_dir run && ok "pretrain.sbatch submitted (job $JOB)" || bad "sbatch"
 id=$JOB
-# signal in the middle of epoch 2 (once the checkpoint of global step 44 exists)
+# signal in the middle of epoch 2 (once the checkpoint of global step 20 exists)
 t0=$SECONDS
-past44() { ls run/ckpt-*.h5 2> /dev/null | sed -n 's/.*ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' | awk '$1 >= 44 { f = 1 } END { exit !f }'; }
-until past44 || [ $((SECONDS - t0)) -gt 90 ]; do sleep 0.1; done
-if [ "$(slurm_job_field "$id" JobState)" = RUNNING ] && past44; then
-  scancel --signal=USR1 --batch "$id" && ok "scancel --signal=USR1 --batch in epoch 2 (after global step 44)" || bad "scancel --signal=USR1"
+past20() { ls run/ckpt-*.h5 2> /dev/null | sed -n 's/.*ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' | awk '$1 >= 20 { f = 1 } END { exit !f }'; }
+until past20 || [ $((SECONDS - t0)) -gt 90 ]; do sleep 0.1; done
+if [ "$(slurm_job_field "$id" JobState)" = RUNNING ] && past20; then
+  scancel --signal=USR1 --batch "$id" && ok "scancel --signal=USR1 --batch in epoch 2 (after global step 20)" || bad "scancel --signal=USR1"
 else
   bad "job not running with epoch 1 done (state $(slurm_job_field "$id" JobState))"; cat job-$id.out
 fi
