@@ -27,7 +27,7 @@ until { [ "$(slurm_job_field "$id" JobState)" = PENDING ] && [ "$(slurm_job_fiel
 restarts=$(slurm_job_field "$id" Restarts)
 [ "$(slurm_job_field "$id" JobState)" = PENDING ] && ok "requeued: pending again, Restarts=$restarts, reason $(slurm_job_field "$id" Reason)" || { bad "not requeued (state $(slurm_job_field "$id" JobState))"; cat job-$id.out; slurm_dump_logs; }
 scontrol update JobId="$id" StartTime=now && ok "released with scontrol update StartTime=now" || bad "scontrol update StartTime=now"
-slurm_wait_job "$id" 120 || bad "requeued job did not finish in 120 s"
+slurm_wait_job "$id" 300 || bad "requeued job did not finish in 300 s"
 job_done "$id" "the requeued job finished"
 restarts=$(slurm_job_field "$id" Restarts)
 [ "${restarts:-0}" -ge 1 ] && ok "restart count $restarts >= 1" || bad "restart count '$restarts'"
@@ -38,7 +38,7 @@ step=$(echo "$res" | sed -n 's/.*ckpt-0*\([0-9][0-9]*\)\.h5/\1/p')
 [ -n "$step" ] && [ "$step" -gt 0 ] && ok "the second run resumed from global step $step > 0 ($(grep -o 'resuming from .*' job-$id.out | head -1))" || { bad "no resume from a step > 0"; cat job-$id.out; }
 grep -q "restart 1)" job-$id.out && ok "the second run saw SLURM_RESTART_COUNT=1" || bad "restart count not seen by the job"
 # the uninterrupted reference, outside Slurm, same options and ranks
-timeout 120 mpiexec --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" pretrain "${OPTS[@]}" -run_dir ref -run_quiet > ref.log 2>&1 || { bad "reference run"; tail ref.log; }
+timeout 300 mpiexec --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" pretrain "${OPTS[@]}" -run_dir ref -run_quiet > ref.log 2>&1 || { bad "reference run"; tail ref.log; }
 if /usr/bin/python3 "$src/tests/resume/compare_models.py" run/model.h5 ref/model.h5 > cmp.txt 2>&1; then
   ok "final parameters, momentum, BN statistics bitwise equal to the uninterrupted run's ($(grep -c 'bytes differing 0' cmp.txt) arrays)"
 else
