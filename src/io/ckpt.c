@@ -192,6 +192,18 @@ static void ckpt_h5_error(char *buf, size_t len)
   (void)H5Eclear2(H5E_DEFAULT);
 }
 
+/* The name HDF5 opens for `path`: path itself, or for a registered image a name that exists on no
+   disk (the core driver refuses to open an image under the name of an existing file). */
+static const char *ckpt_open_name(const char *path, char *buf, size_t len)
+{
+  const void *img;
+  size_t      img_len;
+  pof_file_image_lookup(path, &img, &img_len);
+  if (!img) return path;
+  snprintf(buf, len, "pof-file-image:%s", path);
+  return buf;
+}
+
 /* File-access list: the core driver on the registered image of `path` (pof/image.h) if any, else MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL),
    no file locking (= HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
 static PetscErrorCode ckpt_fapl(MPI_Comm comm, const char *path, hid_t *fapl)
@@ -381,6 +393,7 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   int64_t      crc;
   const void  *img;
   size_t       img_len;
+  char         oname[POF_PATH_MAX + 32];
   PetscFunctionBegin;
   pof_file_image_lookup(path, &img, &img_len);
   if (img) { /* registered in-memory image: no file to stat */
@@ -400,7 +413,7 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   PetscCheck(sig, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is not an HDF5 file (%lld bytes, no HDF5 signature)", path, (long long)st.st_size);
 
   PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
-  *fid = H5Fopen(path, H5F_ACC_RDONLY, *fapl);
+  *fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl);
   if (*fid < 0) {
     ckpt_h5_error(h5msg, sizeof(h5msg));
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is truncated or damaged: HDF5 cannot open it (%s; %lld bytes)", path, h5msg, (long long)st.st_size);
@@ -512,7 +525,16 @@ static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool
   PetscFunctionBegin;
   PofCallH5Id(fspace, H5Dget_space(d));
   PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
-  PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  {
+    /* collective transfers on MPI-IO files; an in-memory image (core driver) is read independently */
+    hid_t fid, fapl, drv;
+    PofCallH5Id(fid, H5Iget_file_id(d));
+    PofCallH5Id(fapl, H5Fget_access_plist(fid));
+    drv = H5Pget_driver(fapl);
+    PofCallH5(H5Pclose(fapl));
+    PofCallH5(H5Fclose(fid));
+    if (drv == H5FD_MPIO) PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  }
   for (PetscInt k = 0; k < npieces; k++) {
     const int64_t a = (int64_t)lo + (int64_t)k * ckpt_io_chunk;
     const int64_t b = a + ckpt_io_chunk < (int64_t)hi ? a + ckpt_io_chunk : (int64_t)hi;
@@ -822,6 +844,7 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   PetscBool      want[CKPT_ND];
   CkptQuiet      q;
   char           h5msg[CKPT_H5_LEN];
+  char           oname[POF_PATH_MAX + 32];
   PetscErrorCode code;
   PetscFunctionBegin;
   PetscCall(ckpt_probe_collective(comm, path, p));
@@ -843,7 +866,7 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
 
   PetscCall(ckpt_fapl(comm, path, &fapl));
   PetscCall(ckpt_quiet_begin(&q));
-  fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, fapl);
   if (fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);
   PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s with MPI-IO (%s)", path, h5msg);
