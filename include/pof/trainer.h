@@ -30,7 +30,8 @@ typedef struct {
 
 typedef struct _p_PofTrainer *PofTrainer;
 
-/** Open the data, build or load the model, prepare the run directory. */
+/** Open the data, build or load the model, prepare the run directory. On error everything built
+    so far is freed and *t is NULL (pof sweep goes on with the next line). Works on any communicator. */
 PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *t);
 /** Train for the configured epochs, evaluating after each; writes model.h5 at the end. */
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *summary);

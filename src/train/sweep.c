@@ -255,7 +255,12 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
   if (!ierr) ierr = pof_trainer_run(t, s);
   if (t) PetscCall(pof_trainer_destroy(&t));
   PetscCall(PetscOptionsDestroy(&o));
-  if (!ierr && (!isfinite(s->test_loss) || !isfinite(s->train_loss))) SETERRQ(comm, PETSC_ERR_FP, "diverged: non-finite loss (train %g, test %g)", s->train_loss, s->test_loss);
+  if (!ierr && (!isfinite(s->test_loss) || !isfinite(s->train_loss))) {
+    char a[32], b[32];
+    snprintf(a, sizeof(a), "%g", s->train_loss);
+    snprintf(b, sizeof(b), "%g", s->test_loss);
+    SETERRQ(comm, PETSC_ERR_FP, "diverged: non-finite loss (train %s, test %s)", a, b);
+  }
   PetscFunctionReturn(ierr);
 }
 
@@ -265,7 +270,7 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   ErrCapture     cap;
   PetscErrorCode ierr;
   double         t0 = pof_now();
-  int            failed[2], first[2];
+  int            failed, first;
   PetscFunctionBegin;
   memset(&cap, 0, sizeof(cap));
   memset(&r->s, 0, sizeof(r->s));
@@ -273,15 +278,14 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   ierr = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
   PetscCall(PetscPopErrorHandler());
   /* agree on the verdict: the lowest group rank that failed sends its message */
-  failed[0] = ierr ? 1 : 0;
-  failed[1] = ierr ? (int)g->rank : (int)g->size;
-  PetscCallMPI(MPI_Allreduce(failed, first, 2, MPI_INT, MPI_MAX, g->comm));
-  failed[1] = ierr ? (int)g->rank : (int)g->size;
-  PetscCallMPI(MPI_Allreduce(&failed[1], &first[1], 1, MPI_INT, MPI_MIN, g->comm));
-  r->ok = first[0] ? PETSC_FALSE : PETSC_TRUE;
+  failed = ierr ? 1 : 0;
+  first  = ierr ? (int)g->rank : (int)g->size;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, g->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, g->comm));
+  r->ok = failed ? PETSC_FALSE : PETSC_TRUE;
   if (!r->ok) {
     if (!cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
-    PetscCallMPI(MPI_Bcast(cap.msg, sizeof(cap.msg), MPI_CHAR, first[1], g->comm));
+    PetscCallMPI(MPI_Bcast(cap.msg, sizeof(cap.msg), MPI_CHAR, first, g->comm));
     snprintf(r->msg, sizeof(r->msg), "%s", cap.msg);
   } else
     r->msg[0] = '\0';
