@@ -43,7 +43,8 @@ typedef struct _p_PofTrainer *PofTrainer;
  * Open the data, build or load the model, prepare the run directory. The directory is checked
  * for writability first (before any training). With -ckpt_resume auto the newest complete
  * checkpoint of the directory is loaded; with -ckpt_resume no a directory that already holds
- * checkpoints (ckpt-*.h5) is refused with an error naming it.
+ * checkpoints (ckpt-*.h5) is refused with an error naming it. On error everything built so far is
+ * freed and *t is NULL (pof sweep goes on with the next line). Works on any communicator.
  */
 PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *t);
 /**

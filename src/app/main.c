@@ -14,6 +14,7 @@ static const PofCommand commands[] = {
   { "eval", pof_cmd_eval, "test (or clean train) loss and error of a model file" },
   { "posttrain", pof_cmd_posttrain, "PoF post-training of the feature extractor (or the plain-SGD control)" },
   { "pretrain", pof_cmd_pretrain, "train a WRN from scratch (SGD or SAM)" },
+  { "sweep", pof_cmd_sweep, "many posttrain/pretrain runs (grid lines) in groups of ranks in one MPI job" },
   { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
 };
 int pof_app_exit_status = POF_EXIT_OK;

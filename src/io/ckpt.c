@@ -6,6 +6,7 @@
  * broadcasts and reductions go through src/dist (pof_dist_bcast_bytes, pof_dist_allreduce_i64); the CRC combine still gathers with MPI_Allgather here. */
 #include "h5util.h"
 #include "pof/ckpt.h"
+#include "pof/image.h"
 #include "pof/dist_exchange.h"
 
 #include <dirent.h>
@@ -191,14 +192,33 @@ static void ckpt_h5_error(char *buf, size_t len)
   (void)H5Eclear2(H5E_DEFAULT);
 }
 
-/* File-access list: MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL),
-   no file locking (= HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
-static PetscErrorCode ckpt_fapl(MPI_Comm comm, hid_t *fapl)
+/* The name HDF5 opens for `path`: path itself, or for a registered image a name that exists on no
+   disk (the core driver refuses to open an image under the name of an existing file). */
+static const char *ckpt_open_name(const char *path, char *buf, size_t len)
 {
+  const void *img;
+  size_t      img_len;
+  pof_file_image_lookup(path, &img, &img_len);
+  if (!img) return path;
+  snprintf(buf, len, "pof-file-image:%s", path);
+  return buf;
+}
+
+/* File-access list: the core driver on the registered image of `path` (pof/image.h) if any, else MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL),
+   no file locking (= HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
+static PetscErrorCode ckpt_fapl(MPI_Comm comm, const char *path, hid_t *fapl)
+{
+  const void *img;
+  size_t      img_len;
   PetscFunctionBegin;
+  pof_file_image_lookup(path, &img, &img_len);
   PofCallH5Id(*fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_file_locking(*fapl, 0, 1));
-  if (comm != MPI_COMM_NULL) {
+  if (img) { /* a registered in-memory image (pof sweep): every rank reads its own copy */
+    PofCallH5(H5Pset_fapl_core(*fapl, (size_t)1 << 20, 0));
+    PofCallH5(H5Pset_file_image(*fapl, (void *)img, img_len));
+    PofCallH5(H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG));
+  } else if (comm != MPI_COMM_NULL) {
     PofCallH5(H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL));
     PofCallH5(H5Pset_all_coll_metadata_ops(*fapl, 1));
     PofCallH5(H5Pset_coll_metadata_write(*fapl, 1));
@@ -371,18 +391,29 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   PetscInt     version = 0, complete = 0;
   char         h5msg[CKPT_H5_LEN];
   int64_t      crc;
+  const void  *img;
+  size_t       img_len;
+  char         oname[POF_PATH_MAX + 32];
   PetscFunctionBegin;
-  if (stat(path, &st) != 0) {
+  pof_file_image_lookup(path, &img, &img_len);
+  if (img) { /* registered in-memory image: no file to stat */
+    static const unsigned char h5sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+    PetscCheck(img_len >= 8 && !memcmp(img, h5sig, 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s (in-memory image, %zu bytes) is not an HDF5 file", path, img_len);
+    st.st_size = (off_t)img_len;
+  } else if (stat(path, &st) != 0) {
     PetscCheck(errno != ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s does not exist", path);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot access checkpoint %s: %s", path, strerror(errno));
   }
-  PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s is not a regular file", path);
-  PetscCheck(st.st_size > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is empty (0 bytes)", path);
-  PetscCall(ckpt_has_h5_signature(path, st.st_size, &sig));
+  if (!img) {
+    PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s is not a regular file", path);
+    PetscCheck(st.st_size > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is empty (0 bytes)", path);
+    PetscCall(ckpt_has_h5_signature(path, st.st_size, &sig));
+  } else
+    sig = PETSC_TRUE;
   PetscCheck(sig, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is not an HDF5 file (%lld bytes, no HDF5 signature)", path, (long long)st.st_size);
 
-  PetscCall(ckpt_fapl(MPI_COMM_NULL, fapl));
-  *fid = H5Fopen(path, H5F_ACC_RDONLY, *fapl);
+  PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
+  *fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl);
   if (*fid < 0) {
     ckpt_h5_error(h5msg, sizeof(h5msg));
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is truncated or damaged: HDF5 cannot open it (%s; %lld bytes)", path, h5msg, (long long)st.st_size);
@@ -494,7 +525,16 @@ static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool
   PetscFunctionBegin;
   PofCallH5Id(fspace, H5Dget_space(d));
   PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
-  PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  {
+    /* collective transfers on MPI-IO files; an in-memory image (core driver) is read independently */
+    hid_t fid, fapl, drv;
+    PofCallH5Id(fid, H5Iget_file_id(d));
+    PofCallH5Id(fapl, H5Fget_access_plist(fid));
+    drv = H5Pget_driver(fapl);
+    PofCallH5(H5Pclose(fapl));
+    PofCallH5(H5Fclose(fid));
+    if (drv == H5FD_MPIO) PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  }
   for (PetscInt k = 0; k < npieces; k++) {
     const int64_t a = (int64_t)lo + (int64_t)k * ckpt_io_chunk;
     const int64_t b = a + ckpt_io_chunk < (int64_t)hi ? a + ckpt_io_chunk : (int64_t)hi;
@@ -677,7 +717,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   if (rank == 0) snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", path, (long)getpid());
   PetscCall(pof_dist_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
 
-  PetscCall(ckpt_fapl(comm, &w->fapl));
+  PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
   PetscCall(ckpt_quiet_begin(&q));
   w->tmp_made = PETSC_TRUE; /* from here on a failure removes the temporary (a partly created one too) */
   w->fid      = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, w->fapl);
@@ -804,6 +844,7 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   PetscBool      want[CKPT_ND];
   CkptQuiet      q;
   char           h5msg[CKPT_H5_LEN];
+  char           oname[POF_PATH_MAX + 32];
   PetscErrorCode code;
   PetscFunctionBegin;
   PetscCall(ckpt_probe_collective(comm, path, p));
@@ -823,9 +864,9 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
     PetscCheck(n_theta0 == p->extra.n_theta0, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, the caller expects %" PetscInt_FMT, path, p->extra.n_theta0, n_theta0);
   }
 
-  PetscCall(ckpt_fapl(comm, &fapl));
+  PetscCall(ckpt_fapl(comm, path, &fapl));
   PetscCall(ckpt_quiet_begin(&q));
-  fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, fapl);
   if (fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);
   PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s with MPI-IO (%s)", path, h5msg);

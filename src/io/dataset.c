@@ -3,6 +3,7 @@
 #include "h5util.h"
 #include "pof/augment.h"
 #include "pof/data.h"
+#include "pof/image.h"
 #include "pof/dist_exchange.h"
 
 #include <errno.h>
@@ -303,6 +304,15 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   PetscFunctionBegin;
   *out = NULL;
   PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG, "no dataset file given (-data_file F.h5, written by pof convert)");
+  {
+    const void *img;
+    size_t      img_len;
+    pof_file_image_lookup(path, &img, &img_len);
+    if (img) { /* registered in-memory image of this file (pof sweep, pof/image.h) */
+      PetscCall(pof_dataset_open_image(comm, img, img_len, cfg, seed, out));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
   pof_h5_no_file_locking();
   /* Rank 0 checks the file before the collective open, so every rank fails the same way. */
   PetscCall(dataset_create(comm, path, cfg, seed, &ds));

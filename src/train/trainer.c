@@ -187,14 +187,12 @@ static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, co
 }
 
 /* ------------------------------------------------------------------ setup */
-PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *out)
+static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer t)
 {
-  PofTrainer  t;
   PofCkptMeta in;
   char        resume_path[POF_PATH_MAX];
   PetscBool   resumed = PETSC_FALSE, have_in = PETSC_FALSE;
   PetscFunctionBegin;
-  PetscCall(PetscCalloc1(1, &t));
   t->comm = comm;
   t->cfg  = *cfg;
   t->kind = kind;
@@ -315,6 +313,21 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   PetscCall(PetscMalloc2(t->nloc * t->sample, &t->x, t->nloc, &t->y));
   if (kind == POF_RUN_POSTTRAIN) PetscCall(PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
   if (!t->finished) PetscCall(open_run_files(t, resumed)); /* a finished run's files stay as they are */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *out)
+{
+  PofTrainer     t;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  *out = NULL;
+  PetscCall(PetscCalloc1(1, &t));
+  ierr = trainer_setup(comm, cfg, kind, t);
+  if (ierr) { /* free what was built, so a caller that goes on (pof sweep) does not leak it */
+    (void)pof_trainer_destroy(&t);
+    PetscFunctionReturn(ierr);
+  }
   *out = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -328,7 +341,7 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   if (t->steps) fclose(t->steps);
   PetscCall(PetscFree2(t->x, t->y));
   PetscCall(PetscFree2(t->xw, t->yw));
-  PetscCall(pof_stepper_release(&t->st));
+  if (t->st.m) PetscCall(pof_stepper_release(&t->st)); /* NULL if setup stopped before the stepper */
   PetscCall(PetscFree(t->theta0));
   PetscCall(pof_shard_destroy(&t->shard));
   PetscCall(pof_wrn_destroy(&t->m));

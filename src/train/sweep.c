@@ -1,0 +1,500 @@
+/* pof sweep: grid lines through rank groups. See include/pof/sweep.h. */
+#include "pof/sweep.h"
+#include "pof/group.h"
+#include "pof/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SWEEP_MSG_LEN 1024
+
+static PofSweepStopFn stop_check = NULL;
+void                  pof_sweep_set_stop_check(PofSweepStopFn fn) { stop_check = fn; }
+
+/* ------------------------------------------------------------------ the grid */
+typedef struct {
+  PetscInt  n;
+  char    **opts;      /* each run's option string (comment stripped, trimmed) */
+  PetscInt *file_line; /* 1-based line of the grid file */
+} Grid;
+
+static PetscErrorCode grid_parse(const char *text, size_t len, Grid *g)
+{
+  PetscInt cap = 16, lineno = 0;
+  size_t   pos = 0;
+  PetscFunctionBegin;
+  g->n = 0;
+  PetscCall(PetscMalloc2(cap, &g->opts, cap, &g->file_line));
+  while (pos < len) {
+    size_t end = pos, a, b;
+    while (end < len && text[end] != '\n') end++;
+    lineno++;
+    a = pos, b = end;
+    for (size_t i = a; i < b; i++)
+      if (text[i] == '#') {
+        b = i;
+        break;
+      }
+    while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
+    while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
+    if (b > a) {
+      if (g->n == cap) {
+        char    **o;
+        PetscInt *l;
+        PetscCall(PetscMalloc2(2 * cap, &o, 2 * cap, &l));
+        PetscCall(PetscArraycpy(o, g->opts, g->n));
+        PetscCall(PetscArraycpy(l, g->file_line, g->n));
+        PetscCall(PetscFree2(g->opts, g->file_line));
+        g->opts = o, g->file_line = l, cap *= 2;
+      }
+      PetscCall(PetscMalloc1(b - a + 1, &g->opts[g->n]));
+      memcpy(g->opts[g->n], text + a, b - a);
+      g->opts[g->n][b - a] = '\0';
+      g->file_line[g->n++] = lineno;
+    }
+    pos = end + 1;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode grid_free(Grid *g)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscFree(g->opts[i]));
+  PetscCall(PetscFree2(g->opts, g->file_line));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ small helpers */
+static int mkdir_p(const char *path)
+{
+  char tmp[POF_PATH_MAX];
+  if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) return ENAMETOOLONG;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return errno;
+      *p = '/';
+    }
+  if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (; *s; s++) {
+    const unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c == '\n')
+      fputs("\\n", f);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_str(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s == '\n' ? ' ' : *s, f);
+  }
+  fputc('"', f);
+}
+
+/* JSON number or null for a non-finite value */
+static void json_num(FILE *f, const char *key, double v)
+{
+  if (isfinite(v))
+    fprintf(f, ",\"%s\":%.9g", key, v);
+  else
+    fprintf(f, ",\"%s\":null", key);
+}
+
+typedef struct {
+  PetscInt      line, file_line;
+  const char   *opts;
+  PetscBool     ok;
+  PofRunSummary s;
+  double        seconds;
+  char          run_dir[POF_PATH_MAX + 16];
+  char          msg[SWEEP_MSG_LEN];
+} LineResult;
+
+/* the JSON line and the CSV row of a result (no newline at the end of either) */
+static PetscErrorCode result_format(const LineResult *r, char **json, char **csv)
+{
+  size_t n;
+  FILE  *f;
+  PetscFunctionBegin;
+  f = open_memstream(json, &n);
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
+  fprintf(f, "{\"line\":%" PetscInt_FMT ",\"grid_line\":%" PetscInt_FMT ",\"status\":\"%s\",\"options\":", r->line, r->file_line, r->ok ? "ok" : "failed");
+  json_str(f, r->opts);
+  fprintf(f, ",\"run_dir\":");
+  json_str(f, r->run_dir);
+  if (r->ok) {
+    json_num(f, "test_error", r->s.test_error);
+    json_num(f, "test_loss", r->s.test_loss);
+    json_num(f, "train_loss", r->s.train_loss);
+    json_num(f, "train_error", r->s.train_error);
+    fprintf(f, ",\"epochs\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT, r->s.epochs_done, r->s.global_step);
+  } else
+    fprintf(f, ",\"test_error\":null,\"test_loss\":null,\"train_loss\":null,\"train_error\":null,\"epochs\":null,\"global_step\":null");
+  fprintf(f, ",\"seconds\":%.3f,\"message\":", r->seconds);
+  json_str(f, r->msg);
+  fprintf(f, "}");
+  fclose(f);
+  f = open_memstream(csv, &n);
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
+  fprintf(f, "%" PetscInt_FMT ",%" PetscInt_FMT ",%s,", r->line, r->file_line, r->ok ? "ok" : "failed");
+  csv_str(f, r->opts);
+  if (r->ok)
+    fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%" PetscInt_FMT ",%" PetscInt_FMT, r->s.test_error, r->s.test_loss, r->s.train_loss, r->s.train_error, r->s.epochs_done, r->s.global_step);
+  else
+    fprintf(f, ",,,,,,");
+  fprintf(f, ",%.3f,", r->seconds);
+  csv_str(f, r->run_dir);
+  fputc(',', f);
+  csv_str(f, r->msg);
+  fclose(f);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static const char csv_header[] = "line,grid_line,status,options,test_error,test_loss,train_loss,train_error,epochs,global_step,seconds,run_dir,message";
+
+/* write text to path atomically (tmp + rename); 0 or errno */
+static int write_atomic(const char *path, const char *a, const char *b)
+{
+  char  tmp[POF_PATH_MAX + 64];
+  FILE *f;
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) return ENAMETOOLONG;
+  if (!(f = fopen(tmp, "w"))) return errno;
+  fputs(a, f);
+  fputc('\n', f);
+  if (b) {
+    fputs(b, f);
+    fputc('\n', f);
+  }
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    int e = errno;
+    fclose(f);
+    unlink(tmp);
+    return e;
+  }
+  fclose(f);
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return e;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ one line */
+typedef struct {
+  char      msg[SWEEP_MSG_LEN];
+  PetscBool have;
+} ErrCapture;
+
+/* Records the first message of a line's error and prints it like pof's handler (once per group). */
+static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+{
+  ErrCapture *e = (ErrCapture *)ctx;
+  (void)line, (void)func, (void)file;
+  if (p != PETSC_ERROR_INITIAL) return n;
+  const char *text = mess;
+  if (!text || !*text) PetscErrorMessage(n, &text, NULL);
+  if (!e->have) {
+    snprintf(e->msg, sizeof(e->msg), "%s", text ? text : "unknown error");
+    e->have = PETSC_TRUE;
+  }
+  int print = 1;
+  if (comm != PETSC_COMM_SELF && comm != MPI_COMM_NULL) {
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    print = rank == 0;
+  }
+  if (print) {
+    fprintf(stderr, "pof: error: %s\n", text ? text : "unknown error");
+    fflush(stderr);
+  }
+  return n;
+}
+
+/* The run of one line on the group: options object, config, trainer. Errors are returned. */
+static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base, const char *line, const char *run_dir, PofRunSummary *s)
+{
+  PetscOptions   o = NULL;
+  PofConfig      cfg;
+  PetscBool      help;
+  PofTrainer     t      = NULL;
+  const char    *name   = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  unsigned       groups = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsCreate(&o));
+  ierr = PetscOptionsInsertString(o, base);
+  if (!ierr) ierr = PetscOptionsInsertString(o, line);
+  if (!ierr) ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* one run directory per line, always */
+  if (!ierr) ierr = pof_config_read(o, comm, name, groups, &cfg, &help);
+  if (!ierr) ierr = help ? PETSC_ERR_ARG_WRONG : 0;
+  /* a stop request (signal) finishes the step, checkpoints and ends this line (status
+     POF_RUN_STOPPED); the sweep then takes no new line and the rerun resumes this one */
+  if (!ierr) cfg.stop_requested = stop_check;
+  if (!ierr) ierr = pof_trainer_create(comm, &cfg, kind, &t);
+  if (!ierr) ierr = pof_trainer_run(t, s);
+  if (t) PetscCall(pof_trainer_destroy(&t));
+  PetscCall(PetscOptionsDestroy(&o));
+  if (!ierr && s->status == POF_RUN_STOPPED) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!ierr && (!isfinite(s->test_loss) || (s->status != POF_RUN_ALREADY_FINISHED && !isfinite(s->train_loss)))) {
+    char a[32], b[32];
+    snprintf(a, sizeof(a), "%g", s->train_loss);
+    snprintf(b, sizeof(b), "%g", s->test_loss);
+    SETERRQ(comm, PETSC_ERR_FP, "diverged: non-finite loss (train %s, test %s)", a, b);
+  }
+  PetscFunctionReturn(ierr);
+}
+
+/* Run one line on the group; every rank of the group returns the same verdict in r. */
+static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *base, LineResult *r)
+{
+  ErrCapture     cap;
+  PetscErrorCode ierr;
+  double         t0 = pof_now();
+  int            failed, first;
+  PetscFunctionBegin;
+  memset(&cap, 0, sizeof(cap));
+  memset(&r->s, 0, sizeof(r->s));
+  PetscCall(PetscPushErrorHandler(capture_handler, &cap));
+  ierr = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
+  PetscCall(PetscPopErrorHandler());
+  /* agree on the verdict: the lowest group rank that failed sends its message */
+  failed = ierr ? 1 : 0;
+  first  = ierr ? (int)g->rank : (int)g->size;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, g->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, g->comm));
+  r->ok = failed ? PETSC_FALSE : PETSC_TRUE;
+  if (!r->ok) {
+    if (!cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
+    PetscCallMPI(MPI_Bcast(cap.msg, sizeof(cap.msg), MPI_CHAR, first, g->comm));
+    snprintf(r->msg, sizeof(r->msg), "%s", cap.msg);
+  } else
+    r->msg[0] = '\0';
+  r->seconds = pof_now() - t0;
+  PetscCallMPI(MPI_Bcast(&r->seconds, 1, MPI_DOUBLE, 0, g->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ the sweep */
+static PetscErrorCode result_path(const char *run_dir, char *path, size_t len)
+{
+  PetscFunctionBegin;
+  PetscCheck(snprintf(path, len, "%s/result.json", run_dir) < (int)len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "path %s/result.json is too long", run_dir);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* result.json with status ok in run_dir? (leader only) */
+static PetscBool finished_earlier(const char *run_dir)
+{
+  char  path[POF_PATH_MAX + 32], buf[256];
+  FILE *f;
+  if (snprintf(path, sizeof(path), "%s/result.json", run_dir) >= (int)sizeof(path)) return PETSC_FALSE;
+  if (!(f = fopen(path, "r"))) return PETSC_FALSE;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strstr(buf, "\"status\":\"ok\"") ? PETSC_TRUE : PETSC_FALSE;
+}
+
+static PetscErrorCode share_file(MPI_Comm world, const char *path, void **img)
+{
+  size_t len;
+  PetscFunctionBegin;
+  PetscCall(pof_bcast_file(world, 0, path, img, &len));
+  PetscCall(pof_file_image_register(path, *img, len));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the value of option `name` in the base string (last one wins), or "" */
+static PetscErrorCode base_option(const char *base, const char *name, char *val, size_t len)
+{
+  PetscOptions o;
+  PetscBool    set;
+  PetscFunctionBegin;
+  val[0] = '\0';
+  PetscCall(PetscOptionsCreate(&o));
+  PetscCall(PetscOptionsInsertString(o, base));
+  PetscCall(PetscOptionsGetString(o, NULL, name, val, len, &set));
+  if (!set) val[0] = '\0';
+  PetscCall(PetscOptionsDestroy(&o));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofSweepTotals *tot)
+{
+  PofGroups   g;
+  PofCounter  ctr = NULL;
+  Grid        grid;
+  void       *text = NULL, *data_img = NULL, *model_img = NULL;
+  size_t      text_len;
+  PetscMPIInt wrank;
+  char        data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
+  int64_t     err       = 0;
+  PetscInt    counts[4] = { 0, 0, 0, 0 }; /* ok, failed, skipped, run by this group leader */
+  PetscFunctionBegin;
+  memset(tot, 0, sizeof(*tot));
+  PetscCallMPI(MPI_Comm_rank(world, &wrank));
+  PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
+  PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
+  PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
+  PetscCall(grid_parse((const char *)text, text_len, &grid));
+  PetscCall(PetscFree(text));
+  PetscCheck(grid.n > 0, world, PETSC_ERR_ARG_WRONG, "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
+  PetscCheck(grid.n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE, "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid.n);
+  if (wrank == 0) err = mkdir_p(sc->dir);
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
+  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
+  if (sc->summary[0])
+    PetscCall(PetscStrncpy(summary, sc->summary, sizeof(summary)));
+  else
+    PetscCheck(snprintf(summary, sizeof(summary), "%s/summary", sc->dir) < (int)sizeof(summary), world, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+  PetscCall(pof_group_split(world, sc->group_size, &g));
+
+  /* the dataset and the starting model: read once, shared as file images */
+  PetscCall(base_option(base, "-data_file", data_file, sizeof(data_file)));
+  PetscCall(base_option(base, "-model_in", model_in, sizeof(model_in)));
+  if (data_file[0]) PetscCall(share_file(world, data_file, &data_img));
+  if (model_in[0]) PetscCall(share_file(world, model_in, &model_img));
+  PetscCall(pof_print(world, "sweep: %" PetscInt_FMT " runs of %s from %s, %d group(s) of %d rank(s), run directories %s/line-NNN%s%s%s%s\n", grid.n, sc->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sc->grid, (int)g.ngroups, (int)g.size, sc->dir, data_file[0] ? ", data " : "", data_file,
+                      model_in[0] ? ", model " : "", model_in));
+
+  PetscCall(pof_counter_create(world, &ctr));
+  for (;;) {
+    int64_t    item;
+    LineResult r;
+    PetscBool  stop = PETSC_FALSE, skip = PETSC_FALSE;
+    char       rpath[POF_PATH_MAX + 32];
+    /* a stop request (signal branch) is honoured between lines: the group takes no new line */
+    if (g.rank == 0 && stop_check && stop_check()) stop = PETSC_TRUE;
+    PetscCallMPI(MPI_Bcast(&stop, 1, MPIU_BOOL, 0, g.comm));
+    if (stop) {
+      tot->stopped = PETSC_TRUE;
+      break;
+    }
+    PetscCall(pof_group_next_item(&g, ctr, &item));
+    if (item >= grid.n) break;
+    memset(&r, 0, sizeof(r));
+    r.line      = (PetscInt)item + 1;
+    r.file_line = grid.file_line[item];
+    r.opts      = grid.opts[item];
+    PetscCheck(snprintf(r.run_dir, sizeof(r.run_dir), "%s/line-%03" PetscInt_FMT, sc->dir, r.line) < (int)sizeof(r.run_dir), g.comm, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+    PetscCall(result_path(r.run_dir, rpath, sizeof(rpath)));
+    if (g.rank == 0) skip = finished_earlier(r.run_dir);
+    PetscCallMPI(MPI_Bcast(&skip, 1, MPIU_BOOL, 0, g.comm));
+    if (skip) {
+      PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " (%s): finished earlier (%s), skipped\n", r.line, r.opts, rpath));
+      counts[2]++;
+      continue;
+    }
+    PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line, (int)g.group, r.opts));
+    PetscCall(run_line(&g, sc->kind, base, &r));
+    if (r.ok && r.s.status == POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
+      PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " stopped on request after a checkpoint; rerun the sweep to resume it\n", r.line));
+      tot->stopped = PETSC_TRUE;
+      break;
+    }
+    counts[r.ok ? 0 : 1]++;
+    if (g.rank == 0) {
+      char *json = NULL, *csv = NULL;
+      int   e = mkdir_p(r.run_dir);
+      PetscCall(result_format(&r, &json, &csv));
+      if (!e) e = write_atomic(rpath, json, csv);
+      if (e)
+        fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
+      else {
+        char jpath[POF_PATH_MAX + 16];
+        snprintf(jpath, sizeof(jpath), "%s.jsonl", summary);
+        int fd = open(jpath, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        if (fd >= 0) { /* one write per line: appends of several leaders do not interleave */
+          size_t n   = strlen(json);
+          json[n]    = '\n';
+          ssize_t wr = write(fd, json, n + 1);
+          json[n]    = '\0';
+          if (wr != (ssize_t)(n + 1)) fprintf(stderr, "pof: warning: cannot append to %s\n", jpath);
+          close(fd);
+        }
+      }
+      printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r.line, r.ok ? "finished" : "FAILED", r.seconds, r.ok ? "" : ": ", r.msg);
+      if (r.ok) printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r.line, r.s.test_error, r.s.test_loss);
+      fflush(stdout);
+      free(json);
+      free(csv);
+    }
+  }
+  /* every group is done: merge the per-line results in line order */
+  PetscCallMPI(MPI_Barrier(world));
+  PetscCall(pof_counter_destroy(&ctr));
+  if (g.rank != 0) counts[0] = counts[1] = counts[2] = 0; /* count each line once (its leader) */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 3, MPIU_INT, MPI_SUM, world));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &tot->stopped, 1, MPIU_BOOL, MPI_LOR, world));
+  tot->lines = grid.n, tot->ok = counts[0], tot->failed = counts[1], tot->skipped = counts[2];
+  err = 0;
+  if (wrank == 0) {
+    char  jpath[POF_PATH_MAX + 16], cpath[POF_PATH_MAX + 16];
+    FILE *fj, *fc;
+    snprintf(jpath, sizeof(jpath), "%s.jsonl.tmp", summary);
+    snprintf(cpath, sizeof(cpath), "%s.csv.tmp", summary);
+    fj = fopen(jpath, "w");
+    fc = fopen(cpath, "w");
+    if (!fj || !fc)
+      err = errno;
+    else {
+      fprintf(fc, "%s\n", csv_header);
+      for (PetscInt i = 0; i < grid.n; i++) {
+        char  rd[POF_PATH_MAX + 64], json[65536], csv[65536];
+        FILE *f;
+        snprintf(rd, sizeof(rd), "%s/line-%03" PetscInt_FMT "/result.json", sc->dir, i + 1);
+        if (!(f = fopen(rd, "r"))) {
+          tot->not_run++;
+          continue;
+        }
+        if (fgets(json, sizeof(json), f) && fgets(csv, sizeof(csv), f)) {
+          fputs(json, fj);
+          fputs(csv, fc);
+        } else
+          tot->not_run++;
+        fclose(f);
+      }
+      char final[POF_PATH_MAX + 16];
+      if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;
+      fj = fc = NULL;
+      snprintf(final, sizeof(final), "%s.jsonl", summary);
+      if (!err && rename(jpath, final) != 0) err = errno;
+      snprintf(final, sizeof(final), "%s.csv", summary);
+      if (!err && rename(cpath, final) != 0) err = errno;
+    }
+    if (fj) fclose(fj);
+    if (fc) fclose(fc);
+  }
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
+  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s", summary, strerror((int)err));
+  PetscCallMPI(MPI_Bcast(&tot->not_run, 1, MPIU_INT, 0, world));
+  if (data_file[0]) PetscCall(pof_file_image_unregister(data_file));
+  if (model_in[0]) PetscCall(pof_file_image_unregister(model_in));
+  PetscCall(PetscFree(data_img));
+  PetscCall(PetscFree(model_img));
+  PetscCall(pof_group_destroy(&g));
+  PetscCall(grid_free(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

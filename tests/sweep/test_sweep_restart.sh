@@ -1,0 +1,39 @@
+#!/bin/bash
+# Restart and failures: a sweep killed while line 3 runs (after its first checkpoint) is rerun:
+# line 1 (finished) is skipped, line 2 (invalid option) is reported failed again, line 3 resumes
+# from its checkpoint and ends bit-identical to an uninterrupted run, line 4 runs; the summary
+# has each line once; line 5 (diverging: non-finite loss) is recorded failed.
+. "$(dirname "$0")/common.sh"
+make_small || { finish; exit 1; }
+cat > grid.txt <<'G'
+-pof_gamma_max 1.5
+-pof_gamma_max 1.0 -no_such_option 3
+-run_epochs 2 -ckpt_every_steps 2 -pof_gamma_max 0.5
+-pof_mode off
+-opt_lr 1e300 -pof_mode off -pof_train_classifier -data_train_subset 128
+G
+# one group of 2 ranks: the lines run in order
+timeout 600 "$MPIEXEC" --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run1.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do ls sw/line-003/ckpt-*.h5 > /dev/null 2>&1 && break; kill -0 $pid 2> /dev/null || break; sleep 0.1; done
+kill -TERM $pid; wait $pid; rc=$?
+[ $rc -ne 0 ] && [ ! -e sw/line-003/result.json ] && [ -e sw/line-001/result.json ] && ok "sweep killed during line 3 (rc=$rc)" || { bad "kill mid-way (rc=$rc)"; tail run1.log; }
+grep -q '"status":"failed".*unknown option.*-no_such_option' sw/line-002/result.json && ok "line 2 recorded failed with the bad option named" || { bad "line 2 result"; cat sw/line-002/result.json; }
+mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run2.log 2>&1 && ok "rerun" || { bad "rerun"; tail -20 run2.log; }
+grep -q "line 1 .*finished earlier.*skipped" run2.log && ok "finished line 1 skipped" || bad "line 1 not skipped"
+grep -q "posttrain: resuming from sw/line-003/ckpt-" run2.log && ok "interrupted line 3 resumed from its checkpoint" || { bad "line 3 did not resume"; grep line-003 run2.log; }
+grep -q '"ok":2,"skipped":1,"failed":2' run2.log && ok "totals: 2 run, 1 skipped, 2 failed" || { bad "totals"; tail -3 run2.log; }
+/usr/bin/python3 - <<'PY' && ok "summary: each line once, lines 2 (bad option) and 5 (diverged) failed with their messages, others ok" || bad "summary"
+import csv, json
+js = [json.loads(l) for l in open("sw/summary.jsonl")]
+assert [j["line"] for j in js] == [1, 2, 3, 4, 5], [j["line"] for j in js]
+assert [j["status"] for j in js] == ["ok", "failed", "ok", "ok", "failed"]
+assert "diverged: non-finite loss" in js[4]["message"], js[4]
+assert "no_such_option" in js[1]["message"] and js[1]["test_loss"] is None
+assert js[2]["epochs"] == 3 and all(j["test_loss"] > 0 for j in js if j["status"] == "ok")
+rows = list(csv.DictReader(open("sw/summary.csv")))
+assert [r["line"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[1]["status"] == "failed"
+PY
+mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 2 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
+same_model sw/line-003/model.h5 alone3/model.h5 && ok "resumed line 3 bit-identical to an uninterrupted run" || bad "resumed line 3 differs"
+finish
