@@ -19,6 +19,7 @@ PetscErrorCode pof_cmd_convert(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm);
+PetscErrorCode pof_cmd_analyze(PetscOptions opts, MPI_Comm comm);
 
 /** Print the library versions (pof --version). Not collective beyond rank-0 printing. */
 PetscErrorCode pof_print_versions(MPI_Comm comm);
