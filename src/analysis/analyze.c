@@ -29,7 +29,7 @@ PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnal
   a->hutchinson = 20;
   a->network    = PETSC_FALSE;
   a->classifier = PETSC_TRUE;
-  a->fd_eps     = 1e-3;
+  a->fd_eps     = 1e-4;
   a->eps_tol    = 1e-6;
   a->eps_max_it = 300;
   a->weak_batch = 128;
