@@ -122,7 +122,9 @@ PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count);
  * Feature-extractor forward of n samples: x (n, C, H, W) plain float -> h (n, F) float.
  * mode POF_BN_TRAIN normalizes with batch statistics (global ones when a BN-sum function is
  * set) and, with POF_FWD_UPDATE_RUNNING, updates the running statistics; POF_BN_EVAL uses the
- * running statistics. POF_FWD_KEEP keeps what pof_wrn_features_backward needs (train mode only).
+ * running statistics. POF_FWD_KEEP keeps what pof_wrn_features_backward needs; after an
+ * eval-mode kept forward the backward treats the BN statistics as constants (the gradient of
+ * the deterministic eval-mode function, used by pof analyze; no BN-sum calls).
  * n may vary from call to call (primitives are created once per distinct n).
  */
 PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h);
@@ -134,6 +136,24 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
  * when not NULL (needs input_grad at creation).
  */
 PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx);
+
+/** ReLU handling of the following passes (pof analyze's difference quotients). */
+typedef enum { POF_RELU_LIVE   = 0, /**< max(0, .) as usual */
+               POF_RELU_RECORD = 1, /**< as usual, and store every ReLU's on/off pattern */
+               POF_RELU_REPLAY = 2  /**< use the stored patterns (forward and backward) instead */
+} PofReluMode;
+
+/**
+ * Set the ReLU mode and rewind the mask cursor to the start of buf (cap bytes, owned by the
+ * caller, kept until the mode is set back to POF_RELU_LIVE). In record/replay mode every forward
+ * consumes pof_wrn_relu_mask_bytes(m, n) bytes of buf in order, so a sequence of forwards replays
+ * the masks recorded by the same sequence of batch sizes; a kept forward's masks are used by the
+ * following backward. With replayed masks the network is a fixed piecewise-linear map of its
+ * parameters, so central differences of its gradient give the Hessian of that piece. Local.
+ */
+PetscErrorCode pof_wrn_relu_masks(PofWrn m, PofReluMode mode, uint8_t *buf, size_t cap);
+/** Bytes of ReLU masks one forward of n samples records. */
+size_t pof_wrn_relu_mask_bytes(PofWrn m, PetscInt n);
 
 /** Print every convolution's oneDNN implementations (rank-0 style output to f). */
 PetscErrorCode pof_wrn_print_impls(PofWrn m, FILE *f);

@@ -20,6 +20,7 @@ PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm);
+PetscErrorCode pof_cmd_analyze(PetscOptions opts, MPI_Comm comm);
 
 /** Exit status main() returns after a command that succeeded (POF_EXIT_OK unless a command
     sets it, e.g. POF_EXIT_CHECKPOINT after a run stopped on a signal). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const PofCommand commands[] = {
+  { "analyze", pof_cmd_analyze, "Hessian spectra (SLEPc), traces, curvatures and loss landscapes of a model" },
   { "bench", pof_cmd_bench, "synthetic-data throughput of a WRN step (forward, train, pof)" },
   { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
   { "eval", pof_cmd_eval, "test (or clean train) loss and error of a model file" },

@@ -26,6 +26,7 @@ typedef struct {
   PetscInt w_off, b_off, r_off; /* gamma, beta in params; running mean (var = +c) in running */
   float   *mean, *rstd;         /* batch statistics of the last training forward */
   float   *scale, *shift;       /* per-channel affine of the last forward */
+  uint8_t *mask;                /* ReLU mask of the last kept forward (replay mode), or NULL */
 } BnLayer;
 
 typedef struct {
@@ -63,6 +64,10 @@ struct _p_PofWrn {
   /* last kept forward */
   PetscInt       kept_n;
   const float   *kept_x;
+  PofBnMode      kept_mode; /* BN mode of the last kept forward */
+  PofReluMode    relu_mode; /* live, record or replay ReLU masks (pof_wrn_relu_masks) */
+  uint8_t       *mask_buf;
+  size_t         mask_cap, mask_pos;
   PofSumFn       bn_sum;
   void          *bn_sum_ctx;
   PofGradReadyFn grad_ready;
@@ -436,6 +441,8 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
   if (mode == POF_BN_EVAL) {
     for (PetscInt c = 0; c < C; c++) {
       const double rs = 1.0 / sqrt((double)rvar[c] + BN_EPS);
+      bn->mean[c]     = rmean[c]; /* for an eval-mode backward: the statistics are constants */
+      bn->rstd[c]     = (float)rs;
       bn->scale[c]    = (float)(gamma[c] * rs);
       bn->shift[c]    = (float)(beta[c] - rmean[c] * gamma[c] * rs);
     }
@@ -461,20 +468,67 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
       }
     }
   }
-  pof_bn_apply(a, x, bn->scale, bn->shift, 1, y);
+  if (m->relu_mode == POF_RELU_LIVE) {
+    pof_bn_apply(a, x, bn->scale, bn->shift, 1, y);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* recorded masks: one byte per element (padded lanes included), consumed in pass order */
+  const size_t elems = (size_t)pof_act_elems(a);
+  PetscCheck(m->mask_pos + elems <= m->mask_cap, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "ReLU mask buffer too small (%zu bytes, need more than %zu)", m->mask_cap, m->mask_pos + elems);
+  uint8_t *mk = m->mask_buf + m->mask_pos;
+  m->mask_pos += elems;
+  bn->mask = mk;
+  if (m->relu_mode == POF_RELU_RECORD) {
+    pof_bn_apply(a, x, bn->scale, bn->shift, 1, y);
+    if (a->dt == POF_DT_F32)
+      for (size_t k = 0; k < elems; k++) mk[k] = ((const float *)y)[k] > 0.0f;
+    else
+      for (size_t k = 0; k < elems; k++) mk[k] = pof_bf16_to_f32(((const uint16_t *)y)[k]) > 0.0f;
+  } else { /* replay: the affine, then the recorded pattern instead of max(0, .) */
+    pof_bn_apply(a, x, bn->scale, bn->shift, 0, y);
+    if (a->dt == POF_DT_F32) {
+      float *v = (float *)y;
+      for (size_t k = 0; k < elems; k++)
+        if (!mk[k]) v[k] = 0.0f;
+    } else {
+      uint16_t *v = (uint16_t *)y;
+      for (size_t k = 0; k < elems; k++)
+        if (!mk[k]) v[k] = 0;
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* dy -> dx through ReLU(BN(x)) with y the ReLU output; writes dγ, dβ (local sums) to grads. */
+/* dy -> dx through ReLU(BN(x)) with y the ReLU output; writes dγ, dβ (local sums) to grads.
+   After an eval-mode forward the statistics are constants: dx = γ·rstd·dz (the batch-statistics
+   terms vanish, done by passing zero sums) and nothing is reduced across ranks. */
 static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const void *dy, const void *y, const void *x, const void *addend, void *dx)
 {
   const PetscInt C   = bn->c;
   double        *sdz = m->red, *sdzx = m->red + C;
   PetscFunctionBegin;
+  if (y && m->relu_mode == POF_RELU_REPLAY) { /* the recorded ReLU pattern: mask dy, then no ReLU */
+    const size_t elems = (size_t)pof_act_elems(a);
+    if (a->dt == POF_DT_F32) {
+      float *v = (float *)(uintptr_t)dy;
+      for (size_t k = 0; k < elems; k++)
+        if (!bn->mask[k]) v[k] = 0.0f;
+    } else {
+      uint16_t *v = (uint16_t *)(uintptr_t)dy;
+      for (size_t k = 0; k < elems; k++)
+        if (!bn->mask[k]) v[k] = 0;
+    }
+    y = NULL;
+  }
   pof_bn_bwd_sums(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, sdz, sdzx);
   for (PetscInt c = 0; c < C; c++) {
     m->grads[bn->w_off + c] = (float)sdzx[c];
     m->grads[bn->b_off + c] = (float)sdz[c];
+  }
+  if (m->kept_mode == POF_BN_EVAL) {
+    for (PetscInt c = 0; c < 2 * C; c++) m->red[c] = 0.0;
+    pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, 1.0, addend, dx);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
   m->red[2 * C] = (double)(a->n * a->h * a->w);
   if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, m->red, 2 * C + 1));
@@ -509,7 +563,6 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
   const void     *xin;
   PetscFunctionBegin;
   PetscCheck(n >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch must be positive, got %" PetscInt_FMT, n);
-  PetscCheck(!keep || mode == POF_BN_TRAIN, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_FWD_KEEP needs training mode");
   if (keep)
     PetscCall(ensure_keep(m, n));
   else
@@ -545,11 +598,36 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
   PetscCall(bn_forward(m, &m->bnf, &af, mode, flags, cur, AF));
   pof_avgpool_fwd(&af, AF, h);
   if (keep) {
-    m->kept_n = n;
-    m->kept_x = x;
+    m->kept_n    = n;
+    m->kept_x    = x;
+    m->kept_mode = mode;
   } else
     m->kept_n = 0; /* a non-kept pass may have changed BN batch statistics */
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_wrn_relu_masks(PofWrn m, PofReluMode mode, uint8_t *buf, size_t cap)
+{
+  PetscFunctionBegin;
+  PetscCheck(mode == POF_RELU_LIVE || buf, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "ReLU mask recording/replay needs a buffer");
+  m->relu_mode = mode;
+  m->mask_buf  = buf;
+  m->mask_cap  = cap;
+  m->mask_pos  = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+size_t pof_wrn_relu_mask_bytes(PofWrn m, PetscInt n)
+{
+  PofAct a  = m->af;
+  a.n       = n;
+  size_t sz = (size_t)pof_act_elems(&a);
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    PofAct ax = m->blocks[b].ax, am = m->blocks[b].amid;
+    ax.n = am.n = n;
+    sz += (size_t)pof_act_elems(&ax) + (size_t)pof_act_elems(&am);
+  }
+  return sz;
 }
 
 /* ------------------------------------------------------------------ backward */
