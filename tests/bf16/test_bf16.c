@@ -7,7 +7,8 @@
  * (tests/bf16/torch_bf16_error.py; measured: features 0.0037, logits 0.0057, loss 0.0001,
  * conv weight grads 0.18, BN grads 0.25, final-BN grads 0.0201, linear grads 0.0049). Early-layer gradients are
  * noisy in bf16 in both implementations (rounded activations through BN backward at init).
- * Also: bf16 eval-mode forward against fp32, and the bf16 model runs no `ref:` primitive.
+ * Also: bf16 eval-mode forward against fp32, and the bf16 model runs no `ref:` primitive;
+ * recompute mode (pof_wrn_set_recompute, -model_recompute) is bit-identical in f32 and bf16.
  */
 #include "nn/nn_internal.h"
 #include "pof/rng.h"
@@ -141,6 +142,61 @@ static void test_bf16_vs_fp32(void **state)
   assert_int_equal(fails, 0);
 }
 
+/* -model_recompute: features, every gradient, dx and running statistics bit-identical to the
+   default mode, in f32 and bf16, on a model with identity and conv shortcuts (WRN-16-1, base 4),
+   and after switching the mode of one model back and forth. */
+static void recompute_case(PofDType dt)
+{
+  const PofWrnShape s = { 16, 1, 4, 3, 12, 12, 5 };
+  PofWrn            ma, mb;
+  const int         n = 6;
+  assert_int_equal(pof_wrn_create(&s, dt, PETSC_TRUE, &ma), 0);
+  assert_int_equal(pof_wrn_create(&s, dt, PETSC_TRUE, &mb), 0);
+  assert_int_equal(pof_wrn_init_params(ma, 5), 0);
+  assert_int_equal(pof_wrn_init_params(mb, 5), 0);
+  pof_wrn_set_recompute(mb, PETSC_TRUE);
+  assert_true(pof_wrn_recompute(mb));
+  const PetscInt np = pof_wrn_num_params(ma), nb = pof_wrn_num_bn_state(ma), F = pof_wrn_feature_dim(ma), nx = n * 3 * 12 * 12;
+  float         *x = malloc(sizeof(float) * (size_t)nx), *dh = malloc(sizeof(float) * (size_t)(n * F));
+  float         *h[2], *dx[2], *g[2];
+  PofRng         r;
+  pof_rng_init(&r, 9, POF_RNG_TEST, 78, 0, 0);
+  for (PetscInt i = 0; i < nx; i++) x[i] = (float)pof_rng_normal(&r);
+  for (PetscInt i = 0; i < n * F; i++) dh[i] = (float)pof_rng_normal(&r);
+  for (int round = 0; round < 2; round++) { /* round 1: mb switched off and on again */
+    PofWrn mm[2] = { ma, mb };
+    if (round == 1) pof_wrn_set_recompute(mb, PETSC_FALSE), pof_wrn_set_recompute(mb, PETSC_TRUE);
+    for (int k = 0; k < 2; k++) {
+      h[k]  = malloc(sizeof(float) * (size_t)(n * F));
+      dx[k] = malloc(sizeof(float) * (size_t)nx);
+      g[k]  = pof_wrn_grads(mm[k]);
+      assert_int_equal(pof_wrn_features(mm[k], POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, x, h[k]), 0);
+      assert_int_equal(pof_wrn_features_backward(mm[k], dh, dx[k]), 0);
+    }
+    assert_memory_equal(h[0], h[1], sizeof(float) * (size_t)(n * F));
+    assert_memory_equal(g[0], g[1], sizeof(float) * (size_t)pof_wrn_num_feature_params(ma));
+    assert_memory_equal(dx[0], dx[1], sizeof(float) * (size_t)nx);
+    assert_memory_equal(pof_wrn_running(ma), pof_wrn_running(mb), sizeof(float) * (size_t)nb);
+    double gn = 0;
+    for (PetscInt i = 0; i < pof_wrn_num_feature_params(ma); i++) gn += fabs(g[0][i]);
+    assert_true(gn > 0); /* the comparison is not between two zero arenas */
+    for (int k = 0; k < 2; k++) free(h[k]), free(dx[k]);
+  }
+  (void)np;
+  /* switching the mode drops the kept forward */
+  pof_wrn_set_recompute(mb, PETSC_FALSE);
+  assert_int_not_equal(pof_wrn_features_backward(mb, dh, NULL), 0);
+  free(x), free(dh);
+  pof_wrn_destroy(&ma), pof_wrn_destroy(&mb);
+}
+
+static void test_recompute_bit_identical(void **state)
+{
+  (void)state;
+  recompute_case(POF_DT_F32);
+  recompute_case(POF_DT_BF16);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -158,6 +214,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bf16_vs_fp32),
+    cmocka_unit_test(test_recompute_bit_identical),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
