@@ -334,8 +334,13 @@ void   pof_wrn_set_recompute(PofWrn m, PetscBool on)
 {
   if (on == m->recompute) return;
   free_keep(m); /* the kept buffers are reallocated for the new mode on the next kept forward */
-  m->recompute = on;
-  m->kept_n    = 0;
+  m->recompute     = on;
+  m->conv0.low_mem = on;
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    m->blocks[b].conv1.low_mem = m->blocks[b].conv2.low_mem = on;
+    if (m->blocks[b].has_sc) m->blocks[b].sc.low_mem = on;
+  }
+  m->kept_n = 0;
 }
 PetscBool pof_wrn_recompute(PofWrn m) { return m->recompute; }
 void      pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx)
