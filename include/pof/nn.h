@@ -110,10 +110,10 @@ void pof_wrn_params_changed(PofWrn m);
  * Recompute mode (-model_recompute): a kept forward stores only each block's input and first
  * conv output; the BN+ReLU outputs are recomputed in backward from the stored BN scale/shift by
  * the same kernel, so gradients are bit-identical to the default mode, for about half the
- * activation memory and one extra BN+ReLU pass per BN layer. The backward-data weights (when
- * their blocked format differs from the forward one) are reordered on each use into one buffer
- * shared by all convolutions instead of a cached copy per convolution. Changing the mode drops
- * the last kept forward.
+ * activation memory and one extra BN+ReLU pass per BN layer. The blocked convolution weights
+ * (forward and backward-data) are reordered from the float arena on each use into one buffer
+ * shared by all convolutions instead of cached copies per convolution (one reorder of the
+ * weights per pass). Changing the mode drops the last kept forward.
  */
 void      pof_wrn_set_recompute(PofWrn m, PetscBool on);
 PetscBool pof_wrn_recompute(PofWrn m);

@@ -343,12 +343,20 @@ PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const
   PetscFunctionBegin;
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0);
-  PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
+  void                     *w;
+  if (cv->low_mem && is_blocked4(wmd)) { /* no cached copy: reorder into the shared buffer */
+    PetscCall(pof_nn_weight_scratch(dnnl_memory_desc_get_size(wmd), &w));
+    PetscCall(pad_weights(cv));
+    reorder_weights(wmd, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, w, 1);
+  } else {
+    PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
+    w = cv->w_fwd;
+  }
   PetscCall(pof_nn_scratchpad(e->scratch[0], &scr));
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
   ExecArg                   a[4] = {
                       { DNNL_ARG_SRC, &e->src_md, (void *)src },
-                      { DNNL_ARG_WEIGHTS, wmd, cv->w_fwd },
+                      { DNNL_ARG_WEIGHTS, wmd, w },
                       { DNNL_ARG_DST, &e->dst_md, dst },
                       { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
