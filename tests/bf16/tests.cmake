@@ -1,5 +1,5 @@
 pof_unit_test(test_bf16 ${CMAKE_CURRENT_LIST_DIR}/test_bf16.c TIMEOUT 120 LABELS fast)
-pof_shell_test(bf16_train bf16/test_bf16_train.sh TIMEOUT 300 LABELS e2e)
+pof_shell_test(bf16_train bf16/test_bf16_train.sh TIMEOUT 600 LABELS e2e)
 # bench/comm_bench: collectives' latency/bandwidth (the communication model); smoke-tested here
 add_executable(comm_bench ${CMAKE_SOURCE_DIR}/bench/comm_bench.c)
 target_link_libraries(comm_bench PRIVATE MPI::MPI_C)
