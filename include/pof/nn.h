@@ -106,6 +106,17 @@ float *pof_wrn_grads(PofWrn m);
 float *pof_wrn_running(PofWrn m);
 /** Mark the parameters changed (the blocked weight copies are refreshed on the next pass). */
 void pof_wrn_params_changed(PofWrn m);
+/**
+ * Recompute mode (-model_recompute): a kept forward stores only each block's input and first
+ * conv output; the BN+ReLU outputs are recomputed in backward from the stored BN scale/shift by
+ * the same kernel, so gradients are bit-identical to the default mode, for about half the
+ * activation memory and one extra BN+ReLU pass per BN layer. The blocked convolution weights
+ * (forward and backward-data) are reordered from the float arena on each use into one buffer
+ * shared by all convolutions instead of cached copies per convolution (one reorder of the
+ * weights per pass). Changing the mode drops the last kept forward.
+ */
+void      pof_wrn_set_recompute(PofWrn m, PetscBool on);
+PetscBool pof_wrn_recompute(PofWrn m);
 
 /** POF.md initialization from stream (seed, POF_RNG_INIT, tensor index): Kaiming-normal
     (fan_out) convs, BN weight 1 / bias 0, linear weight N(0, 0.1^2), bias 0; running mean 0, var 1. */

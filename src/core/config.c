@@ -133,6 +133,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, NULL));
     PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, NULL));
     PetscCall(PetscOptionsString("-model_in", "Model or checkpoint file to start from", NULL, cfg->model.in, cfg->model.in, sizeof(cfg->model.in), NULL));
+    PetscCall(PetscOptionsBool("-model_recompute", "Keep only block inputs and first conv outputs for backward; recompute BN+ReLU outputs (bit-identical, less memory)", NULL, cfg->model.recompute, &cfg->model.recompute, NULL));
   }
   if (groups & POF_GROUP_OPT) {
     PetscBool set = PETSC_FALSE;
@@ -386,6 +387,7 @@ PetscErrorCode pof_config_write_json(const PofConfig *c, FILE *f)
     json_int(f, "model_depth", c->model.depth, &first);
     json_int(f, "model_width", c->model.width, &first);
     json_int(f, "model_base", c->model.base, &first);
+    json_bool(f, "model_recompute", c->model.recompute, &first);
     json_int(f, "model_classes", c->model.classes, &first);
     json_str(f, "model_in", c->model.in, &first);
   }

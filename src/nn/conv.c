@@ -253,6 +253,18 @@ static void reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *bl
     }
 }
 
+/* logical OIHW into the zero-padded one (when the channel counts are padded) */
+static PetscErrorCode pad_weights(PofConv *cv)
+{
+  PetscFunctionBegin;
+  if (cv->w_pad) {
+    const PetscInt kk = cv->k * cv->k;
+    for (PetscInt o = 0; o < cv->cout; o++)
+      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk, cv->w_plain + (o * cv->cin + i) * kk, kk));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when stale. */
 static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version, void **rp)
 {
@@ -277,11 +289,7 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
       PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
     }
   }
-  if (cv->w_pad) { /* logical OIHW into the zero-padded one */
-    const PetscInt kk = cv->k * cv->k;
-    for (PetscInt o = 0; o < cv->cout; o++)
-      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk, cv->w_plain + (o * cv->cin + i) * kk, kk));
-  }
+  PetscCall(pad_weights(cv));
   if (is_blocked4(md)) {
     reorder_weights(md, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, *buf, 1);
   } else {
@@ -335,12 +343,20 @@ PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const
   PetscFunctionBegin;
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0);
-  PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
+  void                     *w;
+  if (cv->low_mem && is_blocked4(wmd)) { /* no cached copy: reorder into the shared buffer */
+    PetscCall(pof_nn_weight_scratch(dnnl_memory_desc_get_size(wmd), &w));
+    PetscCall(pad_weights(cv));
+    reorder_weights(wmd, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, w, 1);
+  } else {
+    PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
+    w = cv->w_fwd;
+  }
   PetscCall(pof_nn_scratchpad(e->scratch[0], &scr));
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
   ExecArg                   a[4] = {
                       { DNNL_ARG_SRC, &e->src_md, (void *)src },
-                      { DNNL_ARG_WEIGHTS, wmd, cv->w_fwd },
+                      { DNNL_ARG_WEIGHTS, wmd, w },
                       { DNNL_ARG_DST, &e->dst_md, dst },
                       { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
@@ -356,12 +372,22 @@ PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version,
   PetscCheck(cv->need_dsrc, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "convolution was set up without backward data");
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_weights_md, 0);
-  PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version, &cv->r_bd));
+  void                     *w;
+  if (cv->w_fwd && cv->w_fwd_version == version && dnnl_memory_desc_equal(wmd, &cv->w_fwd_md))
+    w = cv->w_fwd; /* same format: no second copy */
+  else if (cv->low_mem && is_blocked4(wmd)) {
+    PetscCall(pof_nn_weight_scratch(dnnl_memory_desc_get_size(wmd), &w));
+    PetscCall(pad_weights(cv));
+    reorder_weights(wmd, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, w, 1);
+  } else {
+    PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version, &cv->r_bd));
+    w = cv->w_bd;
+  }
   PetscCall(pof_nn_scratchpad(e->scratch[1], &scr));
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_scratchpad_md, 0);
   ExecArg                   a[4] = {
                       { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
-                      { DNNL_ARG_WEIGHTS, wmd, cv->w_bd },
+                      { DNNL_ARG_WEIGHTS, wmd, w },
                       { DNNL_ARG_DIFF_SRC, &e->src_md, dsrc },
                       { DNNL_ARG_SCRATCHPAD, smd, scr }
   };

@@ -3,10 +3,12 @@
 
 #include <stdlib.h>
 
-static dnnl_engine_t nn_engine       = NULL;
-static dnnl_stream_t nn_stream       = NULL;
-static void         *nn_scratch      = NULL;
-static size_t        nn_scratch_size = 0;
+static dnnl_engine_t nn_engine        = NULL;
+static dnnl_stream_t nn_stream        = NULL;
+static void         *nn_scratch       = NULL;
+static size_t        nn_scratch_size  = 0;
+static void         *nn_wscratch      = NULL; /* shared blocked weights (low-memory mode) */
+static size_t        nn_wscratch_size = 0;
 
 PetscErrorCode pof_nn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream)
 {
@@ -33,6 +35,19 @@ PetscErrorCode pof_nn_scratchpad(size_t bytes, void **ptr)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode pof_nn_weight_scratch(size_t bytes, void **ptr)
+{
+  PetscFunctionBegin;
+  if (bytes > nn_wscratch_size) {
+    free(nn_wscratch);
+    nn_wscratch_size = (bytes + 4095) / 4096 * 4096;
+    nn_wscratch      = aligned_alloc(4096, nn_wscratch_size);
+    PetscCheck(nn_wscratch, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of shared convolution weights", nn_wscratch_size);
+  }
+  *ptr = nn_wscratch;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_nn_finalize(void)
 {
   PetscFunctionBegin;
@@ -43,6 +58,9 @@ PetscErrorCode pof_nn_finalize(void)
   free(nn_scratch);
   nn_scratch      = NULL;
   nn_scratch_size = 0;
+  free(nn_wscratch);
+  nn_wscratch      = NULL;
+  nn_wscratch_size = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -10,6 +10,8 @@
 PetscErrorCode pof_nn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
 /** A scratchpad buffer of at least `bytes`, shared by all primitives (user scratchpad mode). */
 PetscErrorCode pof_nn_scratchpad(size_t bytes, void **ptr);
+/* One process-wide buffer for blocked weights reordered on every use (low-memory mode). */
+PetscErrorCode pof_nn_weight_scratch(size_t bytes, void **ptr);
 
 /** Bytes of one element of a pof data type. */
 static inline size_t           pof_dt_size(PofDType dt) { return dt == POF_DT_BF16 ? 2 : 4; }
@@ -95,6 +97,7 @@ typedef struct {
      counts fell back to ref:any): zero-padded plain weights and gradient when they differ */
   PetscInt      cin_p, cout_p;
   float        *w_pad, *dw_pad;
+  PetscBool     low_mem; /* backward-data weights reordered into a shared buffer on each use */
   PetscInt      nentries;
   PofConvEntry *entries[8];
   char          impl[3][64];

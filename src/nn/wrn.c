@@ -6,6 +6,10 @@
  *   OUT = shortcut(X) (1x1 conv, or a copy of X), then OUT += conv2(A2) (sum post-op)
  * With POF_FWD_KEEP every block keeps X, A1, C1, A2 for backward; without it four rotating
  * buffers hold one block at a time (the PoF weak pass and evaluation keep nothing).
+ * Recompute mode (pof_wrn_set_recompute) keeps only X and C1 per block: A1, A2 and the final
+ * ReLU(BN(X)) are written to one scratch buffer R in forward and recomputed into R in backward
+ * from X / C1 and the BN scale and shift of that forward, by the same kernel, so they are
+ * bit-identical to the stored ones (and so are all gradients).
  * Backward of block b with gradient buffers G0 (dOUT), G1, G2, G3:
  *   G1 = conv2ᵀ(G0), dW2;  shortcut: G2 = scᵀ(G0), dWsc (identity: the addend is G0 itself)
  *   G1 = BN2ᵀ(G1) (in place), dγ2, dβ2;  G3 = conv1ᵀ(G1), dW1
@@ -54,13 +58,16 @@ struct _p_PofWrn {
   PetscInt       bnf_begin;
   PofAct         a0, af; /* conv0 output shape (n, b, H, W); final activation shape */
   /* storage */
-  PetscInt keep_cap, stream_cap, grad_cap;
-  void   **X;    /* X[0..nblocks]: block inputs (X[nblocks] = last output) */
-  void    *AF;   /* final ReLU(BN(X)) */
-  void    *P[4]; /* rotating buffers (no KEEP) */
-  void    *G[4]; /* gradient buffers */
-  void    *xin;  /* converted network input (bf16) */
-  PetscInt xin_cap;
+  PetscInt  keep_cap, stream_cap, grad_cap;
+  void    **X;    /* X[0..nblocks]: block inputs (X[nblocks] = last output) */
+  void     *AF;   /* final ReLU(BN(X)) */
+  void     *P[4]; /* rotating buffers (no KEEP) */
+  void     *G[4]; /* gradient buffers */
+  void     *xin;  /* converted network input (bf16) */
+  void     *R;    /* recompute scratch (largest activation) */
+  PetscInt  r_cap;
+  PetscBool recompute;
+  PetscInt  xin_cap;
   /* last kept forward */
   PetscInt       kept_n;
   const float   *kept_x;
@@ -281,9 +288,9 @@ static void free_keep(PofWrn m)
     free(m->blocks[b].A1), free(m->blocks[b].C1), free(m->blocks[b].A2);
     m->blocks[b].A1 = m->blocks[b].C1 = m->blocks[b].A2 = NULL;
   }
-  free(m->AF);
-  m->AF       = NULL;
-  m->keep_cap = 0;
+  free(m->AF), free(m->R);
+  m->AF = m->R = NULL;
+  m->keep_cap = m->r_cap = 0;
 }
 
 PetscErrorCode pof_wrn_destroy(PofWrn *pm)
@@ -328,7 +335,20 @@ float *pof_wrn_params(PofWrn m) { return m->params; }
 float *pof_wrn_grads(PofWrn m) { return m->grads; }
 float *pof_wrn_running(PofWrn m) { return m->running; }
 void   pof_wrn_params_changed(PofWrn m) { m->version++; }
-void   pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx)
+void   pof_wrn_set_recompute(PofWrn m, PetscBool on)
+{
+  if (on == m->recompute) return;
+  free_keep(m); /* the kept buffers are reallocated for the new mode on the next kept forward */
+  m->recompute     = on;
+  m->conv0.low_mem = on;
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    m->blocks[b].conv1.low_mem = m->blocks[b].conv2.low_mem = on;
+    if (m->blocks[b].has_sc) m->blocks[b].sc.low_mem = on;
+  }
+  m->kept_n = 0;
+}
+PetscBool pof_wrn_recompute(PofWrn m) { return m->recompute; }
+void      pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx)
 {
   m->bn_sum     = fn;
   m->bn_sum_ctx = ctx;
@@ -376,6 +396,8 @@ PetscErrorCode pof_wrn_init_params(PofWrn m, PetscInt seed)
 }
 
 /* ------------------------------------------------------------------ storage */
+static size_t max_act_bytes(PofWrn m, PetscInt n);
+
 static PetscErrorCode ensure_keep(PofWrn m, PetscInt n)
 {
   PetscFunctionBegin;
@@ -389,16 +411,25 @@ static PetscErrorCode ensure_keep(PofWrn m, PetscInt n)
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid, ao = B->aout;
     ax.n = am.n = ao.n = n;
-    B->A1              = xalloc(pof_act_bytes(&ax));
     B->C1              = xalloc(pof_act_bytes(&am));
-    B->A2              = xalloc(pof_act_bytes(&am));
     m->X[b + 1]        = xalloc(pof_act_bytes(&ao));
-    PetscCheck(B->A1 && B->C1 && B->A2 && m->X[b + 1], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+    if (!m->recompute) {
+      B->A1 = xalloc(pof_act_bytes(&ax));
+      B->A2 = xalloc(pof_act_bytes(&am));
+    }
+    PetscCheck((m->recompute || (B->A1 && B->A2)) && B->C1 && m->X[b + 1], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
   }
-  a     = m->af;
-  a.n   = n;
-  m->AF = xalloc(pof_act_bytes(&a));
-  PetscCheck(m->AF, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  if (m->recompute) {
+    free(m->R);
+    m->R = xalloc(max_act_bytes(m, n));
+    PetscCheck(m->R, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+    m->r_cap = n;
+  } else {
+    a     = m->af;
+    a.n   = n;
+    m->AF = xalloc(pof_act_bytes(&a));
+    PetscCheck(m->AF, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  }
   m->keep_cap = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -574,7 +605,7 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid;
     ax.n = am.n = n;
-    void *A1 = keep ? B->A1 : m->P[1], *C1 = keep ? B->C1 : m->P[2], *A2 = keep ? B->A2 : m->P[1];
+    void *A1 = keep ? (m->recompute ? m->R : B->A1) : m->P[1], *C1 = keep ? B->C1 : m->P[2], *A2 = keep ? (m->recompute ? m->R : B->A2) : m->P[1];
     void *OUT = keep ? m->X[b + 1] : m->P[3];
     PetscCall(bn_forward(m, &B->bn1, &ax, mode, flags, cur, A1));
     PetscCall(pof_conv_forward(&B->conv1, n, m->version, A1, C1));
@@ -594,7 +625,7 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
   }
   PofAct af = m->af;
   af.n      = n;
-  void *AF  = keep ? m->AF : m->P[1];
+  void *AF  = keep ? (m->recompute ? m->R : m->AF) : m->P[1];
   PetscCall(bn_forward(m, &m->bnf, &af, mode, flags, cur, AF));
   pof_avgpool_fwd(&af, AF, h);
   if (keep) {
@@ -649,13 +680,17 @@ PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx)
   PofAct af = m->af;
   af.n      = n;
   pof_avgpool_bwd(&af, dh, G0);
-  PetscCall(bn_backward(m, &m->bnf, &af, G0, m->AF, m->X[m->nblocks], NULL, G0));
+  const void *AF = m->AF;
+  if (m->recompute) pof_bn_apply(&af, m->X[m->nblocks], m->bnf.scale, m->bnf.shift, 1, m->R), AF = m->R;
+  PetscCall(bn_backward(m, &m->bnf, &af, G0, AF, m->X[m->nblocks], NULL, G0));
   PetscCall(grad_ready(m, m->bnf_begin, m->n_feature));
   for (PetscInt b = m->nblocks - 1; b >= 0; b--) {
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid;
-    ax.n = am.n = n;
-    PetscCall(pof_conv_backward_weights(&B->conv2, n, B->A2, G0));
+    ax.n = am.n    = n;
+    const void *A1 = B->A1, *A2 = B->A2;
+    if (m->recompute) pof_bn_apply(&am, B->C1, B->bn2.scale, B->bn2.shift, 1, m->R), A2 = m->R;
+    PetscCall(pof_conv_backward_weights(&B->conv2, n, A2, G0));
     PetscCall(pof_conv_backward_data(&B->conv2, n, m->version, G0, G1));
     const void *addend = G0;
     if (B->has_sc) {
@@ -663,10 +698,11 @@ PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx)
       PetscCall(pof_conv_backward_data(&B->sc, n, m->version, G0, G2));
       addend = G2;
     }
-    PetscCall(bn_backward(m, &B->bn2, &am, G1, B->A2, B->C1, NULL, G1));
-    PetscCall(pof_conv_backward_weights(&B->conv1, n, B->A1, G1));
+    PetscCall(bn_backward(m, &B->bn2, &am, G1, A2, B->C1, NULL, G1));
+    if (m->recompute) pof_bn_apply(&ax, m->X[b], B->bn1.scale, B->bn1.shift, 1, m->R), A1 = m->R;
+    PetscCall(pof_conv_backward_weights(&B->conv1, n, A1, G1));
     PetscCall(pof_conv_backward_data(&B->conv1, n, m->version, G1, G3));
-    PetscCall(bn_backward(m, &B->bn1, &ax, G3, B->A1, m->X[b], addend, G1));
+    PetscCall(bn_backward(m, &B->bn1, &ax, G3, A1, m->X[b], addend, G1));
     void *t = G0;
     G0      = G1;
     G1      = t;

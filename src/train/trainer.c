@@ -251,6 +251,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
     shape = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
   }
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
+  pof_wrn_set_recompute(t->m, cfg->model.recompute);
   t->n_params = pof_wrn_num_params(t->m);
   t->nf       = pof_wrn_num_feature_params(t->m);
   t->F        = pof_wrn_feature_dim(t->m);
