@@ -215,3 +215,56 @@ def run_main(main):
 def report(paths):
     for p in paths:
         print(f"wrote {p}")
+
+
+# ---- seed studies (analysis/study_fmnist.sh layout) ---------------------------------------------
+
+def study_table(d):
+    """Rows per seed of a study directory: DIR/eval-pretrained.log (pof eval's JSON line: test_error,
+    test_loss), optional DIR/eval-pretrained-train.log (train_loss: the pretrained loss gap), and
+    DIR/{sgd,pof}-SEED/metrics.jsonl (last epoch: test_error, test_loss; loss_gap and pof.kappa_mean
+    where logged; epoch_seconds averaged). Seeds lacking either arm are skipped. Returns (rows, agg)
+    with agg the mean and std rows (over the finite values)."""
+    import glob
+    pre = last_json_line(os.path.join(d, "eval-pretrained.log"), "test_error")
+    pre_gap = NAN
+    tr = os.path.join(d, "eval-pretrained-train.log")
+    if os.path.exists(tr):
+        t = last_json_line(tr, "train_loss")
+        pre_gap = num(pre.get("test_loss")) - num(t.get("train_loss"))
+    seeds = sorted({int(m.group(1)) for p in glob.glob(os.path.join(d, "pof-*"))
+                    if (m := re.search(r"pof-(\d+)$", p))})
+    rows = []
+    for s in seeds:
+        r = {"seed": s, "pretrained_error": num(pre["test_error"]), "pretrained_loss": num(pre.get("test_loss")),
+             "pretrained_loss_gap": pre_gap}
+        ok = True
+        for arm in ("sgd", "pof"):
+            mpath = os.path.join(d, f"{arm}-{s}", "metrics.jsonl")
+            if not os.path.exists(mpath):
+                ok = False
+                break
+            ms = read_jsonl(mpath, required=("test_error", "test_loss"))
+            if not ms:
+                ok = False
+                break
+            m = ms[-1]
+            r[f"{arm}_error"] = num(m["test_error"])
+            r[f"{arm}_loss"] = num(m["test_loss"])
+            r[f"{arm}_loss_gap"] = num(m.get("loss_gap"))
+            r[f"{arm}_kappa"] = num(get(m, "pof.kappa_mean"))
+            r[f"{arm}_epoch_seconds"] = mean([num(x.get("epoch_seconds")) for x in ms])
+        if not ok:
+            continue
+        r["diff_error_pof_minus_sgd"] = r["pof_error"] - r["sgd_error"]
+        r["diff_loss_pof_minus_sgd"] = r["pof_loss"] - r["sgd_loss"]
+        r["diff_error_pof_minus_pretrained"] = r["pof_error"] - r["pretrained_error"]
+        r["diff_error_sgd_minus_pretrained"] = r["sgd_error"] - r["pretrained_error"]
+        r["step_cost_ratio_pof_over_sgd"] = r["pof_epoch_seconds"] / r["sgd_epoch_seconds"]
+        rows.append(r)
+    if not rows:
+        raise AnalysisError(f"no complete seeds in {d} (need pof-SEED and sgd-SEED run directories with metrics.jsonl)")
+    keys = list(rows[0].keys())
+    agg = [{k: (name if k == "seed" else fn([r[k] for r in rows])) for k in keys}
+           for name, fn in (("mean", mean), ("std", std))]
+    return rows, agg
