@@ -115,7 +115,7 @@ def main():
             if pp.finite([r["ms_per_step"]]):
                 ax.text(i, 1.01, f"{r['ms_per_step']:.0f} ms", ha="center", va="bottom", fontsize=6)
         ax.set(ylabel="share of the phase total", ylim=(0, 1.12),
-               title="time per phase (s: strong, w: weak; ranks x threads; top: ms per step)")
+               title="phase shares (s/w: strong/weak, ranks x threads; top: ms/step)")
         ax.legend(fontsize=7, loc="lower right")
     else:
         ax.bar(range(len(rows)), [r["ms_per_step"] for r in rows], color="C0")
