@@ -56,6 +56,7 @@ def main():
         ax[1, 1].text(0.5, 0.5, "no loss gap logged\n(run with -run_gap)", ha="center", va="center",
                       transform=ax[1, 1].transAxes)
     for x in ax.flat:
+        pp.epoch_ticks(x, [row["epoch"] for row in rows])
         x.grid(alpha=0.3)
         if x.get_legend_handles_labels()[0]:
             x.legend(fontsize=7)

@@ -65,9 +65,10 @@ def main():
                 continue
             mu = [row[f"{q}_mean"] for row in rr]
             sd = [row[f"{q}_std"] for row in rr]
-            x.plot(ep, mu, "-o", ms=3, color=c, label=r.label)
+            x.errorbar(ep, mu, yerr=sd, fmt="-o", ms=3, capsize=3, color=c, label=r.label)
             x.fill_between(ep, [u - s for u, s in zip(mu, sd)], [u + s for u, s in zip(mu, sd)], color=c, alpha=0.2)
         x.set(title=title, xlabel="epoch")
+        pp.epoch_ticks(x, [row["epoch"] for row in rows])
         x.grid(alpha=0.3)
         if x.get_legend_handles_labels()[0]:
             x.legend(fontsize=7)

@@ -268,3 +268,13 @@ def study_table(d):
     agg = [{k: (name if k == "seed" else fn([r[k] for r in rows])) for k in keys}
            for name, fn in (("mean", mean), ("std", std))]
     return rows, agg
+
+
+def epoch_ticks(ax, epochs):
+    """Integer epoch ticks: every epoch when there are few, else integer locator."""
+    e = sorted({int(x) for x in epochs})
+    if e and len(e) <= 25:
+        ax.set_xticks(e)
+        ax.set_xlim(e[0] - 0.5, e[-1] + 0.5)
+    else:
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))

@@ -58,8 +58,9 @@ def main():
         x = ax[j]
         for i, (arm, label) in enumerate(ARMS):
             v = [r[f"{arm}_{metric}"] for r in rows]
-            x.bar(i, pp.mean(v), yerr=pp.std(v), color=f"C{i}", alpha=0.5, capsize=5)
-            x.plot([i] * len(v), v, "k.", ms=6)
+            x.errorbar(i + 0.12, pp.mean(v), yerr=pp.std(v), fmt="D", ms=7, color=f"C{i}", capsize=6,
+                       label="mean ± std" if i == 0 else None)
+            x.plot([i] * len(v), v, "k.", ms=6, label="seeds" if i == 0 else None)
         for r in rows:
             x.plot(range(len(ARMS)), [r[f"{arm}_{metric}"] for arm, _ in ARMS], "k-", lw=0.5, alpha=0.5)
         lo = min(pp.finite([r[f"{arm}_{metric}"] for r in rows for arm, _ in ARMS]) or [0])
@@ -67,7 +68,8 @@ def main():
         pad = 0.5 * (hi - lo) + 1e-6 * max(1.0, abs(hi))
         x.set_ylim(lo - pad, hi + pad)
         x.set_xticks(range(len(ARMS)), [l for _, l in ARMS])
-        x.set(ylabel=ylabel, title=f"{ylabel} over {len(rows)} seed(s): mean ± std")
+        x.set(ylabel=ylabel, title=f"{ylabel} over {len(rows)} seed(s)", xlim=(-0.5, len(ARMS) - 0.5))
+        x.legend(fontsize=7)
         x.grid(alpha=0.3, axis="y")
     x = ax[2]
     seeds = [r["seed"] for r in rows]
