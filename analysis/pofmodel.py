@@ -144,6 +144,34 @@ def read_model(path):
 
 # ---- state dicts ----------------------------------------------------------------------------------
 
+# The reference code (DensoITLab/PoF-v1, facts only) names blocks layer{s}.num_{j}.* and the final BN
+# bn_out, keeps the classifier as classifiers.0.{weight,bias}, and saves fet_<epoch>.pth /
+# clf_<epoch>.pth as {"param": state_dict, "optim": optimizer state}.
+_TO_CANON = [(re.compile(r"^layer(\d+)\.num_(\d+)\."), r"layer\1.\2."), (re.compile(r"^bn_out\."), "bn1.")]
+_TO_REF = [(re.compile(r"^layer(\d+)\.(\d+)\."), r"layer\1.num_\2."), (re.compile(r"^bn1\."), "bn_out.")]
+
+
+def _rename(sd, rules):
+    out = collections.OrderedDict()
+    for k, v in sd.items():
+        for rx, rep in rules:
+            k = rx.sub(rep, k)
+        if k in out:
+            raise ModelError(f"two tensors map to the name {k} (mixed layouts?)")
+        out[k] = v
+    return out
+
+
+def to_canonical(sd):
+    """Reference-code names -> the names of tests/ref/WRN_LAYOUT.md (canonical names stay)."""
+    return _rename(sd, _TO_CANON)
+
+
+def to_reference(sd):
+    """Canonical feature-extractor names -> the reference code's names."""
+    return _rename(sd, _TO_REF)
+
+
 def strip_module(sd):
     """Drop leading 'module.' prefixes (DataParallel / DistributedDataParallel) and num_batches_tracked."""
     out = collections.OrderedDict()
@@ -163,8 +191,10 @@ def load_pt(path, torch):
         obj = torch.load(path, map_location="cpu")
     except Exception as e:  # noqa: BLE001 (torch raises many kinds)
         raise ModelError(f"cannot read {path} as a PyTorch file: {e}") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
+    for wrapper in ("param", "state_dict"):  # the reference code's {"param", "optim"}, common {"state_dict"}
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     if hasattr(obj, "state_dict") and not isinstance(obj, dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):

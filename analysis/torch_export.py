@@ -3,11 +3,17 @@
 
 Reads MODEL.h5 with pof's checks (format version, complete mark, CRC-32 of every dataset) and
 writes, with torch.save:
-  --features F    the feature extractor's state dict: names of tests/ref/WRN_LAYOUT.md
-                  (conv1, layer{s}.{j}.*, bn1 = final BN) with running_mean/running_var and
-                  num_batches_tracked (0) buffers, i.e. pof_torch.WRN's state dict minus linear.*
-  --classifier C  the classifier's state dict {weight [classes, F], bias [classes]} (nn.Linear)
-  --whole W       (optional) the whole WRN's state dict, loadable by analysis/pof_torch.py's WRN
+  --features F    the feature extractor (with BN running_mean/running_var and
+                  num_batches_tracked = 0 buffers)
+  --classifier C  the classifier (weight [classes, F], bias [classes])
+  --whole W       (optional) the whole WRN's state dict in the names of tests/ref/WRN_LAYOUT.md,
+                  loadable by analysis/pof_torch.py's WRN
+--layout reference (default) writes F and C like the reference code's fet_<epoch>.pth and
+clf_<epoch>.pth: {"param": state_dict, "optim": a fresh Nesterov SGD state (momentum 0.9,
+weight decay 5e-4, lr = the file's base lr; no momentum buffers: pof's optimizer state is not
+exported)}, blocks named layer{s}.num_{j}.*, the final BN bn_out, the classifier
+classifiers.0.{weight,bias}. --layout canonical writes plain state dicts: the names of
+tests/ref/WRN_LAYOUT.md (layer{s}.{j}.*, bn1) and an nn.Linear's {weight, bias}.
 Tensors are float32 (pof trains in float32 from double master weights) unless --double.
 The architecture is printed and stored nowhere else: rebuild it with
 pof_torch.WRN(depth, width, base, in_c, classes) (printed as the last JSON line)."""
@@ -25,6 +31,8 @@ def main():
     ap.add_argument("--classifier", required=True, help="output: classifier state dict (.pt)")
     ap.add_argument("--whole", help="output: whole-WRN state dict (.pt)")
     ap.add_argument("--double", action="store_true", help="keep float64 parameters")
+    ap.add_argument("--layout", choices=("reference", "canonical"), default="reference",
+                    help="names and file shape of --features/--classifier (default reference)")
     a = ap.parse_args()
     try:
         import torch
@@ -41,6 +49,16 @@ def main():
         sd = model.state_dict()
         feat = {k: v.clone() for k, v in sd.items() if not k.startswith("linear.")}
         cls = {"weight": sd["linear.weight"].clone(), "bias": sd["linear.bias"].clone()}
+        if a.layout == "reference":
+            feat = pm.to_reference(feat)
+            cls = {"classifiers.0.weight": cls["weight"], "classifiers.0.bias": cls["bias"]}
+
+            def wrap(sd):
+                ps = [v for k, v in sd.items() if not ("running_" in k or k.endswith("num_batches_tracked"))]
+                ps = [torch.nn.Parameter(v.clone()) for v in ps]
+                opt = torch.optim.SGD(ps, lr=float(meta["lr_base"]), momentum=0.9, weight_decay=5e-4, nesterov=True)
+                return {"param": sd, "optim": opt.state_dict()}
+            feat, cls = wrap(feat), wrap(cls)
         torch.save(feat, a.features)
         torch.save(cls, a.classifier)
         if a.whole:

@@ -2,11 +2,13 @@
 """Convert a PyTorch WRN (state dicts in the reference code's layout) into a pof model file.
 
 Input: the feature extractor's state dict (--features) and the classifier's (--classifier), as
-saved by torch.save; `module.` prefixes (DataParallel/DDP) are dropped, `num_batches_tracked`
-buffers ignored, a {"state_dict": ...} wrapper unwrapped. Feature-extractor names are those of
-tests/ref/WRN_LAYOUT.md (conv1, layer{s}.{j}.bn1/conv1/bn2/conv2/shortcut.0, bn1 = the final BN);
-the classifier holds weight [classes, F] and bias [classes] (keys weight/bias or one
-<prefix>.weight/<prefix>.bias pair). A single whole-WRN state dict (with linear.weight and
+saved by torch.save; the reference code's files fet_<epoch>.pth / clf_<epoch>.pth are read as
+they are: a {"param": ..., "optim": ...} (or {"state_dict": ...}) wrapper is unwrapped, `module.`
+prefixes (DataParallel/DDP) are dropped, `num_batches_tracked` buffers ignored. Feature-extractor
+names: the reference code's (conv1, layer{s}.num_{j}.bn1/conv1/bn2/conv2/shortcut.0, bn_out) or
+those of tests/ref/WRN_LAYOUT.md (layer{s}.{j}.*, bn1 = the final BN). The classifier holds
+weight [classes, F] and bias [classes]: the reference's classifiers.0.weight/bias, keys
+weight/bias, or any one <prefix>.weight/<prefix>.bias pair. A single whole-WRN state dict (with linear.weight and
 linear.bias) may be given as --features alone. Depth, width, base width and input channels are
 read from the tensor shapes; the input size and the dataset name from --data (a pof dataset file)
 or --input CxHxW [--dataset NAME].
@@ -47,8 +49,9 @@ def main():
 def run(a):
     import torch
     import pof_torch as pt
-    feat = pm.load_pt(a.features, torch)
-    pm.check_no_conv_bias(feat, a.features)
+    raw = pm.load_pt(a.features, torch)
+    pm.check_no_conv_bias(raw, a.features)  # before renaming, so the message names the user's tensor
+    feat = pm.to_canonical(raw)
     if a.classifier:
         cls = pm.load_pt(a.classifier, torch)
         W, b = pm.classifier_from(cls, a.classifier)
@@ -95,14 +98,15 @@ def run(a):
     want = {k for k in model.state_dict() if not k.endswith("num_batches_tracked") and not k.startswith("linear.")}
     missing, extra = sorted(want - set(feat)), sorted(set(feat) - want)
     if missing or extra:
-        raise pm.ModelError(f"{a.features} does not match WRN-{depth}-{width} (base {base}, {in_c} input channels): "
+        raise pm.ModelError(f"{a.features} does not match WRN-{depth}-{width} (base {base}, {in_c} input channels; "
+                            "names of tests/ref/WRN_LAYOUT.md): "
                             + (f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "")
                             + ("; " if missing and extra else "")
                             + (f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else ""))
     sd = model.state_dict()
     for k in want:
         if tuple(feat[k].shape) != tuple(sd[k].shape):
-            raise pm.ModelError(f"{a.features}: {k} has shape {tuple(feat[k].shape)}, WRN-{depth}-{width} needs {tuple(sd[k].shape)}")
+            raise pm.ModelError(f"{a.features}: {k} (name of tests/ref/WRN_LAYOUT.md) has shape {tuple(feat[k].shape)}, WRN-{depth}-{width} needs {tuple(sd[k].shape)}")
     state = dict(feat)
     state["linear.weight"], state["linear.bias"] = W, b
     for k, v in state.items():

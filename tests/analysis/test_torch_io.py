@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""analysis/ against the real pof binary on a tiny Fashion-MNIST subset (256 train, 64 test images):
+"""analysis/ against the real pof binary on a tiny Fashion-MNIST subset (256 train (128 or 64 used), 64 test images):
   import: a PyTorch WRN-10-1 (random weights, non-trivial BN statistics, `module.` prefixes) ->
           torch_import.py -> `pof eval` gives PyTorch's test loss and error (|Δloss| <= 1e-5 rel.)
-  export: `pof pretrain` (1 epoch) -> torch_export.py -> PyTorch logits equal pof's engine logits
+  export: `pof pretrain` (1 epoch, 2 steps) -> torch_export.py -> PyTorch logits equal pof's engine logits
           (tests/analysis/pof_logits) within 1e-4 * (1 + |logit|)
   refusals: conv biases, a wrong shape, a missing tensor -> non-zero exit naming the problem
   real run directories: curves.py and pof_diag.py on the pretrain run and a 1-epoch PoF posttrain
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 pof, pof_logits, src = sys.argv[1:4]
 sys.path.insert(0, os.path.join(src, "analysis"))
 import pof_torch as pt  # noqa: E402
+import pofmodel as pm  # noqa: E402
 
 A = os.path.join(src, "analysis")
 FM = "/usr/share/datasets/fashion-mnist"
@@ -99,8 +100,13 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
         ref_loss = F.cross_entropy(ref_logits.double(), y).item()
         ref_err = 100.0 * (ref_logits.argmax(1) != y).float().mean().item()
     sd = m.state_dict()
-    torch.save({"module." + k: v for k, v in sd.items() if not k.startswith("linear.")}, j("fe.pt"))
-    torch.save({"module.weight": sd["linear.weight"], "module.bias": sd["linear.bias"]}, j("cl.pt"))
+    # the reference code's files: {"param": DDP state dict, "optim": ...}, its names (layer{s}.num_{j}, bn_out,
+    # classifiers.0); the BN count buffers are dropped
+    fe_ref = pm.to_reference({k: v for k, v in sd.items() if not k.startswith("linear.")})
+    torch.save({"param": {"module." + k: v for k, v in fe_ref.items()}, "optim": {}}, j("fe.pt"))
+    torch.save({"param": {"module.classifiers.0.weight": sd["linear.weight"], "module.classifiers.0.bias": sd["linear.bias"]},
+                "optim": {}}, j("cl.pt"))
+    check(any(".num_0." in k for k in fe_ref) and "bn_out.running_var" in fe_ref, "import input uses the reference names")
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("fe.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("imp.h5")])
     ev = last_json(sh([pof, "eval", "-data_file", j("d.h5"), "-model_in", j("imp.h5")]).stdout)
@@ -108,26 +114,26 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     check(abs(ev["test_loss"] - ref_loss) <= 1e-5 * abs(ref_loss), f"import: pof eval loss {ev['test_loss']} == PyTorch {ref_loss} (rel. 1e-5)")
     check(abs(ev["test_error"] - ref_err) < 1e-3, "import: pof eval error == PyTorch error")
     # the imported model is usable for post-training (schedule read at epochs_done, -opt_lr override)
-    pt_ = mpi("posttrain", "-data_file", j("d.h5"), "-model_in", j("imp.h5"), "-run_epochs", "1", "-opt_batch", "64",
-              "-opt_lr", "0.01", "-run_dir", j("imp_post"), "-run_quiet")
+    sh([pof, "posttrain", "-data_file", j("d.h5"), "-model_in", j("imp.h5"), "-run_epochs", "1", "-opt_batch", "64",
+        "-data_train_subset", "64", "-opt_lr", "0.01", "-run_dir", j("imp_post"), "-run_quiet"])
     check(os.path.exists(j("imp_post", "model.h5")), "import: pof posttrain runs from the imported model")
 
     # ---- refusals
-    bad = dict(torch.load(j("fe.pt")))
-    bad["module.layer1.0.conv1.bias"] = torch.zeros(16)
+    bad = dict(torch.load(j("fe.pt"))["param"])
+    bad["module.layer1.num_0.conv1.bias"] = torch.zeros(16)
     torch.save(bad, j("bias.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("bias.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
-    check(p.returncode != 0 and "layer1.0.conv1.bias" in p.stderr and "no bias" in p.stderr and not os.path.exists(j("bad.h5")),
+    check(p.returncode != 0 and "layer1.num_0.conv1.bias" in p.stderr and "no bias" in p.stderr and not os.path.exists(j("bad.h5")),
           f"import refuses conv biases: {p.stderr.strip()}")
-    bad = dict(torch.load(j("fe.pt")))
-    bad["module.layer2.0.conv2.weight"] = torch.zeros(32, 32, 3, 1)
+    bad = dict(torch.load(j("fe.pt"))["param"])
+    bad["module.layer2.num_0.conv2.weight"] = torch.zeros(32, 32, 3, 1)
     torch.save(bad, j("shape.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("shape.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
     check(p.returncode != 0 and "layer2.0.conv2.weight" in p.stderr and "shape" in p.stderr, f"import refuses a wrong shape: {p.stderr.strip()}")
-    bad = dict(torch.load(j("fe.pt")))
-    del bad["module.bn1.running_var"]
+    bad = dict(torch.load(j("fe.pt"))["param"])
+    del bad["module.bn_out.running_var"]
     torch.save(bad, j("miss.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("miss.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
@@ -139,7 +145,7 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
 
     # ---- export: pof -> PyTorch
     mpi("pretrain", "-data_file", j("d.h5"), "-model_depth", "10", "-model_width", "1", "-run_epochs", "1", "-opt_batch", "64",
-        "-run_dir", j("pre"), "-run_seed", "5")
+        "-data_train_subset", "128", "-run_dir", j("pre"), "-run_seed", "5")
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_export.py"), j("pre", "model.h5"), "--features", j("efe.pt"),
             "--classifier", j("ecl.pt"), "--whole", j("ewh.pt")])
     arch = last_json(p.stdout)
@@ -148,8 +154,19 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     sh([pof_logits, j("pre", "model.h5"), j("x.f32"), str(n), j("z.f32")])
     z_pof = torch.from_numpy(np.fromfile(j("z.f32"), dtype=np.float32).reshape(n, 10))
     e = pt.WRN(arch["depth"], arch["width"], arch["base"], arch["in_c"], arch["classes"])
-    fe, cl = torch.load(j("efe.pt")), torch.load(j("ecl.pt"))
-    e.load_state_dict({**fe, "linear.weight": cl["weight"], "linear.bias": cl["bias"]})  # strict
+    fr, cr = torch.load(j("efe.pt")), torch.load(j("ecl.pt"))
+    check(set(fr) == {"param", "optim"} and "layer3.num_0.shortcut.0.weight" in fr["param"] and "bn_out.weight" in fr["param"]
+          and set(cr["param"]) == {"classifiers.0.weight", "classifiers.0.bias"}, "export: the reference code's file shape and names")
+    fe = pm.to_canonical(fr["param"])
+    e.load_state_dict({**fe, "linear.weight": cr["param"]["classifiers.0.weight"], "linear.bias": cr["param"]["classifiers.0.bias"]})  # strict
+    opt = torch.optim.SGD(e.feature_parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    opt.load_state_dict(fr["optim"])  # raises if the parameter groups do not fit
+    check(len(opt.param_groups[0]["params"]) == len(e.feature_parameters()), "export: the optimizer state fits the feature extractor")
+    sh(["/usr/bin/python3", os.path.join(A, "torch_export.py"), j("pre", "model.h5"), "--layout", "canonical",
+        "--features", j("cfe.pt"), "--classifier", j("ccl.pt")])
+    cf, cc = torch.load(j("cfe.pt")), torch.load(j("ccl.pt"))
+    check(list(cf) == [k for k in e.state_dict() if not k.startswith("linear.")] and all(torch.equal(cf[k], fe[k]) for k in cf)
+          and set(cc) == {"weight", "bias"}, "export --layout canonical: plain state dicts in pof_torch's names")
     e.eval()
     with torch.no_grad():
         z_pt = e(x[:n])
@@ -174,7 +191,8 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
 
     # ---- real run directories through curves.py and pof_diag.py
     mpi("posttrain", "-data_file", j("d.h5"), "-model_in", j("pre", "model.h5"), "-run_epochs", "1", "-opt_batch", "64",
-        "-run_dir", j("pof"), "-run_seed", "1", "-pof_mode", "global", "-run_step_log", "-run_gap", "-run_gap_samples", "64")
+        "-data_train_subset", "128", "-run_dir", j("pof"), "-run_seed", "1", "-pof_mode", "global", "-run_step_log", "-run_gap",
+        "-run_gap_samples", "64")
     sh(["/usr/bin/python3", os.path.join(A, "curves.py"), j("pre"), j("pof"), "--out", j("o")])
     sh(["/usr/bin/python3", os.path.join(A, "pof_diag.py"), j("pof"), "--out", j("o")])
     import csv
@@ -185,7 +203,7 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     check(len(d) == 1 and all(d[0][k] not in ("", "nan") for k in ("eta_star_mean", "kappa_mean", "gamma_std", "pert_norm_mean")),
           "pof_diag.py on a real run: the pof object is read")
     s = list(csv.DictReader(open(j("o", "pof_steps.csv"))))
-    check(len(s) == 4 and all(r["eta_max"] not in ("", "nan") for r in s), "pof_diag.py on a real run: 4 steps from steps.jsonl")
+    check(len(s) == 2 and all(r["eta_max"] not in ("", "nan") for r in s), "pof_diag.py on a real run: 2 steps from steps.jsonl")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
