@@ -140,7 +140,7 @@ def main():
     for j, yv in enumerate(ys):
         for i, xv in enumerate(xs):
             m, n, failed, tot = cells[(xv, yv)]
-            txt = f"{m:.3g}" if n else ("failed" if failed else "—")
+            txt = f"{m:.3g}" if n else ("failed" if failed else ("nan" if tot else "—"))
             if n and failed:
                 txt += f"\n({failed} failed)"
             ax.text(i, j, txt, ha="center", va="center", fontsize=8, color="w" if n else "k")
