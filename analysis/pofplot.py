@@ -139,10 +139,10 @@ def mean(values):
 
 
 def std(values):
-    """Sample standard deviation over the finite values (0 for one value, NaN for none)."""
+    """Sample standard deviation over the finite values (NaN for fewer than two: undefined)."""
     v = finite(values)
     if len(v) < 2:
-        return 0.0 if v else NAN
+        return NAN
     m = sum(v) / len(v)
     return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
 

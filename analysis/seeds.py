@@ -21,6 +21,8 @@ ARMS = [("pretrained", "pretrained"), ("sgd", "+SGD"), ("pof", "+PoF")]
 
 
 def pm(m, s, digits):
+    if s != s:  # one seed: no spread to report
+        return f"{m:.{digits}f} (n=1)" if m == m else ""
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
@@ -58,7 +60,7 @@ def main():
         x = ax[j]
         for i, (arm, label) in enumerate(ARMS):
             v = [r[f"{arm}_{metric}"] for r in rows]
-            x.errorbar(i + 0.12, pp.mean(v), yerr=pp.std(v), fmt="D", ms=7, color=f"C{i}", capsize=6,
+            x.errorbar(i + 0.12, pp.mean(v), yerr=pp.std(v) if len(v) > 1 else None, fmt="D", ms=7, color=f"C{i}", capsize=6,
                        label="mean ± std" if i == 0 else None)
             x.plot([i] * len(v), v, "k.", ms=6, label="seeds" if i == 0 else None)
         for r in rows:
