@@ -2,10 +2,13 @@
 """Every analysis/ script on small generated inputs of the documented shapes: the CSV files have
 the expected rows, columns and values, every PNG decodes and is not blank, and bad input gives a
 non-zero exit with a message naming the problem. Usage: test_scripts.py SOURCE_DIR"""
+import contextlib
 import csv
+import io
 import json
 import math
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -18,6 +21,7 @@ import matplotlib.image as mpimg  # noqa: E402
 import numpy as np  # noqa: E402
 
 A = os.path.join(sys.argv[1], "analysis")
+sys.path.insert(0, A)
 failed = passed = 0
 
 
@@ -31,8 +35,30 @@ def check(cond, what):
         print(f"FAIL {what}")
 
 
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 def run(script, *args, expect=0):
-    p = subprocess.run(["/usr/bin/python3", os.path.join(A, script), *args], capture_output=True, text=True)
+    """Run an analysis script's main in this process (as `script args...`: same argv, exit status,
+    stdout and stderr as the command; one Python start-up for all, which matters on a loaded machine)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = [os.path.join(A, script), *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(os.path.join(A, script), run_name="__main__")
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            err.write(e.code + "\n")
+            code = 1
+        else:
+            code = e.code or 0
+    finally:
+        sys.argv = argv
+    p = Result(code, out.getvalue(), err.getvalue())
     if expect is not None and p.returncode != expect:
         print(p.stdout[-2000:], p.stderr[-2000:])
         check(False, f"{script} {' '.join(args)} exits {expect}")
@@ -234,7 +260,9 @@ with tempfile.TemporaryDirectory(prefix="pof_analysis_") as t:
     p = run("analyze_plots.py", j("not.h5"), "--out", j("o3"), expect=None)
     check(p.returncode == 1 and "not a readable HDF5" in p.stderr, "analyze_plots.py on a non-HDF5 file: error")
 
-    # ---- every script has --help
+    # ---- every script has --help; one real command line (shebang interpreter, exit status)
+    p = subprocess.run([os.path.join(A, "curves.py"), j("nonexistent")], capture_output=True, text=True)
+    check(p.returncode == 1 and "curves.py: error:" in p.stderr, "curves.py as a command: exit status 1 and one error line")
     for sc_ in ("curves.py", "pof_diag.py", "seeds.py", "pof_compare.py", "sweep_report.py", "scaling_report.py",
                 "analyze_plots.py", "torch_import.py", "torch_export.py"):
         p = run(sc_, "--help", expect=None)

@@ -1,6 +1,6 @@
 # analysis/ scripts (issue 10): plots and tables on generated inputs, PyTorch import/export.
-# Quiet machine: analysis_scripts ~45 s wall (16 s CPU), analysis_torch_io ~50-65 s (22 s CPU); the generous
-# timeouts are for a machine shared with long runs (measured 288 s and 374 s at load average 10).
+# CPU time: analysis_scripts ~4 s (scripts run in one process), analysis_torch_io ~22 s (real pof runs);
+# wall time measured 73 s and 374 s at load average ~10 on 2 cores, hence the generous timeouts.
 add_executable(pof_logits ${CMAKE_CURRENT_LIST_DIR}/pof_logits.c)
 target_compile_options(pof_logits PRIVATE ${POF_COMPILE_OPTS})
 target_link_libraries(pof_logits PRIVATE pofcore)
