@@ -34,3 +34,8 @@ for seed in 1 2 3; do
   done
 done
 /usr/bin/python3 "$root/analysis/pof_compare.py" "$out" --csv "$out/study.csv"
+# figures (reading only; rerunnable on their own): learning curves of seed 1, PoF diagnostics of
+# every seed, the pretrained / +SGD / +PoF table over seeds
+/usr/bin/python3 "$root/analysis/curves.py" "$out/pretrain" "$out/sgd-1" "$out/pof-1" --out "$out/plots"
+/usr/bin/python3 "$root/analysis/pof_diag.py" "$out"/pof-[0-9]* --out "$out/plots"
+/usr/bin/python3 "$root/analysis/seeds.py" "$out" --out "$out/plots"
