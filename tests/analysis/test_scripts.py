@@ -151,10 +151,14 @@ with tempfile.TemporaryDirectory(prefix="pof_analysis_") as t:
         for arm, e in (("sgd", es), ("pof", ep)):
             if e is None:
                 continue
-            m = {"epoch": 8, "test_error": e, "test_loss": e / 20, "epoch_seconds": 10.0 if arm == "sgd" else 13.0, "loss_gap": 0.1}
+            # timed phases: training 10 s (SGD) and 13 s (PoF); eval and checkpoint I/O are left out of the cost
+            tm = {"forward": [0, 4, 0], "backward": [0, 6, 0], "eval": [0, 5, 0], "checkpoint_io": [0, 2, 0]}
+            if arm == "pof":
+                tm["weak_forward"] = [0, 3, 0]
+            m = {"epoch": 8, "test_error": e, "test_loss": e / 20, "epoch_seconds": 10.0 if arm == "sgd" else 13.0, "loss_gap": 0.1, "time": tm}
             if arm == "pof":
                 m["pof"] = {"kappa_mean": 0.5}
-            write(os.path.join(st, f"{arm}-{seed}", "metrics.jsonl"), json.dumps({"epoch": 7, "test_error": 99, "test_loss": 9, "epoch_seconds": 10.0 if arm == "sgd" else 13.0}) + "\n" + json.dumps(m) + "\n")
+            write(os.path.join(st, f"{arm}-{seed}", "metrics.jsonl"), json.dumps({"epoch": 7, "test_error": 99, "test_loss": 9, "epoch_seconds": 10.0 if arm == "sgd" else 13.0, "time": tm}) + "\n" + json.dumps(m) + "\n")
     run("seeds.py", st, "--out", j("o"))
     r = rows(j("o", "seeds.csv"))
     check([x["seed"] for x in r] == ["1", "2", "mean", "std"], "seeds.csv: complete seeds 1, 2, then mean and std")
