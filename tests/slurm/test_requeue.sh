@@ -26,6 +26,11 @@ t0=$SECONDS
 until { [ "$(slurm_job_field "$id" JobState)" = PENDING ] && [ "$(slurm_job_field "$id" Restarts)" -ge 1 ]; } || [ $((SECONDS - t0)) -gt 60 ]; do sleep 0.3; done
 restarts=$(slurm_job_field "$id" Restarts)
 [ "$(slurm_job_field "$id" JobState)" = PENDING ] && ok "requeued: pending again, Restarts=$restarts, reason $(slurm_job_field "$id" Reason)" || { bad "not requeued (state $(slurm_job_field "$id" JobState))"; cat job-$id.out; slurm_dump_logs; }
+# release only once slurmd has cleaned up the first run (node idle again): released at once, the
+# job can start while the old step is still being torn down and fail without running
+t0=$SECONDS
+until [ "$(sinfo -h -o %T 2> /dev/null | head -1)" = idle ] || [ $((SECONDS - t0)) -gt 30 ]; do sleep 0.3; done
+sleep 1
 scontrol update JobId="$id" StartTime=now && ok "released with scontrol update StartTime=now" || bad "scontrol update StartTime=now"
 slurm_wait_job "$id" 300 || bad "requeued job did not finish in 300 s"
 job_done "$id" "the requeued job finished"
