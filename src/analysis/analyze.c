@@ -184,22 +184,13 @@ static PetscErrorCode print_spectrum(MPI_Comm comm, const char *name, const PofS
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* JSON number (null for NaN/inf) */
-static void jnum(char *buf, size_t len, double v)
-{
-  if (isfinite(v))
-    (void)snprintf(buf, len, "%.9g", v);
-  else
-    (void)snprintf(buf, len, "null");
-}
-
 static PetscErrorCode json_array(MPI_Comm comm, const char *key, PetscInt n, const double *v)
 {
-  char b[40];
+  char b[POF_JNUM_LEN];
   PetscFunctionBegin;
   PetscCall(pof_print(comm, ",\"%s\":[", key));
   for (PetscInt i = 0; i < n; i++) {
-    jnum(b, sizeof(b), v[i]);
+    pof_jnum(b, v[i], 9);
     PetscCall(pof_print(comm, "%s%s", i ? "," : "", b));
   }
   PetscCall(pof_print(comm, "]"));
@@ -208,9 +199,9 @@ static PetscErrorCode json_array(MPI_Comm comm, const char *key, PetscInt n, con
 
 static PetscErrorCode json_num(MPI_Comm comm, const char *key, double v)
 {
-  char b[40];
+  char b[POF_JNUM_LEN];
   PetscFunctionBegin;
-  jnum(b, sizeof(b), v);
+  pof_jnum(b, v, 9);
   PetscCall(pof_print(comm, ",\"%s\":%s", key, b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,6 +1,7 @@
 /* Error handler and process helpers: see include/pof/core.h. */
 #include "pof/core.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,3 +82,12 @@ double pof_peak_rss_mb(void)
 }
 
 double pof_now(void) { return MPI_Wtime(); }
+
+const char *pof_jnum(char buf[POF_JNUM_LEN], double v, int prec)
+{
+  if (isfinite(v))
+    (void)snprintf(buf, POF_JNUM_LEN, "%.*g", prec, v);
+  else
+    (void)snprintf(buf, POF_JNUM_LEN, "null");
+  return buf;
+}

@@ -115,10 +115,8 @@ static void csv_str(FILE *f, const char *s)
 /* JSON number or null for a non-finite value */
 static void json_num(FILE *f, const char *key, double v)
 {
-  if (isfinite(v))
-    fprintf(f, ",\"%s\":%.9g", key, v);
-  else
-    fprintf(f, ",\"%s\":null", key);
+  char b[POF_JNUM_LEN];
+  fprintf(f, ",\"%s\":%s", key, pof_jnum(b, v, 9));
 }
 
 typedef struct {

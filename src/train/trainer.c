@@ -455,7 +455,10 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     stat_add(&t->st_[ST_GNORM], res.gnorm);
     t->capped += res.capped;
     t->rejected += res.rejected;
-    if (t->steps) fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%.9g,\"L0\":%.9g,\"eta_max\":%.9g,\"eta_star\":%.9g,\"gamma\":%.9g,\"pert_norm\":%.9g,\"kappa\":%.9g,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, ls / (double)t->nloc, res.L0, res.eta_max, res.eta_star, res.gamma, res.pert_norm, res.kappa, (int)res.capped, (int)res.rejected);
+    if (t->steps) {
+      char j[7][POF_JNUM_LEN];
+      fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%s,\"L0\":%s,\"eta_max\":%s,\"eta_star\":%s,\"gamma\":%s,\"pert_norm\":%s,\"kappa\":%s,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, pof_jnum(j[0], ls / (double)t->nloc, 9), pof_jnum(j[1], res.L0, 9), pof_jnum(j[2], res.eta_max, 9), pof_jnum(j[3], res.eta_star, 9), pof_jnum(j[4], res.gamma, 9), pof_jnum(j[5], res.pert_norm, 9), pof_jnum(j[6], res.kappa, 9), (int)res.capped, (int)res.rejected);
+    }
   }
   t->loss_sum += ls, t->wrong += wrong, t->seen += t->nloc;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -472,14 +475,15 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
     FILE *f = t->metrics;
-    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%.9g,\"train_error\":%.6g,\"test_loss\":%.9g,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, train_loss, train_err, test_loss, test_err, secs, imgs / secs, (int)t->size, pof_threads());
-    if (gap_loss >= 0) fprintf(f, ",\"train_clean_loss\":%.9g,\"train_clean_error\":%.6g,\"loss_gap\":%.9g", gap_loss, gap_err, test_loss - gap_loss);
+    char  j[4][POF_JNUM_LEN]; /* losses of a diverged run are NaN/inf: written as null */
+    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, pof_jnum(j[0], train_loss, 9), train_err, pof_jnum(j[1], test_loss, 9), test_err, secs, imgs / secs, (int)t->size, pof_threads());
+    if (gap_loss >= 0 || isnan(gap_loss)) fprintf(f, ",\"train_clean_loss\":%s,\"train_clean_error\":%.6g,\"loss_gap\":%s", pof_jnum(j[2], gap_loss, 9), gap_err, pof_jnum(j[3], test_loss - gap_loss, 9));
     if (t->kind == POF_RUN_POSTTRAIN) {
       fprintf(f, ",\"pof_mode\":\"%s\"", PofPofModes[t->cfg.pof.mode]);
       if (t->cfg.pof.mode != POF_MODE_OFF) {
         const double steps = (double)t->steps_per_epoch;
         fprintf(f, ",\"pof\":{\"capped_fraction\":%.6g,\"rejected_fraction\":%.6g", (double)t->capped / steps, (double)t->rejected / steps);
-        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%.9g,\"%s_std\":%.9g", stat_names[k], stat_mean(&t->st_[k]), stat_names[k], stat_std(&t->st_[k]));
+        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%s,\"%s_std\":%s", stat_names[k], pof_jnum(j[0], stat_mean(&t->st_[k]), 9), stat_names[k], pof_jnum(j[1], stat_std(&t->st_[k]), 9));
         fprintf(f, "}");
       }
     }

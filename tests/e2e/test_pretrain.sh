@@ -42,5 +42,16 @@ expect_out "fm.h5" "bad model file named"
 mpi 1 pretrain -data_file fm.h5 -model_depth 16 -model_width 1 -model_base 4 -data_train_subset 64 -opt_batch 32 -run_epochs 2 -ckpt_every_epochs 1 -run_dir other > other.log 2>&1 || bad "other-architecture pretrain"
 expect_rc nonzero "resume a run directory holding another architecture" mpi 2 pretrain $PRE -run_epochs 3 -run_dir other -ckpt_every_epochs 1
 expect_out "but this run needs WRN-10-1" "architecture mismatch named"
+# a diverged run (non-finite losses) still writes strict JSON: null, never the NaN/Infinity literals
+mpi 2 pretrain $PRE -data_train_subset 256 -opt_lr 1e30 -run_epochs 1 -run_dir nan > nan.log 2>&1 || bad "diverged pretrain failed"
+/usr/bin/python3 - <<'PY' && ok "diverged run: metrics.jsonl and the JSON line are strict JSON with null losses" || bad "diverged run: non-JSON numbers"
+import json
+def strict(s):
+    def no(c): raise ValueError("non-JSON literal " + c)
+    return json.loads(s, parse_constant=no)
+rows = [strict(l) for l in open("nan/metrics.jsonl")]
+last = strict(open("nan.log").read().strip().splitlines()[-1])
+assert rows[-1]["train_loss"] is None and last["test_loss"] is None, (rows[-1], last)
+PY
 cp pre/model.h5 keep.h5; mpi 2 pretrain $PRE -opt_batch 33 -run_dir pre > /dev/null 2>&1; cmp -s pre/model.h5 keep.h5 && ok "model file untouched by a failed run in its directory" || bad "model file changed"
 finish
