@@ -3,8 +3,8 @@
 
 Readers are tolerant of what pof and its tools write, and fail with a message naming the file and
 the missing key (AnalysisError, printed by `run_main` as "<script>: error: ..." with exit status 1):
-  * JSON lines with bare `nan`, `inf`, `-inf` tokens (the C side prints doubles with %g, which
-    is not JSON): they are read as float NaN / ±infinity;
+  * JSON lines where a non-finite value is null (what pof writes) or, in files of earlier
+    versions, a bare `nan`, `inf`, `-inf` token: read as float NaN / ±infinity;
   * keys given as dotted paths ("pof.kappa_mean"); absent optional keys give NaN.
 """
 import csv
