@@ -5,8 +5,9 @@
 #   learning rate (the pretraining schedule read at epoch 6: 0.004): PoF (global range, defaults of
 #   POF.md) and the plain-SGD control (classifier frozen). Each post-training epoch also measures
 #   the train/test loss gap on 10000 training images. Writes runs/study_fmnist/study.csv via
-#   analysis/pof_compare.py. About 90 minutes on 2 quiet cores (2 ranks x 1 thread): measured
-#   WRN-16-2 ~250 images/s, so pretraining ~27 min, each seed ~21 min (SGD 2 x 280 s, PoF 2 x 350 s).
+#   analysis/pof_compare.py. 50 minutes on 2 quiet cores (2 ranks x 1 thread, 2026-12-02: pretraining
+#   870 s at 431 images/s, each seed ~11.5 min: SGD ~310 s, PoF ~385 s); 109 min with other jobs on
+#   the cores (2026-11-28). Same numbers both times: the study is deterministic.
 # Usage: analysis/study_fmnist.sh [OUTDIR]   (POF=path/to/pof overrides the binary)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,5 +38,6 @@ done
 # figures (reading only; rerunnable on their own): learning curves of seed 1, PoF diagnostics of
 # every seed, the pretrained / +SGD / +PoF table over seeds
 /usr/bin/python3 "$root/analysis/curves.py" "$out/pretrain" "$out/sgd-1" "$out/pof-1" --out "$out/plots"
-/usr/bin/python3 "$root/analysis/pof_diag.py" "$out"/pof-[0-9]* --out "$out/plots"
+pofruns=(); for d in "$out"/pof-[0-9]*; do [ -d "$d" ] && pofruns+=("$d"); done   # not the pof-N.log files
+/usr/bin/python3 "$root/analysis/pof_diag.py" "${pofruns[@]}" --out "$out/plots"
 /usr/bin/python3 "$root/analysis/seeds.py" "$out" --out "$out/plots"
