@@ -4,8 +4,8 @@
 #   classifier block: top-5 eigenvalues, Hutchinson trace (100 probes), κ along the PoF
 #   direction, 1-D landscapes (random filter-normalized and PoF direction, 21 points in [-1, 1]),
 #   on the first 1000 test images; a few minutes per model on 2 cores.
-#   With --network also the whole network's top eigenvalue on 256 test images (each Hv is two
-#   gradient passes: expect 5-10 minutes per model for WRN-16-2).
+#   With --network also the whole network's top-3 eigenvalues and a 10-probe Hutchinson trace on
+#   the same 1000 test images (each Hv is two gradient passes, ~4 s here for WRN-16-2).
 # Usage: analysis/study_fmnist_analyze.sh [STUDYDIR] [--network]   (POF=path/to/pof overrides)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,8 +23,8 @@ for m in pretrain sgd-1 pof-1; do
     -analyze_out "$out/analyze/$m-cls.h5" | tee "$out/analyze/$m-cls.log"
   files+=("$out/analyze/$m-cls.h5")
   if [ "$net" = --network ]; then
-    mpi analyze -data_file "$out/fashion-mnist.h5" -model_in "$out/$m/model.h5" -analyze_samples 256 \
-      -analyze_network -analyze_classifier 0 -analyze_top_k 1 -analyze_hutchinson 0 -analyze_grid1 0 \
+    mpi analyze -data_file "$out/fashion-mnist.h5" -model_in "$out/$m/model.h5" -analyze_samples 1000 \
+      -analyze_network -analyze_classifier 0 -analyze_top_k 3 -analyze_hutchinson 10 -analyze_grid1 0 \
       -analyze_weak_batch 0 -analyze_out "$out/analyze/$m-net.h5" | tee "$out/analyze/$m-net.log"
   fi
 done

@@ -179,7 +179,9 @@ static PetscErrorCode print_spectrum(MPI_Comm comm, const char *name, const PofS
   for (PetscInt i = 0; i < s->k; i++) rmax = isfinite(s->resid[i]) ? PetscMax(rmax, s->resid[i]) : INFINITY;
   PetscCall(pof_print(comm, "analyze: %s Hessian (%" PetscInt_FMT " parameters): top-%" PetscInt_FMT " eigenvalues", name, s->n, s->k));
   for (PetscInt i = 0; i < s->k; i++) PetscCall(pof_print(comm, " %.6g", s->eig[i]));
-  PetscCall(pof_print(comm, " (max rel. residual %.1e, %" PetscInt_FMT " converged); trace %.6g +- %.2g (%" PetscInt_FMT " probes); %" PetscInt_FMT " Hv, %.1f s\n", rmax, s->nconv, s->trace, s->trace_se, s->probes, s->hv_count, s->seconds));
+  PetscCall(pof_print(comm, " (max rel. residual %.1e, %" PetscInt_FMT " converged); ", rmax, s->nconv));
+  if (s->probes > 0) PetscCall(pof_print(comm, "trace %.6g +- %.2g (%" PetscInt_FMT " probes); ", s->trace, s->trace_se, s->probes));
+  PetscCall(pof_print(comm, "%" PetscInt_FMT " Hv, %.1f s\n", s->hv_count, s->seconds));
   if (rmax > 1e-3) PetscCall(pof_print(comm, "analyze: warning: residual %.1e above 1e-3 (not converged, or difference-quotient error: try a smaller -analyze_fd_eps)\n", rmax));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
