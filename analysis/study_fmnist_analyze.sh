@@ -24,7 +24,7 @@ for m in pretrain sgd-1 pof-1; do
   files+=("$out/analyze/$m-cls.h5")
   if [ "$net" = --network ]; then
     mpi analyze -data_file "$out/fashion-mnist.h5" -model_in "$out/$m/model.h5" -analyze_samples 1000 \
-      -analyze_network -analyze_classifier 0 -analyze_top_k 3 -analyze_hutchinson 10 -analyze_grid1 0 \
+      -analyze_network -analyze_classifier 0 -analyze_top_k 3 -analyze_hutchinson 10 -analyze_grid1 0 -analyze_fd_eps 1e-5 \
       -analyze_weak_batch 0 -analyze_out "$out/analyze/$m-net.h5" | tee "$out/analyze/$m-net.log"
   fi
 done
