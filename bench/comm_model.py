@@ -20,7 +20,7 @@ backward during which gradients can flow (buckets become ready in reverse layer 
 
 The fit on one 2-core node measures shared-memory MPI under load: it is indicative only, and an
 inter-node projection must use a network's a and b (--alpha, --link-gbs).
-Usage: comm_model.py points.jsonl [--params 36479194 --bn-layers 25 --t-step 6.4 --t-bwd 4.6]
+Usage: comm_model.py points.jsonl [--params 36479194 --bn-layers 25 --t-step 3.7 --t-bwd 2.7]
        [--alpha 2e-6 --link-gbs 12.5] [--nodes 8,64,512]
 """
 import argparse
@@ -44,8 +44,8 @@ def main():
     ap.add_argument("points")
     ap.add_argument("--params", type=int, default=36479194, help="parameters (default: WRN-28-10, 10 classes)")
     ap.add_argument("--bn-layers", type=int, default=25, help="BN layers (default: WRN-28-10)")
-    ap.add_argument("--t-step", type=float, default=6.4, help="1-node step seconds (default: WRN-28-10 b32 fp32, README)")
-    ap.add_argument("--t-bwd", type=float, default=4.6, help="1-node backward seconds")
+    ap.add_argument("--t-step", type=float, default=3.7, help="1-node step seconds (default: WRN-28-10 b32 fp32, README peer table of 2026-12-02)")
+    ap.add_argument("--t-bwd", type=float, default=2.7, help="1-node backward seconds")
     ap.add_argument("--overlap", type=float, default=0.8, help="fraction f of backward usable for the reduce-scatter")
     ap.add_argument("--alpha", type=float, help="assumed latency per message step (s); default: the fit")
     ap.add_argument("--link-gbs", type=float, help="assumed link bandwidth (GB/s); default: the fit")
