@@ -48,9 +48,11 @@ static inline uint16_t pof_f32_to_bf16(float f)
     float    f;
   } t;
   t.f = f;
-  if ((t.u & 0x7f800000u) == 0x7f800000u && (t.u & 0x7fffffu)) return (uint16_t)((t.u >> 16) | 0x40u); /* NaN stays NaN */
-  t.u += 0x7fffu + ((t.u >> 16) & 1u);
-  return (uint16_t)(t.u >> 16);
+  /* branch-free (a select, no early return) so that loops over it vectorize: with an early return
+     for NaN the BN+ReLU kernel ran 8x slower in bf16 than in f32 */
+  const uint32_t rounded = (t.u + 0x7fffu + ((t.u >> 16) & 1u)) >> 16;
+  const uint32_t quiet   = (t.u >> 16) | 0x40u; /* NaN stays NaN */
+  return (uint16_t)((t.u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
 }
 
 /* ------------------------------------------------------------------ BN + ReLU kernels (bn.c) */

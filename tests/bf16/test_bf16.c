@@ -197,6 +197,47 @@ static void test_recompute_bit_identical(void **state)
   recompute_case(POF_DT_BF16);
 }
 
+/* f32 -> bf16 against a branchy reference (round to nearest even, NaN stays NaN with its sign, overflow
+   rounds to infinity), on every 65521st bit pattern (all exponents and mantissas) and the edge cases;
+   bf16 -> f32 is exact on the way back. */
+static uint16_t ref_f32_to_bf16(uint32_t u)
+{
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40u);
+  uint32_t       hi = u >> 16;
+  const uint32_t lo = u & 0xffffu;
+  if (lo > 0x8000u || (lo == 0x8000u && (hi & 1u))) hi++;
+  return (uint16_t)hi;
+}
+
+static void test_bf16_conversion(void **state)
+{
+  (void)state;
+  const uint32_t edge[] = { 0u, 0x80000000u, 0x00008000u, 0x00018000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u, 0x7fffffffu, 0x00000001u };
+  long           n      = 0;
+  for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++, n++) {
+    union {
+      uint32_t u;
+      float    f;
+    } t = { .u = edge[i] };
+    assert_int_equal(pof_f32_to_bf16(t.f), ref_f32_to_bf16(edge[i]));
+  }
+  for (uint64_t u = 0; u <= 0xffffffffu; u += 65521u, n++) {
+    union {
+      uint32_t u;
+      float    f;
+    } t              = { .u = (uint32_t)u };
+    const uint16_t b = pof_f32_to_bf16(t.f);
+    assert_int_equal(b, ref_f32_to_bf16((uint32_t)u));
+    union {
+      uint32_t u;
+      float    f;
+    } back        = { .u = (uint32_t)b << 16 };
+    const float r = pof_bf16_to_f32(b);
+    assert_memory_equal(&r, &back.f, sizeof(float));
+  }
+  assert_true(n > 65000);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -213,6 +254,7 @@ static int teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bf16_conversion),
     cmocka_unit_test(test_bf16_vs_fp32),
     cmocka_unit_test(test_recompute_bit_identical),
   };

@@ -4,7 +4,7 @@
 # (PoF, global mode), then resume from the newest complete checkpoint: the final parameters,
 # momentum and BN statistics are bitwise identical to uninterrupted runs.
 . "$(dirname "$0")/lib_resume.sh"
-POST="-data_file tiny.h5 -run_epochs 1 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02"
+POST="-data_file tiny.h5 -run_epochs 3 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02"
 expect_rc 0 "uninterrupted 2-rank pretrain (reference)" mpi 2 pretrain $PRE -run_dir ref
 expect_rc 0 "uninterrupted 2-rank posttrain (reference)" mpi 2 posttrain $POST -model_in ref/model.h5 -run_dir pref
 
@@ -31,6 +31,8 @@ grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
 same ref/model.h5 pk/model.h5 "pretrain: kill -9 + resume vs uninterrupted"
 ls pk | grep -q "\.tmp\." && bad "stale temporary left: $(ls pk)" || ok "no temporary file left"
 
+# 3 epochs = PoF steps 17..40, 22 of them after the checkpoint at 18 (with 1 epoch only 6 were left and an idle machine finished the run
+# between the checkpoint and the kill)
 kill_run qk qk/ckpt-0000000018.h5 posttrain $POST -model_in ref/model.h5 -run_dir qk -ckpt_every_steps 3
 [ ! -e qk/model.h5 ] && ok "posttrain killed before the end" || bad "posttrain finished before the kill"
 expect_rc 0 "posttrain resumes after kill -9" mpi 2 posttrain $POST -model_in ref/model.h5 -run_dir qk -ckpt_every_steps 3
