@@ -192,7 +192,7 @@ static PetscErrorCode json_array(MPI_Comm comm, const char *key, PetscInt n, con
   PetscFunctionBegin;
   PetscCall(pof_print(comm, ",\"%s\":[", key));
   for (PetscInt i = 0; i < n; i++) {
-    pof_jnum(b, v[i], 9);
+    pof_jnum(b, v[i]);
     PetscCall(pof_print(comm, "%s%s", i ? "," : "", b));
   }
   PetscCall(pof_print(comm, "]"));
@@ -203,7 +203,7 @@ static PetscErrorCode json_num(MPI_Comm comm, const char *key, double v)
 {
   char b[POF_JNUM_LEN];
   PetscFunctionBegin;
-  pof_jnum(b, v, 9);
+  pof_jnum(b, v);
   PetscCall(pof_print(comm, ",\"%s\":%s", key, b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -24,10 +24,10 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   switch (s.status) {
   case POF_RUN_FINISHED:
     PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n", name, s.test_error, s.test_loss, s.seconds, s.model_path));
-    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"seconds\":%.3f,\"images_per_s\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, pof_jnum(j[0], s.train_loss, 9), s.train_error, pof_jnum(j[1], s.test_loss, 9), s.test_error, s.seconds, s.images_per_s, s.model_path));
+    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"seconds\":%.3f,\"images_per_s\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, pof_jnum(j[0], s.train_loss), s.train_error, pof_jnum(j[1], s.test_loss), s.test_error, s.seconds, s.images_per_s, s.model_path));
     break;
   case POF_RUN_ALREADY_FINISHED: /* the training figures are in the run's metrics.jsonl */
-    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"test_loss\":%s,\"test_error\":%.6g,\"seconds\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, pof_jnum(j[1], s.test_loss, 9), s.test_error, s.seconds, s.model_path));
+    PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"test_loss\":%s,\"test_error\":%.6g,\"seconds\":%.3f,\"model\":\"%s\"}\n", name, PofRunStatusNames[s.status], cfg.run.dir, s.epochs_done, s.global_step, pof_jnum(j[1], s.test_loss), s.test_error, s.seconds, s.model_path));
     break;
   case POF_RUN_STOPPED:
     PetscCall(pof_print(comm, "{\"command\":\"%s\",\"status\":\"%s\",\"signal\":\"%s\",\"run_dir\":\"%s\",\"epochs_done\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT ",\"seconds\":%.3f,\"checkpoint\":\"%s\"}\n", name, PofRunStatusNames[s.status], pof_signal_name(s.stop_signal), cfg.run.dir, s.epochs_done, s.global_step, s.seconds, s.model_path));
@@ -52,6 +52,6 @@ PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm)
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_evaluate_file(comm, &cfg, &loss, &err, &count));
   PetscCall(pof_print(comm, "eval: %s on the %s split of %s: error %.2f%%, loss %.4f (%" PetscInt_FMT " samples)\n", cfg.model.in, cfg.eval.split, cfg.data.file, err, loss, count));
-  PetscCall(pof_print(comm, "{\"command\":\"eval\",\"model\":\"%s\",\"split\":\"%s\",\"samples\":%" PetscInt_FMT ",\"%s_error\":%.6g,\"%s_loss\":%s}\n", cfg.model.in, cfg.eval.split, count, cfg.eval.split, err, cfg.eval.split, pof_jnum(j, loss, 9)));
+  PetscCall(pof_print(comm, "{\"command\":\"eval\",\"model\":\"%s\",\"split\":\"%s\",\"samples\":%" PetscInt_FMT ",\"%s_error\":%.6g,\"%s_loss\":%s}\n", cfg.model.in, cfg.eval.split, count, cfg.eval.split, err, cfg.eval.split, pof_jnum(j, loss)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -116,7 +116,7 @@ static void csv_str(FILE *f, const char *s)
 static void json_num(FILE *f, const char *key, double v)
 {
   char b[POF_JNUM_LEN];
-  fprintf(f, ",\"%s\":%s", key, pof_jnum(b, v, 9));
+  fprintf(f, ",\"%s\":%s", key, pof_jnum(b, v));
 }
 
 typedef struct {

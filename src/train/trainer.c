@@ -457,7 +457,7 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     t->rejected += res.rejected;
     if (t->steps) {
       char j[7][POF_JNUM_LEN];
-      fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%s,\"L0\":%s,\"eta_max\":%s,\"eta_star\":%s,\"gamma\":%s,\"pert_norm\":%s,\"kappa\":%s,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, pof_jnum(j[0], ls / (double)t->nloc, 9), pof_jnum(j[1], res.L0, 9), pof_jnum(j[2], res.eta_max, 9), pof_jnum(j[3], res.eta_star, 9), pof_jnum(j[4], res.gamma, 9), pof_jnum(j[5], res.pert_norm, 9), pof_jnum(j[6], res.kappa, 9), (int)res.capped, (int)res.rejected);
+      fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%s,\"L0\":%s,\"eta_max\":%s,\"eta_star\":%s,\"gamma\":%s,\"pert_norm\":%s,\"kappa\":%s,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, pof_jnum(j[0], ls / (double)t->nloc), pof_jnum(j[1], res.L0), pof_jnum(j[2], res.eta_max), pof_jnum(j[3], res.eta_star), pof_jnum(j[4], res.gamma), pof_jnum(j[5], res.pert_norm), pof_jnum(j[6], res.kappa), (int)res.capped, (int)res.rejected);
     }
   }
   t->loss_sum += ls, t->wrong += wrong, t->seen += t->nloc;
@@ -476,14 +476,14 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   if (t->rank == 0) {
     FILE *f = t->metrics;
     char  j[4][POF_JNUM_LEN]; /* losses of a diverged run are NaN/inf: written as null */
-    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, pof_jnum(j[0], train_loss, 9), train_err, pof_jnum(j[1], test_loss, 9), test_err, secs, imgs / secs, (int)t->size, pof_threads());
-    if (gap_loss >= 0 || isnan(gap_loss)) fprintf(f, ",\"train_clean_loss\":%s,\"train_clean_error\":%.6g,\"loss_gap\":%s", pof_jnum(j[2], gap_loss, 9), gap_err, pof_jnum(j[3], test_loss - gap_loss, 9));
+    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, pof_jnum(j[0], train_loss), train_err, pof_jnum(j[1], test_loss), test_err, secs, imgs / secs, (int)t->size, pof_threads());
+    if (gap_loss >= 0 || isnan(gap_loss)) fprintf(f, ",\"train_clean_loss\":%s,\"train_clean_error\":%.6g,\"loss_gap\":%s", pof_jnum(j[2], gap_loss), gap_err, pof_jnum(j[3], test_loss - gap_loss));
     if (t->kind == POF_RUN_POSTTRAIN) {
       fprintf(f, ",\"pof_mode\":\"%s\"", PofPofModes[t->cfg.pof.mode]);
       if (t->cfg.pof.mode != POF_MODE_OFF) {
         const double steps = (double)t->steps_per_epoch;
         fprintf(f, ",\"pof\":{\"capped_fraction\":%.6g,\"rejected_fraction\":%.6g", (double)t->capped / steps, (double)t->rejected / steps);
-        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%s,\"%s_std\":%s", stat_names[k], pof_jnum(j[0], stat_mean(&t->st_[k]), 9), stat_names[k], pof_jnum(j[1], stat_std(&t->st_[k]), 9));
+        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%s,\"%s_std\":%s", stat_names[k], pof_jnum(j[0], stat_mean(&t->st_[k])), stat_names[k], pof_jnum(j[1], stat_std(&t->st_[k])));
         fprintf(f, "}");
       }
     }
