@@ -3,7 +3,7 @@
 # (a stand-in script printing the JSON line pof bench prints), bad arguments.
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
-cd "$(mktemp -d)"
+workdir peer-bench
 pb() { /usr/bin/python3 "$src/bench/peer_bench.py" --depth 10 --width 1 --input 3x8x8 --batch 4 \
          --steps 3 --warmup 1 --threads 1 "$@"; }
 

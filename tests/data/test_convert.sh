@@ -5,7 +5,7 @@
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 py=/usr/bin/python3; here="$src/tests/data"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; cd "$tmp"
+workdir data-convert
 $py "$here/gen_fixtures.py" good g || { echo "fixture generation failed"; echo "0 passed, 1 failed"; exit 1; }
 
 convert_check() { # case name expected-name ranks options...

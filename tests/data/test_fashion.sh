@@ -5,7 +5,7 @@
 pof="$1"; src="$2"; dump="$3"; probe="$4"
 . "$src/tests/shell/lib.sh"
 D=/usr/share/datasets/fashion-mnist
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; cd "$tmp"
+workdir data-fashion
 if [ ! -f $D/train-images-idx3-ubyte.gz ]; then echo "FAIL $D missing (apt-get install dataset-fashion-mnist)"; echo "0 passed, 1 failed"; exit 1; fi
 expect_rc 0 "convert Fashion-MNIST" timeout 120 "$pof" convert -convert_format idx \
   -convert_train_images $D/train-images-idx3-ubyte.gz -convert_train_labels $D/train-labels-idx1-ubyte.gz \

@@ -8,7 +8,7 @@
 pof="$1"; src="$2"; dump="$3"
 . "$src/tests/shell/lib.sh"
 py=/usr/bin/python3; here="$src/tests/data"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; cd "$tmp"
+workdir data-sampler
 $py "$here/ref_loader.py" selftest > /dev/null && ok "Python reference: Philox known answers" || bad "Python reference selftest"
 $py "$here/gen_fixtures.py" good g || { echo "fixture generation failed"; echo "0 passed, 1 failed"; exit 1; }
 "$pof" convert -convert_format cifar10 -convert_input_dir g/sampler -convert_output s.h5 > /dev/null || { echo "convert failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -3,8 +3,7 @@
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
-work=$(mktemp -d)
-cd "$work"
+workdir e2e; work="$T_WORK"
 FM=/usr/share/datasets/fashion-mnist
 mpi() { local n="$1"; shift; timeout 600 "$MPIEXEC" --oversubscribe -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@"; }
 convert_fmnist() {

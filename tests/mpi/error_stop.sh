@@ -15,7 +15,8 @@ check() { # ranks args...
   elif [ "$msgs" -ne 1 ]; then echo "FAIL n=$n $*: $msgs error messages"; cat err.txt; fails=$((fails+1));
   else echo "ok   n=$n $*: rc=$rc, ${dt}s, message: $(grep '^pof: error:' err.txt)"; fi
 }
-cd "$(mktemp -d)"
+. "$(dirname "$0")/../shell/lib.sh"
+workdir error-stop
 for n in 1 2 4; do
   check $n -fail_rank $((n-1))
   check $n -fail_all

@@ -5,7 +5,7 @@
 set -uo pipefail
 exe="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
-cd "$(mktemp -d)"
+workdir rank-equiv
 run() { # name ranks args...
   local name="$1" n="$2"; shift 2
   timeout 120 "$MPIEXEC" --oversubscribe -n "$n" "$exe" -out "$name.bin" "$@" > "$name.log" 2>&1 || { cat "$name.log"; return 1; }

@@ -14,10 +14,11 @@ PRE="-data_file tiny.h5 -model_depth 10 -model_width 1 -opt_batch 32 -opt_lr 0.0
 # mpi N ARGS... : pof at N ranks (120 s limit); output in $T_OUT via expect_rc, or redirect yourself
 mpi() { local n="$1"; shift; timeout 120 "$MPIEXEC" --oversubscribe -n "$n" -x OMP_NUM_THREADS=1 -x POF_TEST_RAISE "$pof" "$@"; }
 export POF_TEST_RAISE=
-# start_bg LOG N ARGS... : mpiexec in the background in its own process group (pid = pgid in $BG)
+# start_bg LOG N ARGS... : mpiexec in the background in its own process group (pid = pgid in $BG);
+# its shared-memory segments in the work directory, so a kill -9 leaves nothing in /dev/shm
 start_bg() {
   local log="$1" n="$2"; shift 2
-  setsid "$MPIEXEC" --oversubscribe -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@" > "$log" 2>&1 &
+  setsid "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@" > "$log" 2>&1 &
   BG=$!
 }
 # wait_file F : until F exists (60 s at most); status 1 on timeout

@@ -2,7 +2,7 @@
 # The pof command line: --version, help, unknown commands/options, -options_file, PETSC_OPTIONS.
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
-cd "$(mktemp -d)"
+workdir cli
 
 expect_rc 0 "--version" "$pof" --version
 for lib in oneDNN PETSc SLEPc HDF5 MPI; do expect_out "^  $lib +[0-9A-Za-z]" "--version names $lib"; done

@@ -37,6 +37,7 @@ _slurm_cancel_all() {
 
 slurm_stop() {
   local pid i
+  rm -f "${T_OUT:-}"
   if [ -n "$_slurm_watch" ]; then kill -KILL "$_slurm_watch" 2> /dev/null; wait "$_slurm_watch" 2> /dev/null; _slurm_watch=""; fi
   if [ -n "$SLURM_TMP" ] && [ -n "${SLURM_CONF:-}" ] && [ ${#_slurm_pids[@]} -gt 0 ]; then _slurm_cancel_all; fi
   for ((i = ${#_slurm_pids[@]} - 1; i >= 0; i--)); do

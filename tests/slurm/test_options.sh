@@ -9,9 +9,7 @@
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=1
-work=$(mktemp -d /tmp/pof-options-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+workdir options-test; work="$T_WORK"
 opts="$src/jobs/options"
 TINY="-model_depth 10 -model_width 1 -run_epochs 1 -data_train_subset 256 -run_gap_samples 256 -run_quiet"
 declare -A shape=([cifar10]="3 32 32 10" [cifar100]="3 32 32 100" [svhn]="3 32 32 10" [fmnist]="1 28 28 10")

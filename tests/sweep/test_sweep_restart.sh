@@ -8,18 +8,23 @@ make_small || { finish; exit 1; }
 cat > grid.txt <<'G'
 -pof_gamma_max 1.5
 -pof_gamma_max 1.0 -no_such_option 3
--run_epochs 2 -ckpt_every_steps 2 -pof_gamma_max 0.5
+-run_epochs 4 -ckpt_every_steps 2 -pof_gamma_max 0.5
 -pof_mode off
 -opt_lr 1e300 -pof_mode off -pof_train_classifier -data_train_subset 128
 G
-# one group of 2 ranks: the lines run in order
-timeout 600 "$MPIEXEC" --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run1.log 2>&1 &
+# one group of 2 ranks: the lines run in order; mpiexec in a process group of its own (setsid)
+setsid timeout 600 "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run1.log 2>&1 &
 pid=$!
 for _ in $(seq 600); do ls sw/line-003/ckpt-*.h5 > /dev/null 2>&1 && break; kill -0 $pid 2> /dev/null || break; sleep 0.1; done
-# kill -9 of the whole job (mpiexec and its ranks, as a batch system kills a job): SIGTERM would now
-# be a graceful stop (checkpoint, exit 75), which is not the crash this test is about
-ranks=$(pgrep -P $pid)
-kill -9 $pid $ranks; wait $pid; rc=$?
+# kill -9 of the whole job (timeout, mpiexec and the ranks, which Open MPI puts in process groups of
+# their own; as a batch system kills a job's cgroup): killing mpiexec alone leaves the ranks running
+# on, finishing line 3 or racing the rerun below. SIGTERM would be a graceful stop (checkpoint,
+# exit 75), which is not the crash this test is about.
+tree() { local p; for p in $(pgrep -P "$1"); do echo "$p"; tree "$p"; done; }
+procs=$(tree $pid | tr '\n' ' ')
+kill -STOP $pid $procs 2> /dev/null; kill -9 -- -$pid $procs 2> /dev/null; wait $pid; rc=$?
+for _ in $(seq 50); do pgrep -f -- "-sweep_dir sw( |$)" > /dev/null || break; sleep 0.1; done
+! pgrep -f -- "-sweep_dir sw( |$)" > /dev/null && ok "no rank survived the kill" || bad "ranks survived the kill"
 [ $rc -ne 0 ] && [ ! -e sw/line-003/result.json ] && [ -e sw/line-001/result.json ] && ok "sweep killed during line 3 (rc=$rc)" || { bad "kill mid-way (rc=$rc)"; tail run1.log; }
 grep -q '"status":"failed".*unknown option.*-no_such_option' sw/line-002/result.json && ok "line 2 recorded failed with the bad option named" || { bad "line 2 result"; cat sw/line-002/result.json; }
 mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run2.log 2>&1 && ok "rerun" || { bad "rerun"; tail -20 run2.log; }
@@ -33,10 +38,10 @@ assert [j["line"] for j in js] == [1, 2, 3, 4, 5], [j["line"] for j in js]
 assert [j["status"] for j in js] == ["ok", "failed", "ok", "ok", "failed"]
 assert "diverged: non-finite loss" in js[4]["message"], js[4]
 assert "no_such_option" in js[1]["message"] and js[1]["test_loss"] is None
-assert js[2]["epochs"] == 3 and all(j["test_loss"] > 0 for j in js if j["status"] == "ok")
+assert js[2]["epochs"] == 5 and all(j["test_loss"] > 0 for j in js if j["status"] == "ok")
 rows = list(csv.DictReader(open("sw/summary.csv")))
 assert [r["line"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[1]["status"] == "failed"
 PY
-mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 2 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
+mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 4 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
 same_model sw/line-003/model.h5 alone3/model.h5 && ok "resumed line 3 bit-identical to an uninterrupted run" || bad "resumed line 3 differs"
 finish
