@@ -176,6 +176,29 @@ with tempfile.TemporaryDirectory(prefix="pof_analysis_") as t:
     p = run("seeds.py", st, "--out", j("o"), expect=None)
     check(p.returncode == 1 and "eval-pretrained.log" in p.stderr, "seeds.py without the pretrained eval: error naming it")
 
+    # ---- precision study (analysis/study_precision.sh's directory)
+    ps = j("prec")
+    for seed, (ef, eb) in ((0, (7.0, 7.5)), (1, (8.0, 7.5))):
+        for prec, e in (("fp32", ef), ("bf16", eb)):
+            d = os.path.join(ps, f"{prec}-{seed}")
+            write(os.path.join(d, "metrics.jsonl"), "".join(json.dumps({"epoch": k, "test_error": e + 6 - k, "test_loss": e / 10,
+                  "train_loss": 0.2, "images_per_s": (100.0 if prec == "fp32" else 150.0) * k}) + "\n" for k in (5, 6)))
+            for ev in ("fp32", "bf16"):
+                write(os.path.join(d, f"eval-{ev}.json"), json.dumps({"command": "eval", "test_error": e + (0.1 if ev != prec else 0), "test_loss": e / 10}) + "\n")
+    run("precision_compare.py", ps, "--csv", j("o", "precision.csv"))
+    r = rows(j("o", "precision.csv"))
+    check([(x["seed"], x["precision"]) for x in r][:4] == [("0", "fp32"), ("0", "bf16"), ("1", "fp32"), ("1", "bf16")]
+          and close(r[1]["test_error"], 7.5) and close(r[0]["images_per_s"], 550.0) and close(r[1]["eval_fp32_error"], 7.6),
+          "precision.csv: one row per seed and precision, last-epoch error, mean img/s, cross-precision eval")
+    m = {(x["seed"], x["precision"]): x for x in r}
+    check(close(m[("mean", "fp32")]["test_error"], 7.5) and close(m[("std", "fp32")]["test_error"], math.sqrt(0.5))
+          and close(m[("0", "bf16-fp32")]["test_error"], 0.5) and close(m[("1", "bf16-fp32")]["test_error"], -0.5)
+          and close(m[("mean", "bf16-fp32")]["test_error"], 0.0) and close(m[("mean", "bf16-fp32")]["images_per_s"], 1.5),
+          "precision.csv: mean/std per precision, paired bf16 - fp32 differences, speed ratio")
+    os.remove(os.path.join(ps, "bf16-1", "eval-fp32.json"))
+    p = run("precision_compare.py", ps, expect=None)
+    check(p.returncode == 1 and "bf16-1/eval-fp32.json" in p.stderr, "precision_compare.py without an eval file: error naming it")
+
     # ---- sweep summary (pof sweep's JSON lines and CSV)
     recs = []
     for i, (lr, g, st_, e) in enumerate([("0.1", "1", "ok", 12.0), ("0.01", "1", "ok", 14.0), ("0.1", "2", "failed", None),
@@ -267,7 +290,7 @@ with tempfile.TemporaryDirectory(prefix="pof_analysis_") as t:
     # ---- every script has --help; one real command line (shebang interpreter, exit status)
     p = subprocess.run([os.path.join(A, "curves.py"), j("nonexistent")], capture_output=True, text=True)
     check(p.returncode == 1 and "curves.py: error:" in p.stderr, "curves.py as a command: exit status 1 and one error line")
-    for sc_ in ("curves.py", "pof_diag.py", "seeds.py", "pof_compare.py", "sweep_report.py", "scaling_report.py",
+    for sc_ in ("curves.py", "pof_diag.py", "seeds.py", "pof_compare.py", "precision_compare.py", "sweep_report.py", "scaling_report.py",
                 "analyze_plots.py", "torch_import.py", "torch_export.py"):
         p = run(sc_, "--help", expect=None)
         check(p.returncode == 0 and "usage:" in p.stdout, f"{sc_} --help")
