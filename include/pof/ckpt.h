@@ -146,6 +146,21 @@ PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep);
  */
 PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir);
 
+/**
+ * Claim dir for this job: rank 0 takes an exclusive fcntl() write lock on "<dir>/.pof-lock"
+ * (created if missing and left in place; it holds "pid <pid> host <host>" of the holder). If
+ * another live process holds it (a second job started on the same run directory, or the ranks
+ * of a killed mpirun that are still running), the error names the directory and the holder.
+ * The kernel drops the lock when the holder exits, also on kill -9, so nothing stale remains.
+ * On a file system without fcntl locks rank 0 prints one warning and goes on without a lock.
+ * *lock is the descriptor on rank 0 (-1 elsewhere or without a lock); pof_ckpt_unlock_dir()
+ * releases it. Collective on comm; dir must exist (pof_ckpt_check_dir).
+ */
+PetscErrorCode pof_ckpt_lock_dir(MPI_Comm comm, const char *dir, int *lock);
+
+/** Release a lock of pof_ckpt_lock_dir (no-op for -1); sets *lock to -1. Local. */
+void pof_ckpt_unlock_dir(int *lock);
+
 /** "<dir>/ckpt-<global_step, 10 digits>.h5" into path (len bytes); error if it does not fit. Not collective. */
 PetscErrorCode pof_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len);
 

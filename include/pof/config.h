@@ -190,6 +190,14 @@ void pof_config_defaults(PofConfig *cfg);
 PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, const char *command,
                                unsigned groups, PofConfig *cfg, PetscBool *help_only);
 
+/**
+ * Parse the groups `groups` from opts without validating their combination: an error for an
+ * option of these groups that does not parse and for an option nobody reads. For options that
+ * later get more options added (the base options of `pof sweep`, checked before any line runs).
+ * Collective on comm.
+ */
+PetscErrorCode pof_config_check_names(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups);
+
 /** Write cfg (the groups read) as one JSON object to f (no newline). Not collective. */
 PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f);
 

@@ -109,7 +109,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
   PetscCall(PetscSNPrintf(title, sizeof(title), "pof %s options", command));
   POF_OPTIONS_BEGIN(opts, comm, title);
   if (groups & POF_GROUP_RUN) {
-    PetscCall(PetscOptionsString("-run_dir", "Run directory: config, metrics.jsonl, checkpoints (created if missing)", NULL, cfg->run.dir, cfg->run.dir, sizeof(cfg->run.dir), NULL));
+    PetscCall(PetscOptionsString("-run_dir", "Run directory: config, metrics.jsonl, checkpoints (created if missing; one job at a time: locked)", NULL, cfg->run.dir, cfg->run.dir, sizeof(cfg->run.dir), NULL));
     PetscCall(PetscOptionsInt("-run_seed", "Seed of every random stream (data order, augmentation, PoF draws, init)", NULL, cfg->run.seed, &cfg->run.seed, NULL));
     PetscCall(PetscOptionsInt("-run_epochs", "Epochs to train", NULL, cfg->run.epochs, &cfg->run.epochs, NULL));
     PetscCall(PetscOptionsBool("-run_step_log", "Also write one JSON line per step to steps.jsonl", NULL, cfg->run.step_log, &cfg->run.step_log, NULL));
@@ -312,6 +312,17 @@ PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm)
   }
   PetscCall(PetscOptionsLeftRestore(opts, &n, &names, &values));
   PetscCheck(!bad, comm, PETSC_ERR_ARG_WRONG, "unknown option%s for this command: %s (see -help)", bad > 1 ? "s" : "", list);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_config_check_names(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups)
+{
+  PofConfig cfg;
+  PetscFunctionBegin;
+  pof_config_defaults(&cfg);
+  cfg.groups = groups;
+  PetscCall(read_groups(opts, comm, command, groups, &cfg));
+  PetscCall(pof_options_reject_unused(opts, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

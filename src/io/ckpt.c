@@ -1189,3 +1189,79 @@ PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir)
   PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN, "checkpoint directory %s is not visible on rank %d (every rank must see the same file system)", dir, first_bad);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* Rank 0: lock "<dir>/.pof-lock". 0 = locked (*fd set), EAGAIN = held by another process (msg
+   names it), ENOLCK = no locks on this file system (msg is the warning), other errno = error. */
+static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
+{
+  char         path[POF_PATH_MAX], holder[256] = "";
+  struct flock fl;
+  ssize_t      n;
+  *fd = -1;
+  if (snprintf(path, sizeof(path), "%s/.pof-lock", dir) >= (int)sizeof(path)) {
+    snprintf(msg, len, "run directory '%s' is too long", dir);
+    return ENAMETOOLONG;
+  }
+  const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (f < 0) {
+    const int e = errno;
+    snprintf(msg, len, "cannot create the lock file %s: %s", path, strerror(e));
+    return e;
+  }
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type   = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(f, F_SETLK, &fl) != 0) {
+    const int e = errno;
+    if (e == EAGAIN || e == EACCES) {
+      struct flock q                = fl;
+      n                             = pread(f, holder, sizeof(holder) - 1, 0);
+      holder[n > 0 ? n : 0]         = '\0';
+      holder[strcspn(holder, "\n")] = '\0';
+      if (fcntl(f, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && !holder[0]) snprintf(holder, sizeof(holder), "pid %ld", (long)q.l_pid);
+      snprintf(msg, len, "run directory %s is in use by another pof job (%s): wait for it to end or stop it (ranks of a killed mpirun may still run), or use another directory", dir, holder[0] ? holder : "holder unknown");
+      close(f);
+      return EAGAIN;
+    }
+    close(f);
+    snprintf(msg, len, "pof: warning: cannot lock %s (%s): the file system has no fcntl locks; nothing stops a second job from writing into %s\n", path, strerror(e), dir);
+    return ENOLCK;
+  }
+  char host[128] = "?";
+  (void)gethostname(host, sizeof(host) - 1);
+  host[sizeof(host) - 1] = '\0';
+  n                      = snprintf(holder, sizeof(holder), "pid %ld host %s\n", (long)getpid(), host);
+  const int wrote        = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n;
+  (void)wrote; /* the text only helps the message of a second job; the lock holds without it */
+  *fd = f;
+  return 0;
+}
+
+PetscErrorCode pof_ckpt_lock_dir(MPI_Comm comm, const char *dir, int *lock)
+{
+  PetscMPIInt rank;
+  struct {
+    int  err;
+    char msg[CKPT_MSG_LEN];
+  } res;
+  PetscFunctionBegin;
+  *lock = -1;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  memset(&res, 0, sizeof(res));
+  if (rank == 0) {
+    res.err = ckpt_lock_local(dir, lock, res.msg, sizeof(res.msg));
+    if (res.err == ENOLCK) {
+      PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "%s", res.msg));
+      res.err = 0;
+    }
+  }
+  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
+  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void pof_ckpt_unlock_dir(int *lock)
+{
+  if (*lock >= 0) (void)close(*lock); /* closing the descriptor drops the fcntl lock */
+  *lock = -1;
+}

@@ -1,5 +1,6 @@
 /* pof sweep: grid lines through rank groups. See include/pof/sweep.h. */
 #include "pof/sweep.h"
+#include "pof/ckpt.h"
 #include "pof/group.h"
 #include "pof/image.h"
 
@@ -230,6 +231,25 @@ static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func,
   return n;
 }
 
+/* the option groups of a line's command */
+static unsigned run_groups(PofRunKind kind)
+{
+  return POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
+}
+
+/* The base options (the command line) alone: an unknown or malformed one would fail every line,
+   so it stops the sweep before any line runs. Collective on world. */
+static PetscErrorCode check_base(MPI_Comm world, PofRunKind kind, const char *base)
+{
+  PetscOptions o;
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsCreate(&o));
+  PetscCall(PetscOptionsInsertString(o, base));
+  PetscCall(pof_config_check_names(o, world, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", run_groups(kind)));
+  PetscCall(PetscOptionsDestroy(&o));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The run of one line on the group: options object, config, trainer. Errors are returned. */
 static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base, const char *line, const char *run_dir, PofRunSummary *s)
 {
@@ -238,7 +258,7 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
   PetscBool      help;
   PofTrainer     t      = NULL;
   const char    *name   = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-  unsigned       groups = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
+  unsigned       groups = run_groups(kind);
   PetscErrorCode ierr;
   PetscFunctionBegin;
   PetscCall(PetscOptionsCreate(&o));
@@ -349,12 +369,14 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscMPIInt wrank;
   char        data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
   int64_t     err       = 0;
+  int         lock      = -1;
   PetscInt    counts[4] = { 0, 0, 0, 0 }; /* ok, failed, skipped, run by this group leader */
   PetscFunctionBegin;
   memset(tot, 0, sizeof(*tot));
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
   PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
   PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
+  PetscCall(check_base(world, sc->kind, base));
   PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
   PetscCall(grid_parse((const char *)text, text_len, &grid));
   PetscCall(PetscFree(text));
@@ -363,6 +385,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   if (wrank == 0) err = mkdir_p(sc->dir);
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
+  PetscCall(pof_ckpt_lock_dir(world, sc->dir, &lock)); /* one sweep per sweep directory */
   if (sc->summary[0])
     PetscCall(PetscStrncpy(summary, sc->summary, sizeof(summary)));
   else
@@ -494,5 +517,6 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCall(PetscFree(model_img));
   PetscCall(pof_group_destroy(&g));
   PetscCall(grid_free(&grid));
+  pof_ckpt_unlock_dir(&lock);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -44,6 +44,7 @@ static const char *const stat_names[ST_COUNT] = { "L0", "eta_max", "eta_star", "
 
 struct _p_PofTrainer {
   MPI_Comm       comm;
+  int            lock; /* run directory lock (rank 0), -1 without */
   PetscMPIInt    rank, size;
   PofConfig      cfg;
   PofRunKind     kind;
@@ -207,6 +208,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
 
   /* the directory must be usable before any work is done */
   PetscCall(pof_ckpt_check_dir(comm, cfg->run.dir));
+  PetscCall(pof_ckpt_lock_dir(comm, cfg->run.dir, &t->lock)); /* one job per run directory */
   t->last_ckpt_step = -1;
   if (cfg->ckpt.resume == POF_RESUME_NO) { /* never overwrite the checkpoints of another run silently */
     char name[256];
@@ -324,7 +326,8 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   PetscFunctionBegin;
   *out = NULL;
   PetscCall(PetscCalloc1(1, &t));
-  ierr = trainer_setup(comm, cfg, kind, t);
+  t->lock = -1;
+  ierr    = trainer_setup(comm, cfg, kind, t);
   if (ierr) { /* free what was built, so a caller that goes on (pof sweep) does not leak it */
     (void)pof_trainer_destroy(&t);
     PetscFunctionReturn(ierr);
@@ -347,6 +350,7 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   PetscCall(pof_shard_destroy(&t->shard));
   PetscCall(pof_wrn_destroy(&t->m));
   PetscCall(pof_dataset_destroy(&t->ds));
+  pof_ckpt_unlock_dir(&t->lock);
   PetscCall(PetscFree(*pt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

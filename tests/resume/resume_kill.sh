@@ -3,6 +3,7 @@
 # in process groups of their own, as a batch system kills a job's cgroup) mid-epoch of a 2-rank pretrain and of a 2-rank posttrain
 # (PoF, global mode), then resume from the newest complete checkpoint: the final parameters,
 # momentum and BN statistics are bitwise identical to uninterrupted runs.
+# Last: a second job on a run directory in use is refused (the run directory lock).
 . "$(dirname "$0")/lib_resume.sh"
 POST="-data_file tiny.h5 -run_epochs 3 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02"
 expect_rc 0 "uninterrupted 2-rank pretrain (reference)" mpi 2 pretrain $PRE -run_dir ref
@@ -39,4 +40,17 @@ expect_rc 0 "posttrain resumes after kill -9" mpi 2 posttrain $POST -model_in re
 expect_out "resuming from qk/ckpt-" "resumed from a checkpoint"
 grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
 same pref/model.h5 qk/model.h5 "posttrain: kill -9 + resume vs uninterrupted (θ0 included)"
+# One job per run directory: a second job on a directory in use is refused (its holder named) and
+# damages nothing; the first job (frozen with SIGSTOP while the second one tries) ends as if alone.
+start_bg lk.log 2 pretrain $PRE -run_dir lk
+for _ in $(seq 600); do grep -q "^pid " lk/.pof-lock 2> /dev/null && break; sleep 0.1; done
+lranks=$(pgrep -P "$BG" | tr '\n' ' ')
+kill -STOP $lranks
+expect_rc nonzero "second job on a run directory in use refused" mpi 2 pretrain $PRE -run_dir lk
+[ "$(grep -c '^pof: error:' "$T_OUT")" = 1 ] && grep -qE "^pof: error: run directory lk is in use by another pof job \(pid [0-9]+ host " "$T_OUT" \
+  && ok "one error naming the directory and the holder: $(grep '^pof: error:' "$T_OUT" | cut -c1-110)" || { bad "lock message"; cat "$T_OUT"; }
+kill -CONT $lranks
+wait_bg && ok "first job finished" || { bad "first job failed"; cat lk.log; }
+same ref/model.h5 lk/model.h5 "the job that held the directory: same result as alone"
+expect_rc 0 "lock released at exit (a rerun finds the run finished)" mpi 2 pretrain $PRE -run_dir lk
 resume_finish

@@ -2,7 +2,8 @@
 # Restart and failures: a sweep killed (-9) while line 3 runs (after its first checkpoint) is rerun:
 # line 1 (finished) is skipped, line 2 (invalid option) is reported failed again, line 3 resumes
 # from its checkpoint and ends bit-identical to an uninterrupted run, line 4 runs; the summary
-# has each line once; line 5 (diverging: non-finite loss) is recorded failed.
+# has each line once; line 5 (diverging: non-finite loss) is recorded failed. A mistyped option
+# on the command line stops the sweep before any line.
 . "$(dirname "$0")/common.sh"
 make_small || { finish; exit 1; }
 cat > grid.txt <<'G'
@@ -12,6 +13,10 @@ cat > grid.txt <<'G'
 -pof_mode off
 -opt_lr 1e300 -pof_mode off -pof_train_classifier -data_train_subset 128
 G
+# an unknown option on the command line (not in a line) would fail every line: the sweep stops first
+expect_rc 1 "unknown base option stops the sweep before any line" mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir bad -sweep_group_size 2 -pof_gama_max 2
+expect_out "^pof: error: unknown option for this command: -pof_gama_max" "the option is named"
+[ ! -e bad ] && ok "nothing written" || bad "sweep dir created: $(ls bad)"
 # one group of 2 ranks: the lines run in order; mpiexec in a process group of its own (setsid)
 setsid timeout 600 "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run1.log 2>&1 &
 pid=$!
