@@ -21,6 +21,7 @@ exit status is 1.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -152,7 +153,7 @@ def pof_command(args):
     cmd = [args.pof, "bench", "-model_depth", str(args.depth), "-model_width", str(args.width),
            "-bench_input", f"{c}x{h}x{w}", "-model_classes", str(args.classes),
            "-opt_batch", str(args.batch), "-bench_step", args.step, "-bench_steps", str(args.steps),
-           "-precision", args.precision]
+           "-precision", args.precision] + shlex.split(args.pof_args)
     if args.ranks > 1:
         cmd = [args.mpiexec, "--oversubscribe", "-n", str(args.ranks), "-x", "OMP_NUM_THREADS"] + cmd
     return cmd
@@ -233,6 +234,8 @@ def main():
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     ap.add_argument("--step", choices=("train", "forward", "pof"), default="train")
     ap.add_argument("--skip-pof", action="store_true", help="PyTorch only")
+    ap.add_argument("--pof-args", default="", metavar="'OPTS'",
+                    help="more options for pof bench, e.g. --pof-args=-model_recompute (PyTorch unchanged)")
     ap.add_argument("--pof-timeout", type=positive, default=3600, help="seconds before pof is killed")
     ap.add_argument("--json", metavar="OUT", help="write both results (and the settings) to OUT")
     ap.add_argument("--_worker", choices=("nchw", "channels_last"), help=argparse.SUPPRESS)

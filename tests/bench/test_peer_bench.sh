@@ -48,6 +48,9 @@ expect_out "^peak RSS \(MB\) +[0-9]+ +50 " "pof peak RSS in the table"
 /usr/bin/python3 -c "import json,sys; r=json.load(open('both.json')); sys.exit(not abs(r['ratio_images_per_s'] - 2000.0 / r['pytorch']['images_per_s']) < 1e-9)" \
   && ok "ratio in JSON" || bad "ratio in JSON"
 
+expect_rc 0 "extra pof options" pb --pof ./fakepof --pof-args="-model_recompute -bench_warmup 2"
+grep -q -- "-precision fp32 -model_recompute -bench_warmup 2$" args.txt && ok "--pof-args appended to pof's arguments" || { bad "--pof-args"; cat args.txt; }
+
 expect_rc nonzero "bad input shape" pb --skip-pof --input 3x8
 expect_out "CxHxW" "bad input named"
 expect_rc nonzero "bad depth" pb --skip-pof --depth 12
