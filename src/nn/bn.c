@@ -6,7 +6,13 @@
  * ranks between two passes, and oneDNN 2.6 drops the statistics terms from diff_src when it is
  * given external statistics. One code path serves per-rank and synchronized BN, so the two agree
  * bitwise at one rank. Each kernel is written once and specialised for f32 and bf16 by inlining
- * with a constant `bf` flag. Sums are accumulated in double.
+ * with constant flags. Sums are accumulated in double.
+ *
+ * Each kernel is a tile function (one channel block, or one image x channel block) inlined into
+ * one OpenMP driver per flag combination (the DRIVER macros). The `omp parallel` must not sit in
+ * the inlined function itself: gcc outlines a parallel region before inlining, so the flags would
+ * reach the outlined body as run-time values, and the BN backward loops stayed scalar (28 % of a
+ * bf16 training step of WRN-16-4, `perf record`).
  */
 #include "nn_internal.h"
 
@@ -23,260 +29,253 @@ ALWAYS_INLINE void  st(void *p, size_t i, float v, int bf)
     ((float *)p)[i] = v;
 }
 
+/* v where pre > 0, else +0 (the ReLU mask in backward) as a bitwise and: written as a select of a
+   loaded value, gcc turned the load into a masked load and left the loop scalar. */
+ALWAYS_INLINE float relu_mask(float v, float pre)
+{
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  u &= pre > 0.0f ? 0xffffffffu : 0u;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
 /* Sums per (channel block, lane) over n and hw. Parallel over channel blocks, then over
    images inside (each thread keeps its own partial sums, added in a fixed order). */
-ALWAYS_INLINE void stats_impl(const PofAct *a, const void *x, double *sum, double *sumsq, int bf)
+ALWAYS_INLINE void stats_tile(const PofAct *a, const void *x, double *sum, double *sumsq, PetscInt b, int bf)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-  for (PetscInt c = 0; c < a->c; c++) sum[c] = sumsq[c] = 0;
-#pragma omp parallel for schedule(static) collapse(1)
-  for (PetscInt b = 0; b < cb; b++) {
-    double s[POF_CBLK], q[POF_CBLK];
-    for (int l = 0; l < POF_CBLK; l++) s[l] = q[l] = 0;
-    for (PetscInt i = 0; i < n; i++) {
-      const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      float        fs[POF_CBLK], fq[POF_CBLK];
-      for (int l = 0; l < POF_CBLK; l++) fs[l] = fq[l] = 0;
-      for (PetscInt p = 0; p < hw; p++) {
+  double         s[POF_CBLK], q[POF_CBLK];
+  for (int l = 0; l < POF_CBLK; l++) s[l] = q[l] = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+    float        fs[POF_CBLK], fq[POF_CBLK];
+    for (int l = 0; l < POF_CBLK; l++) fs[l] = fq[l] = 0;
+    for (PetscInt p = 0; p < hw; p++) {
 #pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) {
-          const float v = ld(x, base + (size_t)p * POF_CBLK + (size_t)l, bf);
-          fs[l] += v;
-          fq[l] += v * v;
-        }
+      for (int l = 0; l < POF_CBLK; l++) {
+        const float v = ld(x, base + (size_t)p * POF_CBLK + (size_t)l, bf);
+        fs[l] += v;
+        fq[l] += v * v;
       }
-      for (int l = 0; l < POF_CBLK; l++) s[l] += fs[l], q[l] += fq[l];
     }
-    for (int l = 0; l < POF_CBLK; l++) {
-      const PetscInt c = b * POF_CBLK + l;
-      if (c < a->c) sum[c] = s[l], sumsq[c] = q[l];
-    }
+    for (int l = 0; l < POF_CBLK; l++) s[l] += fs[l], q[l] += fq[l];
+  }
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    if (c < a->c) sum[c] = s[l], sumsq[c] = q[l];
   }
 }
+
+/* Parallel over channel blocks, each thread summing its blocks over all images in a fixed order. */
+#define STATS_DRIVER(NAME, BF)                                                                                             \
+  static void NAME(const PofAct *a, const void *x, double *sum, double *sumsq)                                             \
+  {                                                                                                                        \
+    for (PetscInt c = 0; c < a->c; c++) sum[c] = sumsq[c] = 0;                                                             \
+    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++) stats_tile(a, x, sum, sumsq, b, BF); \
+  }
+STATS_DRIVER(stats_f32, 0)
+STATS_DRIVER(stats_bf16, 1)
 
 void pof_bn_stats(const PofAct *a, const void *x, double *sum, double *sumsq)
 {
   if (a->dt == POF_DT_BF16)
-    stats_impl(a, x, sum, sumsq, 1);
+    stats_bf16(a, x, sum, sumsq);
   else
-    stats_impl(a, x, sum, sumsq, 0);
+    stats_f32(a, x, sum, sumsq);
 }
 
-ALWAYS_INLINE void apply_impl(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y, int bf)
+ALWAYS_INLINE void apply_tile(const PofAct *a, const void *x, const float *scale, const float *shift, void *y, PetscInt i, PetscInt b, int relu, int bf)
 {
-  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-#pragma omp parallel for schedule(static) collapse(2)
-  for (PetscInt i = 0; i < n; i++) {
-    for (PetscInt b = 0; b < cb; b++) {
-      float sc[POF_CBLK], sh[POF_CBLK];
-      for (int l = 0; l < POF_CBLK; l++) {
-        const PetscInt c = b * POF_CBLK + l;
-        sc[l]            = c < a->c ? scale[c] : 0.0f;
-        sh[l]            = c < a->c ? shift[c] : 0.0f;
-      }
-      const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      for (PetscInt p = 0; p < hw; p++) {
+  const PetscInt hw = a->h * a->w, cb = a->cb;
+  float          sc[POF_CBLK], sh[POF_CBLK];
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    sc[l]            = c < a->c ? scale[c] : 0.0f;
+    sh[l]            = c < a->c ? shift[c] : 0.0f;
+  }
+  const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+  for (PetscInt p = 0; p < hw; p++) {
 #pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) {
-          const size_t k = base + (size_t)p * POF_CBLK + (size_t)l;
-          float        v = ld(x, k, bf) * sc[l] + sh[l];
-          if (relu) v = v > 0.0f ? v : 0.0f;
-          st(y, k, v, bf);
-        }
-      }
+    for (int l = 0; l < POF_CBLK; l++) {
+      const size_t k = base + (size_t)p * POF_CBLK + (size_t)l;
+      float        v = ld(x, k, bf) * sc[l] + sh[l];
+      if (relu) v = v > 0.0f ? v : 0.0f;
+      st(y, k, v, bf);
     }
   }
 }
+
+#define APPLY_DRIVER(NAME, RELU, BF)                                                                                                  \
+  static void NAME(const PofAct *a, const void *x, const float *scale, const float *shift, void *y)                                   \
+  {                                                                                                                                   \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++) \
+        apply_tile(a, x, scale, shift, y, i, b, RELU, BF);                                                                            \
+  }
+APPLY_DRIVER(apply_f32, 0, 0)
+APPLY_DRIVER(apply_relu_f32, 1, 0)
+APPLY_DRIVER(apply_bf16, 0, 1)
+APPLY_DRIVER(apply_relu_bf16, 1, 1)
 
 void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y)
 {
-  if (a->dt == POF_DT_BF16) {
-    if (relu)
-      apply_impl(a, x, scale, shift, 1, y, 1);
-    else
-      apply_impl(a, x, scale, shift, 0, y, 1);
-  } else {
-    if (relu)
-      apply_impl(a, x, scale, shift, 1, y, 0);
-    else
-      apply_impl(a, x, scale, shift, 0, y, 0);
+  if (a->dt == POF_DT_BF16)
+    (relu ? apply_relu_bf16 : apply_bf16)(a, x, scale, shift, y);
+  else
+    (relu ? apply_relu_f32 : apply_f32)(a, x, scale, shift, y);
+}
+
+ALWAYS_INLINE void bwd_sums_tile(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx, PetscInt b, int relu, int bf)
+{
+  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
+  double         s[POF_CBLK], q[POF_CBLK];
+  float          mu[POF_CBLK], rs[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    s[l] = q[l] = 0;
+    sc[l]       = (relu && c < a->c) ? rsc[c] : 0.0f;
+    sh[l]       = (relu && c < a->c) ? rsh[c] : 0.0f;
+    mu[l]       = c < a->c ? mean[c] : 0.0f;
+    rs[l]       = c < a->c ? rstd[c] : 0.0f;
+  }
+  for (PetscInt i = 0; i < n; i++) {
+    const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+    float        fs[POF_CBLK], fq[POF_CBLK];
+    for (int l = 0; l < POF_CBLK; l++) fs[l] = fq[l] = 0;
+    for (PetscInt p = 0; p < hw; p++) {
+#pragma omp simd
+      for (int l = 0; l < POF_CBLK; l++) {
+        const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
+        const float  xv = ld(x, k, bf), dyv = ld(dy, k, bf);
+        const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l]) : dyv; /* the ReLU mask, recomputed: y is not read */
+        fs[l] += dz;
+        fq[l] += dz * (xv - mu[l]) * rs[l];
+      }
+    }
+    for (int l = 0; l < POF_CBLK; l++) s[l] += fs[l], q[l] += fq[l];
+  }
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    if (c < a->c) sdz[c] = s[l], sdzx[c] = q[l];
   }
 }
 
-ALWAYS_INLINE void bwd_sums_impl(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx, int bf, int relu)
-{
-  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-#pragma omp parallel for schedule(static)
-  for (PetscInt b = 0; b < cb; b++) {
-    double s[POF_CBLK], q[POF_CBLK];
-    float  mu[POF_CBLK], rs[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
-    for (int l = 0; l < POF_CBLK; l++) {
-      const PetscInt c = b * POF_CBLK + l;
-      s[l] = q[l] = 0;
-      sc[l]       = (relu && c < a->c) ? rsc[c] : 0.0f;
-      sh[l]       = (relu && c < a->c) ? rsh[c] : 0.0f;
-      mu[l]       = c < a->c ? mean[c] : 0.0f;
-      rs[l]       = c < a->c ? rstd[c] : 0.0f;
-    }
-    for (PetscInt i = 0; i < n; i++) {
-      const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      float        fs[POF_CBLK], fq[POF_CBLK];
-      for (int l = 0; l < POF_CBLK; l++) fs[l] = fq[l] = 0;
-      for (PetscInt p = 0; p < hw; p++) {
-#pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) {
-          const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
-          float        dz = ld(dy, k, bf);
-          if (relu) dz = ld(x, k, bf) * sc[l] + sh[l] > 0.0f ? dz : 0.0f; /* the ReLU mask, recomputed: y is not read */
-          fs[l] += dz;
-          fq[l] += dz * (ld(x, k, bf) - mu[l]) * rs[l];
-        }
-      }
-      for (int l = 0; l < POF_CBLK; l++) s[l] += fs[l], q[l] += fq[l];
-    }
-    for (int l = 0; l < POF_CBLK; l++) {
-      const PetscInt c = b * POF_CBLK + l;
-      if (c < a->c) sdz[c] = s[l], sdzx[c] = q[l];
-    }
+#define BWD_SUMS_DRIVER(NAME, RELU, BF)                                                                                                                                 \
+  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx) \
+  {                                                                                                                                                                     \
+    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++) bwd_sums_tile(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, b, RELU, BF);            \
   }
-}
+BWD_SUMS_DRIVER(bwd_sums_f32, 0, 0)
+BWD_SUMS_DRIVER(bwd_sums_relu_f32, 1, 0)
+BWD_SUMS_DRIVER(bwd_sums_bf16, 0, 1)
+BWD_SUMS_DRIVER(bwd_sums_relu_bf16, 1, 1)
 
 void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx)
 {
-  if (a->dt == POF_DT_BF16) {
-    if (rsc)
-      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 1, 1);
-    else
-      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 1, 0);
-  } else {
-    if (rsc)
-      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 0, 1);
-    else
-      bwd_sums_impl(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, 0, 0);
-  }
+  if (a->dt == POF_DT_BF16)
+    (rsc ? bwd_sums_relu_bf16 : bwd_sums_bf16)(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx);
+  else
+    (rsc ? bwd_sums_relu_f32 : bwd_sums_f32)(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx);
 }
 
-ALWAYS_INLINE void bwd_dx_impl(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx, int bf, int relu, int add)
+ALWAYS_INLINE void bwd_dx_tile(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx, PetscInt i, PetscInt b, int relu, int add, int bf)
 {
-  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-#pragma omp parallel for schedule(static) collapse(2)
-  for (PetscInt i = 0; i < n; i++) {
-    for (PetscInt b = 0; b < cb; b++) {
-      float mu[POF_CBLK], rs[POF_CBLK], g[POF_CBLK], mdz[POF_CBLK], mdzx[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
-      for (int l = 0; l < POF_CBLK; l++) {
-        const PetscInt c  = b * POF_CBLK + l;
-        const int      in = c < a->c;
-        sc[l]             = (relu && in) ? rsc[c] : 0.0f;
-        sh[l]             = (relu && in) ? rsh[c] : 0.0f;
-        mu[l]             = in ? mean[c] : 0.0f;
-        rs[l]             = in ? rstd[c] : 0.0f;
-        g[l]              = in ? gamma[c] * rstd[c] : 0.0f;
-        mdz[l]            = in ? (float)(sdz[c] / M) : 0.0f;
-        mdzx[l]           = in ? (float)(sdzx[c] / M) : 0.0f;
-      }
-      const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      for (PetscInt p = 0; p < hw; p++) {
+  const PetscInt hw = a->h * a->w, cb = a->cb;
+  float          mu[POF_CBLK], rs[POF_CBLK], g[POF_CBLK], mdz[POF_CBLK], mdzx[POF_CBLK], sc[POF_CBLK], sh[POF_CBLK];
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c  = b * POF_CBLK + l;
+    const int      in = c < a->c;
+    sc[l]             = (relu && in) ? rsc[c] : 0.0f;
+    sh[l]             = (relu && in) ? rsh[c] : 0.0f;
+    mu[l]             = in ? mean[c] : 0.0f;
+    rs[l]             = in ? rstd[c] : 0.0f;
+    g[l]              = in ? gamma[c] * rstd[c] : 0.0f;
+    mdz[l]            = in ? (float)(sdz[c] / M) : 0.0f;
+    mdzx[l]           = in ? (float)(sdzx[c] / M) : 0.0f;
+  }
+  const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+  for (PetscInt p = 0; p < hw; p++) {
 #pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) {
-          const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
-          float        dz = ld(dy, k, bf);
-          if (relu) dz = ld(x, k, bf) * sc[l] + sh[l] > 0.0f ? dz : 0.0f; /* the ReLU mask, recomputed: y is not read */
-          const float xh = (ld(x, k, bf) - mu[l]) * rs[l];
-          float       v  = g[l] * (dz - mdz[l] - xh * mdzx[l]);
-          if (add) v += ld(addend, k, bf);
-          st(dx, k, v, bf);
-        }
-      }
+    for (int l = 0; l < POF_CBLK; l++) {
+      const size_t k  = base + (size_t)p * POF_CBLK + (size_t)l;
+      const float  xv = ld(x, k, bf), dyv = ld(dy, k, bf);
+      const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l]) : dyv; /* the ReLU mask, recomputed: y is not read */
+      const float  xh = (xv - mu[l]) * rs[l];
+      float        v  = g[l] * (dz - mdz[l] - xh * mdzx[l]);
+      if (add) v += ld(addend, k, bf);
+      st(dx, k, v, bf);
     }
   }
 }
+
+#define BWD_DX_DRIVER(NAME, RELU, ADD, BF)                                                                                                                                                                                                      \
+  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx) \
+  {                                                                                                                                                                                                                                             \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++)                                                                                                           \
+        bwd_dx_tile(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, i, b, RELU, ADD, BF);                                                                                                                                      \
+  }
+BWD_DX_DRIVER(bwd_dx_f32, 0, 0, 0)
+BWD_DX_DRIVER(bwd_dx_add_f32, 0, 1, 0)
+BWD_DX_DRIVER(bwd_dx_relu_f32, 1, 0, 0)
+BWD_DX_DRIVER(bwd_dx_relu_add_f32, 1, 1, 0)
+BWD_DX_DRIVER(bwd_dx_bf16, 0, 0, 1)
+BWD_DX_DRIVER(bwd_dx_add_bf16, 0, 1, 1)
+BWD_DX_DRIVER(bwd_dx_relu_bf16, 1, 0, 1)
+BWD_DX_DRIVER(bwd_dx_relu_add_bf16, 1, 1, 1)
 
 void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx)
 {
-  const int bf = a->dt == POF_DT_BF16, relu = rsc != NULL, add = addend != NULL;
-  /* 8 specialisations */
-  if (bf) {
-    if (relu) {
-      if (add)
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 1);
-      else
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 1, 0);
-    } else {
-      if (add)
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 1);
-      else
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 1, 0, 0);
-    }
-  } else {
-    if (relu) {
-      if (add)
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 1);
-      else
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 1, 0);
-    } else {
-      if (add)
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 1);
-      else
-        bwd_dx_impl(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, 0, 0, 0);
-    }
-  }
+  typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, const void *, const float *, const float *, const float *, const double *, const double *, double, const void *, void *);
+  static const Fn fn[2][2][2] = {
+    { { bwd_dx_f32, bwd_dx_add_f32 }, { bwd_dx_relu_f32, bwd_dx_relu_add_f32 } },
+    { { bwd_dx_bf16, bwd_dx_add_bf16 }, { bwd_dx_relu_bf16, bwd_dx_relu_add_bf16 } }
+  };
+  fn[a->dt == POF_DT_BF16][rsc != NULL][addend != NULL](a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx);
 }
 
-ALWAYS_INLINE void pool_fwd_impl(const PofAct *a, const void *x, float *h, int bf)
+ALWAYS_INLINE void pool_fwd_tile(const PofAct *a, const void *x, float *h, PetscInt i, PetscInt b, int bf)
 {
-  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-#pragma omp parallel for schedule(static) collapse(2)
-  for (PetscInt i = 0; i < n; i++) {
-    for (PetscInt b = 0; b < cb; b++) {
-      float        s[POF_CBLK] = { 0 };
-      const size_t base        = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      for (PetscInt p = 0; p < hw; p++) {
+  const PetscInt hw = a->h * a->w, cb = a->cb;
+  float          s[POF_CBLK] = { 0 };
+  const size_t   base        = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+  for (PetscInt p = 0; p < hw; p++) {
 #pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) s[l] += ld(x, base + (size_t)p * POF_CBLK + (size_t)l, bf);
-      }
-      for (int l = 0; l < POF_CBLK; l++) {
-        const PetscInt c = b * POF_CBLK + l;
-        if (c < a->c) h[i * a->c + c] = s[l] / (float)hw;
-      }
-    }
+    for (int l = 0; l < POF_CBLK; l++) s[l] += ld(x, base + (size_t)p * POF_CBLK + (size_t)l, bf);
+  }
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    if (c < a->c) h[i * a->c + c] = s[l] / (float)hw;
   }
 }
 
-void pof_avgpool_fwd(const PofAct *a, const void *x, float *h)
+ALWAYS_INLINE void pool_bwd_tile(const PofAct *a, const float *dh, void *dx, PetscInt i, PetscInt b, int bf)
 {
-  if (a->dt == POF_DT_BF16)
-    pool_fwd_impl(a, x, h, 1);
-  else
-    pool_fwd_impl(a, x, h, 0);
-}
-
-ALWAYS_INLINE void pool_bwd_impl(const PofAct *a, const float *dh, void *dx, int bf)
-{
-  const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
-#pragma omp parallel for schedule(static) collapse(2)
-  for (PetscInt i = 0; i < n; i++) {
-    for (PetscInt b = 0; b < cb; b++) {
-      float v[POF_CBLK];
-      for (int l = 0; l < POF_CBLK; l++) {
-        const PetscInt c = b * POF_CBLK + l;
-        v[l]             = c < a->c ? dh[i * a->c + c] / (float)hw : 0.0f;
-      }
-      const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
-      for (PetscInt p = 0; p < hw; p++) {
+  const PetscInt hw = a->h * a->w, cb = a->cb;
+  float          v[POF_CBLK];
+  for (int l = 0; l < POF_CBLK; l++) {
+    const PetscInt c = b * POF_CBLK + l;
+    v[l]             = c < a->c ? dh[i * a->c + c] / (float)hw : 0.0f;
+  }
+  const size_t base = ((size_t)(i * cb + b) * (size_t)hw) * POF_CBLK;
+  for (PetscInt p = 0; p < hw; p++) {
 #pragma omp simd
-        for (int l = 0; l < POF_CBLK; l++) st(dx, base + (size_t)p * POF_CBLK + (size_t)l, v[l], bf);
-      }
-    }
+    for (int l = 0; l < POF_CBLK; l++) st(dx, base + (size_t)p * POF_CBLK + (size_t)l, v[l], bf);
   }
 }
 
-void pof_avgpool_bwd(const PofAct *a, const float *dh, void *dx)
-{
-  if (a->dt == POF_DT_BF16)
-    pool_bwd_impl(a, dh, dx, 1);
-  else
-    pool_bwd_impl(a, dh, dx, 0);
-}
+#define POOL_DRIVER(NAME, TILE, IN_T, OUT_T, BF)                                                                                                                  \
+  static void NAME(const PofAct *a, IN_T in, OUT_T out)                                                                                                           \
+  {                                                                                                                                                               \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++) TILE(a, in, out, i, b, BF); \
+  }
+POOL_DRIVER(pool_fwd_f32, pool_fwd_tile, const void *, float *, 0)
+POOL_DRIVER(pool_fwd_bf16, pool_fwd_tile, const void *, float *, 1)
+POOL_DRIVER(pool_bwd_f32, pool_bwd_tile, const float *, void *, 0)
+POOL_DRIVER(pool_bwd_bf16, pool_bwd_tile, const float *, void *, 1)
+
+void pof_avgpool_fwd(const PofAct *a, const void *x, float *h) { (a->dt == POF_DT_BF16 ? pool_fwd_bf16 : pool_fwd_f32)(a, x, h); }
+
+void pof_avgpool_bwd(const PofAct *a, const float *dh, void *dx) { (a->dt == POF_DT_BF16 ? pool_bwd_bf16 : pool_bwd_f32)(a, dh, dx); }
 
 void pof_act_copy(const PofAct *a, const void *in, void *out)
 {
