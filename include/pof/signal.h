@@ -16,6 +16,9 @@
  * Test hook: with the environment variable POF_TEST_RAISE="step:N", rank 0 of MPI_COMM_WORLD
  * raises SIGUSR1 at itself when pof_signal_test_hook(N) is called (the trainer calls it after
  * global step N), so tests can stop a run at a deterministic step; "step:N:TERM" raises SIGTERM.
+ * "step:N:WAIT" raises nothing: every rank holds after global step N (after that step's periodic
+ * checkpoint) until a stop signal arrives from outside, 60 s at most, so a test can signal
+ * mpiexec while the run is known to be mid-epoch however fast the steps are.
  */
 #ifndef POF_SIGNAL_H
 #define POF_SIGNAL_H
@@ -32,8 +35,9 @@ int pof_signal_caught(void);
 /** Forget a caught signal (tests; a driver running several configurations). */
 void pof_signal_reset(void);
 
-/** Test hook (see the file comment): raise the configured signal on world rank 0 when
-    global_step equals the configured step. No-op without POF_TEST_RAISE. Not collective. */
+/** Test hook (see the file comment): raise the configured signal on world rank 0 (or, for WAIT,
+    hold every rank until a stop signal is caught) when global_step equals the configured step.
+    No-op without POF_TEST_RAISE. Not collective. */
 void pof_signal_test_hook(PetscInt global_step);
 
 /** "SIGUSR1", "SIGTERM" or "signal N". */

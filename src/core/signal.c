@@ -4,11 +4,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t caught = 0;
 static int                   installed;
-static PetscInt              test_step = -1; /* POF_TEST_RAISE */
-static int                   test_sig  = SIGUSR1;
+static PetscInt              test_step = -1;      /* POF_TEST_RAISE */
+static int                   test_sig  = SIGUSR1; /* 0: WAIT */
 
 /* async-signal-safe: one store to a volatile sig_atomic_t, the first signal wins */
 static void on_stop_signal(int sig)
@@ -24,9 +25,10 @@ PetscErrorCode pof_signal_install(void)
     long long n    = -1;
     char      tail = 0, sname[8] = "";
     int       k = sscanf(env, "step:%lld%c%7s", &n, &tail, sname);
-    PetscCheck((k == 1 || (k == 3 && tail == ':' && (!strcmp(sname, "USR1") || !strcmp(sname, "TERM")))) && n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM", env);
+    PetscCheck((k == 1 || (k == 3 && tail == ':' && (!strcmp(sname, "USR1") || !strcmp(sname, "TERM") || !strcmp(sname, "WAIT")))) && n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM|WAIT", env);
     test_step = (PetscInt)n;
-    test_sig  = (k == 3 && !strcmp(sname, "TERM")) ? SIGTERM : SIGUSR1;
+    test_sig  = k == 1 || !strcmp(sname, "USR1") ? SIGUSR1 : !strcmp(sname, "TERM") ? SIGTERM
+                                                                                    : 0;
   }
   if (installed) PetscFunctionReturn(PETSC_SUCCESS);
   struct sigaction sa;
@@ -47,6 +49,11 @@ void pof_signal_test_hook(PetscInt global_step)
 {
   int rank = 0;
   if (test_step < 0 || global_step != test_step) return;
+  if (!test_sig) { /* WAIT: hold this rank until a stop signal arrives from outside (60 s at most) */
+    struct timespec ts = { 0, 10000000 };
+    for (int i = 0; i < 6000 && !caught; i++) nanosleep(&ts, NULL);
+    return;
+  }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank == 0) raise(test_sig);
 }

@@ -18,7 +18,7 @@ export POF_TEST_RAISE=
 # its shared-memory segments in the work directory, so a kill -9 leaves nothing in /dev/shm
 start_bg() {
   local log="$1" n="$2"; shift 2
-  setsid "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@" > "$log" 2>&1 &
+  setsid "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n "$n" -x OMP_NUM_THREADS=1 -x POF_TEST_RAISE "$pof" "$@" > "$log" 2>&1 &
   BG=$!
 }
 # wait_file F : until F exists (60 s at most); status 1 on timeout
