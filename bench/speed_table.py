@@ -100,6 +100,8 @@ def main():
             ("WRN-16-4 b128 PoF step fp32, images/s", "pof_fp32", "images_per_s", ""),
             ("WRN-16-4 b128 PoF step bf16, images/s", "pof_bf16", "images_per_s", ""),
             ("WRN-16-4 b128 train fp32 peak RSS, MB", "train_fp32", "peak_rss_mb", "<= 0.75"),
+            ("WRN-16-4 b128 PoF step fp32 peak RSS, MB", "pof_fp32", "peak_rss_mb", "<= 0.75"),
+            ("WRN-16-4 b128 PoF step bf16 peak RSS, MB", "pof_bf16", "peak_rss_mb", ""),
             ("WRN-16-4 b128 train fp32 -model_recompute, images/s", "train_fp32_recompute", "images_per_s", ""),
             ("WRN-16-4 b128 train fp32 -model_recompute peak RSS, MB", "train_fp32_recompute", "peak_rss_mb", "<= 0.75")]
     if not args.quick:

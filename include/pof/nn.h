@@ -141,7 +141,9 @@ PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count);
 PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h);
 
 /**
- * Backward of the last kept forward, starting from the feature gradient dh (n, F): writes
+ * Backward of the last forward, which must have been a kept one (an error otherwise: an unkept
+ * forward in between overwrote the saved BN statistics and shares its buffers with this
+ * backward), starting from the feature gradient dh (n, F): writes
  * (overwrites) the gradient of every feature-extractor parameter into the gradient arena
  * [0, n_feature), calling the gradient-ready hook per contiguous slice, and dx (n, C, H, W)
  * when not NULL (needs input_grad at creation).

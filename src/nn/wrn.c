@@ -5,7 +5,10 @@
  *   A1 = ReLU(BN1(X))   C1 = conv1(A1)   A2 = ReLU(BN2(C1))
  *   OUT = shortcut(X) (1x1 conv, or a copy of X), then OUT += conv2(A2) (sum post-op)
  * With POF_FWD_KEEP every block keeps X, A1, C1, A2 for backward; without it four rotating
- * buffers hold one block at a time (the PoF weak pass and evaluation keep nothing).
+ * buffers hold one block at a time (the PoF weak pass and evaluation keep nothing). Those are
+ * the four gradient buffers G, which hold data only inside pof_wrn_features_backward (a kept
+ * forward stores nothing in them, and a backward after an unkept forward is refused anyway: the
+ * unkept pass overwrites the saved BN statistics).
  * Recompute mode (pof_wrn_set_recompute) keeps only X and C1 per block: A1, A2 and the final
  * ReLU(BN(X)) are written to one scratch buffer R in forward and recomputed into R in backward
  * from X / C1 and the BN scale and shift of that forward, by the same kernel, so they are
@@ -58,11 +61,10 @@ struct _p_PofWrn {
   PetscInt       bnf_begin;
   PofAct         a0, af; /* conv0 output shape (n, b, H, W); final activation shape */
   /* storage */
-  PetscInt  keep_cap, stream_cap, grad_cap;
+  PetscInt  keep_cap, grad_cap;
   void    **X;    /* X[0..nblocks]: block inputs (X[nblocks] = last output) */
   void     *AF;   /* final ReLU(BN(X)) */
-  void     *P[4]; /* rotating buffers (no KEEP) */
-  void     *G[4]; /* gradient buffers */
+  void     *G[4]; /* gradient buffers in backward, rotating buffers of an unkept forward */
   void     *xin;  /* converted network input (bf16) */
   void     *R;    /* recompute scratch (largest activation) */
   PetscInt  r_cap;
@@ -309,7 +311,7 @@ PetscErrorCode pof_wrn_destroy(PofWrn *pm)
   }
   PetscCall(bn_release(&m->bnf));
   free_keep(m);
-  for (int i = 0; i < 4; i++) free(m->P[i]), free(m->G[i]);
+  for (int i = 0; i < 4; i++) free(m->G[i]);
   free(m->xin);
   free(m->params), free(m->grads), free(m->running);
   PetscCall(PetscFree(m->X));
@@ -597,16 +599,16 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
   if (keep)
     PetscCall(ensure_keep(m, n));
   else
-    PetscCall(ensure_bufs(m->P, &m->stream_cap, m, n));
+    PetscCall(ensure_bufs(m->G, &m->grad_cap, m, n));
   PetscCall(input_to_compute(m, n, x, &xin));
-  void *cur = keep ? m->X[0] : m->P[0];
+  void *cur = keep ? m->X[0] : m->G[0];
   PetscCall(pof_conv_forward(&m->conv0, n, m->version, xin, cur));
   for (PetscInt b = 0; b < m->nblocks; b++) {
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid;
     ax.n = am.n = n;
-    void *A1 = keep ? (m->recompute ? m->R : B->A1) : m->P[1], *C1 = keep ? B->C1 : m->P[2], *A2 = keep ? (m->recompute ? m->R : B->A2) : m->P[1];
-    void *OUT = keep ? m->X[b + 1] : m->P[3];
+    void *A1 = keep ? (m->recompute ? m->R : B->A1) : m->G[1], *C1 = keep ? B->C1 : m->G[2], *A2 = keep ? (m->recompute ? m->R : B->A2) : m->G[1];
+    void *OUT = keep ? m->X[b + 1] : m->G[3];
     PetscCall(bn_forward(m, &B->bn1, &ax, mode, flags, cur, A1));
     PetscCall(pof_conv_forward(&B->conv1, n, m->version, A1, C1));
     PetscCall(bn_forward(m, &B->bn2, &am, mode, flags, C1, A2));
@@ -616,16 +618,16 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
       pof_act_copy(&ax, cur, OUT);
     PetscCall(pof_conv_forward(&B->conv2, n, m->version, A2, OUT));
     if (!keep) { /* rotate: OUT becomes the next input */
-      void *t = m->P[0];
-      m->P[0] = m->P[3];
-      m->P[3] = t;
-      cur     = m->P[0];
+      void *t = m->G[0];
+      m->G[0] = m->G[3];
+      m->G[3] = t;
+      cur     = m->G[0];
     } else
       cur = OUT;
   }
   PofAct af = m->af;
   af.n      = n;
-  void *AF  = keep ? (m->recompute ? m->R : m->AF) : m->P[1];
+  void *AF  = keep ? (m->recompute ? m->R : m->AF) : m->G[1];
   PetscCall(bn_forward(m, &m->bnf, &af, mode, flags, cur, AF));
   pof_avgpool_fwd(&af, AF, h);
   if (keep) {
