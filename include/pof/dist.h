@@ -63,7 +63,9 @@ void pof_shard_set_unsynchronized(PofShard s, PetscBool flag);
 PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end, float *params);
 /** Copy the master parameters (all of them) into the float arena on every rank (allgather). Collective. */
 PetscErrorCode pof_shard_gather_params(PofShard s, float *params);
-/** The summed gradient of the owned slice (valid after pof_shard_end): pointer to hi - lo floats. */
+/** The summed gradient of the owned slice (valid after pof_shard_end): pointer to hi - lo floats.
+    At 1 rank it is the gradient arena given to pof_shard_begin (no copy), so it stays valid only
+    while that arena is not written again. */
 const float *pof_shard_grad_slice(PofShard s);
 /** Allgather the summed gradient into `full` (n floats on every rank). Collective. */
 PetscErrorCode pof_shard_gather_grad(PofShard s, float *full);
