@@ -27,8 +27,9 @@ PetscErrorCode pof_signal_install(void)
     int       k = sscanf(env, "step:%lld%c%7s", &n, &tail, sname);
     PetscCheck((k == 1 || (k == 3 && tail == ':' && (!strcmp(sname, "USR1") || !strcmp(sname, "TERM") || !strcmp(sname, "WAIT")))) && n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM|WAIT", env);
     test_step = (PetscInt)n;
-    test_sig  = k == 1 || !strcmp(sname, "USR1") ? SIGUSR1 : !strcmp(sname, "TERM") ? SIGTERM
-                                                                                    : 0;
+    test_sig  = SIGUSR1;
+    if (k == 3 && !strcmp(sname, "TERM")) test_sig = SIGTERM;
+    if (k == 3 && !strcmp(sname, "WAIT")) test_sig = 0;
   }
   if (installed) PetscFunctionReturn(PETSC_SUCCESS);
   struct sigaction sa;

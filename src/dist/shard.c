@@ -20,7 +20,8 @@ struct _p_PofShard {
   PetscInt   *ranges; /* size+1 ownership offsets */
   Vec         master, momentum;
   float      *grads;  /* model arena (reported slices) */
-  float      *gslice; /* summed gradient of the owned slice; at 1 rank the gradient arena itself */
+  float      *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
+  float      *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
   PetscInt    low;    /* lowest reported offset */
   Bucket     *buckets;
   PetscInt    nbuckets;
@@ -57,7 +58,7 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
   }
   /* at 1 rank the "summed" gradient is the arena itself (set by pof_shard_begin): no float copy
      of every parameter (146 MB for WRN-28-10) */
-  if (s->size > 1) PetscCall(PetscCalloc1(PetscMax(s->hi - s->lo, 1), &s->gslice));
+  if (s->size > 1) PetscCall(PetscCalloc1(PetscMax(s->hi - s->lo, 1), &s->gbuf));
   /* buckets: equal contiguous ranges of about bucket_elems */
   if (bucket_elems <= 0) bucket_elems = 1 << 20;
   s->nbuckets = PetscMin((n + bucket_elems - 1) / bucket_elems, POF_MAX_BUCKETS);
@@ -95,7 +96,7 @@ PetscErrorCode pof_shard_destroy(PofShard *ps)
   PetscCall(VecDestroy(&s->master));
   PetscCall(VecDestroy(&s->momentum));
   PetscCall(PetscFree(s->ranges));
-  if (s->size > 1) PetscCall(PetscFree(s->gslice));
+  PetscCall(PetscFree(s->gbuf));
   PetscCall(PetscFree2(s->gather_counts, s->gather_displs));
   PetscCall(PetscFree(*ps));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -113,9 +114,9 @@ void pof_shard_set_unsynchronized(PofShard s, PetscBool flag) { s->unsync = flag
 PetscErrorCode pof_shard_begin(PofShard s, float *grads)
 {
   PetscFunctionBegin;
-  s->grads = grads;
-  s->low   = s->n;
-  if (s->size == 1) s->gslice = grads;
+  s->grads  = grads;
+  s->low    = s->n;
+  s->gslice = s->gbuf ? s->gbuf : grads;
   for (PetscInt b = 0; b < s->nbuckets; b++) s->buckets[b].launched = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -125,7 +126,7 @@ static PetscErrorCode launch(PofShard s, Bucket *B)
   PetscFunctionBegin;
   const PetscInt a = PetscMax(B->begin, s->lo), e = PetscMin(B->end, s->hi);
   float         *recv = s->gslice + (e > a ? a - s->lo : 0);
-  if (s->size == 1) { /* the arena is the sum */
+  if (!s->gbuf) { /* 1 rank: the arena is the sum */
     B->req = MPI_REQUEST_NULL;
   } else if (s->unsync) { /* negative control: keep the local gradient */
     if (e > a) PetscCall(PetscArraycpy(recv, s->grads + a, e - a));
