@@ -19,6 +19,8 @@
 
 typedef enum { POF_PREC_FP32 = 0,
                POF_PREC_BF16 = 1 } PofPrecision;
+typedef enum { POF_CONV_WINOGRAD = 0,
+               POF_CONV_DIRECT   = 1 } PofConvAlg;
 typedef enum { POF_OPT_SGD = 0,
                POF_OPT_SAM = 1 } PofOptimizerKind;
 typedef enum { POF_SCHED_STEP   = 0,
@@ -40,6 +42,7 @@ typedef enum { POF_RESUME_NO   = 0,
                POF_RESUME_AUTO = 1 } PofResumeMode;
 
 extern const char *const PofPrecisions[];
+extern const char *const PofConvAlgs[];
 extern const char *const PofOptimizerKinds[];
 extern const char *const PofScheduleKinds[];
 extern const char *const PofPofModes[];
@@ -73,12 +76,13 @@ typedef struct {
 
 /** -model_*: the WRN and the file it starts from. */
 typedef struct {
-  PetscInt  depth;            /**< -model_depth: 6n+4 */
-  PetscInt  width;            /**< -model_width: widening factor k */
-  PetscInt  base;             /**< -model_base: channels of the first conv (16 in the paper) */
-  PetscInt  classes;          /**< -model_classes: 0 = from the dataset */
-  char      in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
-  PetscBool recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory) */
+  PetscInt   depth;            /**< -model_depth: 6n+4 */
+  PetscInt   width;            /**< -model_width: widening factor k */
+  PetscInt   base;             /**< -model_base: channels of the first conv (16 in the paper) */
+  PetscInt   classes;          /**< -model_classes: 0 = from the dataset */
+  char       in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
+  PetscBool  recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory) */
+  PofConvAlg conv_alg;         /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct everywhere */
 } PofModelConfig;
 
 /** -opt_*: optimizer, batch and learning-rate schedule. */

@@ -90,6 +90,7 @@ static PetscErrorCode load_model(MPI_Comm comm, const PofConfig *cfg, const PofD
   PetscCheck(in.classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info->classes);
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, pm));
+  PetscCall(pof_wrn_set_winograd(*pm, cfg->model.conv_alg == POF_CONV_WINOGRAD));
   PetscCheck(in.n_params == pof_wrn_num_params(*pm) && in.n_bn_state == pof_wrn_num_bn_state(*pm), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(*pm));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(*pm), NULL, 0));

@@ -25,6 +25,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   PofWrnShape s = { cfg.model.depth, cfg.model.width, cfg.model.base, cfg.bench.in_c, cfg.bench.in_h, cfg.bench.in_w, cfg.model.classes ? cfg.model.classes : 10 };
   PetscCall(pof_wrn_create(&s, cfg.run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
   pof_wrn_set_recompute(m, cfg.model.recompute);
+  PetscCall(pof_wrn_set_winograd(m, cfg.model.conv_alg == POF_CONV_WINOGRAD));
   PetscCall(pof_wrn_init_params(m, cfg.run.seed));
   const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m), len = s.in_c * s.in_h * s.in_w, n = B / size, nw = Bw / size;
   PetscCall(pof_shard_create(comm, np, 0, pof_wrn_params(m), &shard));

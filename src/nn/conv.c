@@ -12,13 +12,16 @@
  */
 #include "nn_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }
 
 struct PofConvEntry {
-  PetscInt              n;
+  PetscInt              n;    /* batch size this entry serves */
+  PetscInt              m;    /* images per primitive call (n / m calls; m < n only with Winograd) */
+  PetscBool             wino; /* some pass runs Winograd */
   dnnl_primitive_desc_t fwd_pd, bd_pd, bw_pd;
   dnnl_primitive_t      fwd, bd, bw;
   dnnl_memory_desc_t    src_md, dst_md; /* activation formats (fixed by us) */
@@ -64,27 +67,58 @@ static size_t scratch_size(dnnl_primitive_desc_t pd)
   return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
-static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
+/*
+ * Primitive descriptor of pass `which` (0 forward, 1 backward data, 2 backward weights) with
+ * weights (or diff weights) w. With cv->winograd, a 3x3 stride-1 f32 convolution first asks for
+ * oneDNN's Winograd F(4x4,3x3) (jit_wino_4x3); where oneDNN has none (bf16, the plain-input
+ * first convolution, an ISA without it) the direct algorithm is used.
+ */
+static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, PetscBool wino, int which, const dnnl_memory_desc_t *w, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
 {
-  dnnl_engine_t           eng;
-  dnnl_stream_t           stream;
-  PofConvEntry           *e;
-  dnnl_memory_desc_t      w_any, dst_md;
-  dnnl_convolution_desc_t fd, bdd, bwd;
-  dnnl_primitive_attr_t   attr, attr_fwd;
-  const dnnl_dims_t       strides = { cv->stride, cv->stride };
-  const dnnl_dims_t       pad_l   = { cv->pad, cv->pad };
-  dnnl_dims_t             pad_r;
-  const dnnl_data_type_t  dt  = pof_dt_dnnl(cv->dt);
-  const dnnl_dims_t       wd  = { cv->cout_p, cv->cin_p, cv->k, cv->k };
-  PofAct                  dst = { n, cv->cout_p, cv->hout, cv->wout, cv->cout_p / POF_CBLK, cv->dt };
+  const dnnl_dims_t strides = { cv->stride, cv->stride };
+  const dnnl_dims_t pad_l   = { cv->pad, cv->pad };
+  /* right padding so that the output size is (in + 2 pad - k) / stride + 1 exactly */
+  const dnnl_dims_t pad_r = { (cv->hout - 1) * cv->stride + cv->k - cv->hin - cv->pad, (cv->wout - 1) * cv->stride + cv->k - cv->win - cv->pad };
+  dnnl_engine_t     eng;
+  dnnl_stream_t     stream;
+  dnnl_alg_kind_t   alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
+  PetscFunctionBegin;
+  PetscCall(pof_nn_engine(&eng, &stream));
+  for (;;) {
+    dnnl_convolution_desc_t d;
+    dnnl_status_t           st;
+    if (which == 0)
+      PofCallDNNL(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &e->src_md, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+    else if (which == 1)
+      PofCallDNNL(dnnl_convolution_backward_data_desc_init(&d, alg, &e->src_md, w, &e->dst_md, strides, pad_l, pad_r));
+    else
+      PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&d, alg, &e->src_md, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+    st = dnnl_primitive_desc_create(pd, &d, attr, eng, hint);
+    if (st == dnnl_unimplemented && alg == dnnl_convolution_winograd) {
+      alg = dnnl_convolution_direct;
+      continue;
+    }
+    PofCallDNNL(st);
+    break;
+  }
+  if (alg == dnnl_convolution_winograd) e->wino = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode entry_build(PofConv *cv, PetscInt n, PetscBool wino, PofConvEntry **out)
+{
+  dnnl_engine_t          eng;
+  dnnl_stream_t          stream;
+  PofConvEntry          *e;
+  dnnl_memory_desc_t     w_any, dst_md;
+  dnnl_primitive_attr_t  attr, attr_fwd;
+  const dnnl_data_type_t dt  = pof_dt_dnnl(cv->dt);
+  const dnnl_dims_t      wd  = { cv->cout_p, cv->cin_p, cv->k, cv->k };
+  PofAct                 dst = { n, cv->cout_p, cv->hout, cv->wout, cv->cout_p / POF_CBLK, cv->dt };
   PetscFunctionBegin;
   PetscCall(pof_nn_engine(&eng, &stream));
   PetscCall(PetscCalloc1(1, &e));
-  e->n = n;
-  /* right padding so that the output size is (in + 2 pad - k) / stride + 1 exactly */
-  pad_r[0] = (cv->hout - 1) * cv->stride + cv->k - cv->hin - cv->pad;
-  pad_r[1] = (cv->wout - 1) * cv->stride + cv->k - cv->win - cv->pad;
+  e->n = e->m = n;
   PetscCall(md_src(cv, n, &e->src_md));
   PetscCall(pof_act_md(&dst, &dst_md));
   e->dst_md = dst_md;
@@ -102,15 +136,13 @@ static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
     PofCallDNNL(dnnl_post_ops_destroy(po));
   }
 
-  PofCallDNNL(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &e->src_md, &w_any, NULL, &e->dst_md, strides, pad_l, pad_r));
-  PofCallDNNL(dnnl_primitive_desc_create(&e->fwd_pd, &fd, attr_fwd, eng, NULL));
+  PetscCall(create_pd(cv, e, wino, 0, &w_any, attr_fwd, NULL, &e->fwd_pd));
   PofCallDNNL(dnnl_primitive_create(&e->fwd, e->fwd_pd));
   PetscCall(impl_name(e->fwd_pd, cv->impl[0], sizeof(cv->impl[0])));
   e->scratch[0] = scratch_size(e->fwd_pd);
 
   if (cv->need_dsrc) {
-    PofCallDNNL(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &e->src_md, &w_any, &e->dst_md, strides, pad_l, pad_r));
-    PofCallDNNL(dnnl_primitive_desc_create(&e->bd_pd, &bdd, attr, eng, e->fwd_pd));
+    PetscCall(create_pd(cv, e, wino, 1, &w_any, attr, e->fwd_pd, &e->bd_pd));
     PofCallDNNL(dnnl_primitive_create(&e->bd, e->bd_pd));
     PetscCall(impl_name(e->bd_pd, cv->impl[1], sizeof(cv->impl[1])));
     e->scratch[1] = scratch_size(e->bd_pd);
@@ -120,8 +152,7 @@ static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
     /* bf16 backward-weights with bf16 diff weights is a cliff (PERF.md): keep diff weights f32 */
     dnnl_memory_desc_t dw_any;
     PofCallDNNL(dnnl_memory_desc_init_by_tag(&dw_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
-    PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &e->src_md, &dw_any, NULL, &e->dst_md, strides, pad_l, pad_r));
-    PofCallDNNL(dnnl_primitive_desc_create(&e->bw_pd, &bwd, attr, eng, e->fwd_pd));
+    PetscCall(create_pd(cv, e, wino, 2, &dw_any, attr, e->fwd_pd, &e->bw_pd));
     PofCallDNNL(dnnl_primitive_create(&e->bw, e->bw_pd));
     PetscCall(impl_name(e->bw_pd, cv->impl[2], sizeof(cv->impl[2])));
     e->scratch[2] = scratch_size(e->bw_pd);
@@ -155,6 +186,42 @@ static PetscErrorCode entry_destroy(PofConvEntry **pe)
   if (e->bd_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bd_pd));
   if (e->bw_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bw_pd));
   PetscCall(PetscFree(*pe));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_drop_entry(PofConv *cv, PetscInt i) { return entry_destroy(&cv->entries[i]); }
+
+/*
+ * Primitives for batch n. Winograd's scratchpad grows with the batch (oneDNN transforms whole
+ * batches: 181 MB for 64->128 channels at 28x28, batch 128), so a Winograd entry whose largest
+ * scratchpad exceeds POF_WINO_SCRATCH_MAX runs its batch in equal chunks of m = n/d images for
+ * the smallest divisor d of n that fits (the weight gradient summed over the chunks); when not
+ * even single images fit, the direct algorithm is used. Chunks of 32 cost 0-10 % against the
+ * whole batch per layer (WRN-16-4 shapes, 2 threads).
+ */
+#define POF_WINO_SCRATCH_MAX ((size_t)64 << 20)
+static size_t entry_scratch(const PofConvEntry *e)
+{
+  return PetscMax(PetscMax(e->scratch[0], e->scratch[1]), e->scratch[2]);
+}
+
+static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
+{
+  PetscBool wino = (cv->winograd && cv->dt == POF_DT_F32 && cv->k == 3 && cv->stride == 1 && !cv->plain_src) ? PETSC_TRUE : PETSC_FALSE;
+  PetscInt  m    = n;
+  PetscFunctionBegin;
+  PetscCall(entry_build(cv, m, wino, out));
+  const size_t budget = cv->wino_scratch_max ? cv->wino_scratch_max : POF_WINO_SCRATCH_MAX;
+  for (PetscInt d = 2; (*out)->wino && entry_scratch(*out) > budget; d++) {
+    while (d <= n && n % d) d++; /* the next divisor: m = n/2, n/4, n/5, ... */
+    PetscCall(entry_destroy(out));
+    if (d > n)
+      wino = PETSC_FALSE, m = n;
+    else
+      m = n / d;
+    PetscCall(entry_build(cv, m, wino, out));
+  }
+  (*out)->n = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -200,6 +267,20 @@ static PetscErrorCode exec(dnnl_primitive_t p, int nargs, const ExecArg *a)
   PofCallDNNL(dnnl_primitive_execute(p, stream, nargs, args));
   PofCallDNNL(dnnl_stream_wait(stream));
   for (int i = 0; i < nargs; i++) PofCallDNNL(dnnl_memory_destroy(mem[i]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Run p over the n / e->m chunks of the batch: activation arguments advance by m images (the size of their md). */
+static PetscErrorCode exec_chunks(const PofConvEntry *e, dnnl_primitive_t p, int nargs, ExecArg *a)
+{
+  void *base[8];
+  PetscFunctionBegin;
+  for (int i = 0; i < nargs; i++) base[i] = a[i].ptr;
+  for (PetscInt c = 0; c < e->n / e->m; c++) {
+    for (int i = 0; i < nargs; i++)
+      if (a[i].arg == DNNL_ARG_SRC || a[i].arg == DNNL_ARG_DST || a[i].arg == DNNL_ARG_DIFF_SRC || a[i].arg == DNNL_ARG_DIFF_DST) a[i].ptr = (char *)base[i] + (size_t)c * dnnl_memory_desc_get_size(a[i].md);
+    PetscCall(exec(p, nargs, a));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -360,7 +441,7 @@ PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const
                       { DNNL_ARG_DST, &e->dst_md, dst },
                       { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
-  PetscCall(exec(e->fwd, 4, a));
+  PetscCall(exec_chunks(e, e->fwd, 4, a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -391,7 +472,7 @@ PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version,
                       { DNNL_ARG_DIFF_SRC, &e->src_md, dsrc },
                       { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
-  PetscCall(exec(e->bd, 4, a));
+  PetscCall(exec_chunks(e, e->bd, 4, a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -401,18 +482,30 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   void         *scr;
   PetscFunctionBegin;
   PetscCall(get_entry(cv, n, &e));
-  const dnnl_memory_desc_t *smd   = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
-  const size_t              dwsz  = dnnl_memory_desc_get_size(&e->dw_md);
-  const size_t              total = e->dw_reorder ? e->scratch[2] + dwsz + 64 : e->scratch[2];
-  PetscCall(pof_nn_scratchpad(total, &scr));
-  void   *dwbuf = e->dw_reorder ? (void *)((char *)scr + (e->scratch[2] + 63) / 64 * 64) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
+  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
+  const size_t              dwsz = dnnl_memory_desc_get_size(&e->dw_md);
+  const size_t              dwal = (dwsz + 63) / 64 * 64, scal = (e->scratch[2] + 63) / 64 * 64;
+  const PetscInt            nch = e->n / e->m;
+  /* scratchpad | reordered dW (when not plain) | one chunk's dW (when chunked) */
+  PetscCall(pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0), &scr));
+  void   *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
+  float  *part  = (float *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
   ExecArg a[4]  = {
      { DNNL_ARG_SRC, &e->src_md, (void *)src },
      { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
      { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
      { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
-  PetscCall(exec(e->bw, 4, a));
+  for (PetscInt c = 0; c < nch; c++) {
+    a[0].ptr = (char *)src + (size_t)c * dnnl_memory_desc_get_size(&e->src_md); /* mds hold m images */
+    a[1].ptr = (char *)ddst + (size_t)c * dnnl_memory_desc_get_size(&e->dst_md);
+    a[2].ptr = c ? (void *)part : dwbuf;
+    PetscCall(exec(e->bw, 4, a));
+    if (c) { /* the weight gradient is the sum over the chunks (diff weights are always f32) */
+      float *acc = (float *)dwbuf;
+      for (size_t i = 0; i < dwsz / sizeof(float); i++) acc[i] += part[i];
+    }
+  }
   if (e->dw_reorder && !e->r_dw) {
     reorder_weights(&e->dw_md, cv->dw_pad ? cv->dw_pad : cv->dw_plain, dwbuf, 0);
   } else if (e->r_dw) {
@@ -430,6 +523,29 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
       for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->dw_plain + (o * cv->cin + i) * kk, cv->dw_pad + (o * cv->cin_p + i) * kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino, size_t *scratch)
+{
+  PofConvEntry *e;
+  PetscFunctionBegin;
+  PetscCall(get_entry(cv, n, &e));
+  if (chunk) *chunk = e->m;
+  if (wino) *wino = e->wino;
+  if (scratch) *scratch = entry_scratch(e);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void pof_conv_describe(const PofConv *cv, char *buf, size_t len)
+{
+  size_t k = 0;
+  buf[0]   = 0;
+  for (PetscInt i = 0; i < cv->nentries && k < len; i++) {
+    const PofConvEntry *e = cv->entries[i];
+    int                 w = snprintf(buf + k, len - k, "%sbatch %d: %s%s%d x %d, scratchpad %.1f MB", i ? "; " : "", (int)e->n, e->wino ? "Winograd" : "direct", " ", (int)(e->n / e->m), (int)e->m, (double)entry_scratch(e) / 1e6);
+    if (w < 0) break;
+    k += (size_t)w;
+  }
 }
 
 void pof_conv_impl(const PofConv *cv, const char **fwd, const char **bd, const char **bw)

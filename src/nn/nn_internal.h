@@ -99,12 +99,18 @@ typedef struct {
      counts fell back to ref:any): zero-padded plain weights and gradient when they differ */
   PetscInt      cin_p, cout_p;
   float        *w_pad, *dw_pad;
-  PetscBool     low_mem; /* backward-data weights reordered into a shared buffer on each use */
+  PetscBool     low_mem;          /* backward-data weights reordered into a shared buffer on each use */
+  PetscBool     winograd;         /* Winograd F(4x4,3x3) where oneDNN has it (f32, 3x3, stride 1) */
+  size_t        wino_scratch_max; /* largest Winograd scratchpad before the batch is chunked (0: 64 MiB) */
   PetscInt      nentries;
   PofConvEntry *entries[8];
   char          impl[3][64];
 } PofConv;
 
+/** Destroy the primitives of cached batch size i (the caller resets nentries). */
+PetscErrorCode pof_conv_drop_entry(PofConv *cv, PetscInt i);
+/** How batch n runs: images per primitive call, whether Winograd runs, largest scratchpad. */
+PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino, size_t *scratch);
 PetscErrorCode pof_conv_setup(PofConv *cv);
 PetscErrorCode pof_conv_release(PofConv *cv);
 /** dst = conv(src) (+ dst when sum_dst). version = parameter version (re-reorder weights when changed). */
@@ -115,5 +121,7 @@ PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version,
 PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *src, const void *ddst);
 /** The oneDNN implementation names of the forward, backward-data and backward-weights primitives. */
 void pof_conv_impl(const PofConv *cv, const char **fwd, const char **bd, const char **bw);
+/** One line per cached batch size: algorithm, calls x images per call, largest scratchpad. */
+void pof_conv_describe(const PofConv *cv, char *buf, size_t len);
 
 #endif

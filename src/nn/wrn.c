@@ -69,6 +69,7 @@ struct _p_PofWrn {
   void     *R;    /* recompute scratch (largest activation) */
   PetscInt  r_cap;
   PetscBool recompute;
+  PetscBool winograd;
   PetscInt  xin_cap;
   /* last kept forward */
   PetscInt       kept_n;
@@ -349,7 +350,30 @@ void   pof_wrn_set_recompute(PofWrn m, PetscBool on)
   }
   m->kept_n = 0;
 }
-PetscBool pof_wrn_recompute(PofWrn m) { return m->recompute; }
+PetscBool             pof_wrn_recompute(PofWrn m) { return m->recompute; }
+static PetscErrorCode conv_set_winograd(PofConv *cv, PetscBool on)
+{
+  PetscFunctionBegin;
+  if (cv->winograd != on) {
+    for (PetscInt i = 0; i < cv->nentries; i++) PetscCall(pof_conv_drop_entry(cv, i));
+    cv->nentries = 0;
+    cv->winograd = on;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+PetscErrorCode pof_wrn_set_winograd(PofWrn m, PetscBool on)
+{
+  PetscFunctionBegin;
+  PetscCall(conv_set_winograd(&m->conv0, on));
+  for (PetscInt b = 0; b < m->nblocks; b++) {
+    PetscCall(conv_set_winograd(&m->blocks[b].conv1, on));
+    PetscCall(conv_set_winograd(&m->blocks[b].conv2, on));
+    if (m->blocks[b].has_sc) PetscCall(conv_set_winograd(&m->blocks[b].sc, on));
+  }
+  m->winograd = on;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+PetscBool pof_wrn_winograd(PofWrn m) { return m->winograd; }
 void      pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx)
 {
   m->bn_sum     = fn;
@@ -738,18 +762,23 @@ PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count)
 PetscErrorCode pof_wrn_print_impls(PofWrn m, FILE *f)
 {
   const char *a, *b, *c;
+  char        plan[256];
   PetscFunctionBegin;
   pof_conv_impl(&m->conv0, &a, &b, &c);
-  fprintf(f, "  conv1: fwd %s | bwd-data %s | bwd-weights %s\n", a, b, c);
+  pof_conv_describe(&m->conv0, plan, sizeof(plan));
+  fprintf(f, "  conv1: fwd %s | bwd-data %s | bwd-weights %s | %s\n", a, b, c, plan);
   for (PetscInt i = 0; i < m->nblocks; i++) {
     Block *B = &m->blocks[i];
     pof_conv_impl(&B->conv1, &a, &b, &c);
-    fprintf(f, "  block %2d conv1 (%" PetscInt_FMT "->%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, B->in, B->out, a, b, c);
+    pof_conv_describe(&B->conv1, plan, sizeof(plan));
+    fprintf(f, "  block %2d conv1 (%" PetscInt_FMT "->%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, B->in, B->out, a, b, c, plan);
     pof_conv_impl(&B->conv2, &a, &b, &c);
-    fprintf(f, "  block %2d conv2 (s%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, B->stride, a, b, c);
+    pof_conv_describe(&B->conv2, plan, sizeof(plan));
+    fprintf(f, "  block %2d conv2 (s%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, B->stride, a, b, c, plan);
     if (B->has_sc) {
       pof_conv_impl(&B->sc, &a, &b, &c);
-      fprintf(f, "  block %2d shortcut: fwd %s | bwd-data %s | bwd-weights %s\n", (int)i, a, b, c);
+      pof_conv_describe(&B->sc, plan, sizeof(plan));
+      fprintf(f, "  block %2d shortcut: fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, a, b, c, plan);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -254,6 +254,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   }
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
   pof_wrn_set_recompute(t->m, cfg->model.recompute);
+  PetscCall(pof_wrn_set_winograd(t->m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
   t->n_params = pof_wrn_num_params(t->m);
   t->nf       = pof_wrn_num_feature_params(t->m);
   t->F        = pof_wrn_feature_dim(t->m);
@@ -402,6 +403,7 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, &info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
+  PetscCall(pof_wrn_set_winograd(m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
   PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));

@@ -6,7 +6,8 @@
  *    counts that are not multiples of 16;
  *  - the whole WRN: features, logits, loss, BN batch statistics and running statistics, every
  *    parameter gradient and the input gradient, in training and eval mode, on several shapes;
- *  - that the WRN-16-4 primitives never fall back to a `ref:` implementation.
+ *  - the same layers and WRN with Winograd for the 3x3 stride-1 convolutions, whole and in chunks;
+ *  - that the WRN-16-4 primitives never fall back to a `ref:` implementation (either algorithm).
  * Tolerance: per tensor, max |engine - ref| <= tol * max(max |ref|, floor) with tol 2e-4 for
  * float (f32 accumulation against double); the worst element is printed on failure.
  */
@@ -81,7 +82,8 @@ typedef struct {
   int n, ci, co, h, w, k, stride, pad;
 } ConvCase;
 
-static void run_conv_case(const ConvCase *cc, int *fails)
+/* wino: Winograd mode; budget: its scratchpad bound (0 = default); plan: chunk / Winograd used */
+static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, PetscInt *chunk, PetscBool *used_wino, int *fails)
 {
   RefConv    rc = { cc->n, cc->ci, cc->h, cc->w, cc->co, cc->k, cc->k, cc->stride, cc->pad };
   const int  ho = ref_conv2d_out_h(&rc), wo = ref_conv2d_out_w(&rc);
@@ -94,8 +96,10 @@ static void run_conv_case(const ConvCase *cc, int *fails)
   char       name[128];
   fill(x, nx, 1, 1.0), fill(w, nw, 2, 0.3), fill(dy, ny, 3, 1.0);
   for (long i = 0; i < nw; i++) wf[i] = (float)w[i];
-  cv.w_plain  = wf;
-  cv.dw_plain = dwf;
+  cv.w_plain          = wf;
+  cv.dw_plain         = dwf;
+  cv.winograd         = wino;
+  cv.wino_scratch_max = budget;
   assert_int_equal(pof_conv_setup(&cv), 0);
   assert_int_equal(cv.hout, ho);
   assert_int_equal(cv.wout, wo);
@@ -106,7 +110,14 @@ static void run_conv_case(const ConvCase *cc, int *fails)
   assert_int_equal(pof_conv_forward(&cv, cc->n, 1, xb, yb), 0);
   assert_int_equal(pof_conv_backward_data(&cv, cc->n, 1, dyb, dxb), 0);
   assert_int_equal(pof_conv_backward_weights(&cv, cc->n, xb, dyb), 0);
-  snprintf(name, sizeof(name), "conv %dx%d s%d p%d %d->%d %dx%d n%d", cc->k, cc->k, cc->stride, cc->pad, cc->ci, cc->co, cc->h, cc->w, cc->n);
+  {
+    PetscInt  m;
+    PetscBool wu;
+    assert_int_equal(pof_conv_plan(&cv, cc->n, &m, &wu, NULL), 0);
+    if (chunk) *chunk = m;
+    if (used_wino) *used_wino = wu;
+    snprintf(name, sizeof(name), "conv %dx%d s%d p%d %d->%d %dx%d n%d%s (%s, %d per call)", cc->k, cc->k, cc->stride, cc->pad, cc->ci, cc->co, cc->h, cc->w, cc->n, wino ? " wino" : "", cv.impl[0], (int)m);
+  }
   from_blocked(&ay, yb, plain);
   *fails += check(name, plain, y, ny, TOL);
   *fails += !padded_lanes_zero(&ay, yb);
@@ -154,8 +165,47 @@ static void test_conv_layers(void **state)
     { 2, 32, 16, 4, 4, 3, 1, 1 },
   };
   int fails = 0;
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_conv_case(&cases[i], &fails);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_conv_case(&cases[i], PETSC_FALSE, 0, NULL, NULL, &fails);
   assert_int_equal(fails, 0);
+}
+
+/* Winograd mode: 3x3 stride-1 layers run oneDNN's F(4x4,3x3) (the others fall back to direct);
+   then with a scratchpad bound just below the whole batch's, the batch runs in chunks (weight
+   gradient summed over them) or, when not even single images fit, directly. Same reference and
+   tolerance. */
+static void test_conv_winograd(void **state)
+{
+  (void)state;
+  static const ConvCase cases[] = {
+    { 4, 16, 16, 8, 8, 3, 1, 1 },
+    { 8, 20, 36, 9, 7, 3, 1, 1 },
+    { 8, 32, 48, 12, 12, 3, 1, 1 },
+    { 3, 16, 32, 6, 6, 3, 1, 1 },
+    { 2, 16, 32, 9, 9, 3, 2, 1 },
+  };
+  int fails = 0, chunked = 0;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const ConvCase *cc = &cases[i];
+    PetscInt        m;
+    PetscBool       wu;
+    size_t          scratch;
+    {
+      PofConv probe = { .cin = cc->ci, .cout = cc->co, .k = cc->k, .stride = cc->stride, .pad = cc->pad, .hin = cc->h, .win = cc->w, .dt = POF_DT_F32, .need_dsrc = PETSC_TRUE, .winograd = PETSC_TRUE };
+      assert_int_equal(pof_conv_setup(&probe), 0);
+      assert_int_equal(pof_conv_plan(&probe, cc->n, &m, &wu, &scratch), 0);
+      pof_conv_release(&probe);
+    }
+    run_conv_case(cc, PETSC_TRUE, 0, &m, &wu, &fails);
+    assert_int_equal(m, cc->n);
+    assert_int_equal(wu, cc->stride == 1); /* every stride-1 case is Winograd on this ISA */
+    if (!wu) continue;
+    run_conv_case(cc, PETSC_TRUE, scratch - 1, &m, &wu, &fails);
+    assert_true(!wu || m < cc->n);
+    assert_true(!wu || cc->n % m == 0);
+    chunked += wu && m < cc->n;
+  }
+  assert_int_equal(fails, 0);
+  assert_true(chunked > 0); /* the chunked path ran at least once */
 }
 
 /* ------------------------------------------------------------------ BN + ReLU */
@@ -271,13 +321,15 @@ static void test_linear_ce(void **state)
 }
 
 /* ------------------------------------------------------------------ whole WRN */
-static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_w, int classes, int n, int *fails)
+static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_w, int classes, int n, PetscBool wino, int *fails)
 {
   RefWrnShape rs = { depth, width, base, in_c, in_h, in_w, classes };
   PofWrnShape ps = { depth, width, base, in_c, in_h, in_w, classes };
   PofWrn      m;
   char        name[160];
   assert_int_equal(pof_wrn_create(&ps, POF_DT_F32, PETSC_TRUE, &m), 0);
+  assert_int_equal(pof_wrn_set_winograd(m, wino), 0);
+  assert_true(pof_wrn_winograd(m) == wino);
   const long np = ref_wrn_num_params(&rs), nf = ref_wrn_num_feature_params(&rs), nbn = ref_wrn_num_bn_state(&rs);
   const int  F  = ref_wrn_feature_dim(&rs);
   const long nx = (long)n * in_c * in_h * in_w;
@@ -335,7 +387,7 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
     ref_wrn_run(&rs, P, R, 0, n, x, y, hr, zr, NULL, NULL, NULL);
     assert_int_equal(pof_wrn_features(m, POF_BN_EVAL, 0, n, xf, hf), 0);
     pof_linear_forward(n, F, classes, Pf + nf, Pf + nf + classes * F, hf, zf);
-    snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d eval features", depth, width, base, in_c, in_h, in_w, n);
+    snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s eval features", depth, width, base, in_c, in_h, in_w, n, wino ? " wino" : "");
     *fails += check(name, hf, hr, n * F, TOL);
     *fails += check("  eval logits", zf, zr, n * classes, TOL);
     free(zr), free(hr);
@@ -343,7 +395,7 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
   /* training mode: forward, loss, backward */
   const double L = ref_wrn_run(&rs, P, R, 1, n, x, y, h, z, bs, G, gx);
   assert_int_equal(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, xf, hf), 0);
-  snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d train features", depth, width, base, in_c, in_h, in_w, n);
+  snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s train features", depth, width, base, in_c, in_h, in_w, n, wino ? " wino" : "");
   *fails += check(name, hf, h, n * F, TOL);
   pof_linear_forward(n, F, classes, Pf + nf, Pf + nf + classes * F, hf, zf);
   *fails += check("  logits", zf, z, n * classes, TOL);
@@ -386,22 +438,26 @@ static void test_wrn_vs_reference(void **state)
 {
   (void)state;
   int fails = 0;
-  wrn_case(10, 1, 4, 3, 8, 8, 3, 4, &fails);     /* the fixture shape: identity + conv shortcuts */
-  wrn_case(16, 2, 2, 1, 5, 7, 4, 3, &fails);     /* odd sizes, stride-1 conv shortcut, two blocks per stage */
-  wrn_case(10, 3, 5, 2, 9, 9, 5, 2, &fails);     /* channels 5, 15, 30, 60: padded blocks */
-  wrn_case(10, 2, 16, 1, 12, 12, 10, 3, &fails); /* multiples of 16 */
+  for (int w = 0; w < 2; w++) { /* direct, then Winograd for the 3x3 stride-1 convolutions */
+    const PetscBool wino = w ? PETSC_TRUE : PETSC_FALSE;
+    wrn_case(10, 1, 4, 3, 8, 8, 3, 4, wino, &fails);     /* the fixture shape: identity + conv shortcuts */
+    wrn_case(16, 2, 2, 1, 5, 7, 4, 3, wino, &fails);     /* odd sizes, stride-1 conv shortcut, two blocks per stage */
+    wrn_case(10, 3, 5, 2, 9, 9, 5, 2, wino, &fails);     /* channels 5, 15, 30, 60: padded blocks */
+    wrn_case(10, 2, 16, 1, 12, 12, 10, 3, wino, &fails); /* multiples of 16 */
+  }
   assert_int_equal(fails, 0);
 }
 
 /* The primitives are all JIT implementations (PERF.md: ref is a bug), for the default model
    and for narrow test models whose channel counts are not multiples of 16. */
-static void no_ref_case(PofWrnShape s)
+static void no_ref_case(PofWrnShape s, PetscBool wino)
 {
   PofWrn         m;
   const int      n = 2;
   const PetscInt F = 4 * s.base * s.width;
   float         *x = calloc((size_t)(n * s.in_c) * 784, sizeof(float)), *h = malloc(sizeof(float) * (size_t)(n * F)), *dh = calloc((size_t)(n * F), sizeof(float));
   assert_int_equal(pof_wrn_create(&s, POF_DT_F32, PETSC_FALSE, &m), 0);
+  assert_int_equal(pof_wrn_set_winograd(m, wino), 0);
   assert_int_equal(pof_wrn_init_params(m, 1), 0);
   assert_int_equal(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP, n, x, h), 0);
   assert_int_equal(pof_wrn_features_backward(m, dh, NULL), 0);
@@ -414,9 +470,11 @@ static void no_ref_case(PofWrnShape s)
 static void test_no_ref_impl(void **state)
 {
   (void)state;
-  no_ref_case((PofWrnShape){ 16, 4, 16, 1, 28, 28, 10 });
-  no_ref_case((PofWrnShape){ 16, 1, 4, 1, 28, 28, 10 });
-  no_ref_case((PofWrnShape){ 10, 3, 5, 3, 28, 28, 10 });
+  for (int w = 0; w < 2; w++) {
+    no_ref_case((PofWrnShape){ 16, 4, 16, 1, 28, 28, 10 }, w ? PETSC_TRUE : PETSC_FALSE);
+    no_ref_case((PofWrnShape){ 16, 1, 4, 1, 28, 28, 10 }, w ? PETSC_TRUE : PETSC_FALSE);
+    no_ref_case((PofWrnShape){ 10, 3, 5, 3, 28, 28, 10 }, w ? PETSC_TRUE : PETSC_FALSE);
+  }
 }
 
 /* A model with a bad shape is refused with an error. */
@@ -448,6 +506,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_layers),
+    cmocka_unit_test(test_conv_winograd),
     cmocka_unit_test(test_bn_layers),
     cmocka_unit_test(test_linear_ce),
     cmocka_unit_test(test_wrn_vs_reference),
