@@ -3,9 +3,9 @@
 
 Runs bench/peer_bench.py (PyTorch and `pof bench` back to back) for
   WRN-16-4, 1x28x28, batch 128: train fp32, train bf16, PoF step fp32 and bf16 (1 rank x T threads),
-                                 train fp32 at T ranks x 1 thread, train fp32 with pof's -model_recompute,
-                                 train fp32 with pof's -model_conv_alg direct (no Winograd, as PyTorch);
-  WRN-28-10, 3x32x32, batch 32: train fp32 (also -model_recompute) and bf16 (skipped with --quick);
+                                 train fp32 at T ranks x 1 thread, train fp32 with pof's -model_recompute false
+                                 (every activation kept), train fp32 with -model_conv_alg direct (no Winograd);
+  WRN-28-10, 3x32x32, batch 32: train fp32 (also -model_recompute false) and bf16 (skipped with --quick);
 and bench/peer_ddp.py (PyTorch DDP gloo T x 1 vs 1 x T), then prints a Markdown table with the
 machine, the versions, every figure and every ratio, and writes all raw results to --out (JSON).
 The PoF cost goal of issue 11 is printed next to the measured ratio:
@@ -67,12 +67,12 @@ def main():
     R["pof_fp32"] = peer(args, "pof_fp32", small + ["--threads", T, "--step", "pof"])
     R["pof_bf16"] = peer(args, "pof_bf16", small + ["--threads", T, "--step", "pof", "--precision", "bf16"])
     R["train_fp32_ranks"] = peer(args, "train_fp32_ranks", small + ["--ranks", T, "--threads", "1"])
-    R["train_fp32_recompute"] = peer(args, "train_fp32_recompute", small + ["--threads", T, "--pof-args=-model_recompute"])
+    R["train_fp32_keep"] = peer(args, "train_fp32_keep", small + ["--threads", T, "--pof-args=-model_recompute false"])
     R["train_fp32_direct"] = peer(args, "train_fp32_direct", small + ["--threads", T, "--pof-args=-model_conv_alg direct"])
     if not args.quick:
         R["wrn28_fp32"] = peer(args, "wrn28_fp32", big + ["--threads", T, "--steps", str(max(5, args.steps // 4))])
-        R["wrn28_fp32_recompute"] = peer(args, "wrn28_fp32_recompute", big + ["--threads", T, "--steps", str(max(5, args.steps // 4)),
-                                                                         "--pof-args=-model_recompute"])
+        R["wrn28_fp32_keep"] = peer(args, "wrn28_fp32_keep", big + ["--threads", T, "--steps", str(max(5, args.steps // 4)),
+                                                               "--pof-args=-model_recompute false"])
         R["wrn28_bf16"] = peer(args, "wrn28_bf16", big + ["--threads", T, "--precision", "bf16",
                                                           "--steps", str(max(5, args.steps // 4))])
     print("== DDP", flush=True)
@@ -104,16 +104,16 @@ def main():
             ("WRN-16-4 b128 train fp32 peak RSS, MB", "train_fp32", "peak_rss_mb", "<= 0.75"),
             ("WRN-16-4 b128 PoF step fp32 peak RSS, MB", "pof_fp32", "peak_rss_mb", "<= 0.75"),
             ("WRN-16-4 b128 PoF step bf16 peak RSS, MB", "pof_bf16", "peak_rss_mb", ""),
-            ("WRN-16-4 b128 train fp32 -model_recompute, images/s", "train_fp32_recompute", "images_per_s", ""),
-            ("WRN-16-4 b128 train fp32 -model_recompute peak RSS, MB", "train_fp32_recompute", "peak_rss_mb", "<= 0.75"),
+            ("WRN-16-4 b128 train fp32 -model_recompute false, images/s", "train_fp32_keep", "images_per_s", ""),
+            ("WRN-16-4 b128 train fp32 -model_recompute false peak RSS, MB", "train_fp32_keep", "peak_rss_mb", ""),
             ("WRN-16-4 b128 train fp32 -model_conv_alg direct, images/s", "train_fp32_direct", "images_per_s", ""),
             ("WRN-16-4 b128 train fp32 -model_conv_alg direct peak RSS, MB", "train_fp32_direct", "peak_rss_mb", "")]
     if not args.quick:
         rows += [("WRN-28-10 b32 train fp32, images/s", "wrn28_fp32", "images_per_s", "report"),
                  ("WRN-28-10 b32 train bf16, images/s", "wrn28_bf16", "images_per_s", "report"),
                  ("WRN-28-10 b32 train fp32 peak RSS, MB", "wrn28_fp32", "peak_rss_mb", "report"),
-                 ("WRN-28-10 b32 train fp32 -model_recompute, images/s", "wrn28_fp32_recompute", "images_per_s", "report"),
-                 ("WRN-28-10 b32 train fp32 -model_recompute peak RSS, MB", "wrn28_fp32_recompute", "peak_rss_mb", "report")]
+                 ("WRN-28-10 b32 train fp32 -model_recompute false, images/s", "wrn28_fp32_keep", "images_per_s", "report"),
+                 ("WRN-28-10 b32 train fp32 -model_recompute false peak RSS, MB", "wrn28_fp32_keep", "peak_rss_mb", "report")]
     for label, k, key, goal in rows:
         t, q = torchv(k, key), pofv(k, key)
         print(f"| {label} | {t:.1f} | {q:.1f} | {q / t:.2f} | {goal} |")

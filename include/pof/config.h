@@ -81,7 +81,7 @@ typedef struct {
   PetscInt   base;             /**< -model_base: channels of the first conv (16 in the paper) */
   PetscInt   classes;          /**< -model_classes: 0 = from the dataset */
   char       in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
-  PetscBool  recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory) */
+  PetscBool  recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory; default on) */
   PofConvAlg conv_alg;         /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct everywhere */
 } PofModelConfig;
 
