@@ -183,7 +183,9 @@ static void test_conv_winograd(void **state)
     { 3, 16, 32, 6, 6, 3, 1, 1 },
     { 2, 16, 32, 9, 9, 3, 2, 1 },
   };
-  int fails = 0, chunked = 0;
+  /* oneDNN 2.6 has Winograd kernels for AVX-512 (avx512_core) only; elsewhere everything runs direct */
+  const int have_wino = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+  int       fails = 0, chunked = 0;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     const ConvCase *cc = &cases[i];
     PetscInt        m;
@@ -197,7 +199,7 @@ static void test_conv_winograd(void **state)
     }
     run_conv_case(cc, PETSC_TRUE, 0, &m, &wu, &fails);
     assert_int_equal(m, cc->n);
-    assert_int_equal(wu, cc->stride == 1); /* every stride-1 case is Winograd on this ISA */
+    assert_int_equal(wu, cc->stride == 1 && have_wino); /* every stride-1 case is Winograd on AVX-512 */
     if (!wu) continue;
     run_conv_case(cc, PETSC_TRUE, scratch - 1, &m, &wu, &fails);
     assert_true(!wu || m < cc->n);
@@ -205,7 +207,7 @@ static void test_conv_winograd(void **state)
     chunked += wu && m < cc->n;
   }
   assert_int_equal(fails, 0);
-  assert_true(chunked > 0); /* the chunked path ran at least once */
+  assert_true(chunked > 0 || !have_wino); /* the chunked path ran at least once */
 }
 
 /* ------------------------------------------------------------------ BN + ReLU */
