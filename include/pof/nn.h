@@ -122,7 +122,7 @@ PetscBool pof_wrn_recompute(PofWrn m);
  * first (plain input) runs oneDNN's Winograd F(4x4,3x3) in forward, backward data and backward
  * weights, about twice as fast as the direct algorithm on AVX-512, for a larger rounding error
  * (relative L2 about 1e-6 against a double reference, direct 2e-7) and a larger shared
- * scratchpad (up to about 90 MB at WRN-16-4, batch 128). bf16 has no Winograd kernel: the
+ * scratchpad (at most 64 MiB per primitive call: larger batches run in chunks). bf16 has no Winograd kernel: the
  * direct algorithm runs. Off (direct everywhere) after pof_wrn_create.
  */
 PetscErrorCode pof_wrn_set_winograd(PofWrn m, PetscBool on);

@@ -189,7 +189,21 @@ static PetscErrorCode entry_destroy(PofConvEntry **pe)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_conv_drop_entry(PofConv *cv, PetscInt i) { return entry_destroy(&cv->entries[i]); }
+static PetscErrorCode drop_entries(PofConv *cv)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < cv->nentries; i++) PetscCall(entry_destroy(&cv->entries[i]));
+  cv->nentries = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_conv_set_winograd(PofConv *cv, PetscBool on)
+{
+  PetscFunctionBegin;
+  if (cv->winograd != on) PetscCall(drop_entries(cv)); /* primitives are rebuilt on the next pass */
+  cv->winograd = on;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /*
  * Primitives for batch n. Winograd's scratchpad grows with the batch (oneDNN transforms whole
@@ -213,7 +227,7 @@ static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
   PetscCall(entry_build(cv, m, wino, out));
   const size_t budget = cv->wino_scratch_max ? cv->wino_scratch_max : POF_WINO_SCRATCH_MAX;
   for (PetscInt d = 2; (*out)->wino && entry_scratch(*out) > budget; d++) {
-    while (d <= n && n % d) d++; /* the next divisor: m = n/2, n/4, n/5, ... */
+    while (d <= n && n % d) d++; /* the next divisor d of n: m = n/2, n/3, n/4, ... */
     PetscCall(entry_destroy(out));
     if (d > n)
       wino = PETSC_FALSE, m = n;
@@ -404,8 +418,7 @@ PetscErrorCode pof_conv_setup(PofConv *cv)
 PetscErrorCode pof_conv_release(PofConv *cv)
 {
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < cv->nentries; i++) PetscCall(entry_destroy(&cv->entries[i]));
-  cv->nentries = 0;
+  PetscCall(drop_entries(cv));
   free(cv->w_fwd);
   free(cv->w_bd);
   cv->w_fwd = cv->w_bd = NULL;
@@ -542,7 +555,7 @@ void pof_conv_describe(const PofConv *cv, char *buf, size_t len)
   buf[0]   = 0;
   for (PetscInt i = 0; i < cv->nentries && k < len; i++) {
     const PofConvEntry *e = cv->entries[i];
-    int                 w = snprintf(buf + k, len - k, "%sbatch %d: %s%s%d x %d, scratchpad %.1f MB", i ? "; " : "", (int)e->n, e->wino ? "Winograd" : "direct", " ", (int)(e->n / e->m), (int)e->m, (double)entry_scratch(e) / 1e6);
+    int                 w = snprintf(buf + k, len - k, "%sbatch %d: %s %d x %d, scratchpad %.1f MB", i ? "; " : "", (int)e->n, e->wino ? "Winograd" : "direct", (int)(e->n / e->m), (int)e->m, (double)entry_scratch(e) / 1e6);
     if (w < 0) break;
     k += (size_t)w;
   }

@@ -107,8 +107,8 @@ typedef struct {
   char          impl[3][64];
 } PofConv;
 
-/** Destroy the primitives of cached batch size i (the caller resets nentries). */
-PetscErrorCode pof_conv_drop_entry(PofConv *cv, PetscInt i);
+/** Winograd on or off (cached primitives are dropped when it changes). */
+PetscErrorCode pof_conv_set_winograd(PofConv *cv, PetscBool on);
 /** How batch n runs: images per primitive call, whether Winograd runs, largest scratchpad. */
 PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino, size_t *scratch);
 PetscErrorCode pof_conv_setup(PofConv *cv);

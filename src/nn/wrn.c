@@ -350,25 +350,15 @@ void   pof_wrn_set_recompute(PofWrn m, PetscBool on)
   }
   m->kept_n = 0;
 }
-PetscBool             pof_wrn_recompute(PofWrn m) { return m->recompute; }
-static PetscErrorCode conv_set_winograd(PofConv *cv, PetscBool on)
-{
-  PetscFunctionBegin;
-  if (cv->winograd != on) {
-    for (PetscInt i = 0; i < cv->nentries; i++) PetscCall(pof_conv_drop_entry(cv, i));
-    cv->nentries = 0;
-    cv->winograd = on;
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+PetscBool      pof_wrn_recompute(PofWrn m) { return m->recompute; }
 PetscErrorCode pof_wrn_set_winograd(PofWrn m, PetscBool on)
 {
   PetscFunctionBegin;
-  PetscCall(conv_set_winograd(&m->conv0, on));
+  PetscCall(pof_conv_set_winograd(&m->conv0, on));
   for (PetscInt b = 0; b < m->nblocks; b++) {
-    PetscCall(conv_set_winograd(&m->blocks[b].conv1, on));
-    PetscCall(conv_set_winograd(&m->blocks[b].conv2, on));
-    if (m->blocks[b].has_sc) PetscCall(conv_set_winograd(&m->blocks[b].sc, on));
+    PetscCall(pof_conv_set_winograd(&m->blocks[b].conv1, on));
+    PetscCall(pof_conv_set_winograd(&m->blocks[b].conv2, on));
+    if (m->blocks[b].has_sc) PetscCall(pof_conv_set_winograd(&m->blocks[b].sc, on));
   }
   m->winograd = on;
   PetscFunctionReturn(PETSC_SUCCESS);
