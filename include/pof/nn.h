@@ -23,8 +23,9 @@
  * var[C]. BN: eps 1e-5, momentum 0.1, biased batch variance for normalization, unbiased for the
  * running variance (PyTorch semantics).
  *
- * Activations inside the network are oneDNN blocked (nChw16c) in the compute type (f32 or
- * bf16); the network input x is plain NCHW float and features h are plain [n, F] float.
+ * Activations inside the network are oneDNN blocked (nChw16c with AVX-512, nChw8c without) in
+ * the compute type (f32 or bf16); the network input x is plain NCHW float and features h are
+ * plain [n, F] float.
  * A PofWrn is not thread-safe; all calls are local (not collective) except that the
  * BN-sum callback, when set, is called during training-mode forward and backward and must
  * then be called by every rank that shares the statistics.
@@ -87,7 +88,8 @@ PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, Pet
 
 /**
  * Create a WRN with zeroed arenas (call pof_wrn_init_params or fill the arena). `input_grad`
- * enables the gradient with respect to the input (tests). Not collective.
+ * enables the gradient with respect to the input (tests). bf16 fails with PETSC_ERR_SUP on a
+ * CPU without AVX-512 (oneDNN 2.6 has no bf16 convolutions there). Not collective.
  */
 PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad, PofWrn *m);
 PetscErrorCode pof_wrn_destroy(PofWrn *m);

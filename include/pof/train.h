@@ -21,6 +21,13 @@ PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const i
 /** Evaluation forward of a local batch (BN in eval mode): CE sum and error count. Local. */
 PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong);
 
+/**
+ * After the first step: when any convolution of m runs a oneDNN reference (`ref:`) kernel on
+ * any rank, rank 0 prints one warning naming the CPU ISA (reference kernels are ~1000x slower;
+ * on CPUs without AVX-512 oneDNN 2.6 has them only for bf16). Collective.
+ */
+PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *cmd);
+
 /** Synthetic batch for benchmarks: x ~ N(0,1), y uniform, from stream (seed, SYNTH, step). */
 void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n, PetscInt sample_len, PetscInt classes, float *x, int32_t *y);
 

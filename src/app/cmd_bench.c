@@ -45,6 +45,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
     PetscInt       wrong;
     PofRangeResult res;
     if (it == cfg.bench.warmup) {
+      if (it > 0) PetscCall(pof_warn_reference_kernels(comm, m, "bench"));
       PetscCallMPI(MPI_Barrier(comm));
       pof_timers_reset();
       t0 = pof_now();

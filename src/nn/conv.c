@@ -1,7 +1,7 @@
 /*
  * Convolutions with oneDNN 2.6: forward, backward data, backward weights.
  *
- * Activations are nChw16c (the network input of the first conv is plain NCHW). Weights are
+ * Activations are nChw16c, or nChw8c without AVX-512 (the network input of the first conv is plain NCHW). Weights are
  * described with format_tag_any so oneDNN picks its blocked format; the plain OIHW float weights
  * of the parameter arena are reordered into the forward and backward-data formats when the
  * parameter version changes (reorders only at the edge of the arena), and the weight gradient is
@@ -26,6 +26,8 @@ struct PofConvEntry {
   dnnl_primitive_t      fwd, bd, bw;
   dnnl_memory_desc_t    src_md, dst_md; /* activation formats (fixed by us) */
   dnnl_memory_desc_t    dw_md;          /* format of the weight gradient chosen by oneDNN */
+  dnnl_memory_desc_t    bw_src_md;      /* source format of backward weights (src_md unless reordered) */
+  dnnl_primitive_t      r_bw_src;       /* plain input -> bw_src_md (first conv on AVX2, see entry_build) */
   PetscBool             dw_reorder;     /* dw_md differs from plain OIHW f32 */
   dnnl_primitive_t      r_dw;           /* oneDNN's reorder for a dw_md our loop does not handle */
   size_t                scratch[3];
@@ -46,7 +48,7 @@ static PetscErrorCode md_src(const PofConv *cv, PetscInt n, dnnl_memory_desc_t *
     const dnnl_dims_t d = { n, cv->cin, cv->hin, cv->win };
     PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(cv->dt), dnnl_nchw));
   } else {
-    PofAct a = { n, cv->cin_p, cv->hin, cv->win, cv->cin_p / POF_CBLK, cv->dt };
+    PofAct a = pof_act(n, cv->cin_p, cv->hin, cv->win, cv->dt);
     PetscCall(pof_act_md(&a, md));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -73,7 +75,7 @@ static size_t scratch_size(dnnl_primitive_desc_t pd)
  * oneDNN's Winograd F(4x4,3x3) (jit_wino_4x3); where oneDNN has none (bf16, the plain-input
  * first convolution, an ISA without it) the direct algorithm is used.
  */
-static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, PetscBool wino, int which, const dnnl_memory_desc_t *w, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
+static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, const dnnl_memory_desc_t *src, PetscBool wino, int which, const dnnl_memory_desc_t *w, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
 {
   const dnnl_dims_t strides = { cv->stride, cv->stride };
   const dnnl_dims_t pad_l   = { cv->pad, cv->pad };
@@ -88,11 +90,11 @@ static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, PetscBool wi
     dnnl_convolution_desc_t d;
     dnnl_status_t           st;
     if (which == 0)
-      PofCallDNNL(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &e->src_md, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, src, w, NULL, &e->dst_md, strides, pad_l, pad_r));
     else if (which == 1)
-      PofCallDNNL(dnnl_convolution_backward_data_desc_init(&d, alg, &e->src_md, w, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_backward_data_desc_init(&d, alg, src, w, &e->dst_md, strides, pad_l, pad_r));
     else
-      PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&d, alg, &e->src_md, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&d, alg, src, w, NULL, &e->dst_md, strides, pad_l, pad_r));
     st = dnnl_primitive_desc_create(pd, &d, attr, eng, hint);
     if (st == dnnl_unimplemented && alg == dnnl_convolution_winograd) {
       alg = dnnl_convolution_direct;
@@ -114,7 +116,7 @@ static PetscErrorCode entry_build(PofConv *cv, PetscInt n, PetscBool wino, PofCo
   dnnl_primitive_attr_t  attr, attr_fwd;
   const dnnl_data_type_t dt  = pof_dt_dnnl(cv->dt);
   const dnnl_dims_t      wd  = { cv->cout_p, cv->cin_p, cv->k, cv->k };
-  PofAct                 dst = { n, cv->cout_p, cv->hout, cv->wout, cv->cout_p / POF_CBLK, cv->dt };
+  PofAct                 dst = pof_act(n, cv->cout_p, cv->hout, cv->wout, cv->dt);
   PetscFunctionBegin;
   PetscCall(pof_nn_engine(&eng, &stream));
   PetscCall(PetscCalloc1(1, &e));
@@ -136,13 +138,13 @@ static PetscErrorCode entry_build(PofConv *cv, PetscInt n, PetscBool wino, PofCo
     PofCallDNNL(dnnl_post_ops_destroy(po));
   }
 
-  PetscCall(create_pd(cv, e, wino, 0, &w_any, attr_fwd, NULL, &e->fwd_pd));
+  PetscCall(create_pd(cv, e, &e->src_md, wino, 0, &w_any, attr_fwd, NULL, &e->fwd_pd));
   PofCallDNNL(dnnl_primitive_create(&e->fwd, e->fwd_pd));
   PetscCall(impl_name(e->fwd_pd, cv->impl[0], sizeof(cv->impl[0])));
   e->scratch[0] = scratch_size(e->fwd_pd);
 
   if (cv->need_dsrc) {
-    PetscCall(create_pd(cv, e, wino, 1, &w_any, attr, e->fwd_pd, &e->bd_pd));
+    PetscCall(create_pd(cv, e, &e->src_md, wino, 1, &w_any, attr, e->fwd_pd, &e->bd_pd));
     PofCallDNNL(dnnl_primitive_create(&e->bd, e->bd_pd));
     PetscCall(impl_name(e->bd_pd, cv->impl[1], sizeof(cv->impl[1])));
     e->scratch[1] = scratch_size(e->bd_pd);
@@ -152,9 +154,26 @@ static PetscErrorCode entry_build(PofConv *cv, PetscInt n, PetscBool wino, PofCo
     /* bf16 backward-weights with bf16 diff weights is a cliff (PERF.md): keep diff weights f32 */
     dnnl_memory_desc_t dw_any;
     PofCallDNNL(dnnl_memory_desc_init_by_tag(&dw_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
-    PetscCall(create_pd(cv, e, wino, 2, &dw_any, attr, e->fwd_pd, &e->bw_pd));
-    PofCallDNNL(dnnl_primitive_create(&e->bw, e->bw_pd));
+    PetscCall(create_pd(cv, e, &e->src_md, wino, 2, &dw_any, attr, e->fwd_pd, &e->bw_pd));
     PetscCall(impl_name(e->bw_pd, cv->impl[2], sizeof(cv->impl[2])));
+    e->bw_src_md = e->src_md;
+    if (cv->plain_src && !strncmp(cv->impl[2], "ref", 3)) {
+      /* oneDNN 2.6's AVX2 backward weights of a 1-channel NCHW input has no JIT kernel (ref:any);
+         with the source format left to oneDNN it takes nChw8c: the input is reordered per call */
+      dnnl_memory_desc_t    src_any;
+      dnnl_primitive_desc_t rpd;
+      PofCallDNNL(dnnl_memory_desc_init_by_tag(&src_any, 4, e->src_md.dims, e->src_md.data_type, dnnl_format_tag_any));
+      PofCallDNNL(dnnl_primitive_desc_destroy(e->bw_pd));
+      PetscCall(create_pd(cv, e, &src_any, wino, 2, &dw_any, attr, e->fwd_pd, &e->bw_pd));
+      PetscCall(impl_name(e->bw_pd, cv->impl[2], sizeof(cv->impl[2])));
+      e->bw_src_md = *dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_src_md, 0);
+      if (!dnnl_memory_desc_equal(&e->bw_src_md, &e->src_md)) {
+        PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &e->src_md, eng, &e->bw_src_md, eng, NULL));
+        PofCallDNNL(dnnl_primitive_create(&e->r_bw_src, rpd));
+        PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
+      }
+    }
+    PofCallDNNL(dnnl_primitive_create(&e->bw, e->bw_pd));
     e->scratch[2] = scratch_size(e->bw_pd);
     e->dw_md      = *dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_diff_weights_md, 0);
     dnnl_memory_desc_t    plain;
@@ -182,6 +201,7 @@ static PetscErrorCode entry_destroy(PofConvEntry **pe)
   if (e->bd) PofCallDNNL(dnnl_primitive_destroy(e->bd));
   if (e->bw) PofCallDNNL(dnnl_primitive_destroy(e->bw));
   if (e->r_dw) PofCallDNNL(dnnl_primitive_destroy(e->r_dw));
+  if (e->r_bw_src) PofCallDNNL(dnnl_primitive_destroy(e->r_bw_src));
   if (e->fwd_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->fwd_pd));
   if (e->bd_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bd_pd));
   if (e->bw_pd) PofCallDNNL(dnnl_primitive_desc_destroy(e->bw_pd));
@@ -405,8 +425,8 @@ PetscErrorCode pof_conv_setup(PofConv *cv)
   cv->hout          = (cv->hin + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->wout          = (cv->win + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->w_fwd_version = cv->w_bd_version = -1;
-  cv->cin_p                            = cv->plain_src ? cv->cin : (cv->cin + POF_CBLK - 1) / POF_CBLK * POF_CBLK;
-  cv->cout_p                           = (cv->cout + POF_CBLK - 1) / POF_CBLK * POF_CBLK;
+  cv->cin_p                            = cv->plain_src ? cv->cin : pof_cpad(cv->cin);
+  cv->cout_p                           = pof_cpad(cv->cout);
   cv->w_pad = cv->dw_pad = NULL;
   if (cv->cin_p != cv->cin || cv->cout_p != cv->cout) {
     PetscCall(PetscCalloc1(cv->cout_p * cv->cin_p * cv->k * cv->k, &cv->w_pad));
@@ -498,19 +518,30 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
   const size_t              dwsz = dnnl_memory_desc_get_size(&e->dw_md);
   const size_t              dwal = (dwsz + 63) / 64 * 64, scal = (e->scratch[2] + 63) / 64 * 64;
-  const PetscInt            nch = e->n / e->m;
-  /* scratchpad | reordered dW (when not plain) | one chunk's dW (when chunked) */
-  PetscCall(pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0), &scr));
-  void   *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
-  float  *part  = (float *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
-  ExecArg a[4]  = {
-     { DNNL_ARG_SRC, &e->src_md, (void *)src },
-     { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
-     { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
-     { DNNL_ARG_SCRATCHPAD, smd, scr }
+  const PetscInt            nch  = e->n / e->m;
+  const size_t              srcb = e->r_bw_src ? dnnl_memory_desc_get_size(&e->bw_src_md) : 0;
+  /* scratchpad | reordered dW (when not plain) | one chunk's dW (when chunked) | reordered source */
+  PetscCall(pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0) + srcb, &scr));
+  void  *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
+  float *part  = (float *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
+  if (e->r_bw_src) { /* unchunked: only the plain-input first convolution, which never runs Winograd */
+    void   *rs   = (char *)scr + scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0);
+    ExecArg r[2] = {
+      { DNNL_ARG_FROM, &e->src_md, (void *)src },
+      { DNNL_ARG_TO, &e->bw_src_md, rs }
+    };
+    PetscCheck(nch == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB, "reordered backward-weights source in a chunked convolution");
+    PetscCall(exec(e->r_bw_src, 2, r));
+    src = rs;
+  }
+  ExecArg a[4] = {
+    { DNNL_ARG_SRC, &e->bw_src_md, (void *)src },
+    { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
+    { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
+    { DNNL_ARG_SCRATCHPAD, smd, scr }
   };
   for (PetscInt c = 0; c < nch; c++) {
-    a[0].ptr = (char *)src + (size_t)c * dnnl_memory_desc_get_size(&e->src_md); /* mds hold m images */
+    a[0].ptr = (char *)src + (size_t)c * dnnl_memory_desc_get_size(&e->bw_src_md); /* mds hold m images */
     a[1].ptr = (char *)ddst + (size_t)c * dnnl_memory_desc_get_size(&e->dst_md);
     a[2].ptr = c ? (void *)part : dwbuf;
     PetscCall(exec(e->bw, 4, a));

@@ -64,10 +64,21 @@ PetscErrorCode pof_nn_finalize(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscInt pof_nn_cblk(void)
+{
+  static PetscInt blk = 0;
+  if (!blk) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa(); /* honours ONEDNN_MAX_CPU_ISA */
+    blk                      = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? 16 : 8;
+  }
+  return blk;
+}
+
 PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md)
 {
   const dnnl_dims_t d = { a->n, a->c, a->h, a->w };
   PetscFunctionBegin;
-  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(a->dt), dnnl_nChw16c));
+  PetscCheck(a->blk == 8 || a->blk == 16, PETSC_COMM_SELF, PETSC_ERR_PLIB, "activation block %" PetscInt_FMT " is neither 8 nor 16", a->blk);
+  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(a->dt), a->blk == 16 ? dnnl_nChw16c : dnnl_nChw8c));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

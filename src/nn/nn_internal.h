@@ -18,17 +18,34 @@ static inline size_t           pof_dt_size(PofDType dt) { return dt == POF_DT_BF
 static inline dnnl_data_type_t pof_dt_dnnl(PofDType dt) { return dt == POF_DT_BF16 ? dnnl_bf16 : dnnl_f32; }
 
 /* ------------------------------------------------------------------ blocked activations */
-/* Activations are nChw16c: [n][C/16][h][w][16], channels padded to a multiple of 16 with zeros. */
-#define POF_CBLK 16
+/*
+ * Activations are nChw16c ([n][C/16][h][w][16]) on CPUs with AVX-512 and nChw8c elsewhere (the
+ * layout oneDNN 2.6's AVX2 kernels take: given nChw16c they fall back to ref:any, ~2000x slower).
+ * Channels are padded with zeros to a multiple of POF_CPAD in both layouts, so buffer sizes and
+ * convolution shapes do not depend on the block.
+ */
+#define POF_CPAD     16 /* channel padding (oneDNN's JIT kernels need whole blocks) */
+#define POF_CBLK_MAX 16
 typedef struct {
   PetscInt n, c, h, w; /* logical dims */
-  PetscInt cb;         /* channel blocks = ceil(c / 16) */
+  PetscInt cb;         /* channel blocks = roundup(c, POF_CPAD) / blk */
   PofDType dt;
+  PetscInt blk; /* channels per block: 16 or 8 (pof_nn_cblk) */
 } PofAct;
 
-static inline PetscInt pof_act_elems(const PofAct *a) { return a->n * a->cb * POF_CBLK * a->h * a->w; }
+/** Channels per activation block on this CPU: 16 when oneDNN runs AVX-512 kernels, else 8. */
+PetscInt pof_nn_cblk(void);
+/** Channel count rounded up to the padding. */
+static inline PetscInt pof_cpad(PetscInt c) { return (c + POF_CPAD - 1) / POF_CPAD * POF_CPAD; }
+/** An activation shape (n may be 0 and set per call) in this CPU's block layout. */
+static inline PofAct pof_act(PetscInt n, PetscInt c, PetscInt h, PetscInt w, PofDType dt)
+{
+  const PetscInt blk = pof_nn_cblk();
+  return (PofAct){ n, c, h, w, pof_cpad(c) / blk, dt, blk };
+}
+static inline PetscInt pof_act_elems(const PofAct *a) { return a->n * a->cb * a->blk * a->h * a->w; }
 static inline size_t   pof_act_bytes(const PofAct *a) { return (size_t)pof_act_elems(a) * pof_dt_size(a->dt); }
-/** oneDNN memory descriptor of an activation (nChw16c). */
+/** oneDNN memory descriptor of an activation (nChw16c or nChw8c by a->blk). */
 PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md);
 
 /* bf16 <-> f32 (round to nearest even) */
@@ -72,7 +89,7 @@ void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *relu_scale, c
  * dx may alias dy (elementwise). Padded lanes of dx are set to zero.
  */
 void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *relu_scale, const float *relu_shift, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx);
-/** h[n][c] = mean over h,w of x (x nChw16c, h plain [n][c] float). */
+/** h[n][c] = mean over h,w of x (x blocked, h plain [n][c] float). */
 void pof_avgpool_fwd(const PofAct *a, const void *x, float *h);
 /** dx[n][c][hw] = dh[n][c] / (H W); padded lanes zero. */
 void pof_avgpool_bwd(const PofAct *a, const float *dh, void *dx);
@@ -95,7 +112,7 @@ typedef struct {
   dnnl_memory_desc_t w_fwd_md, w_bd_md;
   PetscInt           w_fwd_version, w_bd_version;
   void              *r_fwd, *r_bd; /* cached plain -> blocked weight reorders (dnnl_primitive_t) */
-  /* channel counts rounded up to 16 (oneDNN's JIT kernels need full 16-channel blocks; smaller
+  /* channel counts rounded up to POF_CPAD (oneDNN's JIT kernels need full channel blocks; smaller
      counts fell back to ref:any): zero-padded plain weights and gradient when they differ */
   PetscInt      cin_p, cout_p;
   float        *w_pad, *dw_pad;

@@ -204,6 +204,11 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
   TensorList L = { NULL, 0, 0 };
   PetscFunctionBegin;
   PetscCall(pof_wrn_shape_check(shape, PETSC_COMM_SELF));
+  if (dt == POF_DT_BF16 && pof_nn_cblk() != 16) {
+    char ver[128];
+    pof_nn_version(ver, sizeof ver);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_SUP, "-precision bf16 needs a CPU with AVX-512: oneDNN %s has no bf16 convolutions here; use -precision fp32", ver);
+  }
   PetscCall(PetscCalloc1(1, &m));
   m->shape      = *shape;
   m->dt         = dt;
@@ -230,7 +235,7 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
   m->conv0.w_plain  = m->params + m->tensors[t].offset;
   m->conv0.dw_plain = m->grads + m->tensors[t].offset;
   PetscCall(pof_conv_setup(&m->conv0));
-  m->a0 = (PofAct){ 0, w[0], H, W, (w[0] + POF_CBLK - 1) / POF_CBLK, dt };
+  m->a0 = pof_act(0, w[0], H, W, dt);
   t++;
   PetscInt b = 0;
   for (int st = 1; st <= 3; st++) {
@@ -265,10 +270,10 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
         t++;
       }
       B->p_end = m->tensors[t].offset;
-      B->ax    = (PofAct){ 0, in, H, W, (in + POF_CBLK - 1) / POF_CBLK, dt };
-      B->amid  = (PofAct){ 0, out, H, W, (out + POF_CBLK - 1) / POF_CBLK, dt };
+      B->ax    = pof_act(0, in, H, W, dt);
+      B->amid  = pof_act(0, out, H, W, dt);
       H = B->conv2.hout, W = B->conv2.wout;
-      B->aout = (PofAct){ 0, out, H, W, (out + POF_CBLK - 1) / POF_CBLK, dt };
+      B->aout = pof_act(0, out, H, W, dt);
       in      = out;
     }
   }
@@ -276,7 +281,7 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
   PetscCall(bn_setup(&m->bnf, w[3], m->tensors[t].offset, r_off));
   r_off += 2 * w[3];
   PetscCheck(r_off == m->n_bn_state && m->tensors[t + 2].offset == m->n_feature, PETSC_COMM_SELF, PETSC_ERR_PLIB, "WRN layout walk is inconsistent");
-  m->af = (PofAct){ 0, w[3], H, W, (w[3] + POF_CBLK - 1) / POF_CBLK, dt };
+  m->af = pof_act(0, w[3], H, W, dt);
   PetscCall(PetscMalloc1(m->nblocks + 1, &m->X));
   for (PetscInt i = 0; i <= m->nblocks; i++) m->X[i] = NULL;
   PetscCall(PetscMalloc1(2 * 4 * (size_t)m->F + 2 * (size_t)PetscMax(w[0], m->F) + 8, &m->red));

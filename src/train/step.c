@@ -67,3 +67,16 @@ void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt 
     for (PetscInt k = 0; k < sample_len; k++) x[i * sample_len + k] = (float)pof_rng_normal(&r);
   }
 }
+
+PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *cmd)
+{
+  int mine = pof_wrn_uses_ref_impl(m) ? 1 : 0, any = 0;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_LOR, comm));
+  if (any) {
+    char ver[128];
+    pof_nn_version(ver, sizeof ver);
+    PetscCall(pof_print(comm, "%s: warning: oneDNN %s runs reference (ref:) convolution kernels on this CPU: steps can be 1000x slower (pof has JIT kernels with AVX2 and AVX-512); POF_BENCH_IMPLS=1 pof bench lists them\n", cmd, ver));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -556,7 +556,8 @@ static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
 
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
 {
-  const char *name      = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  const char *name            = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+  PetscBool   kernels_checked = PETSC_FALSE; /* the reference-kernel warning, after this process's first step */
   double      test_loss = NAN, test_err = NAN, t_run = pof_now(), img_total = 0, t_train = 0;
   PetscInt    first_step = t->meta.step_in_epoch;
   int         stopped    = 0;
@@ -600,6 +601,10 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
       PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
       pof_timer_stop(POF_T_DATA);
       PetscCall(train_step(t, lr, epoch, step));
+      if (!kernels_checked) {
+        PetscCall(pof_warn_reference_kernels(t->comm, t->m, name));
+        kernels_checked = PETSC_TRUE;
+      }
       t->meta.global_step++;
       if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
       PetscCall(stop_agreed(t, &sig));

@@ -1,2 +1,5 @@
 pof_unit_test(test_nn ${CMAKE_CURRENT_LIST_DIR}/test_nn.c TIMEOUT 300 LABELS fast)
 target_link_libraries(test_nn PRIVATE pofref)
+# The same checks with oneDNN held to AVX2 (CPUs without AVX-512: nChw8c activations, jit:avx2).
+add_test(NAME test_nn_avx2 COMMAND test_nn)
+set_tests_properties(test_nn_avx2 PROPERTIES TIMEOUT 300 ENVIRONMENT "${POF_TEST_ENV};ONEDNN_MAX_CPU_ISA=AVX2" LABELS "unit;fast")
