@@ -4,7 +4,9 @@
 Runs bench/peer_bench.py (PyTorch and `pof bench` back to back) for
   WRN-16-4, 1x28x28, batch 128: train fp32, train bf16, PoF step fp32 and bf16 (1 rank x T threads),
                                  train fp32 at T ranks x 1 thread, train fp32 with pof's -model_recompute false
-                                 (every activation kept), train fp32 with -model_conv_alg direct (no Winograd);
+                                 (every activation kept), train fp32 with -model_conv_alg direct (no Winograd),
+                                 train fp32 with both programs held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2,
+                                 ATEN_CPU_CAPABILITY=avx2: a CPU without AVX-512; 10 steps);
   WRN-28-10, 3x32x32, batch 32: train fp32 (also -model_recompute false) and bf16 (skipped with --quick);
 and bench/peer_ddp.py (PyTorch DDP gloo T x 1 vs 1 x T), then prints a Markdown table with the
 machine, the versions, every figure and every ratio, and writes all raw results to --out (JSON).
@@ -23,12 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
 
 
-def peer(args, name, extra):
+def peer(args, name, extra, env=None):
     out = os.path.join(args.tmp, name + ".json")
     cmd = [PY, os.path.join(ROOT, "bench", "peer_bench.py"), "--pof", args.pof, "--steps", str(args.steps),
            "--json", out] + extra
-    print("==", name, ":", " ".join(cmd[2:]), flush=True)
-    p = subprocess.run(cmd, text=True)
+    print("==", name, ":", " ".join(f"{k}={v}" for k, v in (env or {}).items()), " ".join(cmd[2:]), flush=True)
+    p = subprocess.run(cmd, text=True, env=dict(os.environ, **(env or {})))
     if not os.path.exists(out):
         raise SystemExit(f"speed_table: {name} failed (status {p.returncode})")
     with open(out) as f:
@@ -69,6 +71,8 @@ def main():
     R["train_fp32_ranks"] = peer(args, "train_fp32_ranks", small + ["--ranks", T, "--threads", "1"])
     R["train_fp32_keep"] = peer(args, "train_fp32_keep", small + ["--threads", T, "--pof-args=-model_recompute false"])
     R["train_fp32_direct"] = peer(args, "train_fp32_direct", small + ["--threads", T, "--pof-args=-model_conv_alg direct"])
+    R["train_fp32_avx2"] = peer(args, "train_fp32_avx2", small + ["--threads", T, "--steps", str(min(10, args.steps))],
+                                env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"})
     if not args.quick:
         R["wrn28_fp32"] = peer(args, "wrn28_fp32", big + ["--threads", T, "--steps", str(max(5, args.steps // 4))])
         R["wrn28_fp32_keep"] = peer(args, "wrn28_fp32_keep", big + ["--threads", T, "--steps", str(max(5, args.steps // 4)),
@@ -107,7 +111,9 @@ def main():
             ("WRN-16-4 b128 train fp32 -model_recompute false, images/s", "train_fp32_keep", "images_per_s", ""),
             ("WRN-16-4 b128 train fp32 -model_recompute false peak RSS, MB", "train_fp32_keep", "peak_rss_mb", ""),
             ("WRN-16-4 b128 train fp32 -model_conv_alg direct, images/s", "train_fp32_direct", "images_per_s", ""),
-            ("WRN-16-4 b128 train fp32 -model_conv_alg direct peak RSS, MB", "train_fp32_direct", "peak_rss_mb", "")]
+            ("WRN-16-4 b128 train fp32 -model_conv_alg direct peak RSS, MB", "train_fp32_direct", "peak_rss_mb", ""),
+            ("WRN-16-4 b128 train fp32 held to AVX2, images/s", "train_fp32_avx2", "images_per_s", ""),
+            ("WRN-16-4 b128 train fp32 held to AVX2 peak RSS, MB", "train_fp32_avx2", "peak_rss_mb", "")]
     if not args.quick:
         rows += [("WRN-28-10 b32 train fp32, images/s", "wrn28_fp32", "images_per_s", "report"),
                  ("WRN-28-10 b32 train bf16, images/s", "wrn28_bf16", "images_per_s", "report"),

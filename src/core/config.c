@@ -119,7 +119,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsBool("-run_gap", "Each epoch, also evaluate the clean training split in eval mode (train/test loss gap)", NULL, cfg->run.gap, &cfg->run.gap, NULL));
     PetscCall(PetscOptionsInt("-run_gap_samples", "Training samples used for the gap (0 = all)", NULL, cfg->run.gap_samples, &cfg->run.gap_samples, NULL));
     PetscCall(PetscOptionsBool("-run_quiet", "No per-epoch progress lines", NULL, cfg->run.quiet, &cfg->run.quiet, NULL));
-    PetscCall(PetscOptionsEnum("-precision", "Compute precision of the network (the master copy stays double)", NULL, PofPrecisions, (PetscEnum)cfg->run.precision, (PetscEnum *)&cfg->run.precision, NULL));
+    PetscCall(PetscOptionsEnum("-precision", "Compute precision of the network (the master copy stays double); bf16 needs a CPU with AVX-512", NULL, PofPrecisions, (PetscEnum)cfg->run.precision, (PetscEnum *)&cfg->run.precision, NULL));
   }
   if (groups & POF_GROUP_DATA) {
     PetscCall(PetscOptionsString("-data_file", "HDF5 dataset written by pof convert", NULL, cfg->data.file, cfg->data.file, sizeof(cfg->data.file), NULL));
@@ -136,7 +136,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, NULL));
     PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, NULL));
     PetscCall(PetscOptionsString("-model_in", "Model or checkpoint file to start from", NULL, cfg->model.in, cfg->model.in, sizeof(cfg->model.in), NULL));
-    PetscCall(PetscOptionsEnum("-model_conv_alg", "3x3 stride-1 fp32 convolutions: winograd (oneDNN's F(4x4,3x3), about 2x faster, relative error about 1e-6) or direct (everywhere; bf16 is always direct)", NULL, PofConvAlgs, (PetscEnum)cfg->model.conv_alg, (PetscEnum *)&cfg->model.conv_alg, NULL));
+    PetscCall(PetscOptionsEnum("-model_conv_alg", "3x3 stride-1 fp32 convolutions: winograd (oneDNN's F(4x4,3x3) where the CPU has AVX-512, about 2x faster, relative error about 1e-6) or direct (everywhere; bf16 is always direct)", NULL, PofConvAlgs, (PetscEnum)cfg->model.conv_alg, (PetscEnum *)&cfg->model.conv_alg, NULL));
     PetscCall(PetscOptionsBool("-model_recompute", "Keep only block inputs and first conv outputs for backward and recompute the BN+ReLU outputs (bit-identical, about 25 % less memory, 0-5 % slower); false keeps every activation", NULL, cfg->model.recompute, &cfg->model.recompute, NULL));
   }
   if (groups & POF_GROUP_OPT) {

@@ -48,6 +48,16 @@ expect_out "^peak RSS \(MB\) +[0-9]+ +50 " "pof peak RSS in the table"
 /usr/bin/python3 -c "import json,sys; r=json.load(open('both.json')); sys.exit(not abs(r['ratio_images_per_s'] - 2000.0 / r['pytorch']['images_per_s']) < 1e-9)" \
   && ok "ratio in JSON" || bad "ratio in JSON"
 
+# bench/roofline.py on that result: the FLOP count of WRN-10-1 at 3x8x8 counted by hand (forward
+# multiply-adds: conv0 27648; stage 1 conv1+conv2 2x147456; stage 2 conv1 294912, conv2 147456,
+# shortcut 8192; stage 3 conv1 294912, conv2 147456, shortcut 8192: 1223680; training step
+# 2 x (3 x 1223680 - 27648) = 7286784 FLOPs, 14.6 GFLOP/s at 2000 images/s), and the fraction of a given peak.
+/usr/bin/python3 -c "import json; json.dump({'train_fp32': json.load(open('both.json'))}, open('table.json', 'w'))"
+echo '{"kernel":"fp32_avx512","supported":true,"threads":1,"gflops":100.0,"gflops_per_thread":100.0}' > peak.jsonl
+expect_rc 0 "roofline" /usr/bin/python3 "$src/bench/roofline.py" table.json peak.jsonl
+expect_out "^\| train_fp32 \| 0\.007 \| [0-9.]+ \| [0-9]+ \| 2000\.0 \| 15 \| 0\.15 of fp32_avx512 \|" "roofline: FLOPs per image and fraction of the peak"
+expect_rc nonzero "roofline without peaks" /usr/bin/python3 "$src/bench/roofline.py" table.json /dev/null
+
 expect_rc 0 "extra pof options" pb --pof ./fakepof --pof-args="-model_recompute -bench_warmup 2"
 grep -q -- "-precision fp32 -model_recompute -bench_warmup 2$" args.txt && ok "--pof-args appended to pof's arguments" || { bad "--pof-args"; cat args.txt; }
 
