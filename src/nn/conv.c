@@ -1,11 +1,11 @@
 /*
  * Convolutions with oneDNN 2.6: forward, backward data, backward weights.
  *
- * Activations are nChw16c, or nChw8c without AVX-512 (the network input of the first conv is plain NCHW). Weights are
- * described with format_tag_any so oneDNN picks its blocked format; the plain OIHW float weights
- * of the parameter arena are reordered into the forward and backward-data formats when the
- * parameter version changes (reorders only at the edge of the arena), and the weight gradient is
- * reordered back to plain OIHW into the gradient arena. Backward descriptors are built from
+ * Activations are nChw16c, or nChw8c without AVX-512 (the network input of the first conv is
+ * plain NCHW). Weights are described with format_tag_any so oneDNN picks its blocked format;
+ * the plain OIHW float weights of the parameter arena are reordered into the forward and
+ * backward-data formats when the parameter version changes (reorders only at the edge of the
+ * arena), and the weight gradient is reordered back to plain OIHW into the gradient arena. Backward descriptors are built from
  * format_tag_any weights with the forward primitive descriptor as hint (PERF.md: building them
  * from the forward's blocked descriptors fell back to a reference implementation).
  * Primitives are created once per batch size (a few sizes per run) and reused.
@@ -343,8 +343,9 @@ static size_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t pos[
  * reorders of these small tensors took milliseconds each. to_blocked zero-fills padding.
  * A blocked offset is offset0 plus one term per dimension (outer block times stride, and each
  * inner block's digit times its place value depend on that dimension's index alone), so the
- * terms are tabulated once per call: calling blocked_offset per (o, i) cost 5 % of a bf16
- * WRN-28-10 training step (`perf record`; 36 M weights reordered twice per step).
+ * terms are tabulated once per call, and the loop runs on all threads. Calling blocked_offset
+ * per (o, i) on one thread had cost 5 % of a bf16 WRN-28-10 training step in `perf record`
+ * (36 M weights reordered twice per step) and 16 % of its time (the other thread waited).
  */
 static PetscErrorCode reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *blocked, int to_blocked)
 {
