@@ -7,7 +7,8 @@
 # Writes OUTDIR/precision.csv (analysis/precision_compare.py: per seed and precision the test
 # error and loss, last-epoch train loss, images/s; mean and std rows; paired bf16 - fp32).
 # Checkpoints make it resumable: rerunning continues where it stopped.
-# Usage: analysis/study_precision.sh [OUTDIR] [SEEDS]   (POF=path/to/pof overrides the binary)
+# Usage: analysis/study_precision.sh [OUTDIR] [SEEDS]   (POF=path/to/pof overrides the binary;
+# PRECISIONS="fp32" trains only those precisions, e.g. to redo fp32 after an fp32-only change)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/runs/study_precision}"
@@ -22,7 +23,7 @@ data="$out/fashion-mnist.h5"
   -convert_train_labels $FM/train-labels-idx1-ubyte.gz -convert_test_images $FM/t10k-images-idx3-ubyte.gz \
   -convert_test_labels $FM/t10k-labels-idx1-ubyte.gz -convert_output "$data"
 for seed in $seeds; do
-  for prec in fp32 bf16; do
+  for prec in ${PRECISIONS:-fp32 bf16}; do
     d="$out/$prec-$seed"
     [ -f "$d/model.h5" ] || mpi pretrain -data_file "$data" -model_depth 16 -model_width 2 -run_epochs 6 -opt_batch 128 \
       -opt_lr 0.1 -opt_milestones 3,5 -opt_factor 0.2 -run_dir "$d" -run_seed "$seed" -precision "$prec" | tee "$out/$prec-$seed.log"
