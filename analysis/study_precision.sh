@@ -32,4 +32,8 @@ for seed in $seeds; do
     done
   done
 done
+if [ -n "${PRECISIONS:-}" ]; then # a partial run: the paired comparison needs both precisions of every seed
+  echo "study_precision: PRECISIONS=$PRECISIONS: models and eval-*.json written; run without PRECISIONS for precision.csv"
+  exit 0
+fi
 /usr/bin/python3 "$root/analysis/precision_compare.py" "$out" --csv "$out/precision.csv"
