@@ -2,7 +2,8 @@
 # The whole test suite. Exit status 0 only when every test passed.
 #   1. install missing Debian packages (jobs/setup.sh)
 #   2. format check, build with warnings as errors, ctest (every test has a timeout)
-#   3. ASan+UBSan build of the fast tests (label "fast"), run under ctest
+#   3. ASan+UBSan build of the fast tests (label "fast"), run under ctest. That build compiles pof
+#      for x86-64-v3 (AVX2, no AVX-512), so test_nn_avx2 there is the AVX2-node configuration.
 # Takes no arguments. POF_TEST_SKIP_SANITIZE=1 skips step 3 (local iteration only).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +32,7 @@ echo "== tests"
 
 if [ "${POF_TEST_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== ASan+UBSan build, fast tests"
-  if POF_WERROR=ON POF_SANITIZE=ON POF_BUILD_DIR="$root/build-asan" ./jobs/build.sh; then
+  if POF_ARCH=x86-64-v3 POF_WERROR=ON POF_SANITIZE=ON POF_BUILD_DIR="$root/build-asan" ./jobs/build.sh; then
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        ctest --output-on-failure --timeout 600 -L fast) || fail=1
   else
