@@ -15,6 +15,8 @@ grep -q "warning" "$T_OUT" && bad "AVX2: warning printed" || ok "AVX2: no warnin
 
 expect_rc 0 "SSE4.1: bench" env ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1 "$pof" bench $TINY -run_dir b_sse41
 expect_out "^bench: warning: oneDNN [^ ]+ .*runs reference \(ref:\) convolution kernels on this CPU" "SSE4.1: reference kernels are warned about"
+expect_rc 0 "SSE4.1: bench without warm-up" env ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1 "$pof" bench $TINY -bench_warmup 0 -run_dir b_sse41_w0
+expect_out "^bench: warning: oneDNN [^ ]+ .*runs reference \(ref:\) convolution kernels on this CPU" "SSE4.1: warned about without warm-up too"
 
 expect_rc nonzero "AVX2: -precision bf16 refused on 2 ranks" isa_mpi AVX2 2 bench $TINY -precision bf16 -run_dir b_bf16
 expect_out "precision bf16 needs a CPU with AVX-512" "AVX2: bf16 error names the CPU requirement"
