@@ -65,7 +65,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   PetscCallMPI(MPI_Barrier(comm));
   const double dt = (pof_now() - t0) / (double)cfg.bench.steps;
   if (cfg.bench.warmup == 0) PetscCall(pof_warn_reference_kernels(comm, m, "bench"));
-  double       mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], rss = pof_peak_rss_mb(), rssmax = rss;
+  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], rss = pof_peak_rss_mb(), rssmax = rss;
   PetscCall(pof_timers_reduce(comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_max(comm, &rssmax, 1));
   char model[64];

@@ -64,13 +64,16 @@ PetscErrorCode pof_nn_finalize(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscBool pof_nn_has_avx512(void)
+{
+  const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa(); /* honours ONEDNN_MAX_CPU_ISA */
+  return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? PETSC_TRUE : PETSC_FALSE;
+}
+
 PetscInt pof_nn_cblk(void)
 {
   static PetscInt blk = 0;
-  if (!blk) {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa(); /* honours ONEDNN_MAX_CPU_ISA */
-    blk                      = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? 16 : 8;
-  }
+  if (!blk) blk = pof_nn_has_avx512() ? 16 : 8;
   return blk;
 }
 

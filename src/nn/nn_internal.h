@@ -33,6 +33,9 @@ typedef struct {
   PetscInt blk; /* channels per block: 16 or 8 (pof_nn_cblk) */
 } PofAct;
 
+/** Whether oneDNN's effective ISA (ONEDNN_MAX_CPU_ISA honoured) includes avx512_core: AVX-512
+ *  convolution kernels, and bf16 ones (oneDNN 2.6 has none below avx512_core). */
+PetscBool pof_nn_has_avx512(void);
 /** Channels per activation block on this CPU: 16 when oneDNN runs AVX-512 kernels, else 8. */
 PetscInt pof_nn_cblk(void);
 /** Channel count rounded up to the padding. */
