@@ -121,6 +121,14 @@ PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec mo
 PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofCkptMeta *want);
 
 /**
+ * A run that starts from the model file `path` (`have`, from pof_ckpt_read_meta) takes its shape
+ * from the file; the shape options the user gave anyway (model->*_set) must agree with it. Errors
+ * like "-model_depth 16 does not match model file pre/model.h5, a WRN-10-1 (...): a run from a
+ * model file takes the file's shape; drop -model_depth". Collective on comm (no communication).
+ */
+PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model);
+
+/**
  * Newest complete checkpoint in `dir` among the files named exactly "ckpt-<10 digits>.h5"
  * (the digits are the global step, so name order is step order). Collective on comm: rank 0
  * tries them newest first; a file that fails the pof_ckpt_read_meta checks is skipped with a

@@ -86,6 +86,7 @@ static PetscErrorCode load_model(MPI_Comm comm, const PofConfig *cfg, const PofD
   PetscFunctionBegin;
   PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "pof analyze needs a model file: -model_in F.h5");
   PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
+  PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
   PetscCheck(in.in_c == info->c && in.in_h == info->h && in.in_w == info->w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, info->c, info->h, info->w);
   PetscCheck(in.classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info->classes);
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };

@@ -131,11 +131,11 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-data_cutout", "Side of the cutout hole in pixels (0 = off; the paper's option uses 16)", NULL, cfg->data.cutout, &cfg->data.cutout, NULL));
   }
   if (groups & POF_GROUP_MODEL) {
-    PetscCall(PetscOptionsInt("-model_depth", "WRN depth d = 6n+4", NULL, cfg->model.depth, &cfg->model.depth, NULL));
-    PetscCall(PetscOptionsInt("-model_width", "WRN widening factor k", NULL, cfg->model.width, &cfg->model.width, NULL));
-    PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, NULL));
-    PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, NULL));
-    PetscCall(PetscOptionsString("-model_in", "Model or checkpoint file to start from", NULL, cfg->model.in, cfg->model.in, sizeof(cfg->model.in), NULL));
+    PetscCall(PetscOptionsInt("-model_depth", "WRN depth d = 6n+4", NULL, cfg->model.depth, &cfg->model.depth, &cfg->model.depth_set));
+    PetscCall(PetscOptionsInt("-model_width", "WRN widening factor k", NULL, cfg->model.width, &cfg->model.width, &cfg->model.width_set));
+    PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, &cfg->model.base_set));
+    PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, &cfg->model.classes_set));
+    PetscCall(PetscOptionsString("-model_in", "Model or checkpoint file to start from (the model's shape comes from it; -model_depth/_width/_base/_classes, if given, must agree)", NULL, cfg->model.in, cfg->model.in, sizeof(cfg->model.in), NULL));
     PetscCall(PetscOptionsEnum("-model_conv_alg", "3x3 stride-1 fp32 convolutions: winograd (oneDNN's F(4x4,3x3) where the CPU has AVX-512, about 2x faster, relative error about 1e-6) or direct (everywhere; bf16 is always direct)", NULL, PofConvAlgs, (PetscEnum)cfg->model.conv_alg, (PetscEnum *)&cfg->model.conv_alg, NULL));
     PetscCall(PetscOptionsBool("-model_recompute", "Keep only block inputs and first conv outputs for backward and recompute the BN+ReLU outputs (bit-identical, about 25 % less memory, 0-5 % slower); false keeps every activation", NULL, cfg->model.recompute, &cfg->model.recompute, NULL));
   }

@@ -423,6 +423,13 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
     htri_t has;
     PofCallH5Id(has, H5Aexists(*fid, "format_version"));
     PetscCheck(has > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pof checkpoint (no 'format_version' attribute)", path);
+    /* a writer sets the model attributes first, so even an interrupted checkpoint has them */
+    PofCallH5Id(has, H5Aexists(*fid, "n_params"));
+    if (has <= 0) {
+      htri_t data;
+      PofCallH5Id(data, H5Aexists(*fid, "source_format"));
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pof model or checkpoint (no 'n_params' attribute)%s", path, data > 0 ? ": it is a dataset written by pof convert" : "");
+    }
   }
   PetscCall(ckpt_attr_read_petscint(*fid, path, "format_version", &version, 1));
   PetscCheck(version == POF_CKPT_FORMAT_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s has format version %" PetscInt_FMT ", this pof reads version %d", path, version, POF_CKPT_FORMAT_VERSION);
@@ -937,6 +944,26 @@ PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const P
   PetscCheck(!have->dataset[0] || !want->dataset[0] || !strcmp(have->dataset, want->dataset), comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: dataset '%s' != '%s'", path, h, w, have->dataset, want->dataset);
   for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
     PetscCheck(g[i].have == g[i].want, comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT " (same architecture, different layout: written by another pof version?)", path, h, w, g[i].name, g[i].have, g[i].want);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model)
+{
+  char h[256];
+  const struct {
+    const char *opt;
+    PetscBool   set;
+    PetscInt    given, file;
+  } f[] = {
+    { "-model_depth", model->depth_set, model->depth, have->depth },
+    { "-model_width", model->width_set, model->width, have->width },
+    { "-model_base", model->base_set, model->base, have->base },
+    { "-model_classes", model->classes_set, model->classes, have->classes },
+  };
+  PetscFunctionBegin;
+  ckpt_describe(have, h, sizeof(h));
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+    PetscCheck(!f[i].set || f[i].given == f[i].file, comm, PETSC_ERR_ARG_INCOMP, "%s %" PetscInt_FMT " does not match model file %s, a %s: a run from a model file takes the file's shape; drop %s", f[i].opt, f[i].given, path, h, f[i].opt);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -206,6 +206,14 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF) PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw, (int)t->size);
   t->nwloc = t->Bw / t->size;
 
+  /* a -model_in that cannot serve (no model, damaged, other shape than the options ask) stops the
+     run before its directory is created */
+  if (cfg->model.in[0]) {
+    PofCkptMeta given;
+    PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
+    PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
+  }
+
   /* the directory must be usable before any work is done */
   PetscCall(pof_ckpt_check_dir(comm, cfg->run.dir));
   PetscCall(pof_ckpt_lock_dir(comm, cfg->run.dir, &t->lock)); /* one job per run directory */
@@ -246,7 +254,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   PofWrnShape shape;
   if (have_in) {
     shape = (PofWrnShape){ in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
+    PetscCall(pof_ckpt_check_shape_options(comm, resumed ? resume_path : cfg->model.in, &in, &cfg->model));
     PetscCall(check_model_fits_data(comm, resumed ? resume_path : cfg->model.in, &in, cfg->data.file, &t->info));
+    /* config.json records the model that runs */
+    t->cfg.model.depth = in.depth, t->cfg.model.width = in.width, t->cfg.model.base = in.base, t->cfg.model.classes = in.classes;
   } else {
     const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
     PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
@@ -400,6 +411,7 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
   PetscCall(pof_dataset_get_info(ds, &info));
+  PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
   PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, &info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));

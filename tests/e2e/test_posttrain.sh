@@ -45,4 +45,15 @@ expect_rc nonzero "posttrain without -model_in" mpi 2 posttrain $COMMON -run_dir
 expect_out "needs -model_in" "missing model named"
 expect_rc nonzero "indivisible weak batch" mpi 2 posttrain $COMMON -model_in pre/model.h5 -pof_weak_batch 33 -run_dir y
 expect_out "-pof_weak_batch 33 is not divisible" "weak batch named"
+# the shape comes from the model file: shape options that disagree are an error, matching ones are fine
+expect_rc nonzero "posttrain -model_depth other than the file's" mpi 2 posttrain $COMMON -model_in pre/model.h5 -model_depth 16 -run_dir z
+expect_out "-model_depth 16 does not match model file pre/model.h5, a WRN-10-1 .*drop -model_depth" "mismatching depth named"
+[ -e z ] && bad "mismatching depth: run directory created" || ok "mismatching depth: nothing written"
+expect_rc nonzero "eval -model_width other than the file's" mpi 2 eval -data_file fm.h5 -model_in pre/model.h5 -model_width 4
+expect_out "-model_width 4 does not match model file" "mismatching width named"
+/usr/bin/python3 -c "import json; c = json.load(open('pof/config.json')); assert (c['model_depth'], c['model_width'], c['model_classes']) == (10, 1, 10), c" \
+  && ok "config.json records the file's shape" || bad "config.json shape"
+expect_rc nonzero "a dataset as -model_in" mpi 2 posttrain $COMMON -model_in fm.h5 -run_dir w
+expect_out "fm.h5 is not a pof model or checkpoint .*: it is a dataset written by pof convert" "dataset named as such"
+[ -e w ] && bad "dataset as model: run directory created" || ok "dataset as model: nothing written"
 finish
