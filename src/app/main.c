@@ -6,7 +6,11 @@
 #include "commands.h"
 #include "pof/timer.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const PofCommand commands[] = {
   { "analyze", pof_cmd_analyze, "Hessian spectra (SLEPc), traces, curvatures and loss landscapes of a model" },
@@ -31,6 +35,24 @@ static void usage(FILE *f)
 
 static int is_help_flag(const char *a) { return !strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h"); }
 
+/* PETSc reads -options_file inside PetscInitialize and answers a missing file with a page of its
+   configuration; check the files first and say it in one line (from the first rank only: MPI is
+   not started yet, so the launcher's rank variables tell which one that is). */
+static int options_files_readable(int argc, char **argv)
+{
+  const char *r = getenv("OMPI_COMM_WORLD_RANK");
+  if (!r) r = getenv("PMI_RANK");
+  if (!r) r = getenv("SLURM_PROCID");
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-options_file")) continue;
+    const char *f = i + 1 < argc ? argv[i + 1] : NULL;
+    if (f && !access(f, R_OK)) continue;
+    if (!r || !strcmp(r, "0")) fprintf(stderr, "pof: error: -options_file %s: %s\n", f ? f : "(missing file name)", f ? strerror(errno) : "give a file");
+    return 0;
+  }
+  return 1;
+}
+
 int main(int argc, char **argv)
 {
   PetscErrorCode ierr;
@@ -49,6 +71,7 @@ int main(int argc, char **argv)
   argc       = out;
   argv[argc] = NULL;
 
+  if (!options_files_readable(argc, argv)) return POF_EXIT_ERROR;
   ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return POF_EXIT_ERROR;
   ierr = pof_error_handler_push();

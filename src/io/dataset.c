@@ -289,6 +289,7 @@ static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const Po
 static PetscErrorCode dataset_finish(PofDataset ds)
 {
   PetscFunctionBegin;
+  PetscCheck(ds->aug.cutout <= PetscMax(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout %d is larger than the %" PetscInt_FMT "x%" PetscInt_FMT " images of '%s': the hole would erase whole images", ds->aug.cutout, ds->info.h, ds->info.w, ds->source);
   PetscCall(PetscMalloc1((size_t)ds->info.c * 256, &ds->lut));
   pof_augment_lut((int)ds->info.c, ds->info.mean, ds->info.std, ds->lut);
   PetscCall(PetscMalloc1((size_t)ds->info.n_train, &ds->perm));

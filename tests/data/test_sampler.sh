@@ -39,4 +39,8 @@ expect_rc 0 "no augmentation, batch 9, one evaluation batch: matches the referen
 # errors: the batch must divide by the rank count; one message, every rank stops
 expect_rc nonzero "batch 12 at 5 ranks is an error" timeout 60 "$MPIEXEC" --oversubscribe -n 5 "$dump" -data_file s.h5 -dump_out x.bin
 expect_out "global batch 12 must be positive and divisible by the 5 ranks" "message names the batch and the rank count"
+expect_rc nonzero "a cutout larger than the images is an error" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$dump" -data_file s.h5 -dump_out x.bin -data_cutout 33
+expect_out "-data_cutout 33 is larger than the 32x32 images of 's.h5'" "message names the cutout and the image size"
+expect_rc nonzero "... also from an in-memory image" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$dump" -data_file s.h5 -dump_out x.bin -data_cutout 33 -dump_image
+expect_out "-data_cutout 33 is larger than the 32x32 images" "image path: message names the cutout"
 finish

@@ -28,4 +28,7 @@ expect_out '"opt_lr":0.25' "PETSC_OPTIONS value used"
 expect_rc 0 "PETSc's own options accepted" "$pof" config -config_command pretrain -data_file d.h5 -log_view
 expect_rc nonzero "2 ranks: bad option stops both" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$pof" config -config_command pretrain -data_file d.h5 -opt_batch -1
 [ "$(grep -c '^pof: error:' "$T_OUT")" = 1 ] && ok "2 ranks: one message" || bad "2 ranks: message count"
+expect_rc nonzero "2 ranks: missing -options_file" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$pof" config -config_command pretrain -data_file d.h5 -options_file nope.opts
+expect_out "^pof: error: -options_file nope.opts: No such file or directory" "missing options file named"
+[ "$(grep -c 'error' "$T_OUT")" -le 2 ] && ok "missing options file: no PETSc page" || bad "missing options file: $(grep -c error "$T_OUT") error lines"
 finish
