@@ -236,6 +236,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
     PetscCall(PetscStrncpy(t->resume_path, resume_path, sizeof(t->resume_path)));
     PetscCall(pof_ckpt_read_meta(comm, resume_path, &in));
     have_in = PETSC_TRUE;
+    { /* a pretrain directory given to posttrain (or the reverse) is another run, not one to resume */
+      const char *mine = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+      PetscCheck(!strcmp(in.kind, mine), comm, PETSC_ERR_ARG_WRONG, "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir", cfg->run.dir, in.kind[0] ? in.kind : "(unknown)", resume_path, mine, mine);
+    }
     if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
       PofCkptMeta want = in;
       want.depth = cfg->model.depth, want.width = cfg->model.width, want.base = cfg->model.base;

@@ -53,6 +53,13 @@ expect_rc nonzero "eval -model_width other than the file's" mpi 2 eval -data_fil
 expect_out "-model_width 4 does not match model file" "mismatching width named"
 /usr/bin/python3 -c "import json; c = json.load(open('pof/config.json')); assert (c['model_depth'], c['model_width'], c['model_classes']) == (10, 1, 10), c" \
   && ok "config.json records the file's shape" || bad "config.json shape"
+# a pretraining run directory is not a post-training run to resume (nor the reverse); it stays as it was
+sum_pre=$(cat pre/*.h5 pre/metrics.jsonl | md5sum)
+expect_rc nonzero "posttrain into the pretrain run directory" mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir pre
+expect_out "run directory 'pre' holds a pretrain run .*not a posttrain run to resume" "pretrain directory named"
+expect_rc nonzero "pretrain into a posttrain run directory" mpi 2 pretrain $COMMON -model_depth 10 -model_width 1 -run_epochs 2 -run_dir pof
+expect_out "run directory 'pof' holds a posttrain run" "posttrain directory named"
+[ "$(cat pre/*.h5 pre/metrics.jsonl | md5sum)" = "$sum_pre" ] && ok "pretrain directory unchanged" || bad "pretrain directory changed"
 expect_rc nonzero "a dataset as -model_in" mpi 2 posttrain $COMMON -model_in fm.h5 -run_dir w
 expect_out "fm.h5 is not a pof model or checkpoint .*: it is a dataset written by pof convert" "dataset named as such"
 [ -e w ] && bad "dataset as model: run directory created" || ok "dataset as model: nothing written"
