@@ -206,6 +206,15 @@ PetscErrorCode pof_config_check_names(PetscOptions opts, MPI_Comm comm, const ch
 /** Write cfg (the groups read) as one JSON object to f (no newline). Not collective. */
 PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f);
 
+/**
+ * Compare two option sets written by pof_config_write_json: the keys whose values differ, as
+ * "key old -> new" (a key only in one side shows "(none)") joined by ", ", into buf (truncated
+ * with "..." to len; empty if none). Keys listed in `ignore` (NULL-terminated, may be NULL) are
+ * skipped. Returns the number of differing keys, or -1 if either text is not a flat JSON object
+ * of that shape. Not collective; pure.
+ */
+int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len);
+
 /** Error naming every option in opts that was never read, if any. Collective on comm. */
 PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm);
 

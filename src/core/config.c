@@ -374,6 +374,97 @@ static void json_bool(FILE *f, const char *key, PetscBool v, int *first)
   *first = 0;
 }
 
+/* ------------------------------------------------------------------ comparing option sets */
+
+#define JSON_MAX_KEYS 128
+typedef struct {
+  const char *key, *val; /* key without quotes, value text as written */
+  size_t      klen, vlen;
+} JsonPair;
+
+/* Split a flat object {"k":v,...} (v: number, true/false, string, or array without objects). */
+static int json_pairs(const char *s, JsonPair *p, int max)
+{
+  int n = 0;
+  if (*s++ != '{') return -1;
+  if (*s == '}') return 0;
+  for (;;) {
+    if (n == max || *s != '"') return -1;
+    p[n].key = ++s;
+    while (*s && *s != '"') s++;
+    if (*s != '"') return -1;
+    p[n].klen = (size_t)(s - p[n].key);
+    if (*++s != ':') return -1;
+    p[n].val  = ++s;
+    int depth = 0, instr = 0;
+    for (; *s; s++) {
+      if (instr) {
+        if (*s == '\\' && s[1])
+          s++;
+        else if (*s == '"')
+          instr = 0;
+      } else if (*s == '"')
+        instr = 1;
+      else if (*s == '[')
+        depth++;
+      else if (*s == ']')
+        depth--;
+      else if (depth == 0 && (*s == ',' || *s == '}'))
+        break;
+    }
+    if (!*s || depth || instr) return -1;
+    p[n].vlen = (size_t)(s - p[n].val);
+    n++;
+    if (*s == '}') return s[1] ? -1 : n;
+    s++;
+  }
+}
+
+static const JsonPair *json_find(const JsonPair *p, int n, const char *key, size_t klen)
+{
+  for (int i = 0; i < n; i++)
+    if (p[i].klen == klen && !strncmp(p[i].key, key, klen)) return &p[i];
+  return NULL;
+}
+
+static int json_ignored(const char *const *ignore, const char *key, size_t klen)
+{
+  for (; ignore && *ignore; ignore++)
+    if (strlen(*ignore) == klen && !strncmp(*ignore, key, klen)) return 1;
+  return 0;
+}
+
+int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len)
+{
+  JsonPair  a[JSON_MAX_KEYS], b[JSON_MAX_KEYS];
+  const int na = json_pairs(old_json, a, JSON_MAX_KEYS), nb = json_pairs(new_json, b, JSON_MAX_KEYS);
+  int       count = 0;
+  size_t    used  = 0;
+  if (len) buf[0] = '\0';
+  if (na < 0 || nb < 0) return -1;
+  for (int pass = 0; pass < 2; pass++) { /* keys of the new set in its order, then keys only in the old */
+    const JsonPair *x = pass ? a : b, *y = pass ? b : a;
+    const int       nx = pass ? na : nb, ny = pass ? nb : na;
+    for (int i = 0; i < nx; i++) {
+      const JsonPair *o = json_find(y, ny, x[i].key, x[i].klen);
+      if (json_ignored(ignore, x[i].key, x[i].klen) || (pass && o)) continue;
+      if (o && o->vlen == x[i].vlen && !strncmp(o->val, x[i].val, o->vlen)) continue;
+      const JsonPair *was = pass ? &x[i] : o, *now = pass ? NULL : &x[i];
+      char            item[512];
+      snprintf(item, sizeof item, "%s%.*s %.*s -> %.*s", count ? ", " : "", (int)x[i].klen, x[i].key, was ? (int)was->vlen : 6, was ? was->val : "(none)", now ? (int)now->vlen : 6, now ? now->val : "(none)");
+      count++;
+      if (used + strlen(item) + 4 < len) {
+        memcpy(buf + used, item, strlen(item) + 1);
+        used += strlen(item);
+      } else if (len >= 4 && used + 4 <= len && strcmp(buf + (used >= 3 ? used - 3 : 0), "...")) {
+        memcpy(buf + used, "...", 4);
+        used += 3;
+      }
+    }
+  }
+  return count;
+}
+
 PetscErrorCode pof_config_write_json(const PofConfig *c, FILE *f)
 {
   int first = 1;

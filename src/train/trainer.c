@@ -92,14 +92,33 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
 }
 
 /* ------------------------------------------------------------------ run directory */
+/* Options a resumed run may change without changing its trajectory (run_dir: a moved or copied run). */
+static const char *const resume_free_keys[] = { "run_dir", "run_epochs", "run_quiet", "run_step_log", "ckpt_every_steps", "ckpt_every_epochs", "ckpt_keep", "ckpt_resume", "eval_batch", "model_in", NULL };
+
 static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
 {
-  char path[POF_PATH_MAX + 32];
+  char path[POF_PATH_MAX + 32], kept[POF_PATH_MAX + 64] = "";
+  int  changed = 0;
   PetscFunctionBegin;
   PetscCall(pof_ckpt_check_dir(t->comm, t->cfg.run.dir));
+  if (resumed && t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
+    char  *json = NULL, diff[1024];
+    size_t len  = 0;
+    FILE  *f    = open_memstream(&json, &len);
+    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
+    PetscCall(pof_config_write_json(&t->cfg, f));
+    fclose(f);
+    changed = pof_config_json_diff(t->meta.options_json, json, resume_free_keys, diff, sizeof diff);
+    free(json);
+    if (changed > 0) {
+      PetscCall(PetscSNPrintf(kept, sizeof(kept), "%s/config-before-step-%" PetscInt_FMT ".json", t->cfg.run.dir, t->meta.global_step));
+      PetscCall(pof_print(t->comm, "%s: warning: resuming with %d option(s) other than the checkpoint's: %s; the run will not equal an uninterrupted one (config.json now holds these options, the earlier config.json is kept as %s)\n", t->meta.kind, changed, diff, kept));
+    }
+  }
   if (t->rank == 0) {
     FILE *f;
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/config.json", t->cfg.run.dir));
+    if (changed > 0 && rename(path, kept) != 0 && errno != ENOENT) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n", path, kept, strerror(errno)));
     f = fopen(path, "w");
     PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
     PetscCall(pof_config_write_json(&t->cfg, f));

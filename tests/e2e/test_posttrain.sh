@@ -53,6 +53,15 @@ expect_rc nonzero "eval -model_width other than the file's" mpi 2 eval -data_fil
 expect_out "-model_width 4 does not match model file" "mismatching width named"
 /usr/bin/python3 -c "import json; c = json.load(open('pof/config.json')); assert (c['model_depth'], c['model_width'], c['model_classes']) == (10, 1, 10), c" \
   && ok "config.json records the file's shape" || bad "config.json shape"
+# extending a run: the same options resume quietly; other options are named and the old config kept
+cp -r loc loc2
+mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_epochs 2 -run_dir loc -pof_mode local > ext.log 2>&1 && ok "extend with the same options" || { bad "extend"; tail ext.log; }
+grep -q "warning" ext.log && bad "same options: warning printed" || ok "same options: no warning"
+mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_epochs 2 -run_dir loc2 -pof_mode local -pof_gamma_max 1.5 > ext2.log 2>&1 && ok "extend with another -pof_gamma_max" || { bad "extend 2"; tail ext2.log; }
+grep -q "posttrain: warning: resuming with 1 option(s) other than the checkpoint's: pof_gamma_max 2 -> 1.5; .*kept as loc2/config-before-step-64.json" ext2.log \
+  && ok "changed option named" || { bad "changed option warning"; grep warning ext2.log; }
+/usr/bin/python3 -c "import json; assert json.load(open('loc2/config-before-step-64.json'))['pof_gamma_max'] == 2 and json.load(open('loc2/config.json'))['pof_gamma_max'] == 1.5" \
+  && ok "earlier config.json kept, new one written" || bad "config files after a changed resume"
 # a pretraining run directory is not a post-training run to resume (nor the reverse); it stays as it was
 sum_pre=$(cat pre/*.h5 pre/metrics.jsonl | md5sum)
 expect_rc nonzero "posttrain into the pretrain run directory" mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir pre

@@ -187,6 +187,46 @@ static void test_json(void **state)
   free(buf);
 }
 
+static char *to_json(const char *line)
+{
+  PofConfig c;
+  char     *buf = NULL;
+  size_t    len = 0;
+  assert_int_equal(parse("bench", ALL, line, &c), 0);
+  FILE *f = open_memstream(&buf, &len);
+  assert_int_equal(pof_config_write_json(&c, f), 0);
+  fclose(f);
+  return buf;
+}
+
+/* The differences a resumed run reports: changed values, ignored keys, strings and arrays. */
+static void test_json_diff(void **state)
+{
+  (void)state;
+  char             *a = to_json("-run_dir x -pof_gamma_max 2 -run_epochs 3"), *b = to_json("-run_dir x -pof_gamma_max 1.5 -run_epochs 5 -opt_milestones 2,4");
+  char              buf[512], small[40];
+  const char *const ign[] = { "run_epochs", NULL };
+  assert_int_equal(pof_config_json_diff(a, a, NULL, buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+  assert_int_equal(pof_config_json_diff(a, b, ign, buf, sizeof buf), 2);
+  assert_string_equal(buf, "opt_milestones [60,120,160,200] -> [2,4], pof_gamma_max 2 -> 1.5");
+  assert_int_equal(pof_config_json_diff(a, b, NULL, buf, sizeof buf), 3);
+  assert_non_null(strstr(buf, "run_epochs 3 -> 5"));
+  /* a quote, comma and bracket inside a string value stay inside that value */
+  assert_int_equal(pof_config_json_diff("{\"d\":\"a\\\",b]\",\"n\":1}", "{\"d\":\"a\",\"n\":1}", NULL, buf, sizeof buf), 1);
+  assert_string_equal(buf, "d \"a\\\",b]\" -> \"a\"");
+  /* keys present on one side only, and truncation */
+  assert_int_equal(pof_config_json_diff("{\"k\":1,\"gone\":true}", "{\"k\":1,\"new\":\"v\"}", NULL, buf, sizeof buf), 2);
+  assert_string_equal(buf, "new (none) -> \"v\", gone true -> (none)");
+  assert_int_equal(pof_config_json_diff(a, b, NULL, small, sizeof small), 3);
+  assert_true(strlen(small) < sizeof small && strstr(small, "..."));
+  /* not a flat object of this shape */
+  assert_int_equal(pof_config_json_diff("{\"k\":1", a, NULL, buf, sizeof buf), -1);
+  assert_int_equal(pof_config_json_diff(a, "[1]", NULL, buf, sizeof buf), -1);
+  free(a);
+  free(b);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -210,6 +250,7 @@ int main(void)
     cmocka_unit_test(test_options_file),
     cmocka_unit_test(test_independent_objects),
     cmocka_unit_test(test_json),
+    cmocka_unit_test(test_json_diff),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
