@@ -215,6 +215,12 @@ PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f);
  */
 int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len);
 
+/**
+ * Error if the string option `opt`, read into buf[size], may have been cut (PETSc cuts a value at
+ * the buffer; a cut path would name another file). Collective on comm (no communication).
+ */
+PetscErrorCode pof_option_check_length(MPI_Comm comm, const char *opt, const char *buf, size_t size);
+
 /** Error naming every option in opts that was never read, if any. Collective on comm. */
 PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm);
 

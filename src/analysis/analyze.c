@@ -61,6 +61,7 @@ PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnal
   PetscCall(PetscOptionsString("-analyze_out", "HDF5 result file (empty = none)", NULL, a->out, a->out, sizeof(a->out), NULL));
   PetscOptionsEnd();
   if (*help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_option_check_length(comm, "-analyze_out", a->out, sizeof a->out));
   PetscCheck(a->samples >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_samples must be >= 1, got %" PetscInt_FMT, a->samples);
   PetscCheck(!strcmp(a->split, "test") || !strcmp(a->split, "train"), comm, PETSC_ERR_ARG_WRONG, "-analyze_split must be test or train, got '%s'", a->split);
   PetscCheck(a->batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_batch must be >= 1, got %" PetscInt_FMT, a->batch);

@@ -204,10 +204,36 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode pof_option_check_length(MPI_Comm comm, const char *opt, const char *buf, size_t size)
+{
+  PetscFunctionBegin;
+  PetscCheck(strlen(buf) + 1 < size, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s is too long: at most %zu characters", opt, size - 2);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode validate(MPI_Comm comm, const char *command, unsigned groups, const PofConfig *cfg)
 {
   PetscBool is_post, is_eval, is_pre, is_analyze;
   PetscFunctionBegin;
+  {
+    const struct {
+      const char *opt, *buf;
+      size_t      size;
+    } s[] = {
+      { "-run_dir", cfg->run.dir, sizeof cfg->run.dir },
+      { "-data_file", cfg->data.file, sizeof cfg->data.file },
+      { "-model_in", cfg->model.in, sizeof cfg->model.in },
+      { "-convert_train_images", cfg->convert.train_images, sizeof cfg->convert.train_images },
+      { "-convert_train_labels", cfg->convert.train_labels, sizeof cfg->convert.train_labels },
+      { "-convert_test_images", cfg->convert.test_images, sizeof cfg->convert.test_images },
+      { "-convert_test_labels", cfg->convert.test_labels, sizeof cfg->convert.test_labels },
+      { "-convert_input_dir", cfg->convert.input_dir, sizeof cfg->convert.input_dir },
+      { "-convert_output", cfg->convert.output, sizeof cfg->convert.output },
+      { "-convert_name", cfg->convert.name, sizeof cfg->convert.name },
+      { "-eval_split", cfg->eval.split, sizeof cfg->eval.split },
+    };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) PetscCall(pof_option_check_length(comm, s[i].opt, s[i].buf, s[i].size));
+  }
   PetscCall(PetscStrcmp(command, "posttrain", &is_post));
   PetscCall(PetscStrcmp(command, "eval", &is_eval));
   PetscCall(PetscStrcmp(command, "pretrain", &is_pre));

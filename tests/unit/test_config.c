@@ -227,6 +227,23 @@ static void test_json_diff(void **state)
   free(b);
 }
 
+/* A string option longer than its buffer is an error, not a silently cut path. */
+static void test_long_strings(void **state)
+{
+  (void)state;
+  PofConfig c;
+  char      line[POF_PATH_MAX + 64];
+  int       n = snprintf(line, sizeof line, "-run_dir ");
+  for (int i = 0; i < POF_PATH_MAX - 2; i++) line[n++] = 'd';
+  line[n] = '\0';
+  assert_int_equal(parse("bench", ALL, line, &c), 0); /* the longest that fits */
+  assert_int_equal(strlen(c.run.dir), POF_PATH_MAX - 2);
+  strcat(line, "dd");
+  assert_int_not_equal(parse("bench", ALL, line, &c), 0);
+  assert_int_not_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format idx -convert_output o.h5 -convert_train_images a -convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name n123456789012345678901234567890123456789012345678901234567890123", &c), 0);
+  assert_int_equal(parse("convert", POF_GROUP_CONVERT, "-convert_format idx -convert_output o.h5 -convert_train_images a -convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name n1234567890123456789012345678901234567890123456789012345678901", &c), 0);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -251,6 +268,7 @@ int main(void)
     cmocka_unit_test(test_independent_objects),
     cmocka_unit_test(test_json),
     cmocka_unit_test(test_json_diff),
+    cmocka_unit_test(test_long_strings),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
