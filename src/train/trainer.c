@@ -225,12 +225,17 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF) PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw, (int)t->size);
   t->nwloc = t->Bw / t->size;
 
-  /* a -model_in that cannot serve (no model, damaged, other shape than the options ask) stops the
-     run before its directory is created */
+  /* a -model_in that cannot serve (no model, damaged, other shape than the options ask) stops a
+     new run before its directory is created; a run that resumes from its own checkpoints does not
+     read -model_in (the file may be gone by then) */
   if (cfg->model.in[0]) {
-    PofCkptMeta given;
-    PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
-    PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
+    char own[256] = "";
+    if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(any_checkpoint(comm, cfg->run.dir, own));
+    if (!own[0]) {
+      PofCkptMeta given;
+      PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
+      PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
+    }
   }
 
   /* the directory must be usable before any work is done */

@@ -62,6 +62,10 @@ grep -q "posttrain: warning: resuming with 1 option(s) other than the checkpoint
   && ok "changed option named" || { bad "changed option warning"; grep warning ext2.log; }
 /usr/bin/python3 -c "import json; assert json.load(open('loc2/config-before-step-64.json'))['pof_gamma_max'] == 2 and json.load(open('loc2/config.json'))['pof_gamma_max'] == 1.5" \
   && ok "earlier config.json kept, new one written" || bad "config files after a changed resume"
+# resuming does not need -model_in any more (scratch space may have lost it)
+mv pre/model.h5 pre.model.away
+mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_epochs 3 -run_dir loc -pof_mode local > ext3.log 2>&1 && ok "resume with -model_in gone" || { bad "resume with -model_in gone"; tail -3 ext3.log; }
+mv pre.model.away pre/model.h5
 # a pretraining run directory is not a post-training run to resume (nor the reverse); it stays as it was
 sum_pre=$(cat pre/*.h5 pre/metrics.jsonl | md5sum)
 expect_rc nonzero "posttrain into the pretrain run directory" mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir pre
