@@ -8,7 +8,9 @@
 #   analysis/pof_compare.py. 50 minutes on 2 quiet cores (2 ranks x 1 thread, 2026-12-02: pretraining
 #   870 s at 431 images/s, each seed ~11.5 min: SGD ~310 s, PoF ~385 s); 109 min with other jobs on
 #   the cores (2026-11-28). Same numbers both times: the study is deterministic.
-# Usage: analysis/study_fmnist.sh [OUTDIR]   (POF=path/to/pof overrides the binary)
+# Usage: analysis/study_fmnist.sh [OUTDIR]   (POF=path/to/pof overrides the binary;
+#        STAGES=pretrain stops after the pretrained model and its evaluations, for other studies
+#        from the same model, e.g. analysis/study_gamma.sh)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/runs/study_fmnist}"
@@ -26,6 +28,7 @@ mpi pretrain -data_file "$data" -model_depth 16 -model_width 2 -run_epochs 6 -op
   -opt_milestones 3,5 -opt_factor 0.2 -run_dir "$out/pretrain" -run_seed 0 | tee "$out/pretrain.log"
 mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" | tee "$out/eval-pretrained.log"
 mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" -eval_split train | tee "$out/eval-pretrained-train.log"
+[ "${STAGES:-all}" = pretrain ] && exit 0
 for seed in 1 2 3; do
   for arm in pof sgd; do
     mode=global; [ $arm = sgd ] && mode=off

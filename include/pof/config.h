@@ -76,14 +76,15 @@ typedef struct {
 
 /** -model_*: the WRN and the file it starts from. */
 typedef struct {
-  PetscInt   depth;                                       /**< -model_depth: 6n+4 */
-  PetscInt   width;                                       /**< -model_width: widening factor k */
-  PetscInt   base;                                        /**< -model_base: channels of the first conv (16 in the paper) */
-  PetscInt   classes;                                     /**< -model_classes: 0 = from the dataset */
-  char       in[POF_PATH_MAX];                            /**< -model_in: model or checkpoint to start from */
-  PetscBool  recompute;                                   /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory; default on) */
-  PofConvAlg conv_alg;                                    /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct everywhere */
-  PetscBool  depth_set, width_set, base_set, classes_set; /**< given on the command line (a model file's shape must agree) */
+  PetscInt   depth;            /**< -model_depth: 6n+4 */
+  PetscInt   width;            /**< -model_width: widening factor k */
+  PetscInt   base;             /**< -model_base: channels of the first conv (16 in the paper) */
+  PetscInt   classes;          /**< -model_classes: 0 = from the dataset */
+  char       in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
+  PetscBool  recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory; default on) */
+  PofConvAlg conv_alg;         /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct everywhere */
+  /* which shape options were given (with -model_in they must agree with the file) */
+  PetscBool depth_set, width_set, base_set, classes_set;
 } PofModelConfig;
 
 /** -opt_*: optimizer, batch and learning-rate schedule. */

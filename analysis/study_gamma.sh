@@ -1,0 +1,38 @@
+#!/bin/bash
+# γ_max scan of the Fashion-MNIST study (README "Fashion-MNIST: pretrained / +SGD / +PoF" left
+# open whether a smaller γ_max changes the sign of PoF - SGD there). Fixed before it is run: the
+# study's WRN-16-2 (pretrained by analysis/study_fmnist.sh STAGES=pretrain into the same OUTDIR,
+# or reused from a full study run there), then seed 1, 2 epochs from it as in the study, one
+# `pof sweep` of 2 ranks in one group over: the plain-SGD control, and PoF (global range) with
+# γ_max 0.25, 0.5, 1 and 2 (2 is the study's PoF arm: its result must equal the study's seed 1).
+# Each run measures the train/test loss gap on 10000 training images. Writes OUTDIR/gamma/summary.csv
+# (pof sweep) and OUTDIR/gamma/gamma.csv (+ the loss gap and PoF diagnostics of each line).
+# About 15 min for the pretraining (skipped when OUTDIR/pretrain is finished) + 5 x 5-6.5 min.
+# Usage: analysis/study_gamma.sh [OUTDIR]   (POF=path/to/pof overrides the binary)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/runs/study_fmnist}"
+pof="${POF:-$root/build/pof}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
+STAGES=pretrain POF="$pof" "$root/analysis/study_fmnist.sh" "$out" > /dev/null   # resumable; quick when done
+grid="$out/gamma.grid"
+printf -- '%s\n' '# the study (seed 1, 2 epochs): SGD control, then PoF by gamma_max' '-pof_mode off' \
+  '-pof_gamma_max 0.25' '-pof_gamma_max 0.5' '-pof_gamma_max 1' '-pof_gamma_max 2' > "$grid"
+mpiexec --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep -sweep_grid "$grid" -sweep_dir "$out/gamma" \
+  -sweep_group_size 2 -data_file "$out/fashion-mnist.h5" -model_in "$out/pretrain/model.h5" -run_epochs 2 \
+  -pof_mode global -run_gap -run_gap_samples 10000 -run_seed 1 | tee "$out/gamma.log"
+/usr/bin/python3 - "$out/gamma" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "summary.csv"))))
+out = []
+for r in rows:
+    m = [json.loads(l) for l in open(os.path.join(r["run_dir"], "metrics.jsonl"))][-1]
+    p = m.get("pof") or {}
+    out.append({"options": r["options"], "status": r["status"], "test_error": r["test_error"], "test_loss": r["test_loss"],
+                "loss_gap": m.get("loss_gap"), "gamma_mean": p.get("gamma_mean"), "eta_star_mean": p.get("eta_star_mean"),
+                "pert_norm_mean": p.get("pert_norm_mean"), "kappa_mean": p.get("kappa_mean")})
+with open(os.path.join(d, "gamma.csv"), "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(out[0])); w.writeheader(); w.writerows(out)
+for o in out: print(" | ".join(f"{k} {v}" for k, v in o.items()))
+PY
