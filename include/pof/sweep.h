@@ -18,7 +18,8 @@
  * that is not waiting in a collective: a rank that stops inside a collective of the run while
  * the others wait in it cannot be recovered without ULFM, and hangs the group.
  *
- * Results: the group leader writes DIR/line-NNN/result.json (atomically) and appends the same
+ * Results: the group leader writes DIR/line-NNN/result.csv (the summary row) and then result.json
+ * (one JSON object), each atomically, and appends the same
  * JSON line to <summary>.jsonl as lines finish; at the end world rank 0 rewrites <summary>.jsonl
  * and <summary>.csv from the result files in line order, each line once.
  */

@@ -437,10 +437,12 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     }
     counts[r.ok ? 0 : 1]++;
     if (g.rank == 0) {
-      char *json = NULL, *csv = NULL;
+      char *json = NULL, *csv = NULL, cpath[POF_PATH_MAX + 32];
       int   e = mkdir_p(r.run_dir);
       PetscCall(result_format(&r, &json, &csv));
-      if (!e) e = write_atomic(rpath, json, csv);
+      /* result.csv (the summary's row) first: a result.json, which marks the line done, always has it */
+      if (!e) e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r.run_dir) < (int)sizeof(cpath) ? write_atomic(cpath, csv, NULL) : ENAMETOOLONG;
+      if (!e) e = write_atomic(rpath, json, NULL);
       if (e)
         fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
       else {
@@ -484,18 +486,26 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
       fprintf(fc, "%s\n", csv_header);
       for (PetscInt i = 0; i < grid.n; i++) {
         char  rd[POF_PATH_MAX + 64], json[65536], csv[65536];
-        FILE *f;
+        FILE *f, *fr;
+        int   have;
         snprintf(rd, sizeof(rd), "%s/line-%03" PetscInt_FMT "/result.json", sc->dir, i + 1);
         if (!(f = fopen(rd, "r"))) {
           tot->not_run++;
           continue;
         }
-        if (fgets(json, sizeof(json), f) && fgets(csv, sizeof(csv), f)) {
+        have = fgets(json, sizeof(json), f) != NULL;
+        snprintf(rd, sizeof(rd), "%s/line-%03" PetscInt_FMT "/result.csv", sc->dir, i + 1);
+        if ((fr = fopen(rd, "r"))) {
+          have = have && fgets(csv, sizeof(csv), fr);
+          fclose(fr);
+        } else /* a sweep directory of pof before 2026-12-03: the row is result.json's second line */
+          have = have && fgets(csv, sizeof(csv), f);
+        fclose(f);
+        if (have) {
           fputs(json, fj);
           fputs(csv, fc);
         } else
           tot->not_run++;
-        fclose(f);
       }
       char final[POF_PATH_MAX + 16];
       if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;

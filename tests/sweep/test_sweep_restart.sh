@@ -46,7 +46,15 @@ assert "no_such_option" in js[1]["message"] and js[1]["test_loss"] is None
 assert js[2]["epochs"] == 5 and all(j["test_loss"] > 0 for j in js if j["status"] == "ok")
 rows = list(csv.DictReader(open("sw/summary.csv")))
 assert [r["line"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[1]["status"] == "failed"
+for i in range(1, 6):  # each result.json is one JSON object, each result.csv its summary row
+    j = json.load(open(f"sw/line-00{i}/result.json"))
+    assert j["line"] == i and next(csv.reader(open(f"sw/line-00{i}/result.csv")))[0] == str(i)
 PY
+# a sweep directory written before result.csv existed (the row was result.json's second line)
+cat sw/line-001/result.csv >> sw/line-001/result.json && rm sw/line-001/result.csv && cp sw/summary.csv summary.before
+mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run3.log 2>&1 && ok "rerun over an older line" || { bad "rerun 3"; tail -5 run3.log; }
+grep -q '"ok":0,"skipped":3,"failed":2' run3.log && [ "$(grep '^1,' sw/summary.csv)" = "$(grep '^1,' summary.before)" ] \
+  && ok "older line still skipped and summarized" || { bad "older line"; tail -2 run3.log; diff sw/summary.csv summary.before; }
 mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 4 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
 same_model sw/line-003/model.h5 alone3/model.h5 && ok "resumed line 3 bit-identical to an uninterrupted run" || bad "resumed line 3 differs"
 finish
