@@ -4,7 +4,8 @@
 # study's WRN-16-2 (pretrained by analysis/study_fmnist.sh STAGES=pretrain into the same OUTDIR,
 # or reused from a full study run there), then seed 1, 2 epochs from it as in the study, one
 # `pof sweep` of 2 ranks in one group over: the plain-SGD control, and PoF (global range) with
-# γ_max 0.25, 0.5, 1 and 2 (2 is the study's PoF arm: its result must equal the study's seed 1).
+# γ_max 0.25, 0.5, 1 and 2 (2 is the study's PoF setting; the study ran before Winograd became
+# the default convolution, so the pretrained model and every figure here are this run's own).
 # Each run measures the train/test loss gap on 10000 training images. Writes OUTDIR/gamma/summary.csv
 # (pof sweep) and OUTDIR/gamma/gamma.csv (+ the loss gap and PoF diagnostics of each line).
 # About 15 min for the pretraining (skipped when OUTDIR/pretrain is finished) + 5 x 5-6.5 min.
