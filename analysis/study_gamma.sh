@@ -8,7 +8,8 @@
 # the default convolution, so the pretrained model and every figure here are this run's own).
 # Each run measures the train/test loss gap on 10000 training images. Writes OUTDIR/gamma/summary.csv
 # (pof sweep) and OUTDIR/gamma/gamma.csv (+ the loss gap and PoF diagnostics of each line).
-# About 15 min for the pretraining (skipped when OUTDIR/pretrain is finished) + 5 x 5-6.5 min.
+# About 16 min for the pretraining (skipped when OUTDIR/pretrain is finished) + 5 x 5.5-7.5 min
+# (2026-12-03 on 2 cores: 52 min in all).
 # Usage: analysis/study_gamma.sh [OUTDIR]   (POF=path/to/pof overrides the binary)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
