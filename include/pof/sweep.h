@@ -12,6 +12,8 @@
  *
  * Restart: a line whose run directory holds result.json with status "ok" is skipped; any other
  * line is (re)run, and the trainer resumes it from its newest checkpoint (-ckpt_resume auto).
+ * A result.json whose recorded options differ from the grid's line of that number (the grid was
+ * edited) stops the sweep before any line runs.
  * Failure of a line (bad option, error inside the run, non-finite final loss) is recorded as
  * status "failed" with the message; the group goes on with the next line. Such an error must be
  * raised on every rank of the group (all of pof's option and input checks are), or on a rank

@@ -335,6 +335,37 @@ static PetscBool finished_earlier(const char *run_dir)
   return strstr(buf, "\"status\":\"ok\"") ? PETSC_TRUE : PETSC_FALSE;
 }
 
+/* Do the results already in dir belong to this grid? A line whose result.json records other options
+   than the grid's line of that number (the grid file was edited between runs) would be skipped, or
+   resumed, under the wrong options. 0, or an error code with the message in msg (world rank 0). */
+static int grid_matches_results(const char *dir, const Grid *grid, char *msg, size_t len)
+{
+  static char buf[65536];
+  for (PetscInt i = 0; i < grid->n; i++) {
+    char   path[POF_PATH_MAX + 64], *want = NULL;
+    size_t n = 0;
+    FILE  *f;
+    snprintf(path, sizeof(path), "%s/line-%03" PetscInt_FMT "/result.json", dir, i + 1);
+    if (!(f = fopen(path, "r"))) continue;
+    const int have = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    if (!have) continue;
+    FILE *m = open_memstream(&want, &n);
+    if (!m) return ENOMEM;
+    fputs("\"options\":", m);
+    json_str(m, grid->opts[i]);
+    fputs(",\"run_dir\":", m);
+    fclose(m);
+    const int same = strstr(buf, want) != NULL;
+    free(want);
+    if (same) continue;
+    const char *o = strstr(buf, "\"options\":\""), *e = o ? strstr(o, "\",\"run_dir\":") : NULL;
+    if (snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%.*s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, o && e ? (int)(e - o - 11) : 1, o && e ? o + 11 : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
+    return EINVAL;
+  }
+  return 0;
+}
+
 static PetscErrorCode share_file(MPI_Comm world, const char *path, void **img)
 {
   size_t len;
@@ -386,6 +417,13 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
   PetscCall(pof_ckpt_lock_dir(world, sc->dir, &lock)); /* one sweep per sweep directory */
+  {
+    char msg[1024] = "";
+    if (wrank == 0) err = grid_matches_results(sc->dir, &grid, msg, sizeof(msg));
+    PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
+    PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, world));
+    PetscCheck(!err, world, PETSC_ERR_ARG_WRONG, "%s", msg);
+  }
   if (sc->summary[0])
     PetscCall(PetscStrncpy(summary, sc->summary, sizeof(summary)));
   else

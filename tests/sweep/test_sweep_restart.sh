@@ -3,7 +3,7 @@
 # line 1 (finished) is skipped, line 2 (invalid option) is reported failed again, line 3 resumes
 # from its checkpoint and ends bit-identical to an uninterrupted run, line 4 runs; the summary
 # has each line once; line 5 (diverging: non-finite loss) is recorded failed. A mistyped option
-# on the command line stops the sweep before any line.
+# on the command line stops the sweep before any line; a grid edited between runs is refused.
 . "$(dirname "$0")/common.sh"
 make_small || { finish; exit 1; }
 cat > grid.txt <<'G'
@@ -55,6 +55,12 @@ cat sw/line-001/result.csv >> sw/line-001/result.json && rm sw/line-001/result.c
 mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run3.log 2>&1 && ok "rerun over an older line" || { bad "rerun 3"; tail -5 run3.log; }
 grep -q '"ok":0,"skipped":3,"failed":2' run3.log && [ "$(grep '^1,' sw/summary.csv)" = "$(grep '^1,' summary.before)" ] \
   && ok "older line still skipped and summarized" || { bad "older line"; tail -2 run3.log; diff sw/summary.csv summary.before; }
+# an edited grid (a line inserted at the top) no longer matches the results: refused, nothing touched
+{ echo "-pof_gamma_max 0.25"; cat grid.txt; } > grid2.txt
+sum_sw=$(cat sw/summary.csv sw/line-*/result.json | md5sum)
+expect_rc 1 "a sweep directory of another grid is refused" mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid2.txt -sweep_dir sw -sweep_group_size 2
+expect_out "^pof: error: the grid changed since sw/line-001/result.json was written: line 1 ran '-pof_gamma_max 1.5' there, the grid's line 1 now says '-pof_gamma_max 0.25'" "the changed line is named"
+[ "$(cat sw/summary.csv sw/line-*/result.json | md5sum)" = "$sum_sw" ] && ok "results untouched" || bad "results changed"
 mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 4 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
 same_model sw/line-003/model.h5 alone3/model.h5 && ok "resumed line 3 bit-identical to an uninterrupted run" || bad "resumed line 3 differs"
 finish
