@@ -222,6 +222,14 @@ int pof_config_json_diff(const char *old_json, const char *new_json, const char 
  */
 PetscErrorCode pof_option_check_length(MPI_Comm comm, const char *opt, const char *buf, size_t size);
 
+/** PetscOptionsString into the array buf, then pof_option_check_length; inside a
+ *  PetscOptionsBegin block with `comm` in scope. Every string option is read through it. */
+#define POF_OPTIONS_STRING(opt, text, buf, set)                                 \
+  do {                                                                          \
+    PetscCall(PetscOptionsString(opt, text, NULL, buf, buf, sizeof(buf), set)); \
+    PetscCall(pof_option_check_length(comm, opt, buf, sizeof(buf)));            \
+  } while (0)
+
 /** Error naming every option in opts that was never read, if any. Collective on comm. */
 PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm);
 

@@ -41,7 +41,7 @@ PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnal
   PetscCall(PetscOptionsHasHelp(opts, help));
   POF_OPTIONS_BEGIN(opts, comm, "pof analyze options");
   PetscCall(PetscOptionsInt("-analyze_samples", "Evaluation subset: the first N samples of the split", NULL, a->samples, &a->samples, NULL));
-  PetscCall(PetscOptionsString("-analyze_split", "Split of the subset: test|train (train = the -data_train_subset samples in use)", NULL, a->split, a->split, sizeof(a->split), NULL));
+  POF_OPTIONS_STRING("-analyze_split", "Split of the subset: test|train (train = the -data_train_subset samples in use)", a->split, NULL);
   PetscCall(PetscOptionsInt("-analyze_batch", "Samples per forward/backward chunk on each rank", NULL, a->batch, &a->batch, NULL));
   PetscCall(PetscOptionsInt("-analyze_seed", "Seed of the Hutchinson probes, the SLEPc start vector and the random directions", NULL, a->seed, &a->seed, NULL));
   PetscCall(PetscOptionsInt("-analyze_top_k", "Largest eigenvalues computed per block", NULL, a->top_k, &a->top_k, NULL));
@@ -58,10 +58,9 @@ PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnal
   PetscCall(PetscOptionsReal("-analyze_range1", "1-D landscapes on alpha in [-r, r]", NULL, a->range1, &a->range1, NULL));
   PetscCall(PetscOptionsInt("-analyze_grid2", "Points per axis of the 2-D landscape (0 = none)", NULL, a->grid2, &a->grid2, NULL));
   PetscCall(PetscOptionsReal("-analyze_range2", "2-D landscape on [-r, r]^2", NULL, a->range2, &a->range2, NULL));
-  PetscCall(PetscOptionsString("-analyze_out", "HDF5 result file (empty = none)", NULL, a->out, a->out, sizeof(a->out), NULL));
+  POF_OPTIONS_STRING("-analyze_out", "HDF5 result file (empty = none)", a->out, NULL);
   PetscOptionsEnd();
   if (*help) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(pof_option_check_length(comm, "-analyze_out", a->out, sizeof a->out));
   PetscCheck(a->samples >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_samples must be >= 1, got %" PetscInt_FMT, a->samples);
   PetscCheck(!strcmp(a->split, "test") || !strcmp(a->split, "train"), comm, PETSC_ERR_ARG_WRONG, "-analyze_split must be test or train, got '%s'", a->split);
   PetscCheck(a->batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_batch must be >= 1, got %" PetscInt_FMT, a->batch);

@@ -38,6 +38,9 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
   PetscCall(PetscOptionsGetString(opts, NULL, "-sweep_grid", sc.grid, sizeof(sc.grid), NULL));
   PetscCall(PetscOptionsGetString(opts, NULL, "-sweep_dir", sc.dir, sizeof(sc.dir), NULL));
   PetscCall(PetscOptionsGetString(opts, NULL, "-sweep_summary", sc.summary, sizeof(sc.summary), NULL));
+  PetscCall(pof_option_check_length(comm, "-sweep_grid", sc.grid, sizeof(sc.grid)));
+  PetscCall(pof_option_check_length(comm, "-sweep_dir", sc.dir, sizeof(sc.dir)));
+  PetscCall(pof_option_check_length(comm, "-sweep_summary", sc.summary, sizeof(sc.summary)));
   PetscCall(PetscOptionsGetInt(opts, NULL, "-sweep_group_size", &sc.group_size, &set));
   /* the base options of every line: everything else on the command line */
   PetscCall(PetscOptionsGetAll(opts, &all));

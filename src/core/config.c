@@ -112,7 +112,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
   PetscCall(PetscSNPrintf(title, sizeof(title), "pof %s options", command));
   POF_OPTIONS_BEGIN(opts, comm, title);
   if (groups & POF_GROUP_RUN) {
-    PetscCall(PetscOptionsString("-run_dir", "Run directory: config, metrics.jsonl, checkpoints (created if missing; one job at a time: locked)", NULL, cfg->run.dir, cfg->run.dir, sizeof(cfg->run.dir), NULL));
+    POF_OPTIONS_STRING("-run_dir", "Run directory: config, metrics.jsonl, checkpoints (created if missing; one job at a time: locked)", cfg->run.dir, NULL);
     PetscCall(PetscOptionsInt("-run_seed", "Seed of every random stream (data order, augmentation, PoF draws, init)", NULL, cfg->run.seed, &cfg->run.seed, NULL));
     PetscCall(PetscOptionsInt("-run_epochs", "Epochs to train", NULL, cfg->run.epochs, &cfg->run.epochs, NULL));
     PetscCall(PetscOptionsBool("-run_step_log", "Also write one JSON line per step to steps.jsonl", NULL, cfg->run.step_log, &cfg->run.step_log, NULL));
@@ -122,7 +122,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsEnum("-precision", "Compute precision of the network (the master copy stays double); bf16 needs a CPU with AVX-512", NULL, PofPrecisions, (PetscEnum)cfg->run.precision, (PetscEnum *)&cfg->run.precision, NULL));
   }
   if (groups & POF_GROUP_DATA) {
-    PetscCall(PetscOptionsString("-data_file", "HDF5 dataset written by pof convert", NULL, cfg->data.file, cfg->data.file, sizeof(cfg->data.file), NULL));
+    POF_OPTIONS_STRING("-data_file", "HDF5 dataset written by pof convert", cfg->data.file, NULL);
     PetscCall(PetscOptionsBool("-data_replicate", "Hold the whole dataset on every rank instead of exchanging samples", NULL, cfg->data.replicate, &cfg->data.replicate, NULL));
     PetscCall(PetscOptionsInt("-data_train_subset", "Use only the first N training samples (0 = all)", NULL, cfg->data.train_subset, &cfg->data.train_subset, NULL));
     PetscCall(PetscOptionsBool("-data_augment", "Training augmentation (random crop, flip, cutout)", NULL, cfg->data.augment, &cfg->data.augment, NULL));
@@ -135,7 +135,7 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsInt("-model_width", "WRN widening factor k", NULL, cfg->model.width, &cfg->model.width, &cfg->model.width_set));
     PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, &cfg->model.base_set));
     PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, &cfg->model.classes_set));
-    PetscCall(PetscOptionsString("-model_in", "Model or checkpoint file to start from (the model's shape comes from it; -model_depth/_width/_base/_classes, if given, must agree)", NULL, cfg->model.in, cfg->model.in, sizeof(cfg->model.in), NULL));
+    POF_OPTIONS_STRING("-model_in", "Model or checkpoint file to start from (the model's shape comes from it; -model_depth/_width/_base/_classes, if given, must agree)", cfg->model.in, NULL);
     PetscCall(PetscOptionsEnum("-model_conv_alg", "3x3 stride-1 fp32 convolutions: winograd (oneDNN's F(4x4,3x3) where the CPU has AVX-512, about 2x faster, relative error about 1e-6) or direct (everywhere; bf16 is always direct)", NULL, PofConvAlgs, (PetscEnum)cfg->model.conv_alg, (PetscEnum *)&cfg->model.conv_alg, NULL));
     PetscCall(PetscOptionsBool("-model_recompute", "Keep only block inputs and first conv outputs for backward and recompute the BN+ReLU outputs (bit-identical, about 25 % less memory, 0-5 % slower); false keeps every activation", NULL, cfg->model.recompute, &cfg->model.recompute, NULL));
   }
@@ -181,23 +181,23 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscCall(PetscOptionsEnum("-bench_step", "Step kind to time", NULL, PofBenchSteps, (PetscEnum)cfg->bench.step, (PetscEnum *)&cfg->bench.step, NULL));
     PetscCall(PetscOptionsInt("-bench_steps", "Timed steps", NULL, cfg->bench.steps, &cfg->bench.steps, NULL));
     PetscCall(PetscOptionsInt("-bench_warmup", "Untimed warm-up steps", NULL, cfg->bench.warmup, &cfg->bench.warmup, NULL));
-    PetscCall(PetscOptionsString("-bench_input", "Synthetic input shape CxHxW", NULL, shape, shape, sizeof(shape), &set));
+    POF_OPTIONS_STRING("-bench_input", "Synthetic input shape CxHxW", shape, &set);
     if (set) PetscCall(parse_shape(comm, "-bench_input", shape, &cfg->bench.in_c, &cfg->bench.in_h, &cfg->bench.in_w));
   }
   if (groups & POF_GROUP_CONVERT) {
     PetscCall(PetscOptionsEnum("-convert_format", "Raw dataset format", NULL, PofConvertFormats, (PetscEnum)cfg->convert.format, (PetscEnum *)&cfg->convert.format, NULL));
-    PetscCall(PetscOptionsString("-convert_train_images", "IDX training images (.gz or plain)", NULL, cfg->convert.train_images, cfg->convert.train_images, sizeof(cfg->convert.train_images), NULL));
-    PetscCall(PetscOptionsString("-convert_train_labels", "IDX training labels (.gz or plain)", NULL, cfg->convert.train_labels, cfg->convert.train_labels, sizeof(cfg->convert.train_labels), NULL));
-    PetscCall(PetscOptionsString("-convert_test_images", "IDX test images (.gz or plain)", NULL, cfg->convert.test_images, cfg->convert.test_images, sizeof(cfg->convert.test_images), NULL));
-    PetscCall(PetscOptionsString("-convert_test_labels", "IDX test labels (.gz or plain)", NULL, cfg->convert.test_labels, cfg->convert.test_labels, sizeof(cfg->convert.test_labels), NULL));
-    PetscCall(PetscOptionsString("-convert_input_dir", "Directory of CIFAR binary batches or SVHN .mat files", NULL, cfg->convert.input_dir, cfg->convert.input_dir, sizeof(cfg->convert.input_dir), NULL));
-    PetscCall(PetscOptionsString("-convert_output", "Output HDF5 file", NULL, cfg->convert.output, cfg->convert.output, sizeof(cfg->convert.output), NULL));
+    POF_OPTIONS_STRING("-convert_train_images", "IDX training images (.gz or plain)", cfg->convert.train_images, NULL);
+    POF_OPTIONS_STRING("-convert_train_labels", "IDX training labels (.gz or plain)", cfg->convert.train_labels, NULL);
+    POF_OPTIONS_STRING("-convert_test_images", "IDX test images (.gz or plain)", cfg->convert.test_images, NULL);
+    POF_OPTIONS_STRING("-convert_test_labels", "IDX test labels (.gz or plain)", cfg->convert.test_labels, NULL);
+    POF_OPTIONS_STRING("-convert_input_dir", "Directory of CIFAR binary batches or SVHN .mat files", cfg->convert.input_dir, NULL);
+    POF_OPTIONS_STRING("-convert_output", "Output HDF5 file", cfg->convert.output, NULL);
     PetscCall(PetscOptionsBool("-convert_svhn_extra", "SVHN: append extra_32x32.mat to the training split", NULL, cfg->convert.svhn_extra, &cfg->convert.svhn_extra, NULL));
     PetscCall(PetscOptionsBool("-convert_cifar100_coarse", "CIFAR-100: use the 20 coarse labels", NULL, cfg->convert.cifar100_coarse, &cfg->convert.cifar100_coarse, NULL));
-    PetscCall(PetscOptionsString("-convert_name", "Dataset name stored in the file (default: from the format; IDX: the directory of the training images, e.g. fashion-mnist)", NULL, cfg->convert.name, cfg->convert.name, sizeof(cfg->convert.name), NULL));
+    POF_OPTIONS_STRING("-convert_name", "Dataset name stored in the file (default: from the format; IDX: the directory of the training images, e.g. fashion-mnist)", cfg->convert.name, NULL);
   }
   if (groups & POF_GROUP_EVAL) {
-    PetscCall(PetscOptionsString("-eval_split", "Split to evaluate: test, or train (clean, eval mode)", NULL, cfg->eval.split, cfg->eval.split, sizeof(cfg->eval.split), NULL));
+    POF_OPTIONS_STRING("-eval_split", "Split to evaluate: test, or train (clean, eval mode)", cfg->eval.split, NULL);
     PetscCall(PetscOptionsInt("-eval_batch", "Global evaluation batch", NULL, cfg->eval.batch, &cfg->eval.batch, NULL));
   }
   PetscOptionsEnd();
@@ -215,25 +215,6 @@ static PetscErrorCode validate(MPI_Comm comm, const char *command, unsigned grou
 {
   PetscBool is_post, is_eval, is_pre, is_analyze;
   PetscFunctionBegin;
-  {
-    const struct {
-      const char *opt, *buf;
-      size_t      size;
-    } s[] = {
-      { "-run_dir", cfg->run.dir, sizeof cfg->run.dir },
-      { "-data_file", cfg->data.file, sizeof cfg->data.file },
-      { "-model_in", cfg->model.in, sizeof cfg->model.in },
-      { "-convert_train_images", cfg->convert.train_images, sizeof cfg->convert.train_images },
-      { "-convert_train_labels", cfg->convert.train_labels, sizeof cfg->convert.train_labels },
-      { "-convert_test_images", cfg->convert.test_images, sizeof cfg->convert.test_images },
-      { "-convert_test_labels", cfg->convert.test_labels, sizeof cfg->convert.test_labels },
-      { "-convert_input_dir", cfg->convert.input_dir, sizeof cfg->convert.input_dir },
-      { "-convert_output", cfg->convert.output, sizeof cfg->convert.output },
-      { "-convert_name", cfg->convert.name, sizeof cfg->convert.name },
-      { "-eval_split", cfg->eval.split, sizeof cfg->eval.split },
-    };
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) PetscCall(pof_option_check_length(comm, s[i].opt, s[i].buf, s[i].size));
-  }
   PetscCall(PetscStrcmp(command, "posttrain", &is_post));
   PetscCall(PetscStrcmp(command, "eval", &is_eval));
   PetscCall(PetscStrcmp(command, "pretrain", &is_pre));
