@@ -228,13 +228,15 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   /* a -model_in that cannot serve (no model, damaged, other shape than the options ask) stops a
      new run before its directory is created; a run that resumes from its own checkpoints does not
      read -model_in (the file may be gone by then) */
+  PofCkptMeta given;
+  PetscBool   have_given = PETSC_FALSE;
   if (cfg->model.in[0]) {
     char own[256] = "";
     if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(any_checkpoint(comm, cfg->run.dir, own));
     if (!own[0]) {
-      PofCkptMeta given;
       PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
       PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
+      have_given = PETSC_TRUE;
     }
   }
 
@@ -274,7 +276,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
     }
     if (in.epochs_done < in.run_start_epoch + cfg->run.epochs || in.step_in_epoch > 0) PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
   } else if (cfg->model.in[0]) {
-    PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
+    if (have_given)
+      in = given;
+    else
+      PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
     have_in = PETSC_TRUE;
   }
   PetscCheck(kind == POF_RUN_PRETRAIN || have_in, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
