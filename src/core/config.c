@@ -445,8 +445,8 @@ int pof_config_json_diff(const char *old_json, const char *new_json, const char 
 {
   JsonPair  a[JSON_MAX_KEYS], b[JSON_MAX_KEYS];
   const int na = json_pairs(old_json, a, JSON_MAX_KEYS), nb = json_pairs(new_json, b, JSON_MAX_KEYS);
-  int       count = 0;
-  size_t    used  = 0;
+  int       count = 0, cut = 0;
+  size_t    used = 0;
   if (len) buf[0] = '\0';
   if (na < 0 || nb < 0) return -1;
   for (int pass = 0; pass < 2; pass++) { /* keys of the new set in its order, then keys only in the old */
@@ -463,9 +463,9 @@ int pof_config_json_diff(const char *old_json, const char *new_json, const char 
       if (used + strlen(item) + 4 < len) {
         memcpy(buf + used, item, strlen(item) + 1);
         used += strlen(item);
-      } else if (len >= 4 && used + 4 <= len && strcmp(buf + (used >= 3 ? used - 3 : 0), "...")) {
+      } else if (!cut && used + 4 <= len) { /* the first item that does not fit ends the text */
         memcpy(buf + used, "...", 4);
-        used += 3;
+        cut = 1;
       }
     }
   }
