@@ -335,6 +335,12 @@ static PetscBool finished_earlier(const char *run_dir)
   return strstr(buf, "\"status\":\"ok\"") ? PETSC_TRUE : PETSC_FALSE;
 }
 
+/* path of file `name` in the run directory of line `line` (1-based) of the sweep directory dir */
+static void line_file(char *path, size_t len, const char *dir, PetscInt line, const char *name)
+{
+  snprintf(path, len, "%s/line-%03" PetscInt_FMT "/%s", dir, line, name);
+}
+
 /* Do the results already in dir belong to this grid? A line whose result.json records other options
    than the grid's line of that number (the grid file was edited between runs) would be skipped, or
    resumed, under the wrong options. 0, or an error code with the message in msg (world rank 0). */
@@ -345,7 +351,7 @@ static int grid_matches_results(const char *dir, const Grid *grid, char *msg, si
     char   path[POF_PATH_MAX + 64], *want = NULL;
     size_t n = 0;
     FILE  *f;
-    snprintf(path, sizeof(path), "%s/line-%03" PetscInt_FMT "/result.json", dir, i + 1);
+    line_file(path, sizeof(path), dir, i + 1, "result.json");
     if (!(f = fopen(path, "r"))) continue;
     const int have = fgets(buf, sizeof(buf), f) != NULL;
     fclose(f);
@@ -359,8 +365,10 @@ static int grid_matches_results(const char *dir, const Grid *grid, char *msg, si
     const int same = strstr(buf, want) != NULL;
     free(want);
     if (same) continue;
-    const char *o = strstr(buf, "\"options\":\""), *e = o ? strstr(o, "\",\"run_dir\":") : NULL;
-    if (snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%.*s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, o && e ? (int)(e - o - 11) : 1, o && e ? o + 11 : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
+    static const char key[] = "\"options\":\""; /* the recorded options, JSON-escaped, for the message */
+    const char       *o = strstr(buf, key), *e = o ? strstr(o, "\",\"run_dir\":") : NULL;
+    const int         olen = o && e ? (int)(e - o - (sizeof key - 1)) : 1;
+    if (snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%.*s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, olen, o && e ? o + sizeof key - 1 : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
     return EINVAL;
   }
   return 0;
@@ -526,13 +534,13 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
         char  rd[POF_PATH_MAX + 64], json[65536], csv[65536];
         FILE *f, *fr;
         int   have;
-        snprintf(rd, sizeof(rd), "%s/line-%03" PetscInt_FMT "/result.json", sc->dir, i + 1);
+        line_file(rd, sizeof(rd), sc->dir, i + 1, "result.json");
         if (!(f = fopen(rd, "r"))) {
           tot->not_run++;
           continue;
         }
         have = fgets(json, sizeof(json), f) != NULL;
-        snprintf(rd, sizeof(rd), "%s/line-%03" PetscInt_FMT "/result.csv", sc->dir, i + 1);
+        line_file(rd, sizeof(rd), sc->dir, i + 1, "result.csv");
         if ((fr = fopen(rd, "r"))) {
           have = have && fgets(csv, sizeof(csv), fr);
           fclose(fr);
