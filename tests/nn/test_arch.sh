@@ -9,7 +9,10 @@ cc=$1 arch=$2 lib=$3
 pass=0 fail=0
 flags=()
 [ -n "$arch" ] && flags=(-march="$arch")
-if "$cc" "${flags[@]}" -dM -E -x c /dev/null | grep -q '__AVX512F__'; then want=some; else want=none; fi
+# (the macros are read whole first: with pipefail, grep -q closing the pipe early could fail the
+# compiler with SIGPIPE and turn "some" into "none")
+defs=$("$cc" "${flags[@]}" -dM -E -x c /dev/null)
+if grep -q '__AVX512F__' <<< "$defs"; then want=some; else want=none; fi
 # In 64-bit mode an instruction whose first byte is 0x62 is EVEX (AVX-512).
 n=$(objdump -d "$lib" | awk -F'\t' 'NF >= 3 && $2 ~ /^62 /' | wc -l)
 total=$(objdump -d "$lib" | awk -F'\t' 'NF >= 3' | wc -l)
