@@ -27,7 +27,9 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
                               "  -sweep_summary PREFIX  results in PREFIX.csv and PREFIX.jsonl (DIR/summary)\n"
                               "All other options are the runs' options (see `pof posttrain -help`); -data_file and -model_in given here\n"
                               "are read once and shared in memory. Lines with a finished result are skipped on a rerun, an\n"
-                              "interrupted one resumes from its checkpoint, a failing one is recorded as failed.\n"));
+                              "interrupted one resumes from its checkpoint, a failing one is recorded as failed.\n"
+                              "Exit status: 0 every line finished, 3 the grid went through but some lines failed (see the summary),\n"
+                              "75 stopped on a signal (rerun to resume), 1 an error before or outside the lines.\n"));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   memset(&sc, 0, sizeof(sc));
@@ -54,7 +56,11 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
   PetscCall(pof_signal_install());
   pof_sweep_set_stop_check(pof_signal_caught);
   PetscCall(pof_sweep_run(comm, &sc, base, &tot));
-  if (tot.stopped) pof_app_exit_status = POF_EXIT_CHECKPOINT;
+  /* stopped wins: a rerun resumes the interrupted lines and runs the failed ones again */
+  if (tot.stopped)
+    pof_app_exit_status = POF_EXIT_CHECKPOINT;
+  else if (tot.failed > 0)
+    pof_app_exit_status = POF_EXIT_FAILED_RUN;
   PetscCall(pof_print(comm, "sweep: done: %" PetscInt_FMT " lines, %" PetscInt_FMT " finished now, %" PetscInt_FMT " skipped (finished earlier), %" PetscInt_FMT " failed, %" PetscInt_FMT " without a result\n", tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run));
   PetscCall(pof_print(comm, "{\"command\":\"sweep\",\"status\":\"%s\",\"lines\":%" PetscInt_FMT ",\"ok\":%" PetscInt_FMT ",\"skipped\":%" PetscInt_FMT ",\"failed\":%" PetscInt_FMT ",\"not_run\":%" PetscInt_FMT ",\"dir\":\"%s\"}\n", tot.stopped ? "stopped" : "finished", tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run, sc.dir));
   PetscCall(PetscFree(all));

@@ -32,7 +32,8 @@ for _ in $(seq 50); do pgrep -f -- "-sweep_dir sw( |$)" > /dev/null || break; sl
 ! pgrep -f -- "-sweep_dir sw( |$)" > /dev/null && ok "no rank survived the kill" || bad "ranks survived the kill"
 [ $rc -ne 0 ] && [ ! -e sw/line-003/result.json ] && [ -e sw/line-001/result.json ] && ok "sweep killed during line 3 (rc=$rc)" || { bad "kill mid-way (rc=$rc)"; tail run1.log; }
 grep -q '"status":"failed".*unknown option.*-no_such_option' sw/line-002/result.json && ok "line 2 recorded failed with the bad option named" || { bad "line 2 result"; cat sw/line-002/result.json; }
-mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run2.log 2>&1 && ok "rerun" || { bad "rerun"; tail -20 run2.log; }
+rc=0; mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run2.log 2>&1 || rc=$?
+[ $rc -eq 3 ] && ok "rerun went through the grid, exit status 3 for its 2 failed lines" || { bad "rerun (rc=$rc)"; tail -20 run2.log; }
 grep -q "line 1 .*finished earlier.*skipped" run2.log && ok "finished line 1 skipped" || bad "line 1 not skipped"
 grep -q "posttrain: resuming from sw/line-003/ckpt-" run2.log && ok "interrupted line 3 resumed from its checkpoint" || { bad "line 3 did not resume"; grep line-003 run2.log; }
 grep -q '"ok":2,"skipped":1,"failed":2' run2.log && ok "totals: 2 run, 1 skipped, 2 failed" || { bad "totals"; tail -3 run2.log; }
@@ -52,7 +53,8 @@ for i in range(1, 6):  # each result.json is one JSON object, each result.csv it
 PY
 # a sweep directory written before result.csv existed (the row was result.json's second line)
 cat sw/line-001/result.csv >> sw/line-001/result.json && rm sw/line-001/result.csv && cp sw/summary.csv summary.before
-mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run3.log 2>&1 && ok "rerun over an older line" || { bad "rerun 3"; tail -5 run3.log; }
+rc=0; mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run3.log 2>&1 || rc=$?
+[ $rc -eq 3 ] && ok "rerun over an older line" || { bad "rerun 3 (rc=$rc)"; tail -5 run3.log; }
 grep -q '"ok":0,"skipped":3,"failed":2' run3.log && [ "$(grep '^1,' sw/summary.csv)" = "$(grep '^1,' summary.before)" ] \
   && ok "older line still skipped and summarized" || { bad "older line"; tail -2 run3.log; diff sw/summary.csv summary.before; }
 # an edited grid (a line inserted at the top) no longer matches the results: refused, nothing touched
