@@ -10,7 +10,8 @@
 #   the cores (2026-11-28). Same numbers both times: the study is deterministic.
 # Usage: analysis/study_fmnist.sh [OUTDIR]   (POF=path/to/pof overrides the binary;
 #        STAGES=pretrain stops after the pretrained model and its evaluations, for other studies
-#        from the same model, e.g. analysis/study_gamma.sh)
+#        from the same model, e.g. analysis/study_gamma.sh; PRE_EPOCHS=20 PRE_MILESTONES=6,12,16,20
+#        pretrains longer with another schedule: use a new OUTDIR for it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/runs/study_fmnist}"
@@ -24,8 +25,8 @@ data="$out/fashion-mnist.h5"
   -convert_train_labels $FM/train-labels-idx1-ubyte.gz -convert_test_images $FM/t10k-images-idx3-ubyte.gz \
   -convert_test_labels $FM/t10k-labels-idx1-ubyte.gz -convert_output "$data"
 # checkpoints make every stage resumable: rerunning the script continues where it stopped
-mpi pretrain -data_file "$data" -model_depth 16 -model_width 2 -run_epochs 6 -opt_batch 128 -opt_lr 0.1 \
-  -opt_milestones 3,5 -opt_factor 0.2 -run_dir "$out/pretrain" -run_seed 0 | tee "$out/pretrain.log"
+mpi pretrain -data_file "$data" -model_depth 16 -model_width 2 -run_epochs "${PRE_EPOCHS:-6}" -opt_batch 128 -opt_lr 0.1 \
+  -opt_milestones "${PRE_MILESTONES:-3,5}" -opt_factor 0.2 -run_dir "$out/pretrain" -run_seed 0 | tee "$out/pretrain.log"
 mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" | tee "$out/eval-pretrained.log"
 mpi eval -data_file "$data" -model_in "$out/pretrain/model.h5" -eval_split train | tee "$out/eval-pretrained-train.log"
 [ "${STAGES:-all}" = pretrain ] && exit 0

@@ -12,7 +12,11 @@
 # (2026-12-03 on 2 cores: 52 min in all).
 # Usage: analysis/study_gamma.sh [OUTDIR]   (POF=path/to/pof overrides the binary; SEEDS="1 2 3"
 #        and GAMMAS="1 2" choose other seeds and gamma_max values, NAME=gamma-seeds another sweep
-#        directory OUTDIR/NAME: one SGD line and one line per gamma_max for every seed)
+#        directory OUTDIR/NAME: one SGD line and one line per gamma_max for every seed; EPOCHS=3
+#        post-trains longer; PRE_EPOCHS and PRE_MILESTONES pass to the pretraining, see
+#        analysis/study_fmnist.sh)
+# The longer study of README "A longer pretraining" (about 90 min on 2 cores):
+#   PRE_EPOCHS=20 PRE_MILESTONES=6,12,16,20 EPOCHS=3 GAMMAS="1 2" analysis/study_gamma.sh runs/study_long
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/runs/study_fmnist}"
@@ -22,7 +26,7 @@ STAGES=pretrain POF="$pof" "$root/analysis/study_fmnist.sh" "$out" > /dev/null  
 name="${NAME:-gamma}"
 grid="$out/$name.grid"
 {
-  echo "# the study (2 epochs): per seed the SGD control, then PoF by gamma_max"
+  echo "# the study (${EPOCHS:-2} epochs): per seed the SGD control, then PoF by gamma_max"
   for seed in ${SEEDS:-1}; do
     s=""; [ "$seed" = 1 ] || s=" -run_seed $seed"   # seed 1 comes from the command line
     echo "-pof_mode off$s"
@@ -30,7 +34,7 @@ grid="$out/$name.grid"
   done
 } > "$grid"
 mpiexec --oversubscribe -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep -sweep_grid "$grid" -sweep_dir "$out/$name" \
-  -sweep_group_size 2 -data_file "$out/fashion-mnist.h5" -model_in "$out/pretrain/model.h5" -run_epochs 2 \
+  -sweep_group_size 2 -data_file "$out/fashion-mnist.h5" -model_in "$out/pretrain/model.h5" -run_epochs "${EPOCHS:-2}" \
   -pof_mode global -run_gap -run_gap_samples 10000 -run_seed 1 | tee "$out/$name.log"
 /usr/bin/python3 - "$out/$name" <<'PY'
 import csv, json, os, re, sys
