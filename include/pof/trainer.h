@@ -15,6 +15,8 @@
 #define POF_TRAINER_H
 
 #include "pof/config.h"
+#include "pof/data.h"
+#include "pof/nn.h"
 
 typedef enum { POF_RUN_PRETRAIN  = 0,
                POF_RUN_POSTTRAIN = 1 } PofRunKind;
@@ -62,6 +64,15 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
  */
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *summary);
 PetscErrorCode pof_trainer_destroy(PofTrainer *t);
+
+/**
+ * Load the model file cfg->model.in for evaluation or analysis (collective): read its metadata,
+ * check cfg's shape options against it (pof_ckpt_check_shape_options) and that it fits the
+ * dataset described by info (input size, classes, dataset name), create the WRN in cfg's precision
+ * and convolution algorithm, and set its parameters and BN running statistics on every rank. If
+ * theta is not NULL, *theta receives every parameter in double (PetscFree it).
+ */
+PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info, PofWrn *m, double **theta);
 
 /** Evaluate a model file on a split of a dataset (pof eval): mean CE loss and error in percent. */
 PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count);

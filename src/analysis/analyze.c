@@ -4,6 +4,7 @@
 #include "pof/ckpt.h"
 #include "pof/data.h"
 #include "pof/dist.h"
+#include "pof/trainer.h"
 
 #include <math.h>
 #include <string.h>
@@ -74,40 +75,6 @@ PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnal
   PetscCheck(a->grid1 >= 0 && a->grid1 <= 10001, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_grid1 must be in [0, 10001], got %" PetscInt_FMT, a->grid1);
   PetscCheck(a->grid2 >= 0 && a->grid2 <= 1001, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_grid2 must be in [0, 1001], got %" PetscInt_FMT, a->grid2);
   PetscCheck(a->range1 > 0 && a->range2 > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_range1 and -analyze_range2 must be positive");
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Load a model file into a new PofWrn (parameters also as doubles). */
-static PetscErrorCode load_model(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info, PofWrn *pm, double **theta)
-{
-  PofCkptMeta in;
-  Vec         master, all;
-  VecScatter  sc;
-  PetscFunctionBegin;
-  PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "pof analyze needs a model file: -model_in F.h5");
-  PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
-  PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
-  PetscCheck(in.in_c == info->c && in.in_h == info->h && in.in_w == info->w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", cfg->model.in, in.in_c, in.in_h, in.in_w, cfg->data.file, info->c, info->h, info->w);
-  PetscCheck(in.classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, cfg->model.in, in.classes, cfg->data.file, info->classes);
-  PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
-  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, pm));
-  PetscCall(pof_wrn_set_winograd(*pm, cfg->model.conv_alg == POF_CONV_WINOGRAD));
-  PetscCheck(in.n_params == pof_wrn_num_params(*pm) && in.n_bn_state == pof_wrn_num_bn_state(*pm), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(*pm));
-  PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
-  PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(*pm), NULL, 0));
-  PetscCall(VecScatterCreateToAll(master, &sc, &all));
-  PetscCall(VecScatterBegin(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
-  {
-    const PetscScalar *a;
-    PetscCall(PetscMalloc1(in.n_params, theta));
-    PetscCall(VecGetArrayRead(all, &a));
-    for (PetscInt i = 0; i < in.n_params; i++) (*theta)[i] = a[i];
-    PetscCall(VecRestoreArrayRead(all, &a));
-  }
-  PetscCall(VecScatterDestroy(&sc));
-  PetscCall(VecDestroy(&all));
-  PetscCall(VecDestroy(&master));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -229,7 +196,7 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
   PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG, "pof analyze needs a dataset: -data_file F.h5");
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
   PetscCall(pof_dataset_get_info(ds, &info));
-  PetscCall(load_model(comm, cfg, &info, &m, &theta));
+  PetscCall(pof_model_load(comm, cfg, &info, &m, &theta));
   const PofSplit split = !strcmp(acfg->split, "train") ? POF_SPLIT_TRAIN : POF_SPLIT_TEST;
   const PetscInt avail = split == POF_SPLIT_TRAIN ? info.n_train : info.n_test;
   PetscCheck(acfg->samples <= avail, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_samples %" PetscInt_FMT " exceeds the %" PetscInt_FMT " samples of the %s split of '%s'", acfg->samples, avail, acfg->split, cfg->data.file);

@@ -433,45 +433,56 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count)
+PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info, PofWrn *pm, double **theta)
 {
-  PofCkptMeta    in;
-  PofDataset     ds = NULL;
-  PofDatasetInfo info;
-  PofWrn         m = NULL;
-  Vec            master;
+  PofCkptMeta        in;
+  PofWrn             m;
+  Vec                master, all;
+  VecScatter         sc;
+  const PetscScalar *a;
   PetscFunctionBegin;
+  PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "no model file: give -model_in F.h5");
   PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
-  PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
-  PetscCall(pof_dataset_get_info(ds, &info));
   PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
-  PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, &info));
+  PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
-  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &m));
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, pm));
+  m = *pm;
   PetscCall(pof_wrn_set_winograd(m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
   PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));
-  {
-    /* every rank needs all parameters: gather the Vec */
-    VecScatter         sc;
-    Vec                all;
-    const PetscScalar *a;
-    float             *P = pof_wrn_params(m);
-    PetscCall(VecScatterCreateToAll(master, &sc, &all));
-    PetscCall(VecScatterBegin(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecScatterEnd(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecGetArrayRead(all, &a));
-    for (PetscInt i = 0; i < in.n_params; i++) P[i] = (float)a[i];
-    PetscCall(VecRestoreArrayRead(all, &a));
-    PetscCall(VecScatterDestroy(&sc));
-    PetscCall(VecDestroy(&all));
-    pof_wrn_params_changed(m);
+  /* every rank needs all parameters: gather the Vec */
+  PetscCall(VecScatterCreateToAll(master, &sc, &all));
+  PetscCall(VecScatterBegin(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(all, &a));
+  float *P = pof_wrn_params(m);
+  for (PetscInt i = 0; i < in.n_params; i++) P[i] = (float)a[i];
+  pof_wrn_params_changed(m);
+  if (theta) {
+    PetscCall(PetscMalloc1(in.n_params, theta));
+    for (PetscInt i = 0; i < in.n_params; i++) (*theta)[i] = a[i];
   }
-  PetscBool train;
+  PetscCall(VecRestoreArrayRead(all, &a));
+  PetscCall(VecScatterDestroy(&sc));
+  PetscCall(VecDestroy(&all));
+  PetscCall(VecDestroy(&master));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count)
+{
+  PofDataset     ds = NULL;
+  PofDatasetInfo info;
+  PofWrn         m = NULL;
+  PetscBool      train;
+  PetscFunctionBegin;
+  PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
+  PetscCall(pof_dataset_get_info(ds, &info));
+  PetscCall(pof_model_load(comm, cfg, &info, &m, NULL));
   PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
   PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch, loss, error_pct, count));
-  PetscCall(VecDestroy(&master));
   PetscCall(pof_wrn_destroy(&m));
   PetscCall(pof_dataset_destroy(&ds));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -6,7 +6,7 @@
 #  - 1 and 2 ranks give the same eigenvalues (classifier block and whole network, relative 1e-3
 #    of the largest), traces, kappas and landscapes (relative 1e-5);
 #  - the HDF5 result file holds the documented datasets; the JSON line is the last line;
-#  - bad input: a clear message and a non-zero exit.
+#  - bad input: a clear message and a non-zero exit (a model of another dataset too, as in pof eval).
 . "$(dirname "$0")/../e2e/common.sh"
 convert_fmnist fm.h5 && ok "convert Fashion-MNIST" || { bad "convert"; cat convert.log; }
 mpi 1 pretrain -data_file fm.h5 -model_depth 10 -model_width 1 -model_base 2 -data_train_subset 256 -opt_batch 32 -run_epochs 1 -run_dir pre -run_quiet > pre.log 2>&1 && ok "pretrain tiny model" || { bad "pretrain"; tail -5 pre.log; }
@@ -63,6 +63,9 @@ expect_rc nonzero "weak batch not divisible" mpi 2 analyze $A -analyze_weak_batc
 expect_out "analyze_weak_batch 33 is not divisible" "weak batch named"
 expect_rc nonzero "missing model" mpi 2 analyze -data_file fm.h5 -model_in nothere.h5
 expect_out "nothere.h5" "missing model named"
+convert_fmnist other.h5 -convert_name other-data
+expect_rc nonzero "model of another dataset" mpi 2 analyze $A -data_file other.h5
+expect_out "was trained on 'fashion-mnist', but 'other.h5' holds 'other-data'" "dataset mismatch named (as pof eval does)"
 expect_rc nonzero "no model" mpi 1 analyze -data_file fm.h5
 expect_out "analyze needs -model_in" "no model named"
 expect_rc nonzero "typo option" mpi 1 analyze $A -analyze_top 3
