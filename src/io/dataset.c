@@ -290,6 +290,7 @@ static PetscErrorCode dataset_finish(PofDataset ds)
 {
   PetscFunctionBegin;
   PetscCheck(ds->aug.cutout <= PetscMax(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout %d is larger than the %" PetscInt_FMT "x%" PetscInt_FMT " images of '%s': the hole would erase whole images", ds->aug.cutout, ds->info.h, ds->info.w, ds->source);
+  PetscCheck(ds->aug.crop_pad < PetscMin(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_crop_pad %d is not smaller than the %" PetscInt_FMT "x%" PetscInt_FMT " images of '%s': some crops would hold no pixel of the image", ds->aug.crop_pad, ds->info.h, ds->info.w, ds->source);
   PetscCall(PetscMalloc1((size_t)ds->info.c * 256, &ds->lut));
   pof_augment_lut((int)ds->info.c, ds->info.mean, ds->info.std, ds->lut);
   PetscCall(PetscMalloc1((size_t)ds->info.n_train, &ds->perm));

@@ -43,4 +43,7 @@ expect_rc nonzero "a cutout larger than the images is an error" timeout 60 "$MPI
 expect_out "-data_cutout 33 is larger than the 32x32 images of 's.h5'" "message names the cutout and the image size"
 expect_rc nonzero "... also from an in-memory image" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$dump" -data_file s.h5 -dump_out x.bin -data_cutout 33 -dump_image
 expect_out "-data_cutout 33 is larger than the 32x32 images" "image path: message names the cutout"
+expect_rc nonzero "a crop padding as large as the images is an error" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$dump" -data_file s.h5 -dump_out x.bin -data_crop_pad 32
+expect_out "-data_crop_pad 32 is not smaller than the 32x32 images of 's.h5'" "message names the padding and the image size"
+expect_rc 0 "a crop padding of 31 on 32x32 images is accepted" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$dump" -data_file s.h5 -dump_out x.bin -data_crop_pad 31
 finish
