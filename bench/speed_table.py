@@ -8,6 +8,8 @@ Runs bench/peer_bench.py (PyTorch and `pof bench` back to back) for
                                  train fp32 with both programs held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2,
                                  ATEN_CPU_CAPABILITY=avx2: a CPU without AVX-512; 10 steps);
   WRN-28-10, 3x32x32, batch 32: train fp32 (also -model_recompute false) and bf16 (skipped with --quick);
+then --pairs back-to-back pairs of `pof bench` runs (SGD then PoF step, fp32 and bf16; 1 x T then
+T x 1) for the ratios that the rows above take from runs minutes apart,
 and bench/peer_ddp.py (PyTorch DDP gloo T x 1 vs 1 x T), then prints a Markdown table with the
 machine, the versions, every figure and every ratio, and writes all raw results to --out (JSON).
 The PoF cost goal of issue 11 is printed next to the measured ratio:
@@ -18,11 +20,14 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import peer_bench  # noqa: E402  (its pof runner: same command line as the table's pof side)
 
 
 def peer(args, name, extra, env=None):
@@ -37,15 +42,64 @@ def peer(args, name, extra, env=None):
         return json.load(f)
 
 
+def pof_only(args, ranks, threads, step, precision):
+    """One `pof bench` run of WRN-16-4 b128 (no PyTorch); its JSON result."""
+    ns = argparse.Namespace(pof=args.pof, mpiexec="mpiexec", ranks=ranks, threads=threads, depth=16, width=4,
+                            input=(1, 28, 28), classes=10, batch=128, steps=max(5, args.steps // 2),
+                            precision=precision, step=step, pof_args="", pof_timeout=3600)
+    r, err = peer_bench.run_pof(ns)
+    if err:
+        raise SystemExit(f"speed_table: {err}")
+    return r
+
+
+def pairs(args, a, b):
+    """args.pairs back-to-back pairs (run a, then run b): the ratios b/a of ms per step, and the runs.
+    Single readings on a shared machine spread by 10-20 %; two runs seconds apart share its state."""
+    out = []
+    for _ in range(args.pairs):
+        ra, rb = pof_only(args, *a), pof_only(args, *b)
+        out.append({"a": ra, "b": rb, "ratio": rb["ms_per_step"] / ra["ms_per_step"]})
+    return out
+
+
+def pair_rows(R, T):
+    def rng(v):
+        return f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})"
+    for prec in ("fp32", "bf16"):
+        P = R[f"pairs_pof_sgd_{prec}"]
+        v = [p["ratio"] for p in P]
+        wf = statistics.median(p["b"]["ms_weak_forward"] / p["a"]["ms_per_step"] for p in P)
+        goal = f"<= {1 + wf + 0.05:.2f} (1 + weak fwd/step + 0.05)" if prec == "fp32" else "<= 1.2"
+        print(f"| PoF/SGD step time {prec}, pof back to back (median of {len(v)} pairs, range) | | {rng(v)} | | {goal} |")
+    v = [1 / p["ratio"] for p in R["pairs_ranks"]]
+    print(f"| {T} ranks x 1 / 1 x {T} (train fp32), pof back to back (median of {len(v)} pairs, range) | | {rng(v)} | | >= 0.95 |")
+
+
+def run_pairs(args, R, T):
+    print("== back-to-back pof pairs", flush=True)
+    Ti = int(T)
+    R["pairs_pof_sgd_fp32"] = pairs(args, (1, Ti, "train", "fp32"), (1, Ti, "pof", "fp32"))
+    R["pairs_pof_sgd_bf16"] = pairs(args, (1, Ti, "train", "bf16"), (1, Ti, "pof", "bf16"))
+    R["pairs_ranks"] = pairs(args, (1, Ti, "train", "fp32"), (Ti, 1, "train", "fp32"))
+
+
 def cpu_model():
+    """Model name, family/model (the name alone, e.g. "AMD EPYC", does not tell Zen 4 from Zen 5)
+    and the flags that decide oneDNN's kernels."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for ln in f:
-                if ln.startswith("model name"):
-                    return ln.split(":", 1)[1].strip()
+                k, _, v = ln.partition(":")
+                k = k.strip()
+                if k in ("model name", "cpu family", "model", "flags") and k not in info:
+                    info[k] = v.strip()
     except OSError:
-        pass
-    return platform.processor()
+        return platform.processor()
+    flags = set(info.get("flags", "").split())
+    isa = [x for x in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if x in flags]
+    return f"{info.get('model name', platform.processor())} (family {info.get('cpu family', '?')} model {info.get('model', '?')}; {' '.join(isa)})"
 
 
 def main():
@@ -54,6 +108,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="cores used (default 2)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (median)")
     ap.add_argument("--quick", action="store_true", help="skip WRN-28-10")
+    ap.add_argument("--pairs", type=int, default=3,
+                    help="back-to-back pof pairs for the PoF/SGD and rank ratios (default 3; 0 = none)")
+    ap.add_argument("--pairs-only", action="store_true", help="only the back-to-back pof pairs (no PyTorch)")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "speed_table.json"))
     args = ap.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -64,6 +121,17 @@ def main():
     small = ["--depth", "16", "--width", "4", "--input", "1x28x28", "--batch", "128"]
     big = ["--depth", "28", "--width", "10", "--input", "3x32x32", "--batch", "32"]
     R = {}
+    if args.pairs_only:
+        run_pairs(args, R, T)
+        R["load_average_before"] = load0
+        with open(args.out, "w") as f:
+            json.dump(R, f, indent=1)
+        print(f"\nMachine: {cpu_model()}, {os.cpu_count()} cores; {T} threads; load average before: {load0:.2f}\n")
+        print("| measurement | PyTorch | pof | pof/PyTorch | goal |")
+        print("|---|---|---|---|---|")
+        pair_rows(R, T)
+        print(f"(raw results: {args.out})")
+        return
     R["train_fp32"] = peer(args, "train_fp32", small + ["--threads", T])
     R["train_bf16"] = peer(args, "train_bf16", small + ["--threads", T, "--precision", "bf16"])
     R["pof_fp32"] = peer(args, "pof_fp32", small + ["--threads", T, "--step", "pof"])
@@ -79,6 +147,8 @@ def main():
                                                                "--pof-args=-model_recompute false"])
         R["wrn28_bf16"] = peer(args, "wrn28_bf16", big + ["--threads", T, "--precision", "bf16",
                                                           "--steps", str(max(5, args.steps // 4))])
+    if args.pairs > 0:
+        run_pairs(args, R, T)
     print("== DDP", flush=True)
     p = subprocess.run([PY, os.path.join(ROOT, "bench", "peer_ddp.py"), "--procs", T, "--steps", str(args.steps)],
                        text=True, stdout=subprocess.PIPE)
@@ -134,6 +204,8 @@ def main():
     print(f"| {T} ranks x 1 thread / 1 rank x {T} threads (train fp32) | "
           f"{ddp['ddp_over_single']:.2f} (DDP gloo) | {two / one:.2f} | | >= 0.95 |" if ddp else
           f"| {T} ranks x 1 / 1 x {T} | - | {two / one:.2f} | | >= 0.95 |")
+    if args.pairs > 0:
+        pair_rows(R, T)
     cw = pofv("train_fp32_ranks", "comm_wait_fraction")
     print(f"| communication wait at {T} ranks, fraction of step | | {100 * cw:.2f}% | | <= 5% |")
     print(f"(raw results: {args.out})")
