@@ -1,6 +1,8 @@
 /*
  * comm_bench: latency and bandwidth of the collectives pof uses, on MPI_COMM_WORLD.
- *   reduce_scatter  MPI_Reduce_scatter, float sum (the gradient exchange, per bucket)
+ *   reduce_scatter  MPI_Reduce_scatter, float sum (blocking; for comparison)
+ *   ireduce_scatter MPI_Ireduce_scatter + MPI_Wait, float sum (what the gradient exchange calls,
+ *                   per bucket, src/dist/shard.c; Open MPI runs it with other algorithms, libnbc)
  *   allgather       MPI_Allgatherv in place, float (the parameter gather after the update)
  *   allreduce       MPI_Allreduce in place, double sum (synchronized BN statistics, loss sums)
  * For each collective and message size (total bytes of the full vector, powers of 4 from 8 B to
@@ -24,7 +26,11 @@ static double time_op(int op, void *buf, void *recv, long n, int *counts, int *d
     }
     if (op == 0)
       MPI_Reduce_scatter(buf, recv, counts, MPI_FLOAT, MPI_SUM, comm);
-    else if (op == 1)
+    else if (op == 3) {
+      MPI_Request req;
+      MPI_Ireduce_scatter(buf, recv, counts, MPI_FLOAT, MPI_SUM, comm, &req);
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+    } else if (op == 1)
       MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, comm);
     else
       MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, comm);
@@ -60,8 +66,8 @@ int main(int argc, char **argv)
   char *buf = calloc((size_t)maxb + 64, 1), *recv = calloc((size_t)maxb + 64, 1);
   int  *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
   if (!buf || !recv || !counts || !displs) MPI_Abort(MPI_COMM_WORLD, 1);
-  static const char *names[3] = { "reduce_scatter", "allgather", "allreduce" };
-  for (int op = 0; op < 3; op++) {
+  static const char *names[4] = { "reduce_scatter", "allgather", "allreduce", "ireduce_scatter" };
+  for (int op = 0; op < 4; op++) {
     for (long bytes = 8; bytes <= maxb; bytes *= 4) {
       const long n = op == 2 ? bytes / 8 : bytes / 4; /* elements of the full vector */
       for (int r = 0; r < size; r++) {

@@ -3,25 +3,34 @@
 
 Input: JSON lines of bench/comm_bench at several rank counts (cat the runs into one file).
 Fit, per collective and rank count p >= 2: seconds = alpha + beta * bytes (least squares over
-all sizes), and the per-link byte time of a ring/bucket algorithm b = beta / ((p-1)/p)
-(reduce-scatter, allgather) or beta / (2(p-1)/p) (allreduce).
+the messages of 64 KiB and more, where bandwidth decides; all sizes if fewer than two), and the
+per-link byte time of a ring/bucket algorithm b = beta / ((p-1)/p) (reduce-scatter, allgather)
+or beta / (2(p-1)/p) (allreduce). That alpha is set by the large messages and swings by tens of
+microseconds between runs; the small-message latency lat = median of seconds - beta * bytes over
+the messages of at most 512 B is printed next to it, and the projection's a is lat / (p-1) (a
+ring of p ranks takes p-1 steps). The gradient exchange is the non-blocking ireduce_scatter
+(MPI_Ireduce_scatter + MPI_Wait, as src/dist/shard.c calls it); points written before
+comm_bench measured it have only the blocking reduce_scatter, used then in its place.
 
 Projection for P nodes (one rank per node, the global batch grows with P: weak scaling), per
 training step of a model with N parameters (float gradients and parameters, S = 4N bytes):
-  reduce-scatter of the gradients   T_rs = (P-1) a + (P-1)/P S b   overlapped with backward
-  allgather of the new parameters   T_ag = (P-1) a + (P-1)/P S b   exposed (after the update)
+  reduce-scatter of the gradients   T_rs = (P-1) a + (P-1)/P S b_rs   overlapped with backward
+  allgather of the new parameters   T_ag = (P-1) a + (P-1)/P S b_ag   exposed (after the update)
   BN statistics allreduces          T_bn = 2 L (2 log2 P a)        exposed (latency-bound, small)
-  exposed = T_ag + T_bn + max(0, T_rs - f t_bwd)
+  last bucket (B bytes, complete only at the end of backward)
+                                    T_last = (P-1) a + (P-1)/P B b_rs
+  exposed = T_ag + T_bn + max(T_last, T_rs - f t_bwd)
   efficiency = t_step / (t_step + exposed)
-with a, b the latency and per-link byte time (from the fit, or --alpha/--link-gbs for an assumed
-interconnect), t_step and t_bwd the measured 1-node step and backward times, f the fraction of
-backward during which gradients can flow (buckets become ready in reverse layer order; default
-0.8), L the number of BN layers.
+with a the latency per ring step and b_rs, b_ag the per-link byte times of the two collectives
+(from the fit at the largest rank count; --alpha/--link-gbs for an assumed interconnect, one b),
+t_step and t_bwd the measured 1-node step and backward times, f the fraction of backward during
+which gradients can flow (buckets become ready in reverse layer order; default 0.8), L the
+number of BN layers, B the gradient bucket (default 1M floats, src/dist/shard.c).
 
 The fit on one 2-core node measures shared-memory MPI under load: it is indicative only, and an
 inter-node projection must use a network's a and b (--alpha, --link-gbs).
 Usage: comm_model.py points.jsonl [--params 36479194 --bn-layers 25 --t-step 3.7 --t-bwd 2.7]
-       [--alpha 2e-6 --link-gbs 12.5] [--nodes 8,64,512]
+       [--bucket-bytes 4194304] [--alpha 2e-6 --link-gbs 12.5] [--nodes 8,64,512]
 """
 import argparse
 import json
@@ -39,6 +48,12 @@ def fit(points):
     return max(a, 0.0), b
 
 
+def small_latency(points, beta):
+    """median over the messages of at most 512 B of seconds - beta * bytes (the latency), or None"""
+    small = sorted(t - beta * nb for (nb, t) in points if nb <= 512)
+    return max(small[len(small) // 2], 0.0) if small else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("points")
@@ -47,6 +62,7 @@ def main():
     ap.add_argument("--t-step", type=float, default=3.7, help="1-node step seconds (default: WRN-28-10 b32 fp32, README peer table of 2026-12-02)")
     ap.add_argument("--t-bwd", type=float, default=2.7, help="1-node backward seconds")
     ap.add_argument("--overlap", type=float, default=0.8, help="fraction f of backward usable for the reduce-scatter")
+    ap.add_argument("--bucket-bytes", type=float, default=4 * (1 << 20), help="gradient bucket bytes (default 1M floats)")
     ap.add_argument("--alpha", type=float, help="assumed latency per message step (s); default: the fit")
     ap.add_argument("--link-gbs", type=float, help="assumed link bandwidth (GB/s); default: the fit")
     ap.add_argument("--nodes", default="8,64,512")
@@ -54,38 +70,48 @@ def main():
     rows = [json.loads(l) for l in open(a.points) if l.strip().startswith("{")]
     if not rows:
         sys.exit(f"comm_model: no comm_bench JSON lines in {a.points}")
-    print("fit: seconds = alpha + beta * bytes (all sizes), per-link byte time b")
-    print(f"{'op':16s} {'ranks':>5s} {'alpha (us)':>11s} {'beta (ns/B)':>12s} {'b (GB/s)':>9s} {'points':>6s}")
+    print("fit: seconds = alpha + beta * bytes (>= 64 KiB), per-link byte time b; lat = median of t - beta*bytes, <= 512 B")
+    print(f"{'op':16s} {'ranks':>5s} {'alpha (us)':>11s} {'lat (us)':>9s} {'beta (ns/B)':>12s} {'b (GB/s)':>9s} {'points':>6s}")
     per_link = {}
-    for op in ("reduce_scatter", "allgather", "allreduce"):
+    for op in ("ireduce_scatter", "reduce_scatter", "allgather", "allreduce"):
         for p in sorted({r["ranks"] for r in rows if r["op"] == op}):
             pts = [(r["bytes"], r["seconds"]) for r in rows if r["op"] == op and r["ranks"] == p]
-            al, be = fit(pts)
+            if len(pts) < 2:
+                continue
+            big = [q for q in pts if q[0] >= 65536]
+            al, be = fit(big if len({q[0] for q in big}) >= 2 else pts)
+            lat = small_latency(pts, be)
+            lat_s = f"{lat * 1e6:9.2f}" if lat is not None else f"{'-':>9s}"
             if p >= 2:
                 share = (p - 1) / p * (2 if op == "allreduce" else 1)
                 b = be / share
-                per_link[(op, p)] = (al, b)
-                print(f"{op:16s} {p:5d} {al * 1e6:11.2f} {be * 1e9:12.4f} {1e-9 / b:9.2f} {len(pts):6d}")
+                per_link[(op, p)] = (lat if lat is not None else al, b)
+                print(f"{op:16s} {p:5d} {al * 1e6:11.2f} {lat_s} {be * 1e9:12.4f} {1e-9 / b:9.2f} {len(pts):6d}")
             else:
-                print(f"{op:16s} {p:5d} {al * 1e6:11.2f} {be * 1e9:12.4f} {'-':>9s} {len(pts):6d}")
+                print(f"{op:16s} {p:5d} {al * 1e6:11.2f} {lat_s} {be * 1e9:12.4f} {'-':>9s} {len(pts):6d}")
     if not per_link:
         sys.exit("comm_model: need points at 2 or more ranks to fit a per-link time")
     pmax = max(p for (_, p) in per_link)
-    al_fit = max(per_link[(op, pmax)][0] / (pmax - 1) for op in ("reduce_scatter", "allgather") if (op, pmax) in per_link)
-    b_fit = max(per_link[(op, pmax)][1] for op in ("reduce_scatter", "allgather") if (op, pmax) in per_link)
+    rs = "ireduce_scatter" if ("ireduce_scatter", pmax) in per_link else "reduce_scatter"
+    ops = [op for op in (rs, "allgather") if (op, pmax) in per_link]
+    if len(ops) < 2:
+        sys.exit(f"comm_model: need {rs} and allgather points at {pmax} ranks")
+    al_fit = max(per_link[(op, pmax)][0] / (pmax - 1) for op in ops)
     alpha = a.alpha if a.alpha is not None else al_fit
-    b = 1e-9 / a.link_gbs if a.link_gbs else b_fit
-    src = "assumed" if (a.alpha is not None or a.link_gbs) else f"fit at {pmax} ranks (one node: indicative only)"
+    b_rs = 1e-9 / a.link_gbs if a.link_gbs else per_link[(rs, pmax)][1]
+    b_ag = 1e-9 / a.link_gbs if a.link_gbs else per_link[("allgather", pmax)][1]
+    src = "assumed" if (a.alpha is not None or a.link_gbs) else f"fit at {pmax} ranks, {' and '.join(ops)} (one node: indicative only)"
     S = 4 * a.params
-    print(f"\nprojection ({src}): a = {alpha * 1e6:.2f} us, link {1e-9 / b:.2f} GB/s; N = {a.params} params "
+    print(f"\nprojection ({src}): a = {alpha * 1e6:.2f} us, links {1e-9 / b_rs:.2f} (reduce-scatter) and {1e-9 / b_ag:.2f} GB/s (allgather); N = {a.params} params "
           f"(S = {S / 1e6:.1f} MB), L = {a.bn_layers} BN layers, t_step = {a.t_step} s, t_bwd = {a.t_bwd} s, f = {a.overlap}")
-    print(f"{'nodes':>6s} {'T_rs (s)':>9s} {'T_ag (s)':>9s} {'T_bn (s)':>9s} {'exposed (s)':>11s} {'exposed %':>9s} {'efficiency':>10s}")
+    print(f"{'nodes':>6s} {'T_rs (s)':>9s} {'T_ag (s)':>9s} {'T_bn (s)':>9s} {'T_last (s)':>10s} {'exposed (s)':>11s} {'exposed %':>9s} {'efficiency':>10s}")
     for P in (int(x) for x in a.nodes.split(",")):
-        t_rs = (P - 1) * alpha + (P - 1) / P * S * b
-        t_ag = t_rs
+        t_rs = (P - 1) * alpha + (P - 1) / P * S * b_rs
+        t_ag = (P - 1) * alpha + (P - 1) / P * S * b_ag
         t_bn = 2 * a.bn_layers * 2 * math.log2(P) * alpha
-        exposed = t_ag + t_bn + max(0.0, t_rs - a.overlap * a.t_bwd)
-        print(f"{P:6d} {t_rs:9.3f} {t_ag:9.3f} {t_bn:9.4f} {exposed:11.3f} {100 * exposed / (a.t_step + exposed):8.1f}% {a.t_step / (a.t_step + exposed):10.3f}")
+        t_last = (P - 1) * alpha + (P - 1) / P * min(a.bucket_bytes, S) * b_rs
+        exposed = t_ag + t_bn + max(t_last, t_rs - a.overlap * a.t_bwd)
+        print(f"{P:6d} {t_rs:9.3f} {t_ag:9.3f} {t_bn:9.4f} {t_last:10.4f} {exposed:11.3f} {100 * exposed / (a.t_step + exposed):8.1f}% {a.t_step / (a.t_step + exposed):10.3f}")
 
 
 if __name__ == "__main__":
