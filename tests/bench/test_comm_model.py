@@ -3,8 +3,9 @@
 
 Points follow seconds = lat + beta * bytes exactly, plus one slow 8-byte call per collective
 (the median small-message latency must ignore it), so the script must
-recover each per-link bandwidth and latency, prefer ireduce_scatter over the blocking
-reduce_scatter, and print the projection of its docstring's formulas, recomputed here.
+recover each per-link bandwidth and latency under the algorithm Open MPI runs for each
+collective, prefer ireduce_scatter over the blocking reduce_scatter, and print the projection of
+its docstring's formulas, recomputed here.
 Usage: test_comm_model.py SOURCE_DIR
 """
 import json
@@ -28,6 +29,19 @@ truth = {
 fails = []
 
 
+def share(op, p):
+    """bytes on the slowest link per byte of the vector: libnbc's ireduce_scatter is a binomial
+    reduce of the whole vector to rank 0 (ceil(log2 p) rounds) and a linear scatter from it;
+    allgather and the blocking reduce_scatter are rings; allreduce moves 2(p-1)/p"""
+    lg = math.ceil(math.log2(p))
+    return {"ireduce_scatter": lg + (p - 1) / p, "allreduce": 2 * (p - 1) / p}.get(op, (p - 1) / p)
+
+
+def steps(op, p):
+    lg = math.ceil(math.log2(p))
+    return {"ireduce_scatter": lg + p - 1, "allreduce": 2 * lg}.get(op, p - 1)
+
+
 def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
@@ -38,8 +52,7 @@ with tempfile.TemporaryDirectory() as d:
     pts = os.path.join(d, "points.jsonl")
     with open(pts, "w") as f:
         for (op, p), (lat, gbs) in truth.items():
-            share = (p - 1) / p * (2 if op == "allreduce" else 1)
-            beta = share * 1e-9 / gbs
+            beta = share(op, p) * 1e-9 / gbs
             for nb in sizes:
                 f.write(json.dumps({"op": op, "ranks": p, "bytes": nb, "seconds": lat + beta * nb}) + "\n")
             # a slow first call, as comm_bench sees at 8 B: the median latency must ignore it
@@ -58,18 +71,21 @@ with tempfile.TemporaryDirectory() as d:
         got = rows.get(key)
         check(got is not None and abs(got[0] - lat * 1e6) < 0.011 and abs(got[1] - gbs) < 0.011 * gbs,
               f"{key}: latency {lat * 1e6} us, {gbs} GB/s per link (got {got})")
-    # the projection: a from the 4-rank latencies per ring step, b from ireduce_scatter and allgather
-    a = max(12e-6, 9e-6) / 3
+    # the projection: a from the 4-rank latencies per message step, b from ireduce_scatter and allgather
+    a = max(12e-6 / steps("ireduce_scatter", 4), 9e-6 / steps("allgather", 4))
     b_rs, b_ag = 1e-9 / 1.5, 1e-9 / 6.0
     S, L, B = 4 * 36479194, 25, 4 * (1 << 20)
     m = re.search(r"a = ([\d.]+) us, links ([\d.]+) \(reduce-scatter\) and ([\d.]+) GB/s", out.stdout)
     check(m is not None and abs(float(m.group(1)) - a * 1e6) < 0.01 and m.group(2) == "1.50" and m.group(3) == "6.00",
           f"projection inputs a = {a * 1e6:.2f} us, links 1.50 and 6.00 GB/s (ireduce_scatter, not reduce_scatter)")
+    check("libnbc's binomial reduce + linear scatter" in out.stdout and "blocking reduce_scatter's ring" not in out.stdout,
+          "the projection names libnbc's algorithm")
     for P in (8, 64):
-        t_rs = (P - 1) * a + (P - 1) / P * S * b_rs
+        lg = math.ceil(math.log2(P))
+        t_rs = (lg + P - 1) * a + (lg + (P - 1) / P) * S * b_rs
         t_ag = (P - 1) * a + (P - 1) / P * S * b_ag
         t_bn = 2 * L * 2 * math.log2(P) * a
-        t_last = (P - 1) * a + (P - 1) / P * B * b_rs
+        t_last = (lg + P - 1) * a + (lg + (P - 1) / P) * B * b_rs
         exposed = t_ag + t_bn + max(t_last, t_rs - 0.8 * 1.5)
         eff = 2.0 / (2.0 + exposed)
         line = next((l for l in out.stdout.splitlines() if re.match(rf"^\s+{P}\s", l)), "")
@@ -87,7 +103,13 @@ with tempfile.TemporaryDirectory() as d:
         fo.writelines(l for l in fi if '"ireduce_scatter"' not in l)
     out3 = subprocess.run([script, old, "--nodes", "8"], capture_output=True, text=True, timeout=60)
     check(out3.returncode == 0 and "reduce_scatter and allgather" in out3.stdout
-          and "links 0.50 (reduce-scatter)" in out3.stdout, "old points: the blocking reduce_scatter is used")
+          and "links 0.50 (reduce-scatter)" in out3.stdout and "blocking reduce_scatter's ring fit" in out3.stdout,
+          "old points: the link time of the blocking reduce_scatter's ring fit")
+    # and the projection still runs libnbc's algorithm on it
+    m3 = next((l.split() for l in out3.stdout.splitlines() if re.match(r"^\s+8\s", l)), [])
+    a3 = max(12e-6 / steps("reduce_scatter", 4), 9e-6 / steps("allgather", 4))
+    t_rs3 = (3 + 7) * a3 + (3 + 7 / 8) * S * (1e-9 / 0.5)
+    check(len(m3) == 8 and abs(float(m3[1]) - t_rs3) < 0.0011, f"old points: T_rs at 8 nodes {t_rs3:.3f} s (libnbc's)")
     # no multi-rank points: a clear error, non-zero exit
     one = os.path.join(d, "one.jsonl")
     with open(one, "w") as f:
