@@ -14,19 +14,20 @@ typedef struct {
 } Bucket;
 
 struct _p_PofShard {
-  MPI_Comm    comm;
-  PetscMPIInt rank, size;
-  PetscInt    n, lo, hi;
-  PetscInt   *ranges; /* size+1 ownership offsets */
-  Vec         master, momentum;
-  float      *grads;  /* model arena (reported slices) */
-  float      *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
-  float      *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
-  PetscInt    low;    /* lowest reported offset */
-  Bucket     *buckets;
-  PetscInt    nbuckets;
-  PetscBool   unsync;
-  int        *gather_counts, *gather_displs;
+  MPI_Comm      comm;
+  PetscMPIInt   rank, size;
+  PetscInt      n, lo, hi;
+  PetscInt     *ranges; /* size+1 ownership offsets */
+  Vec           master, momentum;
+  float        *grads;  /* model arena (reported slices) */
+  float        *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
+  float        *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
+  PetscInt      low;    /* lowest reported offset */
+  Bucket       *buckets;
+  PetscInt      nbuckets;
+  PetscBool     unsync;
+  int          *gather_counts, *gather_displs;
+  PofShardStats stats;
 };
 
 PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems, const float *params, PofShard *out)
@@ -164,13 +165,29 @@ PetscErrorCode pof_shard_end(PofShard s)
   PetscFunctionBegin;
   if (s->low > 0) PetscCall(pof_shard_grad_ready(s, 0, s->low));
   pof_timer_start(POF_T_COMM_WAIT);
+  const double t0 = pof_now();
+  /* how many buckets the overlap with backward did not finish (an MPI_Test also progresses them) */
+  for (PetscInt b = 0; b < s->nbuckets; b++) {
+    int done = 1;
+    if (s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Test(&s->buckets[b].req, &done, MPI_STATUS_IGNORE));
+    if (!done) s->stats.open_at_end++;
+  }
   for (PetscInt b = 0; b < s->nbuckets; b++)
     if (s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
+  s->stats.grad_wait += pof_now() - t0;
+  s->stats.exchanges++;
   pof_timer_stop(POF_T_COMM_WAIT);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 const float *pof_shard_grad_slice(PofShard s) { return s->gslice; }
+
+void pof_shard_stats(PofShard s, PofShardStats *st)
+{
+  *st         = s->stats;
+  st->buckets = s->gbuf ? s->nbuckets : 0; /* 1 rank: no collective */
+}
+void pof_shard_stats_reset(PofShard s) { memset(&s->stats, 0, sizeof(s->stats)); }
 
 PetscErrorCode pof_shard_gather_params(PofShard s, float *params)
 {
@@ -180,7 +197,10 @@ PetscErrorCode pof_shard_gather_params(PofShard s, float *params)
   for (PetscInt i = s->lo; i < s->hi; i++) params[i] = (float)m[i - s->lo];
   PetscCall(VecRestoreArrayRead(s->master, &m));
   pof_timer_start(POF_T_COMM_WAIT);
+  const double t0 = pof_now();
   PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, s->gather_counts, s->gather_displs, MPI_FLOAT, s->comm));
+  s->stats.param_gather += pof_now() - t0;
+  s->stats.gathers++;
   pof_timer_stop(POF_T_COMM_WAIT);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -533,6 +533,12 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
+  /* the gradient exchange: buckets still open when backward ended (per step, worst rank), waits (mean over ranks) */
+  PofShardStats ss;
+  pof_shard_stats(t->shard, &ss);
+  double xw[2] = { ss.grad_wait, ss.param_gather }, open = (double)ss.open_at_end / (double)PetscMax(ss.exchanges, 1);
+  PetscCall(pof_dist_allreduce_sum(t->comm, xw, 2));
+  PetscCall(pof_dist_allreduce_max(t->comm, &open, 1));
   const double train_loss = acc[0] / acc[2], train_err = 100.0 * acc[1] / acc[2];
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
@@ -551,7 +557,7 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
     }
     fprintf(f, ",\"time\":{");
     for (int i = 0; i < POF_T_COUNT; i++) fprintf(f, "%s\"%s\":[%.4f,%.4f,%.4f]", i ? "," : "", pof_timer_key((PofTimerId)i), mn[i], avg[i], mx[i]);
-    fprintf(f, "}}\n");
+    fprintf(f, "},\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.4g,\"grad_wait\":%.4f,\"param_gather\":%.4f}}\n", ss.buckets, open, xw[0] / (double)t->size, xw[1] / (double)t->size);
     fflush(f);
     if (t->steps) fflush(t->steps);
   }
@@ -648,6 +654,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     else
       lr = pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
     pof_timers_reset();
+    pof_shard_stats_reset(t->shard);
     t->loss_sum = 0, t->wrong = 0, t->seen = 0, t->capped = 0, t->rejected = 0;
     memset(t->st_, 0, sizeof(t->st_));
     const double t0 = pof_now();

@@ -17,6 +17,12 @@ for r in rows:
         assert k in r, k
     for ph in ("data", "forward", "backward", "comm_wait", "optimizer", "eval"):
         mn, avg, mx = r["time"][ph]; assert mn <= avg <= mx
+    # the gradient exchange of WRN-10-1 (77562 parameters: one bucket at 2 ranks); its two waits
+    # are parts of comm_wait (mean over ranks), and at most every bucket is open at the end
+    x = r["exchange"]
+    assert x["buckets"] == 1 and 0 <= x["open_at_end"] <= 1, x
+    assert 0 <= x["grad_wait"] and 0 <= x["param_gather"], x
+    assert x["grad_wait"] + x["param_gather"] <= r["time"]["comm_wait"][1] + 1e-3, (x, r["time"]["comm_wait"])
 assert abs(rows[0]["lr"] - 0.05) < 1e-12 and abs(rows[1]["lr"] - 0.005) < 1e-12
 cfg = json.load(open("pre/config.json")); assert cfg["opt_batch"] == 32 and cfg["model_depth"] == 10
 PY

@@ -21,6 +21,9 @@ for r in rows:
     assert r["batch"] == (16 if r["mode"] == "strong" else 8 * r["ranks"]), r
     if r["ranks"] == 1: assert r["efficiency"] == 1.0, r
     else: assert r["efficiency"] > 0, r
+    if r["workload"] == "bench":  # pof bench's phases and gradient exchange are carried over
+        assert r["ms_forward"] > 0 and r["ms_backward"] > 0 and "ms_comm_wait" in r, r
+        assert r["exchange"]["buckets"] == (0 if r["ranks"] == 1 else 1), r
 c = list(csv.DictReader(open("res/scal.csv")))
 assert len(c) == 8 and {x["workload"] for x in c} == {"bench", "data"}
 PY
