@@ -7,9 +7,11 @@
 # statistics) bitwise equal to an uninterrupted run's; resubmitting the finished run directory
 # exits 0 with "already finished".
 . "$(dirname "$0")/common.sh"
-tiny d.h5 1 16 16 10 256 32
-# 16 steps per epoch, 64 in all; a checkpoint every 4 steps shows how far the run is
-OPTS=(-data_file d.h5 -model_depth 10 -model_width 1 -opt_batch 16 -run_epochs 4 -opt_milestones 2 -run_seed 7 -ckpt_every_steps 4)
+tiny d.h5 1 32 32 10 256 32
+# 16 steps per epoch, 256 in all (about 3 s after the signal point: with 64 steps of 16x16 images
+# the run could end before the forwarded USR1 reached the ranks); a checkpoint every 4 steps shows
+# how far the run is
+OPTS=(-data_file d.h5 -model_depth 10 -model_width 1 -opt_batch 16 -run_epochs 16 -opt_milestones 2 -run_seed 7 -ckpt_every_steps 4)
 submit -n 2 -o job-%j.out "$src/jobs/pretrain.sbatch" "${OPTS[@]}" -run_dir run && ok "pretrain.sbatch submitted (job $JOB)" || bad "sbatch"
 id=$JOB
 # signal in the middle of epoch 2 (once the checkpoint of global step 20 exists)
