@@ -56,7 +56,7 @@ PetscErrorCode pof_shard_end(PofShard s);
 typedef struct {
   PetscInt buckets;      /**< gradient buckets per exchange (0 at 1 rank: no collective) */
   PetscInt exchanges;    /**< pof_shard_end calls */
-  PetscInt open_at_end;  /**< buckets still in flight when backward ended, summed over exchanges */
+  PetscInt open_at_end;  /**< buckets still in flight when backward ended, summed over exchanges (SAM: 2 per step) */
   PetscInt gathers;      /**< pof_shard_gather_params calls */
   double   grad_wait;    /**< seconds in pof_shard_end waiting for the buckets */
   double   param_gather; /**< seconds in the allgather of pof_shard_gather_params (includes

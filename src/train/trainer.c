@@ -533,7 +533,7 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
-  /* the gradient exchange: buckets still open when backward ended (per step, worst rank), waits (mean over ranks) */
+  /* the gradient exchange: buckets still open when backward ended (per exchange: one per step, two with SAM; worst rank), waits (mean over ranks) */
   PofShardStats ss;
   pof_shard_stats(t->shard, &ss);
   double xw[2] = { ss.grad_wait, ss.param_gather }, open = (double)ss.open_at_end / (double)PetscMax(ss.exchanges, 1);

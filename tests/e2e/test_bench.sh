@@ -34,4 +34,7 @@ for n in 1 2 4; do
     done
   done
 done
+# SAM: two exchanges per step; open_at_end is per exchange, so still at most the bucket count
+mpi 2 bench -model_depth 16 -model_width 4 -bench_step train -opt_kind sam $TINY -run_dir r-sam > b-sam.log 2>&1 \
+  && check b-sam.log 2 3 && ok "SAM at 2 ranks: 3 buckets, exchange figures consistent" || { bad "SAM at 2 ranks"; tail -5 b-sam.log; }
 finish
