@@ -52,18 +52,18 @@ PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count);
 /** Report every slice not yet reported down to offset 0 and wait for all buckets (timed as
     communication wait). Afterwards the rank's slice of the summed gradient is available. Collective. */
 PetscErrorCode pof_shard_end(PofShard s);
-/** What the exchange did since creation or the last pof_shard_stats_reset (this rank). */
+/** What the exchange did since creation or the last pof_shard_stats_reset, over all ranks. */
 typedef struct {
-  PetscInt buckets;      /**< gradient buckets per exchange (0 at 1 rank: no collective) */
-  PetscInt exchanges;    /**< pof_shard_end calls */
-  PetscInt open_at_end;  /**< buckets still in flight when backward ended, summed over exchanges (SAM: 2 per step) */
-  PetscInt gathers;      /**< pof_shard_gather_params calls */
-  double   grad_wait;    /**< seconds in pof_shard_end waiting for the buckets */
-  double   param_gather; /**< seconds in the allgather of pof_shard_gather_params (includes
-                              waiting for the slowest rank) */
+  PetscInt buckets;     /**< gradient buckets per exchange (0 at 1 rank: no collective) */
+  double   open_at_end; /**< buckets still in flight when backward ended, per exchange (one per
+                             pof_shard_end: one per SGD/PoF step, two per SAM step), worst rank */
+  double grad_wait;     /**< seconds in pof_shard_end waiting for the buckets, mean over ranks */
+  double param_gather;  /**< seconds in the allgather of pof_shard_gather_params (includes
+                             waiting for the slowest rank), mean over ranks */
 } PofShardStats;
-void pof_shard_stats(PofShard s, PofShardStats *st);
-void pof_shard_stats_reset(PofShard s);
+/** Reduce this rank's exchange counters over the shard's communicator. Collective. */
+PetscErrorCode pof_shard_stats(PofShard s, PofShardStats *st);
+void           pof_shard_stats_reset(PofShard s);
 
 /** A deliberately broken exchange for negative-control tests: skip the reduction (each rank keeps its own gradient). */
 void pof_shard_set_unsynchronized(PofShard s, PetscBool flag);

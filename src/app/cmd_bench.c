@@ -68,22 +68,18 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   double       mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], rss = pof_peak_rss_mb(), rssmax = rss;
   PetscCall(pof_timers_reduce(comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_max(comm, &rssmax, 1));
-  /* the exchange: buckets still open when backward ended (worst rank), waits (mean over ranks) */
   PofShardStats ss;
-  pof_shard_stats(shard, &ss);
-  double xs[2] = { ss.grad_wait, ss.param_gather }, open = (double)ss.open_at_end / (double)PetscMax(ss.exchanges, 1);
-  PetscCall(pof_dist_allreduce_sum(comm, xs, 2));
-  PetscCall(pof_dist_allreduce_max(comm, &open, 1));
+  PetscCall(pof_shard_stats(shard, &ss));
   char model[64];
   PetscCall(PetscSNPrintf(model, sizeof(model), "WRN-%" PetscInt_FMT "-%" PetscInt_FMT, s.depth, s.width));
   const double per = 1e3 / (double)cfg.bench.steps;
   PetscCall(pof_print(comm, "bench: %s %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ", batch %" PetscInt_FMT ", %d rank(s) x %d thread(s), %s step: %.1f ms/step, %.1f images/s\n", model, PofPrecisions[cfg.run.precision], s.in_c, s.in_h, s.in_w, B, size, pof_threads(), PofBenchSteps[cfg.bench.step], dt * 1e3, (double)B / dt));
   PetscCall(pof_print(comm, "bench: per step (avg over ranks): forward %.1f, backward %.1f, comm wait %.1f, optimizer %.1f, weak forward %.1f, PoF range %.2f ms\n", avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per, avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per));
-  if (size > 1) PetscCall(pof_print(comm, "bench: gradient exchange: %" PetscInt_FMT " bucket(s), %.2f still open when backward ended (per exchange, worst rank); waits per step: gradients %.1f ms, parameter allgather %.1f ms\n", ss.buckets, open, xs[0] / size * per, xs[1] / size * per));
+  if (size > 1) PetscCall(pof_print(comm, "bench: gradient exchange: %" PetscInt_FMT " bucket(s), %.2f still open when backward ended (per exchange, worst rank); waits per step: gradients %.1f ms, parameter allgather %.1f ms\n", ss.buckets, ss.open_at_end, ss.grad_wait * per, ss.param_gather * per));
   if (rank == 0 && getenv("POF_BENCH_IMPLS")) PetscCall(pof_wrn_print_impls(m, stdout));
   PetscCall(pof_print(comm, "{\"model\":\"%s\",\"input\":\"%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT "\",\"precision\":\"%s\",\"batch\":%" PetscInt_FMT ",\"threads\":%d,\"ranks\":%d,\"step\":\"%s\",\"ms_per_step\":%.3f,\"images_per_s\":%.3f,\"peak_rss_mb\":%.1f,\"comm_wait_fraction\":%.4f,\"ms_forward\":%.3f,\"ms_backward\":%.3f,\"ms_comm_wait\":%.3f,\"ms_optimizer\":%.3f,\"ms_weak_forward\":%.3f,\"ms_pof_range\":%.3f,\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.3f,\"grad_wait_ms\":%.3f,\"param_gather_ms\":%.3f}}\n",
                       model, s.in_c, s.in_h, s.in_w, PofPrecisions[cfg.run.precision], B, pof_threads(), size, PofBenchSteps[cfg.bench.step], dt * 1e3, (double)B / dt, rssmax, avg[POF_T_COMM_WAIT] / (dt * (double)cfg.bench.steps), avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per,
-                      avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per, ss.buckets, open, xs[0] / size * per, xs[1] / size * per));
+                      avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per, ss.buckets, ss.open_at_end, ss.grad_wait * per, ss.param_gather * per));
   PetscCall(PetscFree4(x, y, xw, yw));
   PetscCall(PetscFree(theta0));
   PetscCall(pof_stepper_release(&st));

@@ -14,20 +14,23 @@ typedef struct {
 } Bucket;
 
 struct _p_PofShard {
-  MPI_Comm      comm;
-  PetscMPIInt   rank, size;
-  PetscInt      n, lo, hi;
-  PetscInt     *ranges; /* size+1 ownership offsets */
-  Vec           master, momentum;
-  float        *grads;  /* model arena (reported slices) */
-  float        *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
-  float        *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
-  PetscInt      low;    /* lowest reported offset */
-  Bucket       *buckets;
-  PetscInt      nbuckets;
-  PetscBool     unsync;
-  int          *gather_counts, *gather_displs;
-  PofShardStats stats;
+  MPI_Comm    comm;
+  PetscMPIInt rank, size;
+  PetscInt    n, lo, hi;
+  PetscInt   *ranges; /* size+1 ownership offsets */
+  Vec         master, momentum;
+  float      *grads;  /* model arena (reported slices) */
+  float      *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
+  float      *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
+  PetscInt    low;    /* lowest reported offset */
+  Bucket     *buckets;
+  PetscInt    nbuckets;
+  PetscBool   unsync;
+  int        *gather_counts, *gather_displs;
+  struct {
+    PetscInt exchanges, open_at_end; /* pof_shard_end calls; buckets still open in them */
+    double   grad_wait, param_gather;
+  } stats; /* this rank's, since the last pof_shard_stats_reset */
 };
 
 PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems, const float *params, PofShard *out)
@@ -182,10 +185,17 @@ PetscErrorCode pof_shard_end(PofShard s)
 
 const float *pof_shard_grad_slice(PofShard s) { return s->gslice; }
 
-void pof_shard_stats(PofShard s, PofShardStats *st)
+PetscErrorCode pof_shard_stats(PofShard s, PofShardStats *st)
 {
-  *st         = s->stats;
-  st->buckets = s->gbuf ? s->nbuckets : 0; /* 1 rank: no collective */
+  double w[2] = { s->stats.grad_wait, s->stats.param_gather }, open = (double)s->stats.open_at_end / (double)PetscMax(s->stats.exchanges, 1);
+  PetscFunctionBegin;
+  PetscCall(pof_dist_allreduce_sum(s->comm, w, 2));
+  PetscCall(pof_dist_allreduce_max(s->comm, &open, 1));
+  st->buckets      = s->gbuf ? s->nbuckets : 0; /* 1 rank: no collective */
+  st->open_at_end  = open;
+  st->grad_wait    = w[0] / s->size;
+  st->param_gather = w[1] / s->size;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 void pof_shard_stats_reset(PofShard s) { memset(&s->stats, 0, sizeof(s->stats)); }
 
@@ -200,7 +210,6 @@ PetscErrorCode pof_shard_gather_params(PofShard s, float *params)
   const double t0 = pof_now();
   PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, s->gather_counts, s->gather_displs, MPI_FLOAT, s->comm));
   s->stats.param_gather += pof_now() - t0;
-  s->stats.gathers++;
   pof_timer_stop(POF_T_COMM_WAIT);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -533,12 +533,8 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
-  /* the gradient exchange: buckets still open when backward ended (per exchange: one per step, two with SAM; worst rank), waits (mean over ranks) */
   PofShardStats ss;
-  pof_shard_stats(t->shard, &ss);
-  double xw[2] = { ss.grad_wait, ss.param_gather }, open = (double)ss.open_at_end / (double)PetscMax(ss.exchanges, 1);
-  PetscCall(pof_dist_allreduce_sum(t->comm, xw, 2));
-  PetscCall(pof_dist_allreduce_max(t->comm, &open, 1));
+  PetscCall(pof_shard_stats(t->shard, &ss));
   const double train_loss = acc[0] / acc[2], train_err = 100.0 * acc[1] / acc[2];
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
@@ -557,7 +553,7 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
     }
     fprintf(f, ",\"time\":{");
     for (int i = 0; i < POF_T_COUNT; i++) fprintf(f, "%s\"%s\":[%.4f,%.4f,%.4f]", i ? "," : "", pof_timer_key((PofTimerId)i), mn[i], avg[i], mx[i]);
-    fprintf(f, "},\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.4g,\"grad_wait\":%.4f,\"param_gather\":%.4f}}\n", ss.buckets, open, xw[0] / (double)t->size, xw[1] / (double)t->size);
+    fprintf(f, "},\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.4g,\"grad_wait\":%.4f,\"param_gather\":%.4f}}\n", ss.buckets, ss.open_at_end, ss.grad_wait, ss.param_gather);
     fflush(f);
     if (t->steps) fflush(t->steps);
   }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # pof bench at 1, 2 and 4 ranks (train and PoF steps, tiny input): the JSON line's "exchange"
-# object reports the gradient exchange: the bucket count (0 at 1 rank, ceil(parameters / 1M) otherwise), how many
-# buckets were still open when backward ended (0..buckets), and the two waits, parts of comm_wait.
+# object reports the gradient exchange: the bucket count (0 at 1 rank, ceil(parameters / 1M)
+# otherwise), how many buckets were still open when backward ended (0..buckets), and the two
+# waits, parts of comm_wait.
 . "$(dirname "$0")/common.sh"
 check() { # log, ranks, expected buckets
   /usr/bin/python3 - "$@" <<'PY'
