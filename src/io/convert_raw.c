@@ -63,15 +63,32 @@ static PetscErrorCode idx_open(IdxFile *x, const char *path, int ndim)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* After the declared data: anything more is an error (the header's count is wrong). */
+/* After the declared data: anything more is an error (the header's count is wrong). Reading on
+   past the data also makes zlib reach the gzip trailer: a stream that ends before it (Z_BUF_ERROR,
+   "unexpected end of file") or whose CRC or length do not match (Z_DATA_ERROR) is an error, so
+   only a complete gzip stream that checks converts. */
 static PetscErrorCode idx_close(IdxFile *x)
 {
-  char extra;
+  char        extra;
+  int         zerr = Z_OK, cerr;
+  const char *msg  = NULL;
+  char        why[256];
   PetscFunctionBegin;
   const int got = gzread(x->f, &extra, 1);
-  gzclose(x->f);
+  if (got < 0) {
+    msg = gzerror(x->f, &zerr);
+    PetscCall(PetscStrncpy(why, msg ? msg : "unknown error", sizeof(why)));
+  }
+  cerr = gzclose(x->f);
   x->f = NULL;
   PetscCheck(got <= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds more data than its IDX header declares (count mismatch between header and file size)", x->path);
+  if (cerr == Z_BUF_ERROR && zerr == Z_OK) { /* gzread saw a clean end, gzclose the missing trailer */
+    zerr = Z_BUF_ERROR;
+    PetscCall(PetscStrncpy(why, "unexpected end of file", sizeof(why)));
+  }
+  PetscCheck(zerr != Z_BUF_ERROR, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' is truncated: its gzip stream ends before the trailer (CRC and size) after all the data the IDX header declares (zlib: %s)", x->path, why);
+  PetscCheck(zerr == Z_OK, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': corrupt gzip stream (zlib: %s)", x->path, why);
+  PetscCheck(cerr == Z_OK, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': the gzip stream is incomplete or corrupt (gzclose: %d)", x->path, cerr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -92,37 +92,52 @@ static PetscErrorCode read_double_attr(PofDataset ds, hid_t fid, const char *nam
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* String attribute (fixed or variable length) into out[n]; "" if absent. */
-static PetscErrorCode read_str_attr(hid_t fid, const char *name, char *out, size_t n)
+/* String attribute into out[n]; "" if absent. It must be one string (a scalar or a one-element
+   array), fixed or variable length, of at most POF_DATA_MAX_STR_ATTR bytes; anything else (an
+   array of strings, a number, a huge string) is an error naming the file and the attribute. */
+#define POF_DATA_MAX_STR_ATTR 65536
+static PetscErrorCode read_str_attr(PofDataset ds, hid_t fid, const char *name, char *out, size_t n)
 {
-  hid_t a, t, mt;
+  hid_t       a, t, s, mt;
+  hssize_t    np;
+  H5T_class_t cls;
+  htri_t      vlen = 0;
+  size_t      len  = 0;
   PetscFunctionBegin;
   out[0] = 0;
   if (H5Aexists(fid, name) <= 0) PetscFunctionReturn(PETSC_SUCCESS);
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
+  PofCallH5Id(s, H5Aget_space(a));
+  np = H5Sget_simple_extent_npoints(s);
+  PofCallH5(H5Sclose(s));
   PofCallH5Id(t, H5Aget_type(a));
-  if (H5Tget_class(t) == H5T_STRING) {
-    PofCallH5Id(mt, H5Tcopy(H5T_C_S1));
-    if (H5Tis_variable_str(t) > 0) {
-      char *s = NULL;
-      PofCallH5(H5Tset_size(mt, H5T_VARIABLE));
-      PofCallH5(H5Aread(a, mt, &s));
-      if (s) {
-        PetscCall(PetscStrncpy(out, s, n));
-        H5free_memory(s);
-      }
-    } else {
-      const size_t len = H5Tget_size(t);
-      char        *s   = NULL;
-      PetscCall(PetscCalloc1(len + 1, &s));
-      PofCallH5(H5Tset_size(mt, len));
-      PofCallH5(H5Aread(a, mt, s));
-      PetscCall(PetscStrncpy(out, s, n));
-      PetscCall(PetscFree(s));
-    }
-    PofCallH5(H5Tclose(mt));
+  cls = H5Tget_class(t);
+  if (cls == H5T_STRING) {
+    vlen = H5Tis_variable_str(t);
+    len  = H5Tget_size(t);
   }
   PofCallH5(H5Tclose(t));
+  PetscCheck(cls == H5T_STRING && vlen >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be a string", ds->source, name);
+  PetscCheck(np == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be one string, it holds %lld", ds->source, name, (long long)np);
+  PetscCheck(vlen || (len >= 1 && len <= POF_DATA_MAX_STR_ATTR), ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' is a string of %zu bytes (1 to %d allowed)", ds->source, name, len, POF_DATA_MAX_STR_ATTR);
+  PofCallH5Id(mt, H5Tcopy(H5T_C_S1));
+  if (vlen) {
+    char *v = NULL;
+    PofCallH5(H5Tset_size(mt, H5T_VARIABLE));
+    PofCallH5(H5Aread(a, mt, &v));
+    if (v) {
+      PetscCall(PetscStrncpy(out, v, n));
+      H5free_memory(v);
+    }
+  } else {
+    char *v = NULL;
+    PetscCall(PetscCalloc1(len + 1, &v));
+    PofCallH5(H5Tset_size(mt, len));
+    PofCallH5(H5Aread(a, mt, v));
+    PetscCall(PetscStrncpy(out, v, n));
+    PetscCall(PetscFree(v));
+  }
+  PofCallH5(H5Tclose(mt));
   PofCallH5(H5Aclose(a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -231,7 +246,7 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
   PetscCall(read_double_attr(ds, fid, "std", in->c, in->std));
   for (PetscInt c = 0; c < in->c; c++)
     PetscCheck(isfinite(in->mean[c]) && isfinite(in->std[c]) && in->std[c] > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': channel %" PetscInt_FMT " has mean %g, std %g (std must be positive and finite)", ds->source, c, in->mean[c], in->std[c]);
-  PetscCall(read_str_attr(fid, "name", in->name, sizeof(in->name)));
+  PetscCall(read_str_attr(ds, fid, "name", in->name, sizeof(in->name)));
   const PetscInt ntrain_file = (PetscInt)idims[0][0];
   PetscCheck(ntrain_file >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /train is empty", ds->source);
   PetscCheck(train_subset <= ntrain_file, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset %" PetscInt_FMT " exceeds the %" PetscInt_FMT " training samples of '%s'", train_subset, ntrain_file, ds->source);

@@ -178,6 +178,19 @@ def bad(root):
     raw = open(os.path.join(d, IDX_NAMES[2] + ".gz"), "rb").read()
     write(os.path.join(d, IDX_NAMES[2] + ".gz"), raw[:len(raw) // 2])
 
+    # a complete deflate stream without its 8-byte gzip trailer (CRC-32 and size), and one whose
+    # CRC-32 is wrong: every byte of data is there, so only the trailer check can catch them
+    d = os.path.join(root, "idx-notrailer-gz")
+    make_idx(d, True)
+    raw = open(os.path.join(d, IDX_NAMES[0] + ".gz"), "rb").read()
+    write(os.path.join(d, IDX_NAMES[0] + ".gz"), raw[:-8])
+    # (9000 8x8 images, read in several pieces)
+    d = os.path.join(root, "idx-crc-gz")
+    make_idx(d, True, ntr=9000, h=8, w=8)
+    raw = bytearray(open(os.path.join(d, IDX_NAMES[0] + ".gz"), "rb").read())
+    raw[-8] ^= 0xFF
+    write(os.path.join(d, IDX_NAMES[0] + ".gz"), bytes(raw))
+
     d = idx_case("idx-count")
     y = rng.integers(0, 10, 49).astype(np.uint8)
     write(os.path.join(d, IDX_NAMES[1]), idx_bytes(y))
@@ -318,6 +331,10 @@ def badh5(root, good_h5):
     variant("count-mismatch", count)
     variant("wrong-channels", lambda f: f.attrs.__setitem__("channels", np.int32(3)))
     variant("zero-std", lambda f: f.attrs.__setitem__("std", np.zeros_like(f.attrs["std"])))
+    # string attributes of the wrong shape or class (an array of 16 strings made pof eval crash)
+    variant("name-array", lambda f: f.attrs.__setitem__("name", np.array([b"A" * 64] * 16)))
+    variant("name-vlen-array", lambda f: f.attrs.__setitem__("name", ["x" * 40] * 3))
+    variant("name-number", lambda f: f.attrs.__setitem__("name", np.float64(3.5)))
 
 
 if __name__ == "__main__":

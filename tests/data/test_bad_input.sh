@@ -34,6 +34,8 @@ fails 1 "IDX wrong magic" "'b/idx-magic/train-images-idx3-ubyte' is not an IDX f
 fails 2 "IDX wrong magic, 2 ranks" "'b/idx-magic/train-images-idx3-ubyte' is not an IDX file: wrong magic number" "$pof" $C $(idx b/idx-magic)
 fails 1 "IDX truncated" "'b/idx-trunc/train-images-idx3-ubyte' is truncated" "$pof" $C $(idx b/idx-trunc)
 fails 1 "IDX .gz truncated" "'b/idx-trunc-gz/t10k-images-idx3-ubyte.gz' is truncated" "$pof" $C $(idx b/idx-trunc-gz .gz)
+fails 1 "IDX .gz without its trailer" "'b/idx-notrailer-gz/train-images-idx3-ubyte.gz' is truncated: its gzip stream ends before the trailer" "$pof" $C $(idx b/idx-notrailer-gz .gz)
+fails 2 "IDX .gz with a wrong CRC, 2 ranks" "'b/idx-crc-gz/train-images-idx3-ubyte.gz': corrupt gzip (data while reading the images: .*|stream \\(zlib: )incorrect data check" "$pof" $C $(idx b/idx-crc-gz .gz)
 fails 1 "IDX count mismatch" "count mismatch: 'b/idx-count/train-images-idx3-ubyte' holds 50 images but 'b/idx-count/train-labels-idx1-ubyte' holds 49 labels" "$pof" $C $(idx b/idx-count)
 fails 2 "IDX test label >= classes, 2 ranks" "label 12 of sample 13 in 'b/idx-label/t10k-labels-idx1-ubyte' >= class count 10" "$pof" $C $(idx b/idx-label)
 fails 1 "IDX zero dimension" "'b/idx-zero/train-images-idx3-ubyte': IDX dimension 1 is zero" "$pof" $C $(idx b/idx-zero)
@@ -84,10 +86,15 @@ for np in 1 2; do
   L $np "count mismatch" "dataset file 'h/count-mismatch.h5': /train holds 50 images but 49 labels" h/count-mismatch.h5
   L $np "shape attributes disagree" "dataset file 'h/wrong-channels.h5': /train/images is N x 1 x 7 x 9 but the attributes say 3 x 7 x 9" h/wrong-channels.h5
   L $np "zero std" "dataset file 'h/zero-std.h5': channel 0 has mean .*, std 0\.? \(std must be positive" h/zero-std.h5
+  L $np "name attribute: array of strings" "dataset file 'h/name-array.h5': attribute 'name' must be one string, it holds 16" h/name-array.h5
+  L $np "name attribute: array of variable-length strings" "dataset file 'h/name-vlen-array.h5': attribute 'name' must be one string, it holds 3" h/name-vlen-array.h5
+  L $np "name attribute: a number" "dataset file 'h/name-number.h5': attribute 'name' must be a string" h/name-number.h5
   L $np "subset too large" "-data_train_subset 51 exceeds the 50 training samples of 'good.h5'" good.h5 -data_train_subset 51
 done
 L 3 "label >= classes, 3 ranks" "label 10 of sample 5 in /test/labels is outside" h/bad-label.h5
 L 2 "non-HDF5 file image" "dataset file image \([0-9]+ bytes\) is not an HDF5 file" h/not-hdf5.h5 -probe_image
 L 2 "file image without /test" "dataset file '<in-memory file image>' has no group /test" h/no-test-group.h5 -probe_image
+# the command that crashed (SIGSEGV in PETSc's handler, exit 59): pof eval of a model on such a file
+fails 2 "pof eval on a dataset with an array-valued name" "dataset file 'h/name-array.h5': attribute 'name' must be one string" "$pof" eval -data_file h/name-array.h5 -model_in nothere.h5
 expect_rc 0 "loader: the good file opens" timeout 60 "$MPIEXEC" --oversubscribe -n 2 "$probe" -data_file good.h5
 finish
