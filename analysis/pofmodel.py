@@ -11,6 +11,7 @@ little-endian bytes (0 for an absent one) and complete = 1 written last. It is w
 import collections
 import json
 import os
+import pickle
 import re
 import zlib
 
@@ -184,19 +185,69 @@ def strip_module(sd):
     return out
 
 
+# The globals a file of weights needs: containers and torch's tensor rebuilders (storages are
+# mapped by torch.load itself). Nothing that runs code of the file's choosing.
+_WEIGHT_GLOBALS = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                   ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"),
+                   ("torch", "Size"), ("torch", "device")}
+
+
+class _WeightsUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _WEIGHT_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a file of weights")
+
+
+class _weights_pickle:  # a pickle_module for torch.load: the allowlist above
+    Unpickler = _WeightsUnpickler
+
+    @staticmethod
+    def load(f, **kw):
+        return _WeightsUnpickler(f, **kw).load()
+
+
+def torch_load_weights(path, torch):
+    """torch.load of a file of weights only: tensors, numbers, strings and containers. First with
+    torch's weights_only=True; torch 1.13's weights-only unpickler also refuses plain floats (pickle
+    opcode BINFLOAT, e.g. the learning rate in an optimizer state such as the reference code's
+    {"param", "optim"} files), so such a file is read again with an unpickler that allows the same
+    globals as that one and every opcode. Either way a pickled object of another class (a module,
+    code that runs when unpickled) raises pickle.UnpicklingError before any of it is built."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported operand" not in str(e):
+            raise
+    # torch.load ignores pickle_module unless weights_only (1.13: "else: pickle_module = pickle"),
+    # so the zip file's pickle goes through torch's own _load with the allowlist unpickler
+    ser = torch.serialization
+    if not all(hasattr(ser, f) for f in ("_open_file_like", "_is_zipfile", "_open_zipfile_reader", "_load")):
+        raise pickle.UnpicklingError("this torch cannot read the file with weights only")
+    with ser._open_file_like(path, "rb") as f:
+        if not ser._is_zipfile(f):
+            raise pickle.UnpicklingError("a file in torch's legacy (pre-1.6) format cannot be read with weights only")
+        with ser._open_zipfile_reader(f) as z:
+            return ser._load(z, "cpu", _weights_pickle, encoding="utf-8")
+
+
 def load_pt(path, torch):
+    """The state dict of a PyTorch file, read with torch_load_weights: a file that pickles
+    anything but weights is refused before any of its objects is built, so a file from elsewhere
+    cannot execute code here."""
     if not os.path.exists(path):
         raise ModelError(f"{path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu")
+        obj = torch_load_weights(path, torch)
+    except pickle.UnpicklingError as e:
+        raise ModelError(f"{path} holds pickled objects other than weights (refused unread, as loading them could run "
+                         f"code; save the model's state_dict() instead): {e}") from None
     except Exception as e:  # noqa: BLE001 (torch raises many kinds)
         raise ModelError(f"cannot read {path} as a PyTorch file: {e}") from None
     for wrapper in ("param", "state_dict"):  # the reference code's {"param", "optim"}, common {"state_dict"}
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
-    if hasattr(obj, "state_dict") and not isinstance(obj, dict):
-        obj = obj.state_dict()
     if not isinstance(obj, dict):
         raise ModelError(f"{path} does not hold a state dict (got {type(obj).__name__})")
     return strip_module(obj)

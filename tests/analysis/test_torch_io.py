@@ -119,20 +119,20 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     check(os.path.exists(j("imp_post", "model.h5")), "import: pof posttrain runs from the imported model")
 
     # ---- refusals
-    bad = dict(torch.load(j("fe.pt"))["param"])
+    bad = dict(pm.torch_load_weights(j("fe.pt"), torch)["param"])
     bad["module.layer1.num_0.conv1.bias"] = torch.zeros(16)
     torch.save(bad, j("bias.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("bias.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
     check(p.returncode != 0 and "layer1.num_0.conv1.bias" in p.stderr and "no bias" in p.stderr and not os.path.exists(j("bad.h5")),
           f"import refuses conv biases: {p.stderr.strip()}")
-    bad = dict(torch.load(j("fe.pt"))["param"])
+    bad = dict(pm.torch_load_weights(j("fe.pt"), torch)["param"])
     bad["module.layer2.num_0.conv2.weight"] = torch.zeros(32, 32, 3, 1)
     torch.save(bad, j("shape.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("shape.pt"), "--classifier", j("cl.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
     check(p.returncode != 0 and "layer2.0.conv2.weight" in p.stderr and "shape" in p.stderr, f"import refuses a wrong shape: {p.stderr.strip()}")
-    bad = dict(torch.load(j("fe.pt"))["param"])
+    bad = dict(pm.torch_load_weights(j("fe.pt"), torch)["param"])
     del bad["module.bn_out.running_var"]
     torch.save(bad, j("miss.pt"))
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("miss.pt"), "--classifier", j("cl.pt"),
@@ -142,6 +142,21 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("fe.pt"), "--classifier", j("cl_bad.pt"),
             "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
     check(p.returncode != 0 and "classifier" in p.stderr, f"import refuses a classifier of the wrong width: {p.stderr.strip()}")
+
+    # a .pt file whose pickle runs code when loaded (here: it would create a marker file) is refused
+    # unread: its payload never runs
+    marker = j("payload-ran")
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (marker, "w"))
+
+    torch.save({"param": dict(pm.torch_load_weights(j("fe.pt"), torch)["param"]), "x": Payload()}, j("payload.pt"))
+    check(not os.path.exists(marker), "payload file written without running the payload")
+    p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("payload.pt"), "--classifier", j("cl.pt"),
+            "--data", j("d.h5"), "--out", j("bad.h5")], expect=None)
+    check(p.returncode != 0 and "payload.pt" in p.stderr and "other than weights" in p.stderr and not os.path.exists(marker)
+          and not os.path.exists(j("bad.h5")), f"import refuses a pickle payload, which never runs: {p.stderr.strip()}")
 
     # ---- export: pof -> PyTorch
     mpi("pretrain", "-data_file", j("d.h5"), "-model_depth", "10", "-model_width", "1", "-run_epochs", "1", "-opt_batch", "64",
@@ -154,7 +169,7 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     sh([pof_logits, j("pre", "model.h5"), j("x.f32"), str(n), j("z.f32")])
     z_pof = torch.from_numpy(np.fromfile(j("z.f32"), dtype=np.float32).reshape(n, 10))
     e = pt.WRN(arch["depth"], arch["width"], arch["base"], arch["in_c"], arch["classes"])
-    fr, cr = torch.load(j("efe.pt")), torch.load(j("ecl.pt"))
+    fr, cr = pm.torch_load_weights(j("efe.pt"), torch), pm.torch_load_weights(j("ecl.pt"), torch)
     check(set(fr) == {"param", "optim"} and "layer3.num_0.shortcut.0.weight" in fr["param"] and "bn_out.weight" in fr["param"]
           and set(cr["param"]) == {"classifiers.0.weight", "classifiers.0.bias"}, "export: the reference code's file shape and names")
     fe = pm.to_canonical(fr["param"])
@@ -164,7 +179,7 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     check(len(opt.param_groups[0]["params"]) == len(e.feature_parameters()), "export: the optimizer state fits the feature extractor")
     sh(["/usr/bin/python3", os.path.join(A, "torch_export.py"), j("pre", "model.h5"), "--layout", "canonical",
         "--features", j("cfe.pt"), "--classifier", j("ccl.pt")])
-    cf, cc = torch.load(j("cfe.pt")), torch.load(j("ccl.pt"))
+    cf, cc = pm.torch_load_weights(j("cfe.pt"), torch), pm.torch_load_weights(j("ccl.pt"), torch)
     check(list(cf) == [k for k in e.state_dict() if not k.startswith("linear.")] and all(torch.equal(cf[k], fe[k]) for k in cf)
           and set(cc) == {"weight", "bias"}, "export --layout canonical: plain state dicts in pof_torch's names")
     e.eval()
@@ -173,7 +188,7 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     err = ((z_pt - z_pof).abs() / (1 + z_pof.abs())).max().item()
     print(f"export: max |logit_torch - logit_pof| / (1 + |logit_pof|) = {err:.3g} over {n} images x 10 classes")
     check(err <= 1e-4, "export: PyTorch logits equal pof's (1e-4 relative)")
-    w = torch.load(j("ewh.pt"))
+    w = pm.torch_load_weights(j("ewh.pt"), torch)
     check(all(torch.equal(w[k], v) for k, v in fe.items()), "export: --whole holds the same tensors")
     ev = last_json(sh([pof, "eval", "-data_file", j("d.h5"), "-model_in", j("pre", "model.h5")]).stdout)
     with torch.no_grad():
@@ -183,6 +198,25 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("ewh.pt"), "--data", j("d.h5"), "--out", j("rt.h5")])
     ev2 = last_json(sh([pof, "eval", "-data_file", j("d.h5"), "-model_in", j("rt.h5")]).stdout)
     check(ev2["test_loss"] == ev["test_loss"], "round trip pof -> PyTorch -> pof: same eval loss")
+    # the reference code's layout carries an optimizer state with floats (lr, momentum), which torch
+    # 1.13's weights_only unpickler cannot read: it is read with the allowlist unpickler, and imports
+    p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("efe.pt"), "--classifier", j("ecl.pt"),
+            "--data", j("d.h5"), "--out", j("rt2.h5")], expect=None)
+    ev3 = last_json(sh([pof, "eval", "-data_file", j("d.h5"), "-model_in", j("rt2.h5")]).stdout) if p.returncode == 0 else {}
+    check(p.returncode == 0 and ev3.get("test_loss") == ev["test_loss"],
+          f"round trip through the reference layout (optimizer floats): same eval loss {ev3.get('test_loss')}")
+    # ... and the same payload behind such floats is still refused unread
+    marker2 = j("payload2-ran")
+
+    class Payload2:
+        def __reduce__(self):
+            return (open, (marker2, "w"))
+
+    torch.save({"param": fr["param"], "optim": fr["optim"], "x": Payload2()}, j("payload2.pt"))
+    p = sh(["/usr/bin/python3", os.path.join(A, "torch_import.py"), "--features", j("payload2.pt"), "--classifier", j("ecl.pt"),
+            "--data", j("d.h5"), "--out", j("bad2.h5")], expect=None)
+    check(p.returncode != 0 and "is not allowed in a file of weights" in p.stderr and not os.path.exists(marker2)
+          and not os.path.exists(j("bad2.h5")), f"a payload after the optimizer floats is refused and never runs: {p.stderr.strip()[-160:]}")
     # a corrupted file is refused by the exporter (CRC) like pof does
     with h5py.File(j("rt.h5"), "r+") as f:
         f["params"][0] += 1.0
