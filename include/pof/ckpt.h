@@ -15,7 +15,9 @@
  *     strings fixed-length NUL-terminated, milestones int64[16]), "format_version", "n_theta0",
  *     "writer" ("pof <version>"), CRC-32 checksums of every dataset ("crc32_params",
  *     "crc32_momentum", "crc32_bn_running", "crc32_theta0": zlib CRC-32 of the little-endian
- *     bytes in file order, 0 for an absent dataset) and "complete" = 1, written last.
+ *     bytes in file order, 0 for an absent dataset) and "complete" = 1, written last. The
+ *     fields post_lr and acc_* are optional when read (files of earlier versions lack them:
+ *     they read as 0).
  *
  * Safety: a file is written under "<path>.tmp.<pid of rank 0>" and renamed to `path` only after
  * every rank's data is written, flushed (MPI_File_sync), the file closed and fsync'ed; the
@@ -46,6 +48,7 @@
 #include "pof/core.h"
 
 #define POF_CKPT_FORMAT_VERSION 1
+#define POF_CKPT_MAX_STATS      8 /**< per-step diagnostics a checkpoint carries through a mid-epoch resume */
 
 /** Everything a checkpoint says about itself besides the arrays. Plain value: copy freely. */
 typedef struct {
@@ -67,6 +70,16 @@ typedef struct {
   PetscInt run_start_epoch; /**< global epoch at which this run (pretrain or posttrain) started */
   PetscInt have_momentum;   /**< /momentum holds optimizer state (set by pof_ckpt_write) */
   PetscInt have_theta0;     /**< PoF: /theta0 stored (set by pof_ckpt_write) */
+  /* PoF post-training: the learning rate fixed when the run started (POF.md), so a resume uses
+     the same value; 0 = not recorded (pretraining, or a checkpoint written before pof 0.1.1) */
+  double post_lr;
+  /* the running epoch's figures at a mid-epoch checkpoint (all 0 at an epoch boundary), so the
+     epoch's metrics row after a resume equals an uninterrupted run's: global loss sum and
+     counts, PoF's capped/rejected steps and its per-step diagnostics (sum, sum of squares, n) */
+  double   acc_loss;
+  PetscInt acc_wrong, acc_seen, acc_capped, acc_rejected;
+  double   acc_stat_s[POF_CKPT_MAX_STATS], acc_stat_s2[POF_CKPT_MAX_STATS];
+  PetscInt acc_stat_n[POF_CKPT_MAX_STATS];
   /* RNG/data-order position is fully given by (seed, epochs_done, step_in_epoch) */
   char options_json[16384]; /**< the full option set of the run, one JSON object */
 } PofCkptMeta;
@@ -129,12 +142,15 @@ PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const P
 PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model);
 
 /**
- * Newest complete checkpoint in `dir` among the files named exactly "ckpt-<10 digits>.h5"
- * (the digits are the global step, so name order is step order). Collective on comm: rank 0
- * tries them newest first; a file that fails the pof_ckpt_read_meta checks is skipped with a
- * warning on stderr (rank 0) naming it and the reason. On success *found = PETSC_TRUE and
- * path (len bytes) holds "<dir>/<name>" on every rank; *found = PETSC_FALSE if there is none
- * or dir does not exist. Error if dir cannot be listed or the name does not fit in len.
+ * Newest good checkpoint in `dir` among the files named exactly "ckpt-<10 digits>.h5" (the
+ * digits are the global step, so name order is step order). Collective on comm: rank 0 tries
+ * them newest first; a candidate is good when it passes the pof_ckpt_read_meta checks and every
+ * dataset matches its stored CRC-32 (rank 0 reads the whole file once). The newer candidates
+ * that failed are renamed "<name>.corrupt" (never deleted; ".corrupt.<k>" if taken), each named
+ * with its reason in one warning on stderr (rank 0). On success *found = PETSC_TRUE and path
+ * (len bytes) holds "<dir>/<name>" on every rank; *found = PETSC_FALSE if there is no candidate
+ * or dir does not exist. Error (nothing renamed) when there are candidates but none is good: the
+ * message lists each with its reason. Error if dir cannot be listed or the name does not fit.
  */
 PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found);
 

@@ -92,6 +92,7 @@ typedef struct {
   PetscInt         batch;                          /**< -opt_batch: global batch */
   PetscReal        lr;                             /**< -opt_lr: base learning rate */
   PetscBool        lr_set;                         /**< -opt_lr was given (posttrain: else the pretraining schedule) */
+  PetscBool        sched_set;                      /**< -opt_schedule, -opt_milestones or -opt_warmup was given (posttrain: a schedule of its own) */
   PetscReal        momentum;                       /**< -opt_momentum */
   PetscBool        nesterov;                       /**< -opt_nesterov */
   PetscReal        wd;                             /**< -opt_wd: weight decay */

@@ -98,4 +98,13 @@ PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
  */
 PetscErrorCode pof_dist_stop_agree(MPI_Comm comm, int local_flag, int *stop);
 
+/**
+ * The one reduction of a training step: sums[0] and sums[1] are summed over comm in place (the
+ * step's loss sum and misclassified count, so the epoch's figures are sums of global per-step
+ * values: the same after a resume, and independent of the rank count up to this sum's order),
+ * and *stop = the maximum of local_flag (as pof_dist_stop_agree). One MPI_Allreduce of three
+ * doubles. Collective: every rank calls it once after every training step.
+ */
+PetscErrorCode pof_dist_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop);
+
 #endif

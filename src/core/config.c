@@ -143,18 +143,21 @@ static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *
     PetscBool set = PETSC_FALSE;
     PetscInt  nm  = POF_MAX_MILESTONES;
     PetscCall(PetscOptionsInt("-opt_batch", "Global batch size (divisible by the rank count)", NULL, cfg->opt.batch, &cfg->opt.batch, NULL));
-    PetscCall(PetscOptionsReal("-opt_lr", "Base learning rate (posttrain default: the pretraining schedule read at the epoch where post-training starts)", NULL, cfg->opt.lr, &cfg->opt.lr, &cfg->opt.lr_set));
+    PetscCall(PetscOptionsReal("-opt_lr", "Base learning rate (posttrain default: the pretraining schedule read at the epoch where post-training starts, then fixed for the run)", NULL, cfg->opt.lr, &cfg->opt.lr, &cfg->opt.lr_set));
     PetscCall(PetscOptionsReal("-opt_momentum", "Momentum", NULL, cfg->opt.momentum, &cfg->opt.momentum, NULL));
     PetscCall(PetscOptionsBool("-opt_nesterov", "Nesterov momentum (torch.optim.SGD nesterov=True semantics)", NULL, cfg->opt.nesterov, &cfg->opt.nesterov, NULL));
     PetscCall(PetscOptionsReal("-opt_wd", "Weight decay (L2, added to the gradient)", NULL, cfg->opt.wd, &cfg->opt.wd, NULL));
     PetscCall(PetscOptionsEnum("-opt_kind", "Optimizer", NULL, PofOptimizerKinds, (PetscEnum)cfg->opt.kind, (PetscEnum *)&cfg->opt.kind, NULL));
     PetscCall(PetscOptionsReal("-opt_sam_rho", "SAM neighbourhood radius rho", NULL, cfg->opt.sam_rho, &cfg->opt.sam_rho, NULL));
     PetscCall(PetscOptionsBool("-opt_sam_sync", "SAM perturbation from the global gradient (false: each rank's own)", NULL, cfg->opt.sam_sync, &cfg->opt.sam_sync, NULL));
-    PetscCall(PetscOptionsEnum("-opt_schedule", "Learning-rate schedule", NULL, PofScheduleKinds, (PetscEnum)cfg->opt.schedule, (PetscEnum *)&cfg->opt.schedule, NULL));
+    PetscCall(PetscOptionsEnum("-opt_schedule", "Learning-rate schedule (posttrain: given, or with -opt_milestones/-opt_warmup, post-training follows a schedule of its own from its base rate; else its rate is fixed at the start)", NULL, PofScheduleKinds, (PetscEnum)cfg->opt.schedule, (PetscEnum *)&cfg->opt.schedule, &set));
+    cfg->opt.sched_set = set;
     PetscCall(PetscOptionsIntArray("-opt_milestones", "Epochs where the step schedule multiplies the rate by -opt_factor (comma list)", NULL, cfg->opt.milestones, &nm, &set));
     if (set) cfg->opt.nmilestones = nm;
+    if (set) cfg->opt.sched_set = PETSC_TRUE;
     PetscCall(PetscOptionsReal("-opt_factor", "Step-schedule factor", NULL, cfg->opt.factor, &cfg->opt.factor, NULL));
-    PetscCall(PetscOptionsInt("-opt_warmup", "Linear learning-rate warm-up epochs", NULL, cfg->opt.warmup, &cfg->opt.warmup, NULL));
+    PetscCall(PetscOptionsInt("-opt_warmup", "Linear learning-rate warm-up epochs", NULL, cfg->opt.warmup, &cfg->opt.warmup, &set));
+    if (set) cfg->opt.sched_set = PETSC_TRUE;
     PetscCall(PetscOptionsBool("-opt_bn_sync", "Synchronized BatchNorm over all ranks (false: per-rank statistics)", NULL, cfg->opt.bn_sync, &cfg->opt.bn_sync, NULL));
   }
   if (groups & POF_GROUP_POF) {

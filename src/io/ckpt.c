@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,25 +40,31 @@ typedef enum { CKPT_A_INT,
                CKPT_A_REAL,
                CKPT_A_STR } CkptAttrKind;
 
-/* One attribute of "/" <-> one PofCkptMeta field. count: elements (int/real) or buffer bytes (str). */
+/* One attribute of "/" <-> one PofCkptMeta field. count: elements (int/real) or buffer bytes (str).
+   optional: a file without it reads as 0 (fields added after format version 1 was fixed). */
 typedef struct {
   const char  *name;
   CkptAttrKind kind;
   size_t       offset;
   size_t       count;
+  int          optional;
 } CkptAttr;
 
-#define CKPT_INT(f)                             \
-  {                                             \
-#    f, CKPT_A_INT, offsetof(PofCkptMeta, f), 1 \
+#define CKPT_INT(f)                                \
+  {                                                \
+#    f, CKPT_A_INT, offsetof(PofCkptMeta, f), 1, 0 \
   }
-#define CKPT_REAL(f)                             \
-  {                                              \
-#    f, CKPT_A_REAL, offsetof(PofCkptMeta, f), 1 \
+#define CKPT_REAL(f)                                \
+  {                                                 \
+#    f, CKPT_A_REAL, offsetof(PofCkptMeta, f), 1, 0 \
   }
-#define CKPT_STR(f)                                                         \
-  {                                                                         \
-#    f, CKPT_A_STR, offsetof(PofCkptMeta, f), sizeof(((PofCkptMeta *)0)->f) \
+#define CKPT_STR(f)                                                            \
+  {                                                                            \
+#    f, CKPT_A_STR, offsetof(PofCkptMeta, f), sizeof(((PofCkptMeta *)0)->f), 0 \
+  }
+#define CKPT_OPT(f, kind, n)                 \
+  {                                          \
+#    f, kind, offsetof(PofCkptMeta, f), n, 1 \
   }
 
 static const CkptAttr ckpt_attrs[] = {
@@ -81,7 +88,7 @@ static const CkptAttr ckpt_attrs[] = {
   CKPT_REAL(lr_base),
   CKPT_REAL(lr_factor),
   CKPT_INT(schedule),
-  { "milestones", CKPT_A_INT, offsetof(PofCkptMeta, milestones), POF_MAX_MILESTONES },
+  { "milestones", CKPT_A_INT, offsetof(PofCkptMeta, milestones), POF_MAX_MILESTONES, 0 },
   CKPT_INT(nmilestones),
   CKPT_INT(warmup_epochs),
   CKPT_INT(schedule_epochs),
@@ -89,6 +96,15 @@ static const CkptAttr ckpt_attrs[] = {
   CKPT_INT(have_momentum),
   CKPT_INT(have_theta0),
   CKPT_STR(options_json),
+  CKPT_OPT(post_lr, CKPT_A_REAL, 1),
+  CKPT_OPT(acc_loss, CKPT_A_REAL, 1),
+  CKPT_OPT(acc_wrong, CKPT_A_INT, 1),
+  CKPT_OPT(acc_seen, CKPT_A_INT, 1),
+  CKPT_OPT(acc_capped, CKPT_A_INT, 1),
+  CKPT_OPT(acc_rejected, CKPT_A_INT, 1),
+  CKPT_OPT(acc_stat_s, CKPT_A_REAL, POF_CKPT_MAX_STATS),
+  CKPT_OPT(acc_stat_s2, CKPT_A_REAL, POF_CKPT_MAX_STATS),
+  CKPT_OPT(acc_stat_n, CKPT_A_INT, POF_CKPT_MAX_STATS),
 };
 #define CKPT_NATTRS ((int)(sizeof(ckpt_attrs) / sizeof(ckpt_attrs[0])))
 
@@ -443,6 +459,11 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   for (int i = 0; i < CKPT_NATTRS; i++) {
     const CkptAttr *at    = &ckpt_attrs[i];
     char           *field = (char *)m + at->offset;
+    if (at->optional) {
+      htri_t has;
+      PofCallH5Id(has, H5Aexists(*fid, at->name));
+      if (has <= 0) continue; /* res is zeroed: the field reads as 0 */
+    }
     if (at->kind == CKPT_A_INT)
       PetscCall(ckpt_attr_read_petscint(*fid, path, at->name, (PetscInt *)(void *)field, at->count));
     else
@@ -461,6 +482,12 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
   PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) && (m->have_theta0 == 0 || m->have_theta0 == 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
   if (m->have_theta0) PetscCheck(res->extra.n_theta0 == m->n_params - m->n_feature, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: n_theta0 = %" PetscInt_FMT " but the classifier has n_params - n_feature = %" PetscInt_FMT " values", path, res->extra.n_theta0, m->n_params - m->n_feature);
 
+  PetscCheck(m->epochs_done >= 0 && m->step_in_epoch >= 0 && m->global_step >= 0 && m->run_start_epoch >= 0 && m->run_start_epoch <= m->epochs_done, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: implausible progress epochs_done %" PetscInt_FMT ", step_in_epoch %" PetscInt_FMT ", global_step %" PetscInt_FMT ", run_start_epoch %" PetscInt_FMT, path, m->epochs_done, m->step_in_epoch, m->global_step, m->run_start_epoch);
+  PetscCheck(isfinite(m->post_lr) && m->post_lr >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: post_lr = %g is not a learning rate", path, m->post_lr);
+  PetscCheck(m->acc_wrong >= 0 && m->acc_seen >= 0 && m->acc_wrong <= m->acc_seen && m->acc_capped >= 0 && m->acc_rejected >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible epoch counts acc_wrong %" PetscInt_FMT ", acc_seen %" PetscInt_FMT, path, m->acc_wrong, m->acc_seen);
+  PetscCheck(m->schedule >= POF_SCHED_STEP && m->schedule <= POF_SCHED_CONST, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: schedule = %" PetscInt_FMT " is not a known schedule", path, m->schedule);
+  PetscCheck(isfinite(m->lr_base) && m->lr_base >= 0 && isfinite(m->lr_factor) && m->lr_factor >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible learning rate lr_base %g, lr_factor %g", path, m->lr_base, m->lr_factor);
   PetscCall(ckpt_check_dataset(*fid, path, "params", 8, m->n_params, "n_params"));
   if (m->have_momentum) PetscCall(ckpt_check_dataset(*fid, path, "momentum", 8, m->n_params, "n_params"));
   PetscCall(ckpt_check_dataset(*fid, path, "bn_running", 4, m->n_bn_state, "n_bn_state"));
@@ -495,6 +522,63 @@ static PetscErrorCode ckpt_probe(const char *path, CkptProbe *res)
     res->code      = 0;
   } else if (!res->code)
     res->code = ierr;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo, PetscInt hi, PetscInt npieces, void *buf);
+
+/* Read every dataset the probed file holds (res->ok) with the serial driver and compare its
+   CRC-32 with the stored one; errors name the file and the dataset. Local (rank 0 of a search). */
+static PetscErrorCode ckpt_verify_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid, void **buf)
+{
+  const PofCkptMeta *m             = &res->meta;
+  const PetscInt     n[CKPT_ND]    = { m->n_params, m->have_momentum ? m->n_params : 0, m->n_bn_state, m->have_theta0 ? res->extra.n_theta0 : 0 };
+  const size_t       elsz[CKPT_ND] = { sizeof(double), sizeof(double), sizeof(float), sizeof(double) };
+  const PetscInt     piece         = PetscMin(ckpt_io_chunk, (PetscInt)1 << 20);
+  char               oname[POF_PATH_MAX + 32];
+  PetscFunctionBegin;
+  PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
+  PofCallH5Id(*fid, H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl));
+  PetscCall(PetscMalloc(sizeof(double) * (size_t)piece, buf));
+  for (int k = 0; k < CKPT_ND; k++) {
+    uLong c = crc32_z(0L, Z_NULL, 0);
+    hid_t d;
+    if (k != CKPT_D_PARAMS && k != CKPT_D_RUNNING && n[k] == 0) continue;
+    PofCallH5Id(d, H5Dopen2(*fid, ckpt_dset_names[k], H5P_DEFAULT));
+    for (PetscInt a = 0; a < n[k]; a += piece) {
+      const PetscInt b = PetscMin(n[k], a + piece);
+      PetscCall(ckpt_xfer(d, elsz[k] == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, elsz[k], PETSC_FALSE, a, b, 1, *buf));
+      c = crc32_z(c, (const Bytef *)*buf, (size_t)(b - a) * elsz[k]);
+    }
+    PofCallH5(H5Dclose(d));
+    PetscCheck(c == res->extra.crc[k], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored %08lx, read %08lx)", path, ckpt_dset_names[k], res->extra.crc[k], c);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ckpt_probe, then (if the metadata hold) the checksums of all data. Errors go into res. Local. */
+static PetscErrorCode ckpt_probe_verified(const char *path, CkptProbe *res)
+{
+  CkptQuiet      q;
+  hid_t          fapl = -1, fid = -1;
+  void          *buf = NULL;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(ckpt_probe(path, res));
+  if (!res->ok) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ckpt_quiet_begin(&q));
+  PetscCall(PetscPushErrorHandler(ckpt_record_handler, res));
+  ierr = ckpt_verify_body(path, res, &fapl, &fid, &buf);
+  PetscCall(PetscPopErrorHandler());
+  if (fid >= 0) (void)H5Fclose(fid);
+  if (fapl >= 0) (void)H5Pclose(fapl);
+  PetscCall(PetscFree(buf));
+  (void)H5Eclear2(H5E_DEFAULT);
+  ckpt_quiet_end(&q);
+  if (ierr) {
+    res->ok = 0;
+    if (!res->code) res->code = ierr;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1051,11 +1135,25 @@ typedef struct {
   char msg[CKPT_MSG_LEN];
 } CkptFound;
 
+/* Rename the checkpoint `path` that failed verification to "<path>.corrupt" (or ".corrupt.<k>"
+   if that name is taken): it is kept for inspection and no longer a candidate. Local. */
+static void ckpt_set_aside(const char *path, char *to, size_t len)
+{
+  struct stat st;
+  snprintf(to, len, "%s.corrupt", path);
+  for (int k = 2; k < 100 && lstat(to, &st) == 0; k++) snprintf(to, len, "%s.corrupt.%d", path, k);
+  if (lstat(to, &st) == 0 || rename(path, to) != 0) to[0] = '\0';
+}
+
+/* Newest first: the first candidate whose metadata and checksums hold wins. The newer ones that
+   failed are set aside (renamed) with one warning each. When none holds, nothing is renamed and
+   res->msg lists every candidate with its reason (status -1). */
 static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFound *res)
 {
   CkptList   l;
-  int        err;
+  int        err, nbad = 0;
   CkptProbe *p;
+  char(*why)[CKPT_MSG_LEN] = NULL;
   PetscFunctionBegin;
   PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
   if (err && err != ENOENT) {
@@ -1064,6 +1162,7 @@ static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFo
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscNew(&p));
+  if (l.n) PetscCall(PetscCalloc1((size_t)l.n, &why));
   for (int i = 0; i < l.n && res->status == 0; i++) {
     char path[POF_PATH_MAX];
     int  n = snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
@@ -1072,13 +1171,33 @@ static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFo
       snprintf(res->msg, sizeof(res->msg), "checkpoint path %s/%s does not fit in %zu bytes", dir, l.names[i], len);
       break;
     }
-    PetscCall(ckpt_probe(path, p));
+    PetscCall(ckpt_probe_verified(path, p));
     if (p->ok) {
       res->status = 1;
       memcpy(res->path, path, (size_t)n + 1);
     } else
-      PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: skipping checkpoint %s: %s\n", path, p->reason));
+      snprintf(why[nbad++], CKPT_MSG_LEN, "%s", p->reason);
   }
+  if (res->status == 1) {
+    for (int i = 0; i < nbad; i++) {
+      char path[POF_PATH_MAX], to[POF_PATH_MAX + 32];
+      snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
+      ckpt_set_aside(path, to, sizeof(to));
+      if (to[0])
+        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s): renamed to %s; resuming from %s\n", path, why[i], to, res->path));
+      else
+        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s) and could not be renamed: %s; resuming from %s\n", path, why[i], strerror(errno), res->path));
+    }
+  } else if (res->status == 0 && nbad > 0) {
+    size_t off;
+    res->status = -1;
+    if (nbad == 1)
+      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: its only one failed verification (it is left as it is; move it away to start the run anew):", dir);
+    else
+      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: all %d failed verification (they are left as they are; move them away to start the run anew):", dir, nbad);
+    for (int i = 0; i < nbad && off < sizeof(res->msg); i++) off += (size_t)snprintf(res->msg + off, sizeof(res->msg) - off, " [%s]", why[i]);
+  }
+  PetscCall(PetscFree(why));
   PetscCall(PetscFree(p));
   PetscCall(ckpt_list_free(&l));
   PetscFunctionReturn(PETSC_SUCCESS);

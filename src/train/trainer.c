@@ -60,8 +60,8 @@ struct _p_PofTrainer {
   int32_t       *y, *yw;
   double        *theta0;
   FILE          *metrics, *steps;
-  /* pretrain schedule or posttrain schedule */
-  double lr_base;
+  /* posttrain: the learning rate fixed at the start (or the base of its own schedule) */
+  double post_lr;
   /* epoch accumulators */
   double     loss_sum;
   PetscInt   wrong, seen, capped, rejected;
@@ -95,6 +95,67 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
 /* Options a resumed run may change without changing its trajectory (run_dir: a moved or copied run). */
 static const char *const resume_free_keys[] = { "run_dir", "run_epochs", "run_quiet", "run_step_log", "ckpt_every_steps", "ckpt_every_epochs", "ckpt_keep", "ckpt_resume", "eval_batch", "model_in", NULL };
 
+/* The checkpoint's options with defaults resolved as this run resolves them: a run started
+   without -model_classes wrote "model_classes":0 (before the class count was recorded
+   resolved), which means the checkpoint's class count. */
+static PetscErrorCode resolve_ckpt_options(const PofCkptMeta *meta, char *out, size_t len)
+{
+  static const char key[] = "\"model_classes\":0";
+  const char       *src = meta->options_json, *at = strstr(src, key);
+  PetscFunctionBegin;
+  if (!at || (at[sizeof key - 1] != ',' && at[sizeof key - 1] != '}')) {
+    PetscCall(PetscStrncpy(out, src, len));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  const int n = snprintf(out, len, "%.*s\"model_classes\":%" PetscInt_FMT "%s", (int)(at - src), src, meta->classes, at + sizeof key - 1);
+  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_PLIB, "options of the checkpoint too long");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A resumed run continues metrics.jsonl / steps.jsonl after the rows of the checkpoint's state
+   (epochs_done E, step_in_epoch S): rows written after it (a job killed between a row and its
+   checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
+   uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
+   {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that does not parse (cut by a kill)
+   goes too. The file is rewritten under a temporary name, fsync'ed and renamed. Rank 0. */
+static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S, int *dropped)
+{
+  char   tmp[POF_PATH_MAX + 64], *line = NULL;
+  size_t cap  = 0;
+  FILE  *in   = fopen(path, "r"), *out;
+  int    kept = 0;
+  PetscFunctionBegin;
+  *dropped = 0;
+  if (!in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()));
+  out = fopen(tmp, "w");
+  if (!out) fclose(in);
+  PetscCheck(out, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", tmp, strerror(errno));
+  for (ssize_t n; (n = getline(&line, &cap, in)) > 0;) {
+    long long e = 0, st = 0;
+    int       ok = n > 1 && line[n - 1] == '\n' && sscanf(line, "{\"epoch\":%lld,", &e) == 1 && e >= 1;
+    if (ok && steps) {
+      const char *p = strstr(line, ",\"step\":");
+      ok            = p && sscanf(p, ",\"step\":%lld", &st) == 1 && (e - 1 < E || (e - 1 == E && st < S));
+    } else if (ok)
+      ok = e <= E;
+    if (ok && fputs(line, out) >= 0)
+      kept++;
+    else
+      (*dropped)++;
+  }
+  free(line);
+  fclose(in);
+  const int werr = fflush(out) != 0 || fsync(fileno(out)) != 0;
+  if (fclose(out) != 0 || werr || rename(tmp, path) != 0) {
+    const int e = errno;
+    (void)remove(tmp);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rewrite '%s' without the rows after the checkpoint: %s", path, strerror(e));
+  }
+  (void)kept;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
 {
   char path[POF_PATH_MAX + 32], kept[POF_PATH_MAX + 64] = "";
@@ -103,12 +164,14 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
   PetscCall(pof_ckpt_check_dir(t->comm, t->cfg.run.dir));
   if (resumed && t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
     char  *json = NULL, diff[1024];
-    size_t len  = 0;
-    FILE  *f    = open_memstream(&json, &len);
+    char   old[sizeof t->meta.options_json];
+    size_t len = 0;
+    FILE  *f   = open_memstream(&json, &len);
     PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
     PetscCall(pof_config_write_json(&t->cfg, f));
     fclose(f);
-    changed = pof_config_json_diff(t->meta.options_json, json, resume_free_keys, diff, sizeof diff);
+    PetscCall(resolve_ckpt_options(&t->meta, old, sizeof old));
+    changed = pof_config_json_diff(old, json, resume_free_keys, diff, sizeof diff);
     free(json);
     if (changed > 0) {
       PetscCall(PetscSNPrintf(kept, sizeof(kept), "%s/config-before-step-%" PetscInt_FMT ".json", t->cfg.run.dir, t->meta.global_step));
@@ -125,6 +188,14 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
     fprintf(f, "\n");
     fclose(f);
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
+    if (resumed) {
+      char sp[POF_PATH_MAX + 32];
+      int  dm, ds = 0;
+      PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
+      PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
+      PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
+      if (dm + ds) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout, "%s: dropped %d metrics row(s) and %d step row(s) written after the checkpoint (they are computed again)\n", t->meta.kind, dm, ds));
+    }
     t->metrics = fopen(path, resumed ? "a" : "w");
     PetscCheck(t->metrics, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
     if (t->cfg.run.step_log) {
@@ -207,6 +278,27 @@ static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, co
 }
 
 /* ------------------------------------------------------------------ setup */
+/* Post-training's learning rate at its start (global epoch `start`): -opt_lr, else the value a
+   resumed run recorded, else the pretraining schedule of the model file `path` read at `start`
+   (POF.md). *from says which. Below 1e-12 post-training would not move: an error naming -opt_lr. */
+static PetscErrorCode posttrain_lr(MPI_Comm comm, const PofConfig *cfg, const PofCkptMeta *in, const char *path, PetscBool resumed, PetscInt start, double *lr, const char **from)
+{
+  PetscFunctionBegin;
+  if (cfg->opt.lr_set) {
+    *lr   = cfg->opt.lr;
+    *from = "-opt_lr";
+    PetscCheck(*lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_lr %g is below 1e-12: post-training would not change the model", *lr);
+  } else if (resumed && in->post_lr > 0) {
+    *lr   = in->post_lr;
+    *from = "recorded when this post-training run started";
+  } else {
+    *lr   = pof_schedule_lr(in->lr_base, (PofScheduleKind)in->schedule, in->milestones, in->nmilestones, in->lr_factor, in->warmup_epochs, in->schedule_epochs, start);
+    *from = "the pretraining schedule where post-training starts";
+    PetscCheck(*lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE, "the pretraining schedule of model file '%s' (%s, base %g over %" PetscInt_FMT " epochs) gives learning rate %g at epoch %" PetscInt_FMT ", where post-training starts: post-training would not change the model; give -opt_lr", path, PofScheduleKinds[in->schedule], in->lr_base, in->schedule_epochs, *lr, start);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer t)
 {
   PofCkptMeta in;
@@ -237,6 +329,11 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
       PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
       PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
       have_given = PETSC_TRUE;
+      if (kind == POF_RUN_POSTTRAIN) { /* a rate that cannot move the model stops the run before its directory exists */
+        double      lr0;
+        const char *from;
+        PetscCall(posttrain_lr(comm, cfg, &given, cfg->model.in, PETSC_FALSE, given.epochs_done, &lr0, &from));
+      }
     }
   }
 
@@ -294,7 +391,8 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   } else {
     const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
     PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
-    shape = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
+    shape                = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
+    t->cfg.model.classes = classes; /* config.json and the checkpoints record the class count that runs */
   }
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
   pof_wrn_set_recompute(t->m, cfg->model.recompute);
@@ -340,6 +438,12 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
     }
   }
   t->end_epoch = t->start_epoch + cfg->run.epochs;
+  if (kind == POF_RUN_POSTTRAIN && have_in) {
+    const char *from;
+    PetscCall(posttrain_lr(comm, cfg, &in, resumed ? resume_path : cfg->model.in, resumed, t->start_epoch, &t->post_lr, &from));
+    t->meta.post_lr = t->post_lr; /* recorded in every checkpoint: a resume uses the same rate */
+    PetscCall(pof_print(comm, "posttrain: learning rate %g (%s)%s\n", t->post_lr, from, cfg->opt.sched_set ? ", the base of the schedule given by -opt_schedule/-opt_milestones/-opt_warmup" : ", fixed for the run"));
+  }
   if (resumed) t->last_ckpt_step = t->meta.global_step;
   t->finished = (PetscBool)(resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
   if (kind == POF_RUN_POSTTRAIN && !t->theta0) { /* θ0 = the classifier of the pretrained model */
@@ -489,7 +593,7 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
 }
 
 /* ------------------------------------------------------------------ one step */
-static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step)
+static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step, double *ls_out, PetscInt *wrong_out)
 {
   double         ls    = 0;
   PetscInt       wrong = 0;
@@ -522,20 +626,20 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
       fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%s,\"L0\":%s,\"eta_max\":%s,\"eta_star\":%s,\"gamma\":%s,\"pert_norm\":%s,\"kappa\":%s,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, pof_jnum(j[0], ls / (double)t->nloc), pof_jnum(j[1], res.L0), pof_jnum(j[2], res.eta_max), pof_jnum(j[3], res.eta_star), pof_jnum(j[4], res.gamma), pof_jnum(j[5], res.pert_norm), pof_jnum(j[6], res.kappa), (int)res.capped, (int)res.rejected);
     }
   }
-  t->loss_sum += ls, t->wrong += wrong, t->seen += t->nloc;
+  *ls_out    = ls;
+  *wrong_out = wrong;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ------------------------------------------------------------------ the loop */
 static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs, double test_loss, double test_err, double gap_loss, double gap_err)
 {
-  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], acc[4] = { t->loss_sum, (double)t->wrong, (double)t->seen, 0 };
+  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT];
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
-  PetscCall(pof_dist_allreduce_sum(t->comm, acc, 3));
   PofShardStats ss;
   PetscCall(pof_shard_stats(t->shard, &ss));
-  const double train_loss = acc[0] / acc[2], train_err = 100.0 * acc[1] / acc[2];
+  const double train_loss = t->loss_sum / (double)t->seen, train_err = 100.0 * (double)t->wrong / (double)t->seen; /* global sums of every step */
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
     FILE *f = t->metrics;
@@ -562,12 +666,41 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The running epoch's figures into the checkpoint's fields (mid-epoch), or zeros (at a boundary). */
+static void acc_to_meta(PofTrainer t, PetscBool mid)
+{
+  PofCkptMeta *m = &t->meta;
+  m->acc_loss    = mid ? t->loss_sum : 0;
+  m->acc_wrong = mid ? t->wrong : 0, m->acc_seen = mid ? t->seen : 0;
+  m->acc_capped = mid ? t->capped : 0, m->acc_rejected = mid ? t->rejected : 0;
+  for (int k = 0; k < POF_CKPT_MAX_STATS; k++) {
+    m->acc_stat_s[k]  = mid && k < ST_COUNT ? t->st_[k].s : 0;
+    m->acc_stat_s2[k] = mid && k < ST_COUNT ? t->st_[k].s2 : 0;
+    m->acc_stat_n[k]  = mid && k < ST_COUNT ? t->st_[k].n : 0;
+  }
+}
+
+/* Start an epoch's figures: from the checkpoint when the run resumes inside this epoch. */
+static void acc_start(PofTrainer t, PetscBool resume_mid)
+{
+  const PofCkptMeta *m = &t->meta;
+  t->loss_sum          = resume_mid ? m->acc_loss : 0;
+  t->wrong = resume_mid ? m->acc_wrong : 0, t->seen = resume_mid ? m->acc_seen : 0;
+  t->capped = resume_mid ? m->acc_capped : 0, t->rejected = resume_mid ? m->acc_rejected : 0;
+  for (int k = 0; k < ST_COUNT; k++) t->st_[k] = (Stat){ resume_mid ? m->acc_stat_s[k] : 0, resume_mid ? m->acc_stat_s2[k] : 0, resume_mid ? m->acc_stat_n[k] : 0 };
+}
+
 static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt step_in_epoch)
 {
   char path[POF_PATH_MAX + 64];
   PetscFunctionBegin;
   t->meta.epochs_done   = epoch_done;
   t->meta.step_in_epoch = step_in_epoch;
+  acc_to_meta(t, step_in_epoch > 0);
+  if (t->rank == 0) { /* every row the checkpoint covers is on disk before it (a resume keeps them) */
+    if (t->steps) (void)(fflush(t->steps) || fsync(fileno(t->steps)));
+    if (t->metrics) (void)(fflush(t->metrics) || fsync(fileno(t->metrics)));
+  }
   PetscCall(pof_ckpt_name(t->cfg.run.dir, t->meta.global_step, path, sizeof(path)));
   PetscCall(write_state(t, path));
   t->last_ckpt_step = t->meta.global_step;
@@ -601,7 +734,25 @@ static PetscErrorCode link_model(PofTrainer t, const char *ckpt, const char *mod
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* After every step (and at the end of every epoch): do all ranks agree to stop? */
+/* After every step: the step's global loss sum and error count (added to the epoch's figures)
+   and the ranks' agreement on a stop request, in one reduction. */
+static PetscErrorCode step_agreed(PofTrainer t, double ls, PetscInt wrong, int *sig)
+{
+  double sums[2] = { ls, (double)wrong };
+  int    local   = 0;
+  PetscFunctionBegin;
+  if (t->cfg.stop_requested) {
+    pof_signal_test_hook(t->meta.global_step);
+    local = t->cfg.stop_requested();
+  }
+  PetscCall(pof_dist_step_agree(t->comm, local, sums, sig));
+  t->loss_sum += sums[0];
+  t->wrong += (PetscInt)sums[1];
+  t->seen += t->B;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* At the end of every epoch: do all ranks agree to stop? */
 static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
 {
   PetscFunctionBegin;
@@ -610,6 +761,17 @@ static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
   pof_signal_test_hook(t->meta.global_step);
   PetscCall(pof_dist_stop_agree(t->comm, t->cfg.stop_requested(), sig));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The learning rate of a (global) epoch: pretraining follows its schedule; post-training runs at
+   the rate fixed at its start (t->post_lr), or follows a schedule of its own from that rate when
+   -opt_schedule, -opt_milestones or -opt_warmup was given. */
+static double epoch_lr(PofTrainer t, PetscInt epoch)
+{
+  const PofOptConfig *o = &t->cfg.opt;
+  if (t->kind == POF_RUN_PRETRAIN) return pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
+  if (!o->sched_set) return t->post_lr;
+  return pof_schedule_lr(t->post_lr, o->schedule, o->milestones, o->nmilestones, o->factor, o->warmup, t->cfg.run.epochs, epoch - t->start_epoch);
 }
 
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
@@ -643,30 +805,27 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
                       t->meta.width ? t->meta.width : t->cfg.model.width, t->meta.base ? t->meta.base : t->cfg.model.base, t->n_params, t->info.name[0] ? t->info.name : t->cfg.data.file, t->info.n_train, t->info.n_test, t->B, (int)t->size, pof_threads(), e0 + 1, t->end_epoch,
                       t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "", t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
   for (PetscInt epoch = e0; epoch < t->end_epoch && !stopped; epoch++) {
-    double lr;
-    int    stop_at_end = 0;
-    if (t->kind == POF_RUN_POSTTRAIN && t->cfg.opt.lr_set)
-      lr = pof_schedule_lr(t->cfg.opt.lr, t->cfg.opt.schedule, t->cfg.opt.milestones, t->cfg.opt.nmilestones, t->cfg.opt.factor, t->cfg.opt.warmup, t->cfg.run.epochs, epoch - t->start_epoch);
-    else
-      lr = pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
+    const double lr          = epoch_lr(t, epoch);
+    int          stop_at_end = 0;
     pof_timers_reset();
     pof_shard_stats_reset(t->shard);
-    t->loss_sum = 0, t->wrong = 0, t->seen = 0, t->capped = 0, t->rejected = 0;
-    memset(t->st_, 0, sizeof(t->st_));
+    acc_start(t, (PetscBool)(first_step > 0));
     const double t0 = pof_now();
     for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
-      int sig;
+      int      sig;
+      double   ls    = 0;
+      PetscInt wrong = 0;
       pof_timer_start(POF_T_DATA);
       PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
       pof_timer_stop(POF_T_DATA);
-      PetscCall(train_step(t, lr, epoch, step));
+      PetscCall(train_step(t, lr, epoch, step, &ls, &wrong));
       if (!kernels_checked) {
         PetscCall(pof_warn_reference_kernels(t->comm, t->m, name));
         kernels_checked = PETSC_TRUE;
       }
       t->meta.global_step++;
+      PetscCall(step_agreed(t, ls, wrong, &sig));
       if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
-      PetscCall(stop_agreed(t, &sig));
       if (sig && step + 1 < t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
         if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch, step + 1));
         stopped = sig;

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Checkpoint directories: find the newest complete checkpoint (skipping a truncated newer one
-# with a warning), not-found cases, pruning to the newest N, the early directory check, the
+# Checkpoint directories: find the newest good checkpoint (setting a truncated newer one aside as
+# <name>.corrupt with a warning; an error when none is good), not-found cases, pruning to the newest N, the early directory check, the
 # signature check and the checkpoint name.
 set -uo pipefail
 T="$1"
@@ -22,16 +22,17 @@ pass 2 "all complete: the newest is found" "^found run/ckpt-0000000030\.h5$" -mo
 truncate -s $(( $(stat -c %s run/ckpt-0000000030.h5) / 2 )) run/ckpt-0000000030.h5
 cp run/ckpt-0000000010.h5 run/ckpt-0000000040.h5.tmp.4242   # an interrupted write: ignored
 cp run/ckpt-0000000010.h5 run/ckpt-99.h5                    # not the name pattern: ignored
-pass 2 "truncated newest skipped: step 20 found" "^found run/ckpt-0000000020\.h5$" -mode latest -dir run
-grep -qE "^pof: warning: skipping checkpoint run/ckpt-0000000030\.h5: checkpoint run/ckpt-0000000030\.h5 is truncated" "$T_OUT" \
-  && ok "the skip is reported, naming the file and the reason" || { bad "no warning for the skipped file"; cat "$T_OUT"; }
+pass 2 "truncated newest set aside: step 20 found" "^found run/ckpt-0000000020\.h5$" -mode latest -dir run
+grep -qE "^pof: warning: checkpoint run/ckpt-0000000030\.h5 failed verification \(checkpoint run/ckpt-0000000030\.h5 is truncated.*\): renamed to run/ckpt-0000000030\.h5\.corrupt; resuming from run/ckpt-0000000020\.h5$" "$T_OUT" \
+  && ok "the file is reported, with the reason, the new name and the checkpoint used" || { bad "no warning for the file set aside"; cat "$T_OUT"; }
+[ -e run/ckpt-0000000030.h5.corrupt ] && [ ! -e run/ckpt-0000000030.h5 ] && ok "renamed to ckpt-0000000030.h5.corrupt (kept, no longer a candidate)" || { bad "not renamed"; ls run; }
 [ "$(grep -c 'pof: warning' "$T_OUT")" -eq 1 ] && ok "one warning (rank 0 only, tmp and odd names not probed)" || { bad "warning count"; cat "$T_OUT"; }
 pass 2 "step 20 found is readable" "roundtrip ok" -mode read -path run/ckpt-0000000020.h5 -step 20
 pass 4 "same answer at 4 ranks" "^found run/ckpt-0000000020\.h5$" -mode latest -dir run
 mkdir bad
-printf 'junk' > bad/ckpt-0000000001.h5; cp run/ckpt-0000000030.h5 bad/ckpt-0000000002.h5
-pass 2 "only broken checkpoints: not found" "^not found" -mode latest -dir bad
-[ "$(grep -c 'pof: warning: skipping' "$T_OUT")" -eq 2 ] && ok "both broken files reported" || { bad "warnings for bad/"; cat "$T_OUT"; }
+printf 'junk' > bad/ckpt-0000000001.h5; cp run/ckpt-0000000030.h5.corrupt bad/ckpt-0000000002.h5
+fail 2 "only broken checkpoints: an error listing both" "^pof: error: no usable checkpoint in bad: all 2 failed verification \(they are left as they are; .*\): \[checkpoint bad/ckpt-0000000002\.h5 is truncated.*\] \[checkpoint bad/ckpt-0000000001\.h5 is not an HDF5 file" -mode latest -dir bad
+[ "$(ls bad | tr '\n' ' ')" = "ckpt-0000000001.h5 ckpt-0000000002.h5 " ] && ok "... nothing renamed" || { bad "bad/ now holds: $(ls bad)"; }
 fail 2 "a regular file as directory" "cannot list checkpoint directory run/ckpt-0000000010.h5" -mode latest -dir run/ckpt-0000000010.h5
 
 # ---- prune

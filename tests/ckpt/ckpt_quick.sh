@@ -13,5 +13,6 @@ cp run/ckpt-0000000001.h5 run/ckpt-0000000002.h5
 truncate -s $(( $(stat -c %s run/ckpt-0000000002.h5) / 2 )) run/ckpt-0000000002.h5
 fail 2 "truncated copy refused" "checkpoint run/ckpt-0000000002.h5 is truncated or damaged" -mode meta -path run/ckpt-0000000002.h5
 pass 2 "find_latest falls back to the complete file" "^found run/ckpt-0000000001\.h5$" -mode latest -dir run
-grep -q "pof: warning: skipping checkpoint run/ckpt-0000000002.h5" "$T_OUT" && ok "skip reported" || { bad "skip not reported"; cat "$T_OUT"; }
+grep -q "pof: warning: checkpoint run/ckpt-0000000002.h5 failed verification (checkpoint run/ckpt-0000000002.h5 is truncated" "$T_OUT" && [ -e run/ckpt-0000000002.h5.corrupt ] \
+  && ok "the truncated file reported and set aside as .corrupt" || { bad "not reported or not set aside"; cat "$T_OUT"; ls run; }
 ckpt_finish

@@ -2,10 +2,14 @@
 # kill -9 of the whole job (mpiexec's process group and its rank processes, which Open MPI puts
 # in process groups of their own, as a batch system kills a job's cgroup) mid-epoch of a 2-rank pretrain and of a 2-rank posttrain
 # (PoF, global mode), then resume from the newest complete checkpoint: the final parameters,
-# momentum and BN statistics are bitwise identical to uninterrupted runs.
+# momentum and BN statistics are bitwise identical to uninterrupted runs, and so are the rows of
+# metrics.jsonl and steps.jsonl (timings removed).
 # Last: a second job on a run directory in use is refused (the run directory lock).
 . "$(dirname "$0")/lib_resume.sh"
-POST="-data_file tiny.h5 -run_epochs 3 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02"
+POST="-data_file tiny.h5 -run_epochs 3 -run_quiet -run_seed 5 -opt_batch 32 -pof_weak_batch 32 -pof_partitions 4 -opt_lr 0.02 -run_step_log"
+rows_same() { # A B DESC
+  if "$R/compare_rows.py" "$1" "$2" > rows.log 2>&1; then ok "$3: $(cat rows.log)"; else bad "$3: $(cat rows.log)"; fi
+}
 expect_rc 0 "uninterrupted 2-rank pretrain (reference)" mpi 2 pretrain $PRE -run_dir ref
 expect_rc 0 "uninterrupted 2-rank posttrain (reference)" mpi 2 posttrain $POST -model_in ref/model.h5 -run_dir pref
 
@@ -30,6 +34,7 @@ expect_rc 0 "pretrain resumes after kill -9" mpi 2 pretrain $PRE -run_dir pk -ck
 expect_out "resuming from pk/ckpt-" "resumed from a checkpoint"
 grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
 same ref/model.h5 pk/model.h5 "pretrain: kill -9 + resume vs uninterrupted"
+rows_same ref/metrics.jsonl pk/metrics.jsonl "pretrain: metrics.jsonl after kill -9 + resume"
 ls pk | grep -q "\.tmp\." && bad "stale temporary left: $(ls pk)" || ok "no temporary file left"
 
 # 3 epochs = PoF steps 17..40, 22 of them after the checkpoint at 18 (with 1 epoch only 6 were left and an idle machine finished the run
@@ -40,6 +45,8 @@ expect_rc 0 "posttrain resumes after kill -9" mpi 2 posttrain $POST -model_in re
 expect_out "resuming from qk/ckpt-" "resumed from a checkpoint"
 grep -o "resuming from [^ ]* ([^)]*)" "$T_OUT"
 same pref/model.h5 qk/model.h5 "posttrain: kill -9 + resume vs uninterrupted (θ0 included)"
+rows_same pref/metrics.jsonl qk/metrics.jsonl "posttrain: metrics.jsonl after kill -9 + resume"
+rows_same pref/steps.jsonl qk/steps.jsonl "posttrain: steps.jsonl after kill -9 + resume"
 # One job per run directory: a second job on a directory in use is refused (its holder named) and
 # damages nothing; the first job (frozen with SIGSTOP while the second one tries) ends as if alone.
 start_bg lk.log 2 pretrain $PRE -run_dir lk

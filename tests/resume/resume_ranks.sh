@@ -25,7 +25,7 @@ cp -r stop tr
 cp tr/ckpt-0000000005.h5 tr/ckpt-0000000006.h5
 truncate -s $(( $(stat -c %s tr/ckpt-0000000006.h5) / 2 )) tr/ckpt-0000000006.h5
 expect_rc 0 "resume with a truncated newest checkpoint" mpi 2 pretrain $PRE -run_dir tr -ckpt_every_steps 3
-expect_out "pof: warning: skipping checkpoint tr/ckpt-0000000006.h5" "truncated checkpoint skipped with a warning"
+expect_out "pof: warning: checkpoint tr/ckpt-0000000006.h5 failed verification \(checkpoint tr/ckpt-0000000006.h5 is truncated.*\): renamed to tr/ckpt-0000000006.h5.corrupt; resuming from tr/ckpt-0000000005.h5" "truncated checkpoint set aside with a warning"
 expect_out "resuming from tr/ckpt-0000000005.h5" "previous complete checkpoint used"
 same ref/model.h5 tr/model.h5 "after skipping the truncated one vs uninterrupted"
 

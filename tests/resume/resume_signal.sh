@@ -7,11 +7,12 @@
 expect_rc 0 "uninterrupted 2-rank pretrain (reference)" mpi 2 pretrain $PRE -run_dir ref
 expect_out '"status":"finished"' "summary status finished"
 
-# SIGUSR1 to mpiexec after the periodic checkpoint of step 2 (the ranks hold there until the
-# signal arrives: a whole run takes under a second, so without the hold the signal could land
-# after the run or the checkpoint could already be rotated away)
-POF_TEST_RAISE=step:2:WAIT start_bg sig.log 2 pretrain $PRE -run_dir sig -ckpt_every_steps 2
-if wait_file sig/ckpt-0000000002.h5; then kill -USR1 "$BG"; else bad "no checkpoint at step 2"; fi
+# SIGUSR1 to mpiexec after the periodic checkpoint of step 1, while the ranks hold at the end of
+# step 2 (before its stop agreement) until the signal arrives: a whole run takes under a second,
+# so without the hold the signal could land after the run or the checkpoint could already be
+# rotated away
+POF_TEST_RAISE=step:2:WAIT start_bg sig.log 2 pretrain $PRE -run_dir sig -ckpt_every_steps 1
+if wait_file sig/ckpt-0000000001.h5; then kill -USR1 "$BG"; else bad "no checkpoint at step 1"; fi
 wait_bg; rc=$?
 [ $rc -eq 75 ] && ok "SIGUSR1 to mpiexec: exit status 75" || { bad "SIGUSR1: rc=$rc"; cat sig.log; }
 grep -q "stopped on SIGUSR1 after global step" sig.log && grep -q '"status":"stopped"' sig.log && ok "stop reported: $(grep -o 'stopped on SIGUSR1 after global step [0-9]* ([^)]*)' sig.log)" || { bad "stop message"; cat sig.log; }
@@ -19,7 +20,7 @@ last=$(ls sig/ckpt-*.h5 | tail -1)
 step=$(attr "$last" global_step); sie=$(attr "$last" step_in_epoch)
 [ "$step" = 2 ] && [ "$sie" -gt 0 ] && ok "checkpoint $last mid-epoch (global step $step, step $sie of the epoch)" || bad "checkpoint $last: step $step, step_in_epoch $sie"
 [ ! -e sig/model.h5 ] && ok "no model.h5 for a stopped run" || bad "model.h5 written by a stopped run"
-expect_rc 0 "rerun resumes" mpi 2 pretrain $PRE -run_dir sig -ckpt_every_steps 2
+expect_rc 0 "rerun resumes" mpi 2 pretrain $PRE -run_dir sig -ckpt_every_steps 1
 expect_out "resuming from $last" "resumed from the signal checkpoint"
 same ref/model.h5 sig/model.h5 "SIGUSR1 + resume vs uninterrupted"
 

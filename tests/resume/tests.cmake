@@ -9,6 +9,6 @@ foreach(np 2 4)
   set_tests_properties(resume_stop_agree_${np} PROPERTIES TIMEOUT 60 ENVIRONMENT "${POF_TEST_ENV}" LABELS "mpi;resume;fast")
 endforeach()
 # about 30-130 s each on 2 idle cores; the timeout leaves room for a machine shared with other jobs
-foreach(t signal kill ranks)
+foreach(t signal kill ranks rows)
   pof_shell_test(resume_${t} resume/resume_${t}.sh TIMEOUT 600 LABELS "resume;mpi")
 endforeach()
