@@ -2,7 +2,7 @@
  * comm_bench: latency and bandwidth of the collectives pof uses, on MPI_COMM_WORLD.
  *   reduce_scatter  MPI_Reduce_scatter, float sum (blocking; for comparison)
  *   ireduce_scatter MPI_Ireduce_scatter + MPI_Wait, float sum (what the gradient exchange calls,
- *                   per bucket, src/dist/shard.c; Open MPI runs it with other algorithms, libnbc)
+ *                   per bucket, src/comm/shard.c; Open MPI runs it with other algorithms, libnbc)
  *   allgather       MPI_Allgatherv in place, float (the parameter gather after the update)
  *   allreduce       MPI_Allreduce in place, double sum (synchronized BN statistics, loss sums)
  * For each collective and message size (total bytes of the full vector, powers of 4 from 8 B to

@@ -16,7 +16,7 @@ messages and swings by tens of microseconds between runs; the small-message late
 median of seconds - beta * bytes over the messages of at most 512 B is printed next to it, and
 the projection's a is lat / (the message steps above) at the largest rank count (the larger of
 the two collectives projected). The gradient exchange is the non-blocking ireduce_scatter
-(MPI_Ireduce_scatter + MPI_Wait, as src/dist/shard.c calls it); points written before
+(MPI_Ireduce_scatter + MPI_Wait, as src/comm/shard.c calls it); points written before
 comm_bench measured it have only the blocking reduce_scatter: its ring fit then gives b_rs (and
 its latency a), and the projection still uses libnbc's algorithm, which pof runs.
 
@@ -34,7 +34,7 @@ byte times of the two collectives (from the fit at the largest rank count; --alp
 for an assumed interconnect, one b), t_step and t_bwd the measured 1-node step and backward
 times, f the fraction of backward during which gradients can flow (buckets become ready in
 reverse layer order; default 0.8), L the number of BN layers, B the gradient bucket (default
-1M floats, src/dist/shard.c).
+1M floats, src/comm/shard.c).
 
 The fit on one 2-core node measures shared-memory MPI under load: it is indicative only, and an
 inter-node projection must use a network's a and b (--alpha, --link-gbs).

@@ -181,4 +181,11 @@ PetscErrorCode pof_analysis_write(MPI_Comm comm, const char *path, const PofAnal
 /** The whole of pof analyze (options already read). Prints the summary and the JSON line. */
 PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAnalyzeConfig *acfg);
 
+/** SLEPc on top of PETSc (SlepcInitialize/SlepcFinalize: PETSc must be initialized; they nest).
+    Every rank of PETSC_COMM_WORLD calls them, around the SLEPc-based analysis. */
+PetscErrorCode pof_analysis_initialize(void);
+PetscErrorCode pof_analysis_finalize(void);
+/** SLEPc's version string into buf (len bytes). Not collective. */
+PetscErrorCode pof_analysis_slepc_version(char *buf, size_t len);
+
 #endif

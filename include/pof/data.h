@@ -10,7 +10,7 @@
  * Parallel layout: every split is held as contiguous slabs, rank r of P holding samples
  * [floor(r*N/P), floor((r+1)*N/P)) (pof_data_share_lo), read collectively with the MPI-IO
  * driver. For each batch, the uint8 samples (and labels) move with one all-to-all to the rank
- * that needs them (src/dist/exchange.c); augmentation and normalization then run locally.
+ * that needs them (src/comm/exchange.c); augmentation and normalization then run locally.
  * With -data_replicate every rank holds the whole dataset and nothing moves (same results).
  *
  * Reproducibility: which samples form global batch (epoch, step), in which order, and how

@@ -5,7 +5,7 @@
  * Works on features only: with z0_i = W0 h'_i + b0 and u_i = G h'_i + g_b (G, g_b the classifier
  * gradient at θ0), the logits at θ0 − η g are z0_i − η u_i, so every bracket and grid trial is a
  * batched small product, not a network pass. All sums are in double. Reductions go through
- * PofSumFn callbacks (an MPI_Allreduce in src/dist, or NULL for none): one for the direction
+ * PofSumFn callbacks (an MPI_Allreduce in src/comm, or NULL for none): one for the direction
  * (weak loss L0 and g), one for all bracket trials (with the curvature sum), one for all grid
  * points.
  */

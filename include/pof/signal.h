@@ -4,7 +4,7 @@
  *
  * The handlers are async-signal-safe: they only store the signal number in a volatile
  * sig_atomic_t. Nothing else happens in signal context; the training loop reads the flag after
- * each step, agrees with the other ranks (pof_dist_stop_agree in dist.h, so every rank stops
+ * each step, agrees with the other ranks (pof_comm_step_agree in comm.h, so every rank stops
  * after the same step and none is left in a collective), writes a checkpoint and returns a
  * "stopped" status, for which the program exits with POF_EXIT_CHECKPOINT (75).
  *

@@ -9,7 +9,7 @@
 #define POF_STEPPER_H
 
 #include "pof/config.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 #include "pof/nn.h"
 #include "pof/pof.h"
 

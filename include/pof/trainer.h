@@ -56,7 +56,7 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
  * trained (the test split is evaluated for the summary).
  *
  * Stop requests: when cfg->stop_requested is set, it is polled after every step and the ranks
- * agree (pof_dist_step_agree: the step's one reduction, which also sums its loss and error
+ * agree (pof_comm_step_agree: the step's one reduction, which also sums its loss and error
  * count into the epoch's figures). On an agreed request the trainer
  * writes a checkpoint at that step (mid-epoch, with the data-order position, so a resume at the
  * same rank count is bitwise identical to an uninterrupted run; a request on the last step of

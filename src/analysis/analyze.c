@@ -3,7 +3,7 @@
 #include "pof/analysis.h"
 #include "pof/ckpt.h"
 #include "pof/data.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 #include "pof/trainer.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* The loss function object of pof analyze: see include/pof/analysis.h. */
 #include "pof/analysis.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 
 #include <string.h>
 
@@ -107,7 +107,7 @@ PetscErrorCode pof_lossfn_eval(PofLossFn L, const double *theta, double *loss, d
   set_params(L, theta);
   PetscCall(local_loss(L, &buf[0], &w));
   buf[1] = (double)w;
-  PetscCall(pof_dist_allreduce_sum(L->comm, buf, 2));
+  PetscCall(pof_comm_allreduce_sum(L->comm, buf, 2));
   *loss = buf[0] / (double)L->nglobal;
   if (err_pct) *err_pct = 100.0 * buf[1] / (double)L->nglobal;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -123,7 +123,7 @@ PetscErrorCode pof_lossfn_eval_points(PofLossFn L, const double *theta, const do
     pof_wrn_params_changed(L->m);
     PetscCall(local_loss(L, &loss[j], &w));
   }
-  PetscCall(pof_dist_allreduce_sum(L->comm, loss, k));
+  PetscCall(pof_comm_allreduce_sum(L->comm, loss, k));
   for (PetscInt j = 0; j < k; j++) loss[j] /= (double)L->nglobal;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -151,7 +151,7 @@ PetscErrorCode pof_lossfn_grad(PofLossFn L, const double *theta, double *loss, d
     PetscCall(pof_wrn_features_backward(L->m, L->dh, NULL));
     for (PetscInt i = 0; i < nf; i++) buf[i] += G[i];
   }
-  PetscCall(pof_dist_allreduce_sum(L->comm, buf, np + 1));
+  PetscCall(pof_comm_allreduce_sum(L->comm, buf, np + 1));
   PetscCall(PetscArraycpy(grad, buf, np));
   if (loss) *loss = buf[np] / (double)L->nglobal;
   PetscCall(PetscFree(buf));

@@ -1,6 +1,6 @@
 /* Hessian operators, the MATSHELL, SLEPc top-k and Hutchinson traces: see include/pof/analysis.h. */
 #include "pof/analysis.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 #include "pof/rng.h"
 
 #include <math.h>
@@ -112,7 +112,7 @@ static PetscErrorCode cls_grad(ClsCtx *c, const double *Wb, double *loss, double
     }
   }
   c->gm[c->n] = ls;
-  PetscCall(pof_dist_allreduce_sum(c->comm, c->gm, c->n + 1));
+  PetscCall(pof_comm_allreduce_sum(c->comm, c->gm, c->n + 1));
   for (PetscInt i = 0; i < c->n; i++) grad[i] = c->gm[i] / (double)c->N;
   if (loss) *loss = c->gm[c->n] / (double)c->N;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -146,7 +146,7 @@ static PetscErrorCode cls_exact(ClsCtx *c, const double *v, double *hv)
       c->gm[C * F + j] += r;
     }
   }
-  PetscCall(pof_dist_allreduce_sum(c->comm, c->gm, c->n));
+  PetscCall(pof_comm_allreduce_sum(c->comm, c->gm, c->n));
   for (PetscInt i = 0; i < c->n; i++) hv[i] = c->gm[i] / (double)c->N;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

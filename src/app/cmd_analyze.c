@@ -2,8 +2,6 @@
 #include "commands.h"
 #include "pof/analysis.h"
 
-#include <slepcsys.h>
-
 PetscErrorCode pof_cmd_analyze(PetscOptions opts, MPI_Comm comm)
 {
   PofConfig        cfg;
@@ -14,8 +12,8 @@ PetscErrorCode pof_cmd_analyze(PetscOptions opts, MPI_Comm comm)
   PetscCall(pof_analyze_config_read(opts, comm, &acfg, &help));
   PetscCall(pof_config_read(opts, comm, "analyze", POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL, &cfg, &help2));
   if (help || help2) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(SlepcInitialize(NULL, NULL, NULL, NULL));
+  PetscCall(pof_analysis_initialize());
   PetscCall(pof_analyze_run(comm, &cfg, &acfg));
-  PetscCall(SlepcFinalize());
+  PetscCall(pof_analysis_finalize());
   PetscFunctionReturn(PETSC_SUCCESS);
 }

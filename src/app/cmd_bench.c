@@ -2,6 +2,7 @@
    The train and pof steps are the real ones (synchronized BN, bucketed gradient exchange,
    sharded optimizer), on a fixed synthetic batch. The last line printed is one JSON object. */
 #include "commands.h"
+#include "pof/comm_exchange.h"
 #include "pof/stepper.h"
 #include "pof/timer.h"
 #include "pof/train.h"
@@ -45,7 +46,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
     PetscInt       wrong;
     PofRangeResult res;
     if (it == cfg.bench.warmup) {
-      PetscCallMPI(MPI_Barrier(comm));
+      PetscCall(pof_comm_barrier(comm));
       pof_timers_reset();
       pof_shard_stats_reset(shard);
       t0 = pof_now();
@@ -63,11 +64,11 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
     /* the primitives exist after the first step (one int allreduce; timed only with -bench_warmup 0) */
     if (it == 0) PetscCall(pof_warn_reference_kernels(comm, m, "bench"));
   }
-  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(pof_comm_barrier(comm));
   const double dt = (pof_now() - t0) / (double)cfg.bench.steps;
   double       mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT], rss = pof_peak_rss_mb(), rssmax = rss;
   PetscCall(pof_timers_reduce(comm, mn, avg, mx));
-  PetscCall(pof_dist_allreduce_max(comm, &rssmax, 1));
+  PetscCall(pof_comm_allreduce_max(comm, &rssmax, 1));
   PofShardStats ss;
   PetscCall(pof_shard_stats(shard, &ss));
   char model[64];

@@ -1,9 +1,8 @@
 /* pof --version: the versions of the libraries this binary runs with. */
 #include "commands.h"
+#include "pof/analysis.h"
 #include "pof/io.h"
 #include "pof/nn.h"
-
-#include <slepcsys.h>
 
 PetscErrorCode pof_print_versions(MPI_Comm comm)
 {
@@ -11,7 +10,7 @@ PetscErrorCode pof_print_versions(MPI_Comm comm)
   int  len = 0;
   PetscFunctionBegin;
   PetscCall(PetscGetVersion(petsc, sizeof(petsc)));
-  PetscCall(SlepcGetVersion(slepc, sizeof(slepc)));
+  PetscCall(pof_analysis_slepc_version(slepc, sizeof(slepc)));
   pof_nn_version(dnnl, sizeof(dnnl));
   PetscCall(pof_io_hdf5_version(hdf5, sizeof(hdf5)));
   PetscCallMPI(MPI_Get_library_version(mpi, &len));

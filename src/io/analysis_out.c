@@ -2,7 +2,7 @@
    default (serial) driver; the outcome is broadcast so every rank returns the same verdict. */
 #include "h5util.h"
 #include "pof/analysis.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 
 #include <string.h>
 
@@ -144,7 +144,7 @@ PetscErrorCode pof_analysis_write(MPI_Comm comm, const char *path, const PofAnal
     PetscCall(PetscPopErrorHandler());
     if (ierr) failed = 1;
   }
-  PetscCall(pof_dist_allreduce_max(comm, &failed, 1)); /* rank 0's verdict on every rank */
+  PetscCall(pof_comm_allreduce_max(comm, &failed, 1)); /* rank 0's verdict on every rank */
   PetscCheck(failed == 0, comm, PETSC_ERR_FILE_WRITE, "cannot write the analysis file '%s'", path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -3,11 +3,11 @@
  * Agreement protocol: whatever could differ between ranks (does the file exist, is it valid,
  * did the rename work, which file is the newest good one) is decided on rank 0 and broadcast,
  * so every rank takes the same path and no rank waits alone in a collective HDF5 call. These
- * broadcasts and reductions go through src/dist (pof_dist_bcast_bytes, pof_dist_allreduce_i64); the CRC combine still gathers with MPI_Allgather here. */
+ * broadcasts, reductions and the CRC combine's gather go through src/comm. */
 #include "h5util.h"
 #include "pof/ckpt.h"
 #include "pof/image.h"
-#include "pof/dist_exchange.h"
+#include "pof/comm_exchange.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -138,7 +138,7 @@ static PetscErrorCode ckpt_min_int(MPI_Comm comm, int *v)
 {
   int64_t w = *v;
   PetscFunctionBegin;
-  PetscCall(pof_dist_allreduce_i64(comm, &w, 1, POF_DIST_MIN));
+  PetscCall(pof_comm_allreduce_i64(comm, &w, 1, POF_COMM_MIN));
   *v = (int)w;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -160,7 +160,7 @@ static PetscErrorCode ckpt_crc_global(MPI_Comm comm, const void *buf, size_t nby
   mine[0] = ckpt_crc(buf, nbytes);
   mine[1] = nbytes;
   PetscCall(PetscMalloc1(2 * (size_t)size, &all));
-  PetscCallMPI(MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, comm));
+  PetscCall(pof_comm_allgather_u64(comm, mine, 2, all));
   for (PetscMPIInt r = 0; r < size; r++) c = crc32_combine(c, (uLong)all[2 * r], (z_off_t)all[2 * r + 1]);
   PetscCall(PetscFree(all));
   *crc = c;
@@ -589,7 +589,7 @@ static PetscErrorCode ckpt_probe_collective(MPI_Comm comm, const char *path, Ckp
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) PetscCall(ckpt_probe(path, res));
-  PetscCall(pof_dist_bcast_bytes(comm, res, sizeof(*res), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, res, sizeof(*res), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -806,7 +806,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
 
   /* temporary name chosen by rank 0 */
   if (rank == 0) snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", path, (long)getpid());
-  PetscCall(pof_dist_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
 
   PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
   PetscCall(ckpt_quiet_begin(&q));
@@ -847,7 +847,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   w->fapl = -1;
   memset(&commit, 0, sizeof(commit));
   if (rank == 0) ckpt_commit(w->tmp, path, &commit.err, commit.msg, sizeof(commit.msg));
-  PetscCall(pof_dist_bcast_bytes(comm, &commit, sizeof(commit), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, &commit, sizeof(commit), 0));
   PetscCheck(commit.err == 0, comm, PETSC_ERR_FILE_WRITE, "checkpoint not written: %s", commit.msg);
   w->tmp_made = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -922,7 +922,7 @@ static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char 
   PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
   PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_FALSE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), buf));
   PofCallH5(H5Dclose(d));
-  PetscCall(pof_dist_bcast_bytes(comm, buf, (size_t)n * elsize, 0));
+  PetscCall(pof_comm_bcast_bytes(comm, buf, (size_t)n * elsize, 0));
   *crc = ckpt_crc(buf, (size_t)n * elsize);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1211,7 +1211,7 @@ PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, 
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscNew(&res));
   if (rank == 0) PetscCall(ckpt_find_latest_rank0(dir, len, res));
-  PetscCall(pof_dist_bcast_bytes(comm, res, sizeof(*res), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, res, sizeof(*res), 0));
   PetscCheck(res->status >= 0, comm, PETSC_ERR_FILE_OPEN, "%s", res->msg);
   *found = res->status == 1 ? PETSC_TRUE : PETSC_FALSE;
   if (*found)
@@ -1258,7 +1258,7 @@ PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep)
       snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
     }
   }
-  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1328,7 +1328,7 @@ PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   memset(&res, 0, sizeof(res));
   if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
-  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
   first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
   PetscCall(ckpt_min_int(comm, &first_bad));
@@ -1401,7 +1401,7 @@ PetscErrorCode pof_ckpt_lock_dir(MPI_Comm comm, const char *dir, int *lock)
       res.err = 0;
     }
   }
-  PetscCall(pof_dist_bcast_bytes(comm, &res, sizeof(res), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

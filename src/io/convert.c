@@ -1,7 +1,7 @@
 /* pof convert: the HDF5 writer and the driver. See include/pof/convert.h for the layout. */
 #include "convert_impl.h"
 #include "h5util.h"
-#include "pof/dist_exchange.h"
+#include "pof/comm_exchange.h"
 
 #include <errno.h>
 #include <math.h>
@@ -339,6 +339,6 @@ PetscErrorCode pof_convert_run(MPI_Comm comm, const PofConvertConfig *cfg, PofCo
   pof_h5_no_file_locking();
   if (rank == 0) PetscCall(convert_rank0(cfg, sum));
   /* the other ranks wait here; if rank 0 fails, the program aborts them */
-  PetscCall(pof_dist_bcast_bytes(comm, sum, sizeof(*sum), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, sum, sizeof(*sum), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -4,7 +4,7 @@
 #include "pof/augment.h"
 #include "pof/data.h"
 #include "pof/image.h"
-#include "pof/dist_exchange.h"
+#include "pof/comm_exchange.h"
 
 #include <errno.h>
 #include <math.h>
@@ -209,11 +209,11 @@ static PetscErrorCode check_labels(PofDataset ds, int sp)
       vals[0] = d->lo + i;
       break;
     }
-  PetscCall(pof_dist_allreduce_i64(ds->comm, vals, 1, POF_DIST_MIN));
+  PetscCall(pof_comm_allreduce_i64(ds->comm, vals, 1, POF_COMM_MIN));
   if (vals[0] == INT64_MAX) PetscFunctionReturn(PETSC_SUCCESS);
   bad[0] = INT64_MIN;
   if (vals[0] >= d->lo && vals[0] < d->hi) bad[0] = d->labels[vals[0] - d->lo];
-  PetscCall(pof_dist_allreduce_i64(ds->comm, bad, 1, POF_DIST_MAX));
+  PetscCall(pof_comm_allreduce_i64(ds->comm, bad, 1, POF_COMM_MAX));
   SETERRQ(ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': label %lld of sample %lld in /%s/labels is outside [0, %" PetscInt_FMT ") (classes attribute)", ds->source, (long long)bad[0], (long long)vals[0], split_names[sp], ds->info.classes);
 }
 
@@ -341,7 +341,7 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
     } else if (H5Fis_hdf5(path) <= 0)
       st[0] = 2;
   }
-  PetscCall(pof_dist_bcast_bytes(comm, st, sizeof(st), 0));
+  PetscCall(pof_comm_bcast_bytes(comm, st, sizeof(st), 0));
   PetscCheck(st[0] != 1, comm, PETSC_ERR_FILE_OPEN, "cannot read dataset file '%s': %s", path, strerror((int)st[1]));
   PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
@@ -478,7 +478,7 @@ static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const Petsc
     PetscCall(PetscMemcpy(rec, d->images + (size_t)(gidx[s] - d->lo) * sb, sb));
     PetscCall(PetscMemcpy(rec + sb, &d->labels[gidx[s] - d->lo], sizeof(int32_t)));
   }
-  PetscCall(pof_dist_exchange_records(ds->comm, rb, ds->sendbuf, ds->sendcounts, ds->recvbuf, ds->recvcounts));
+  PetscCall(pof_comm_exchange_records(ds->comm, rb, ds->sendbuf, ds->sendcounts, ds->recvbuf, ds->recvcounts));
   for (PetscInt r = 0, acc = 0; r < P; r++) ds->cursor[r] = (int)acc, acc += ds->recvcounts[r];
   for (PetscInt s = my_lo; s < my_hi; s++) {
     const PetscInt o   = pof_data_share_owner(d->n, P, gidx[s]);

@@ -1,4 +1,5 @@
 /* Loss-and-gradient of a batch through the WRN and its classifier. See include/pof/train.h. */
+#include "pof/comm_exchange.h"
 #include "pof/rng.h"
 #include "pof/timer.h"
 #include "pof/train.h"
@@ -70,9 +71,9 @@ void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt 
 
 PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *cmd)
 {
-  int mine = pof_wrn_uses_ref_impl(m) ? 1 : 0, any = 0;
+  PetscBool any = PETSC_FALSE;
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_LOR, comm));
+  PetscCall(pof_comm_any(comm, pof_wrn_uses_ref_impl(m) ? PETSC_TRUE : PETSC_FALSE, &any));
   if (any) {
     char ver[128];
     pof_nn_version(ver, sizeof ver);

@@ -31,7 +31,7 @@ PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *
     PetscCall(PetscMalloc4(st->np - st->nf, &st->theta0, PetscMax(st->nwloc, 1) * st->F, &st->hw, st->C * st->F, &st->Wt, st->C, &st->bt));
     PetscCall(PetscArraycpy(st->theta0, theta0, st->np - st->nf));
   }
-  if (st->size > 1 && cfg->opt.bn_sync) pof_wrn_set_bn_sum(m, pof_dist_sum_doubles, &st->comm);
+  if (st->size > 1 && cfg->opt.bn_sync) pof_wrn_set_bn_sum(m, pof_comm_sum_doubles, &st->comm);
   pof_wrn_set_grad_ready(m, pof_shard_grad_ready, s);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -102,10 +102,10 @@ PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscIn
   /* 3-7. range: g always global; bracket and grid jointly (global) or per rank (local) */
   pof_timer_start(POF_T_POF_RANGE);
   if (st->size > 1) {
-    rc.dir_sum = pof_dist_sum_doubles;
+    rc.dir_sum = pof_comm_sum_doubles;
     rc.dir_ctx = &st->comm;
     if (cfg->pof.mode == POF_MODE_GLOBAL) {
-      rc.range_sum = pof_dist_sum_doubles;
+      rc.range_sum = pof_comm_sum_doubles;
       rc.range_ctx = &st->comm;
     }
   }

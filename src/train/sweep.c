@@ -1,4 +1,5 @@
 /* pof sweep: grid lines through rank groups. See include/pof/sweep.h. */
+#include "pof/comm_exchange.h"
 #include "pof/sweep.h"
 #include "pof/ckpt.h"
 #include "pof/group.h"
@@ -290,7 +291,7 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   ErrCapture     cap;
   PetscErrorCode ierr;
   double         t0 = pof_now();
-  int            failed, first;
+  PetscBool      failed;
   PetscFunctionBegin;
   memset(&cap, 0, sizeof(cap));
   memset(&r->s, 0, sizeof(r->s));
@@ -298,19 +299,15 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   ierr = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
   PetscCall(PetscPopErrorHandler());
   /* agree on the verdict: the lowest group rank that failed sends its message */
-  failed = ierr ? 1 : 0;
-  first  = ierr ? (int)g->rank : (int)g->size;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, g->comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, g->comm));
+  if (ierr && !cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
+  PetscCall(pof_comm_agree_failure(g->comm, ierr ? PETSC_TRUE : PETSC_FALSE, cap.msg, sizeof(cap.msg), &failed));
   r->ok = failed ? PETSC_FALSE : PETSC_TRUE;
-  if (!r->ok) {
-    if (!cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
-    PetscCallMPI(MPI_Bcast(cap.msg, sizeof(cap.msg), MPI_CHAR, first, g->comm));
+  if (!r->ok)
     snprintf(r->msg, sizeof(r->msg), "%s", cap.msg);
-  } else
+  else
     r->msg[0] = '\0';
   r->seconds = pof_now() - t0;
-  PetscCallMPI(MPI_Bcast(&r->seconds, 1, MPI_DOUBLE, 0, g->comm));
+  PetscCall(pof_comm_bcast_bytes(g->comm, &r->seconds, sizeof(r->seconds), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -422,14 +419,14 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCheck(grid.n > 0, world, PETSC_ERR_ARG_WRONG, "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
   PetscCheck(grid.n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE, "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid.n);
   if (wrank == 0) err = mkdir_p(sc->dir);
-  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
+  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
   PetscCall(pof_ckpt_lock_dir(world, sc->dir, &lock)); /* one sweep per sweep directory */
   {
     char msg[1024] = "";
     if (wrank == 0) err = grid_matches_results(sc->dir, &grid, msg, sizeof(msg));
-    PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
-    PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, world));
+    PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
+    PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
     PetscCheck(!err, world, PETSC_ERR_ARG_WRONG, "%s", msg);
   }
   if (sc->summary[0])
@@ -454,7 +451,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     char       rpath[POF_PATH_MAX + 32];
     /* a stop request (signal branch) is honoured between lines: the group takes no new line */
     if (g.rank == 0 && stop_check && stop_check()) stop = PETSC_TRUE;
-    PetscCallMPI(MPI_Bcast(&stop, 1, MPIU_BOOL, 0, g.comm));
+    PetscCall(pof_comm_bcast_bytes(g.comm, &stop, sizeof(stop), 0));
     if (stop) {
       tot->stopped = PETSC_TRUE;
       break;
@@ -468,7 +465,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     PetscCheck(snprintf(r.run_dir, sizeof(r.run_dir), "%s/line-%03" PetscInt_FMT, sc->dir, r.line) < (int)sizeof(r.run_dir), g.comm, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
     PetscCall(result_path(r.run_dir, rpath, sizeof(rpath)));
     if (g.rank == 0) skip = finished_earlier(r.run_dir);
-    PetscCallMPI(MPI_Bcast(&skip, 1, MPIU_BOOL, 0, g.comm));
+    PetscCall(pof_comm_bcast_bytes(g.comm, &skip, sizeof(skip), 0));
     if (skip) {
       PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " (%s): finished earlier (%s), skipped\n", r.line, r.opts, rpath));
       counts[2]++;
@@ -512,12 +509,15 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     }
   }
   /* every group is done: merge the per-line results in line order */
-  PetscCallMPI(MPI_Barrier(world));
+  PetscCall(pof_comm_barrier(world));
   PetscCall(pof_counter_destroy(&ctr));
   if (g.rank != 0) counts[0] = counts[1] = counts[2] = 0; /* count each line once (its leader) */
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 3, MPIU_INT, MPI_SUM, world));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &tot->stopped, 1, MPIU_BOOL, MPI_LOR, world));
-  tot->lines = grid.n, tot->ok = counts[0], tot->failed = counts[1], tot->skipped = counts[2];
+  {
+    int64_t c64[3] = { counts[0], counts[1], counts[2] };
+    PetscCall(pof_comm_allreduce_i64(world, c64, 3, POF_COMM_SUM));
+    tot->lines = grid.n, tot->ok = (PetscInt)c64[0], tot->failed = (PetscInt)c64[1], tot->skipped = (PetscInt)c64[2];
+  }
+  PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
   err = 0;
   if (wrank == 0) {
     char  jpath[POF_PATH_MAX + 16], cpath[POF_PATH_MAX + 16];
@@ -564,9 +564,9 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     if (fj) fclose(fj);
     if (fc) fclose(fc);
   }
-  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT64_T, 0, world));
+  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s", summary, strerror((int)err));
-  PetscCallMPI(MPI_Bcast(&tot->not_run, 1, MPIU_INT, 0, world));
+  PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
   if (data_file[0]) PetscCall(pof_file_image_unregister(data_file));
   if (model_in[0]) PetscCall(pof_file_image_unregister(model_in));
   PetscCall(PetscFree(data_img));

@@ -1,8 +1,9 @@
 /* The training loops of pretrain and posttrain. See include/pof/trainer.h. */
+#include "pof/comm_exchange.h"
 #include "pof/trainer.h"
 #include "pof/ckpt.h"
 #include "pof/data.h"
-#include "pof/dist.h"
+#include "pof/comm.h"
 #include "pof/pof.h"
 #include "pof/signal.h"
 #include "pof/timer.h"
@@ -228,7 +229,7 @@ static PetscErrorCode any_checkpoint(MPI_Comm comm, const char *dir, char name[2
       closedir(d);
     }
   }
-  PetscCallMPI(MPI_Bcast(name, 256, MPI_CHAR, 0, comm));
+  PetscCall(pof_comm_bcast_bytes(comm, name, 256, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -458,7 +459,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
     PetscCall(VecGetArrayRead(pof_shard_master(t->shard), &mv));
     for (PetscInt i = PetscMax(lo, t->nf); i < hi; i++) th[i - t->nf] = mv[i - lo];
     PetscCall(VecRestoreArrayRead(pof_shard_master(t->shard), &mv));
-    PetscCall(pof_dist_allreduce_sum(comm, th, t->n_params - t->nf));
+    PetscCall(pof_comm_allreduce_sum(comm, th, t->n_params - t->nf));
   }
 
   PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw, kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0 : NULL));
@@ -528,7 +529,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
     if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
     acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
   }
-  PetscCall(pof_dist_allreduce_sum(comm, acc, 3));
+  PetscCall(pof_comm_allreduce_sum(comm, acc, 3));
   PetscCall(PetscFree2(x, y));
   *loss = acc[0] / acc[2];
   *err  = 100.0 * acc[1] / acc[2];
@@ -729,7 +730,7 @@ static PetscErrorCode link_model(PofTrainer t, const char *ckpt, const char *mod
       }
     }
   }
-  PetscCallMPI(MPI_Bcast(&linked, 1, MPI_INT, 0, t->comm));
+  PetscCall(pof_comm_bcast_bytes(t->comm, &linked, sizeof(linked), 0));
   if (!linked) PetscCall(write_state(t, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -745,7 +746,7 @@ static PetscErrorCode step_agreed(PofTrainer t, double ls, PetscInt wrong, int *
     pof_signal_test_hook(t->meta.global_step);
     local = t->cfg.stop_requested();
   }
-  PetscCall(pof_dist_step_agree(t->comm, local, sums, sig));
+  PetscCall(pof_comm_step_agree(t->comm, local, sums, sig));
   t->loss_sum += sums[0];
   t->wrong += (PetscInt)sums[1];
   t->seen += t->B;
@@ -759,7 +760,7 @@ static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
   *sig = 0;
   if (!t->cfg.stop_requested) PetscFunctionReturn(PETSC_SUCCESS);
   pof_signal_test_hook(t->meta.global_step);
-  PetscCall(pof_dist_stop_agree(t->comm, t->cfg.stop_requested(), sig));
+  PetscCall(pof_comm_stop_agree(t->comm, t->cfg.stop_requested(), sig));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -1,4 +1,4 @@
-/* MPI test of src/dist/group.c: group split, the shared work counter, file-image broadcast.
+/* MPI test of src/comm/group.c: group split, the shared work counter, file-image broadcast.
    Run at 4 ranks (any count >= 2 works). Prints "ok ..." lines; exits non-zero on a failure. */
 #include "pof/group.h"
 

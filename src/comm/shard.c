@@ -1,5 +1,5 @@
-/* Sharded optimizer state, bucketed gradient reduce-scatter, allgather. See include/pof/dist.h. */
-#include "pof/dist.h"
+/* Sharded optimizer state, bucketed gradient reduce-scatter, allgather. See include/pof/comm.h. */
+#include "pof/comm.h"
 #include "pof/timer.h"
 
 #include <string.h>
@@ -189,8 +189,8 @@ PetscErrorCode pof_shard_stats(PofShard s, PofShardStats *st)
 {
   double w[2] = { s->stats.grad_wait, s->stats.param_gather }, open = (double)s->stats.open_at_end / (double)PetscMax(s->stats.exchanges, 1);
   PetscFunctionBegin;
-  PetscCall(pof_dist_allreduce_sum(s->comm, w, 2));
-  PetscCall(pof_dist_allreduce_max(s->comm, &open, 1));
+  PetscCall(pof_comm_allreduce_sum(s->comm, w, 2));
+  PetscCall(pof_comm_allreduce_max(s->comm, &open, 1));
   st->buckets      = s->gbuf ? s->nbuckets : 0; /* 1 rank: no collective */
   st->open_at_end  = open;
   st->grad_wait    = w[0] / s->size;
@@ -248,7 +248,7 @@ PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, 
 }
 
 /* ------------------------------------------------------------------ small reductions */
-PetscErrorCode pof_dist_sum_doubles(void *ctx, double *buf, PetscInt n)
+PetscErrorCode pof_comm_sum_doubles(void *ctx, double *buf, PetscInt n)
 {
   MPI_Comm comm = *(MPI_Comm *)ctx;
   PetscFunctionBegin;
@@ -256,14 +256,14 @@ PetscErrorCode pof_dist_sum_doubles(void *ctx, double *buf, PetscInt n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dist_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n)
+PetscErrorCode pof_comm_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n)
 {
   PetscFunctionBegin;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n)
+PetscErrorCode pof_comm_allreduce_max(MPI_Comm comm, double *buf, PetscInt n)
 {
   PetscFunctionBegin;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_MAX, comm));

@@ -1,7 +1,7 @@
-/* Stop agreement and the per-step reduction: see include/pof/dist.h. */
-#include "pof/dist.h"
+/* Stop agreement and the per-step reduction: see include/pof/comm.h. */
+#include "pof/comm.h"
 
-PetscErrorCode pof_dist_stop_agree(MPI_Comm comm, int local_flag, int *stop)
+PetscErrorCode pof_comm_stop_agree(MPI_Comm comm, int local_flag, int *stop)
 {
   int v = local_flag;
   PetscFunctionBegin;
@@ -34,7 +34,7 @@ static int step_free(MPI_Comm comm, int key, void *val, void *extra)
   return MPI_SUCCESS;
 }
 
-PetscErrorCode pof_dist_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop)
+PetscErrorCode pof_comm_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop)
 {
   double v[3] = { sums[0], sums[1], (double)local_flag };
   PetscFunctionBegin;

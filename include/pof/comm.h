@@ -1,9 +1,9 @@
 /**
- * @file dist.h
+ * @file comm.h
  * @brief MPI side of training: sharded optimizer state in PETSc Vecs, bucketed non-blocking
  *        gradient reduce-scatter, parameter allgather, synchronized-BN and scalar reductions.
  *
- * Only src/dist (and PETSc) calls MPI collectives. Rank r owns the contiguous slice
+ * Only src/comm (and PETSc) calls MPI collectives. Rank r owns the contiguous slice
  * [o_r, o_{r+1}) of the flat parameter vector (ZeRO-1): the master parameters and the momentum
  * are MPI-parallel PETSc Vecs of doubles (PetscScalar) with that ownership. During backward the
  * model reports finished gradient slices (in reverse layer order); each fixed bucket of the
@@ -11,8 +11,8 @@
  * |bucket ∩ slice_r|), overlapping communication with the rest of backward. After the last
  * bucket every rank updates its slice in double and the float compute copy is allgathered.
  */
-#ifndef POF_DIST_H
-#define POF_DIST_H
+#ifndef POF_COMM_H
+#define POF_COMM_H
 
 #include <petscvec.h>
 
@@ -84,11 +84,11 @@ const float *pof_shard_grad_slice(PofShard s);
 PetscErrorCode pof_shard_gather_grad(PofShard s, float *full);
 
 /** Synchronized-BN reduction (a PofSumFn; ctx = a pointer to the MPI_Comm). Collective. */
-PetscErrorCode pof_dist_sum_doubles(void *ctx, double *buf, PetscInt n);
+PetscErrorCode pof_comm_sum_doubles(void *ctx, double *buf, PetscInt n);
 /** In-place sum of n doubles over comm. */
-PetscErrorCode pof_dist_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n);
+PetscErrorCode pof_comm_allreduce_sum(MPI_Comm comm, double *buf, PetscInt n);
 /** In-place max of n doubles over comm. */
-PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
+PetscErrorCode pof_comm_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
 
 /**
  * Stop agreement: *stop = the maximum of local_flag over comm (one int MPI_Allreduce). The
@@ -96,15 +96,15 @@ PetscErrorCode pof_dist_allreduce_max(MPI_Comm comm, double *buf, PetscInt n);
  * either every rank stops after this step or none does, and no rank is left in a collective.
  * Collective.
  */
-PetscErrorCode pof_dist_stop_agree(MPI_Comm comm, int local_flag, int *stop);
+PetscErrorCode pof_comm_stop_agree(MPI_Comm comm, int local_flag, int *stop);
 
 /**
  * The one reduction of a training step: sums[0] and sums[1] are summed over comm in place (the
  * step's loss sum and misclassified count, so the epoch's figures are sums of global per-step
  * values: the same after a resume, and independent of the rank count up to this sum's order),
- * and *stop = the maximum of local_flag (as pof_dist_stop_agree). One MPI_Allreduce of three
+ * and *stop = the maximum of local_flag (as pof_comm_stop_agree). One MPI_Allreduce of three
  * doubles. Collective: every rank calls it once after every training step.
  */
-PetscErrorCode pof_dist_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop);
+PetscErrorCode pof_comm_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop);
 
 #endif

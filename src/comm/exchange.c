@@ -1,0 +1,88 @@
+/* MPI collectives of the data path: see include/pof/comm_exchange.h. */
+#include "pof/comm_exchange.h"
+
+#include <limits.h>
+
+PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf, const int sendcounts[], void *recvbuf, const int recvcounts[])
+{
+  PetscMPIInt  size;
+  int         *sdispl = NULL, *rdispl = NULL;
+  MPI_Datatype rec;
+  int64_t      stot = 0, rtot = 0;
+  PetscFunctionBegin;
+  PetscCheck(record_bytes >= 1 && record_bytes < (size_t)INT_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "record size %zu bytes out of range [1, 2^31)", record_bytes);
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscMalloc2(size, &sdispl, size, &rdispl));
+  for (PetscMPIInt r = 0; r < size; r++) {
+    PetscCheck(sendcounts[r] >= 0 && recvcounts[r] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "negative record count for rank %d", r);
+    sdispl[r] = (int)stot;
+    rdispl[r] = (int)rtot;
+    stot += sendcounts[r];
+    rtot += recvcounts[r];
+    PetscCheck(stot <= INT_MAX && rtot <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "more than 2^31 records in one exchange");
+  }
+  PetscCallMPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &rec));
+  PetscCallMPI(MPI_Type_commit(&rec));
+  PetscCallMPI(MPI_Alltoallv(sendbuf, sendcounts, sdispl, rec, recvbuf, recvcounts, rdispl, rec, comm));
+  PetscCallMPI(MPI_Type_free(&rec));
+  PetscCall(PetscFree2(sdispl, rdispl));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_allreduce_i64(MPI_Comm comm, int64_t *vals, int n, PofCommOp op)
+{
+  const MPI_Op mop = op == POF_COMM_MIN ? MPI_MIN : (op == POF_COMM_MAX ? MPI_MAX : MPI_SUM);
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_INT64_T, mop, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_barrier(MPI_Comm comm)
+{
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_any(MPI_Comm comm, PetscBool mine, PetscBool *any)
+{
+  int v = mine ? 1 : 0;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, comm));
+  *any = v ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_allgather_u64(MPI_Comm comm, const uint64_t *mine, int n, uint64_t *all)
+{
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allgather(mine, n, MPI_UINT64_T, all, n, MPI_UINT64_T, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len, PetscBool *any_failed)
+{
+  PetscMPIInt rank, size;
+  int         v[2];
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  v[0] = failed ? -(int)rank : -(int)size; /* max of -rank = the lowest failing rank */
+  v[1] = failed ? 1 : 0;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, comm));
+  *any_failed = v[1] ? PETSC_TRUE : PETSC_FALSE;
+  if (*any_failed) PetscCall(pof_comm_bcast_bytes(comm, msg, len, -v[0]));
+  if (len) msg[len - 1] = '\0';
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_bcast_bytes(MPI_Comm comm, void *buf, size_t n, int root)
+{
+  const size_t piece = (size_t)1 << 30;
+  PetscFunctionBegin;
+  for (size_t off = 0; off < n; off += piece) {
+    const size_t len = n - off < piece ? n - off : piece;
+    PetscCallMPI(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
