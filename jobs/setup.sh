@@ -10,7 +10,7 @@ PACKAGES=(
   libdnnl-dev
   libpetsc-real-dev libslepc-real-dev
   libhdf5-openmpi-dev hdf5-tools
-  libcmocka-dev
+  libcmocka-dev libjansson-dev
   python3-numpy python3-h5py python3-matplotlib python3-torch python3-scipy
   slurm-wlm munge
   dataset-fashion-mnist
