@@ -107,4 +107,23 @@ PetscErrorCode pof_comm_stop_agree(MPI_Comm comm, int local_flag, int *stop);
  */
 PetscErrorCode pof_comm_step_agree(MPI_Comm comm, int local_flag, double sums[2], int *stop);
 
+/**
+ * The ranks' agreement at the end of a pof process (DESIGN.md "Exit statuses and error output").
+ * pof_comm_finish_init: once after PetscInitialize, on every rank of MPI_COMM_WORLD (it
+ * duplicates the communicator, so the agreement matches no collective of the program).
+ * pof_comm_finish: every rank calls it once at the end, with the error its command returned
+ * (ierr, 0 if none) and the status to exit with when every rank succeeded (ok_status). The
+ * ranks agree in a bounded wait (POF_ERROR_AGREE_SECONDS, default 10 s), then:
+ *  - all succeeded: PetscFinalize, returns ok_status;
+ *  - all failed: rank 0 prints its error once (`pof: error: <what>`), and the last stdout line
+ *    `{"command":..,"status":"error","message":..}`; PetscFinalize; returns the error's status;
+ *  - some failed: each failing rank prints `pof: error: [rank R on HOST] <what>`, rank 0 the JSON
+ *    line with the lowest failing rank's message; PetscFinalize; returns the error's status;
+ *  - the agreement does not complete (a rank is blocked or busy elsewhere): a failing rank
+ *    prints as above and aborts every rank (MPI_Abort; the launcher's banner may follow).
+ * With the trace on (pof_error_set_trace) the frames follow the message.
+ */
+PetscErrorCode pof_comm_finish_init(void);
+int            pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status);
+
 #endif

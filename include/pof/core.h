@@ -7,9 +7,12 @@
  * oneDNN calls are checked with PofCallDNNL (src/nn only) and HDF5 calls with PofCallH5
  * (src/io only); both turn a failure into a PETSc error that names the failed call.
  *
- * An error anywhere stops the whole job: pof_error_handler() prints one message (on the
- * failing rank, or on rank 0 only when the check was collective on a larger communicator)
- * and the program's main() aborts every rank with status POF_EXIT_ERROR.
+ * Errors follow one contract (DESIGN.md "Exit statuses and error output"): pof's error handler
+ * records the first message of an error on this process, and the frames it passes through,
+ * without printing; main() then calls pof_comm_finish() (comm.h), where the ranks agree on the
+ * outcome (bounded wait) and the message is printed once (every rank failed: rank 0 prints
+ * `pof: error: <what>`), or by each failing rank with its rank and host (only some failed); the
+ * locations and frames only when the trace is on (-run_error_trace or POF_ERROR_TRACE=1).
  */
 #ifndef POF_CORE_H
 #define POF_CORE_H
@@ -34,14 +37,35 @@ enum {
 /** Error code pof uses for failures of external libraries (oneDNN, HDF5, zlib). */
 #define POF_ERR_LIB PETSC_ERR_LIB
 
-/** Install pof's error handler (one concise message per error, see file comment). */
+/** Install pof's error handler (records the error, see the file comment). */
 PetscErrorCode pof_error_handler_push(void);
 
+/** What pof's error handler recorded on this process (the first error since the last reset). */
+typedef struct {
+  int            have;        /**< an error was recorded */
+  PetscErrorCode code;        /**< its PETSc error code */
+  char           msg[2048];   /**< its message, one line */
+  char           trace[4096]; /**< "func() at file:line" of each frame it passed, one per line */
+} PofErrorRecord;
+
+/** The record of this process's error (have = 0 if none). Not collective. */
+const PofErrorRecord *pof_error_record(void);
+/** Whether a trace (locations, frames) is printed with errors; set from -run_error_trace. */
+void      pof_error_set_trace(PetscBool on);
+PetscBool pof_error_trace(void);
+/** Exit status of an error code: POF_EXIT_ERROR (later: storage, lost peer). Not collective. */
+int pof_error_exit_status(PetscErrorCode code);
+
 /**
- * Abort every rank of MPI_COMM_WORLD with POF_EXIT_ERROR. Called by main() when a
- * command returns an error, so no rank is left waiting in a collective.
+ * Print this process's recorded error with its rank and host (`pof: error: [rank R on HOST]
+ * ...`, the trace if on) and abort every rank of MPI_COMM_WORLD with the error's status: for an
+ * error that only some ranks see, when the others cannot be reached (pof_comm_finish's wait ran
+ * out). The launcher's banner may follow.
  */
 void pof_abort_all(PetscErrorCode ierr) __attribute__((noreturn));
+
+/** Print the recorded error of this process as `pof: error: [prefix]<msg>` (+ trace if on). */
+void pof_error_print(const char *prefix);
 
 /** printf on rank 0 of comm only (PetscPrintf), flushed. */
 PetscErrorCode pof_print(MPI_Comm comm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,9 +1,11 @@
 /*
  * pof: PoF post-training of feature extractors on CPU clusters.
  *   pof <command> [options]      pof <command> -help      pof --version
- * main() reads like a script: strip -help, start PETSc, dispatch, stop every rank on error.
+ * main() reads like a script: strip -help, start PETSc, dispatch, agree on the outcome and exit
+ * (pof_comm_finish: one error line, the final JSON line, the exit status of DESIGN.md).
  */
 #include "commands.h"
+#include "pof/comm.h"
 #include "pof/timer.h"
 
 #include <errno.h>
@@ -31,6 +33,13 @@ static void usage(FILE *f)
   fprintf(f, "usage: pof <command> [options]    pof <command> -help    pof --version\ncommands:\n");
   for (int i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "Options may also come from -options_file F and the PETSC_OPTIONS variable.\n");
+}
+
+/* A usage error as a PETSc error (raised outside main(): PETSc aborts on errors raised in main). */
+static PetscErrorCode usage_error(const char *fmt, const char *arg)
+{
+  PetscFunctionBegin;
+  SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, fmt, arg);
 }
 
 static int is_help_flag(const char *a) { return !strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h"); }
@@ -65,6 +74,8 @@ int main(int argc, char **argv)
       help = 1;
     else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-version"))
       version = 1;
+    else if (!strcmp(argv[i], "-run_error_trace")) /* read here: an error may come before any option is */
+      pof_error_set_trace(PETSC_TRUE);
     else
       argv[out++] = argv[i];
   }
@@ -75,21 +86,17 @@ int main(int argc, char **argv)
   ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return POF_EXIT_ERROR;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = pof_timers_register();
   if (ierr) pof_abort_all(ierr);
 
-  if (version) {
-    ierr = pof_print_versions(PETSC_COMM_WORLD);
-    if (ierr) pof_abort_all(ierr);
-    PetscFinalize();
-    return POF_EXIT_OK;
-  }
+  if (version) return pof_comm_finish(NULL, pof_print_versions(PETSC_COMM_WORLD), POF_EXIT_OK);
   if (argc < 2 || argv[1][0] == '-') {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) usage(help ? stdout : stderr);
-    PetscFinalize();
-    return help ? POF_EXIT_OK : POF_EXIT_ERROR;
+    if (help) return pof_comm_finish(NULL, 0, POF_EXIT_OK);
+    return pof_comm_finish(NULL, usage_error("no command given (see the list above)", ""), POF_EXIT_OK);
   }
   const PofCommand *cmd = NULL;
   for (int i = 0; i < ncommands; i++)
@@ -97,16 +104,10 @@ int main(int argc, char **argv)
   if (!cmd) {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank == 0) {
-      fprintf(stderr, "pof: error: unknown command '%s'\n", argv[1]);
-      usage(stderr);
-    }
-    PetscFinalize();
-    return POF_EXIT_ERROR;
+    if (rank == 0) usage(stderr);
+    return pof_comm_finish(NULL, usage_error("unknown command '%s' (see the list above)", argv[1]), POF_EXIT_OK);
   }
   if (help) ierr = PetscOptionsSetValue(NULL, "-help", NULL);
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
-  if (ierr) pof_abort_all(ierr);
-  ierr = PetscFinalize();
-  return ierr ? POF_EXIT_ERROR : pof_app_exit_status;
+  return pof_comm_finish(cmd->name, ierr, pof_app_exit_status);
 }

@@ -5,58 +5,73 @@
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Set when this process printed an error message: pof_abort_all() then aborts at once; a rank
- * that stayed silent (it left the message of a collective check to rank 0) waits a moment first,
- * so that its MPI_Abort does not kill rank 0 before rank 0 has printed. */
-static volatile int pof_error_printed = 0;
+static PofErrorRecord rec;
+static PetscBool      trace_on = PETSC_FALSE;
 
+const PofErrorRecord *pof_error_record(void) { return &rec; }
+void                  pof_error_set_trace(PetscBool on) { trace_on = on; }
+PetscBool             pof_error_trace(void) { return trace_on; }
+int                   pof_error_exit_status(PetscErrorCode code) { return code ? POF_EXIT_ERROR : POF_EXIT_OK; }
+
+/* Record, do not print: the ranks agree on who prints in pof_comm_finish. The first call of an
+   error (PETSC_ERROR_INITIAL) gives its message (a later error replaces an earlier one that was
+   handled); every call adds its frame to the trace. */
 static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *func, const char *file,
                                         PetscErrorCode n, PetscErrorType p, const char *mess,
                                         void *ctx)
 {
+  size_t used = strlen(rec.trace);
   (void)ctx;
-  if (p != PETSC_ERROR_INITIAL) return n; /* propagated: printed already */
-  int print = 1;
-  if (comm != PETSC_COMM_SELF && comm != MPI_COMM_NULL) {
-    int rank = 0, size = 1;
-    MPI_Comm_size(comm, &size);
-    MPI_Comm_rank(comm, &rank);
-    print = (rank == 0); /* a collective check fails on every rank: say it once */
-  }
-  if (print) {
-    int wrank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
+  (void)comm;
+  if (p == PETSC_ERROR_INITIAL) { /* the newest error is the one that reaches main */
     const char *text = mess;
     if (!text || !*text) PetscErrorMessage(n, &text, NULL);
-    fprintf(stderr, "pof: error: %s\n", text ? text : "unknown error");
-    fprintf(stderr, "pof: (rank %d, %s() at %s:%d, code %d)\n", wrank, func ? func : "?",
-            file ? file : "?", line, (int)n);
-    fflush(stderr);
-    pof_error_printed = 1;
+    snprintf(rec.msg, sizeof rec.msg, "%s", text ? text : "unknown error");
+    for (char *c = rec.msg; *c; c++)
+      if (*c == '\n') *c = ' ';
+    rec.code     = n;
+    rec.have     = 1;
+    used         = 0;
+    rec.trace[0] = '\0';
   }
+  if (used + 8 < sizeof rec.trace)
+    snprintf(rec.trace + used, sizeof rec.trace - used, "  %s() at %s:%d\n", func ? func : "?", file ? file : "?", line);
   return n;
 }
 
 PetscErrorCode pof_error_handler_push(void)
 {
   PetscFunctionBegin;
+  memset(&rec, 0, sizeof rec);
+  if (getenv("POF_ERROR_TRACE") && strcmp(getenv("POF_ERROR_TRACE"), "0")) trace_on = PETSC_TRUE;
   PetscCall(PetscPushErrorHandler(pof_error_handler, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void pof_abort_all(PetscErrorCode ierr)
+void pof_error_print(const char *prefix)
 {
-  (void)ierr;
-  fflush(stdout);
+  fprintf(stderr, "pof: error: %s%s\n", prefix ? prefix : "", rec.have ? rec.msg : "unknown error");
+  if (trace_on && rec.have) fprintf(stderr, "pof: error trace (code %d):\n%s", (int)rec.code, rec.trace);
   fflush(stderr);
-  if (!pof_error_printed) usleep(500000); /* let the rank that prints the message do so */
-  MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
-  _exit(POF_EXIT_ERROR); /* not reached */
 }
 
+void pof_abort_all(PetscErrorCode ierr)
+{
+  char host[256] = "?", prefix[320];
+  int  wrank     = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
+  (void)gethostname(host, sizeof host);
+  host[sizeof host - 1] = '\0';
+  snprintf(prefix, sizeof prefix, "[rank %d on %s] ", wrank, host);
+  fflush(stdout);
+  pof_error_print(prefix);
+  MPI_Abort(MPI_COMM_WORLD, pof_error_exit_status(ierr ? ierr : 1));
+  _exit(POF_EXIT_ERROR); /* not reached */
+}
 PetscErrorCode pof_print(MPI_Comm comm, const char *fmt, ...)
 {
   PetscMPIInt rank;

@@ -6,6 +6,7 @@
  *           [-bench_batches 200] [-bench_warmup 5]
  * Per-batch times are the max over ranks of each rank's average. Last line: one JSON object.
  */
+#include "pof/comm.h"
 #include "pof/config.h"
 #include "pof/data.h"
 
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
   PetscErrorCode ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return 1;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = run();
-  if (ierr) pof_abort_all(ierr);
-  return PetscFinalize() ? 1 : 0;
+  return pof_comm_finish(NULL, ierr, 0);
 }

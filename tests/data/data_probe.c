@@ -5,6 +5,7 @@
  *   data_probe -data_file F.h5 [-data_* ...] [-probe_image] [-probe_eval_batch Be]
  * Used by the tests for bad dataset files (the loader's errors) and on the real Fashion-MNIST.
  */
+#include "pof/comm.h"
 #include "pof/config.h"
 #include "pof/data.h"
 
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
   PetscErrorCode ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return 1;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = run();
-  if (ierr) pof_abort_all(ierr);
-  return PetscFinalize() ? 1 : 0;
+  return pof_comm_finish(NULL, ierr, 0);
 }

@@ -8,6 +8,7 @@
  * Also checks on the fly: evaluation shares differ by at most 1 and cover every sample once,
  * every epoch's training indices are distinct.
  */
+#include "pof/comm.h"
 #include "pof/config.h"
 #include "pof/data.h"
 
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
   PetscErrorCode ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return 1;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = run();
-  if (ierr) pof_abort_all(ierr);
-  return PetscFinalize() ? 1 : 0;
+  return pof_comm_finish(NULL, ierr, 0);
 }

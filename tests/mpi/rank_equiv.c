@@ -6,6 +6,7 @@
  * per step to -out. Options: -mode sgd|sam|pof_global|pof_local, -bn_sync 0|1, -unsync,
  * -steps N, -lr X, -batch B, -bucket N.
  */
+#include "pof/comm.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
 
@@ -98,7 +99,7 @@ int main(int argc, char **argv)
   PetscErrorCode ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return 1;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = run();
-  if (ierr) pof_abort_all(ierr);
-  return PetscFinalize() ? 1 : 0;
+  return pof_comm_finish(NULL, ierr, 0);
 }
