@@ -1,7 +1,8 @@
 /**
  * @file ckpt.h
- * @brief Checkpoints (= model files) in parallel HDF5: write, validate, read at any rank count,
- *        find the newest complete one, prune, check the run directory.
+ * @brief One checkpoint (= model file) in parallel HDF5: its format; write, validate, verify, read
+ *        at any rank count. The run directory (names, the start point, pruning, the lock) is
+ *        rundir.h.
  *
  * Every model file of `pof pretrain` / `pof posttrain` is a checkpoint, so every command can
  * start from any of them. File layout (format version POF_CKPT_FORMAT_VERSION):
@@ -19,7 +20,8 @@
  *     fields post_lr and acc_* are optional when read (files of earlier versions lack them:
  *     they read as 0).
  *
- * Safety: a file is written under "<path>.tmp.<pid of rank 0>" and renamed to `path` only after
+ * Safety: a file is written under an unpredictable temporary name (pof_fs_tmp_name, fsutil.h) and
+ * renamed to `path` (pof_fs_commit) only after
  * every rank's data is written, flushed (MPI_File_sync), the file closed and fsync'ed; the
  * directory is fsync'ed after the rename. A reader therefore sees either the previous file or
  * the complete new one. Files are validated on rank 0 with the serial driver and the verdict is
@@ -142,51 +144,11 @@ PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const P
 PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model);
 
 /**
- * Newest good checkpoint in `dir` among the files named exactly "ckpt-<10 digits>.h5" (the
- * digits are the global step, so name order is step order). Collective on comm: rank 0 tries
- * them newest first; a candidate is good when it passes the pof_ckpt_read_meta checks and every
- * dataset matches its stored CRC-32 (rank 0 reads the whole file once). The newer candidates
- * that failed are renamed "<name>.corrupt" (never deleted; ".corrupt.<k>" if taken), each named
- * with its reason in one warning on stderr (rank 0). On success *found = PETSC_TRUE and path
- * (len bytes) holds "<dir>/<name>" on every rank; *found = PETSC_FALSE if there is no candidate
- * or dir does not exist. Error (nothing renamed) when there are candidates but none is good: the
- * message lists each with its reason. Error if dir cannot be listed or the name does not fit.
+ * Verify the checkpoint `path` on this process alone: the pof_ckpt_read_meta checks and the
+ * CRC-32 of every dataset (the whole file is read once, serially). PETSC_TRUE if it holds;
+ * otherwise reason (len bytes) names the file and the first problem. Raises no error. Local.
  */
-PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found);
-
-/**
- * Delete all but the newest `keep` (>= 1) "ckpt-<10 digits>.h5" files in dir, and stale
- * temporaries "ckpt-<10 digits>.h5.tmp.*" of interrupted writes. Other files are untouched.
- * Collective on comm (rank 0 deletes); a file that cannot be deleted gives a warning on rank 0.
- */
-PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep);
-
-/**
- * Make sure checkpoints can be written to dir before training starts: create dir with its
- * parents if missing (rank 0), check that it is a directory in which a file can be created
- * (rank 0 creates and removes a probe file), and that every rank sees it as a directory (a
- * node-local path on a multi-node job fails here). Error naming the directory and the
- * reason otherwise. Collective on comm.
- */
-PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir);
-
-/**
- * Claim dir for this job: rank 0 takes an exclusive fcntl() write lock on "<dir>/.pof-lock"
- * (created if missing and left in place; it holds "pid <pid> host <host>" of the holder). If
- * another live process holds it (a second job started on the same run directory, or the ranks
- * of a killed mpirun that are still running), the error names the directory and the holder.
- * The kernel drops the lock when the holder exits, also on kill -9, so nothing stale remains.
- * On a file system without fcntl locks rank 0 prints one warning and goes on without a lock.
- * *lock is the descriptor on rank 0 (-1 elsewhere or without a lock); pof_ckpt_unlock_dir()
- * releases it. Collective on comm; dir must exist (pof_ckpt_check_dir).
- */
-PetscErrorCode pof_ckpt_lock_dir(MPI_Comm comm, const char *dir, int *lock);
-
-/** Release a lock of pof_ckpt_lock_dir (no-op for -1); sets *lock to -1. Local. */
-void pof_ckpt_unlock_dir(int *lock);
-
-/** "<dir>/ckpt-<global_step, 10 digits>.h5" into path (len bytes); error if it does not fit. Not collective. */
-PetscErrorCode pof_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len);
+PetscBool pof_ckpt_verify_local(const char *path, char *reason, size_t len);
 
 /**
  * Largest number of elements one rank moves in one H5Dwrite/H5Dread call (default 2^26, i.e.

@@ -6,6 +6,7 @@
  * broadcasts, reductions and the CRC combine's gather go through src/comm. */
 #include "h5util.h"
 #include "pof/ckpt.h"
+#include "pof/fsutil.h"
 #include "pof/image.h"
 #include "pof/comm_exchange.h"
 
@@ -133,15 +134,6 @@ typedef struct {
 } CkptProbe;
 
 /* ------------------------------------------------------------------ MPI agreement helpers */
-
-static PetscErrorCode ckpt_min_int(MPI_Comm comm, int *v)
-{
-  int64_t w = *v;
-  PetscFunctionBegin;
-  PetscCall(pof_comm_allreduce_i64(comm, &w, 1, POF_COMM_MIN));
-  *v = (int)w;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 static uLong ckpt_crc(const void *buf, size_t nbytes)
 {
@@ -728,46 +720,6 @@ static PetscErrorCode ckpt_check_vec(MPI_Comm comm, const char *path, Vec v, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_split_dir(const char *path, char *dir, size_t len)
-{
-  const char *slash = strrchr(path, '/');
-  PetscFunctionBegin;
-  if (!slash)
-    snprintf(dir, len, ".");
-  else if (slash == path)
-    snprintf(dir, len, "/");
-  else {
-    PetscCheck((size_t)(slash - path) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "path %s is too long", path);
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* fsync the file, rename it, fsync the directory. Returns errno-style status in *err, message in msg. */
-static void ckpt_commit(const char *tmp, const char *path, int *err, char *msg, size_t len)
-{
-  char dir[POF_PATH_MAX];
-  int  fd;
-  *err = 0;
-  if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0) {
-    *err = errno;
-    snprintf(msg, len, "cannot sync checkpoint %s: %s", tmp, strerror(*err));
-    if (fd >= 0) close(fd);
-    return;
-  }
-  close(fd);
-  if (rename(tmp, path) != 0) {
-    *err = errno;
-    snprintf(msg, len, "cannot rename %s to %s: %s", tmp, path, strerror(*err));
-    return;
-  }
-  if (ckpt_split_dir(path, dir, sizeof(dir)) == PETSC_SUCCESS && (fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
-    (void)fsync(fd); /* best effort: some file systems refuse fsync on directories */
-    close(fd);
-  }
-}
-
 static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0, CkptWriteCtx *w)
 {
   PetscMPIInt  rank, size;
@@ -785,7 +737,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
 
   /* arguments */
   PetscCheck(path && *path, comm, PETSC_ERR_ARG_NULL, "checkpoint: no path given");
-  PetscCheck(strlen(path) + 32 < sizeof(w->tmp), comm, PETSC_ERR_ARG_SIZ, "checkpoint path %s is too long", path);
+  PetscCheck(strlen(path) + 48 < sizeof(w->tmp), comm, PETSC_ERR_ARG_SIZ, "checkpoint path %s is too long", path);
   PetscCheck(meta && master, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: meta and master are required", path);
   PetscCheck(memchr(meta->dataset, 0, sizeof(meta->dataset)) && memchr(meta->kind, 0, sizeof(meta->kind)) && memchr(meta->options_json, 0, sizeof(meta->options_json)), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: a string field of the metadata is not NUL-terminated", path);
   PetscCheck(!strcmp(meta->kind, "pretrain") || !strcmp(meta->kind, "posttrain"), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: kind must be 'pretrain' or 'posttrain', got '%s'", path, meta->kind);
@@ -805,7 +757,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   if (!theta0) n_theta0 = 0;
 
   /* temporary name chosen by rank 0 */
-  if (rank == 0) snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", path, (long)getpid());
+  if (rank == 0) (void)pof_fs_tmp_name(path, w->tmp, sizeof(w->tmp)); /* length checked above */
   PetscCall(pof_comm_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
 
   PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
@@ -846,7 +798,7 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   PofCallH5(H5Pclose(w->fapl));
   w->fapl = -1;
   memset(&commit, 0, sizeof(commit));
-  if (rank == 0) ckpt_commit(w->tmp, path, &commit.err, commit.msg, sizeof(commit.msg));
+  if (rank == 0) commit.err = pof_fs_commit(w->tmp, path, commit.msg, sizeof(commit.msg));
   PetscCall(pof_comm_bcast_bytes(comm, &commit, sizeof(commit), 0));
   PetscCheck(commit.err == 0, comm, PETSC_ERR_FILE_WRITE, "checkpoint not written: %s", commit.msg);
   w->tmp_made = PETSC_FALSE;
@@ -1051,18 +1003,6 @@ PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* ------------------------------------------------------------------ directories */
-
-PetscErrorCode pof_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len)
-{
-  int n;
-  PetscFunctionBegin;
-  PetscCheck(global_step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint step must be >= 0, got %" PetscInt_FMT, global_step);
-  n = snprintf(path, len, "%s/ckpt-%010" PetscInt_FMT ".h5", dir, global_step);
-  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "checkpoint name in %s is longer than %zu bytes", dir, len);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode pof_ckpt_set_io_chunk(PetscInt elems)
 {
   PetscFunctionBegin;
@@ -1071,343 +1011,17 @@ PetscErrorCode pof_ckpt_set_io_chunk(PetscInt elems)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* "ckpt-<10 digits>.h5" exactly (tmp = PETSC_FALSE) or "ckpt-<10 digits>.h5.tmp.*" (tmp = PETSC_TRUE). */
-static PetscBool ckpt_is_name(const char *s, PetscBool tmp)
+PetscBool pof_ckpt_verify_local(const char *path, char *reason, size_t len)
 {
-  if (strncmp(s, "ckpt-", 5)) return PETSC_FALSE;
-  for (int i = 5; i < 15; i++)
-    if (s[i] < '0' || s[i] > '9') return PETSC_FALSE;
-  if (strncmp(s + 15, ".h5", 3)) return PETSC_FALSE;
-  return tmp ? (PetscBool)!strncmp(s + 18, ".tmp.", 5) : (PetscBool)(s[18] == '\0');
-}
-
-static int ckpt_cmp_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
-
-typedef struct {
-  char **names;
-  int    n, cap;
-} CkptList;
-
-static PetscErrorCode ckpt_list_free(CkptList *l)
-{
-  PetscFunctionBegin;
-  for (int i = 0; i < l->n; i++) PetscCall(PetscFree(l->names[i]));
-  PetscCall(PetscFree(l->names));
-  l->n = l->cap = 0;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Names in dir matching the checkpoint (or temporary) pattern, newest first. *err = errno of
-   opendir (ENOENT: no such directory, l is empty). Local. */
-static PetscErrorCode ckpt_list(const char *dir, PetscBool tmp, CkptList *l, int *err)
-{
-  DIR           *d;
-  struct dirent *e;
-  PetscFunctionBegin;
-  l->names = NULL;
-  l->n = l->cap = 0;
-  *err          = 0;
-  if (!(d = opendir(dir))) {
-    *err = errno;
-    PetscFunctionReturn(PETSC_SUCCESS);
+  CkptProbe *p = NULL;
+  PetscBool  ok;
+  if (PetscNew(&p) || ckpt_probe_verified(path, p)) {
+    (void)PetscFree(p);
+    snprintf(reason, len, "checkpoint %s: cannot verify it (out of memory)", path);
+    return PETSC_FALSE;
   }
-  while ((e = readdir(d))) {
-    if (!ckpt_is_name(e->d_name, tmp)) continue;
-    if (l->n == l->cap) {
-      char **bigger;
-      l->cap = l->cap ? 2 * l->cap : 16;
-      PetscCall(PetscMalloc1((size_t)l->cap, &bigger));
-      if (l->n) PetscCall(PetscArraycpy(bigger, l->names, l->n));
-      PetscCall(PetscFree(l->names));
-      l->names = bigger;
-    }
-    PetscCall(PetscStrallocpy(e->d_name, &l->names[l->n]));
-    l->n++;
-  }
-  closedir(d);
-  if (l->n) qsort(l->names, (size_t)l->n, sizeof(char *), ckpt_cmp_desc);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-typedef struct {
-  int  status; /* 1 found, 0 none, -1 error */
-  char path[POF_PATH_MAX];
-  char msg[CKPT_MSG_LEN];
-} CkptFound;
-
-/* Rename the checkpoint `path` that failed verification to "<path>.corrupt" (or ".corrupt.<k>"
-   if that name is taken): it is kept for inspection and no longer a candidate. Local. */
-static void ckpt_set_aside(const char *path, char *to, size_t len)
-{
-  struct stat st;
-  snprintf(to, len, "%s.corrupt", path);
-  for (int k = 2; k < 100 && lstat(to, &st) == 0; k++) snprintf(to, len, "%s.corrupt.%d", path, k);
-  if (lstat(to, &st) == 0 || rename(path, to) != 0) to[0] = '\0';
-}
-
-/* Newest first: the first candidate whose metadata and checksums hold wins. The newer ones that
-   failed are set aside (renamed) with one warning each. When none holds, nothing is renamed and
-   res->msg lists every candidate with its reason (status -1). */
-static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFound *res)
-{
-  CkptList   l;
-  int        err, nbad = 0;
-  CkptProbe *p;
-  char(*why)[CKPT_MSG_LEN] = NULL;
-  PetscFunctionBegin;
-  PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
-  if (err && err != ENOENT) {
-    res->status = -1;
-    snprintf(res->msg, sizeof(res->msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCall(PetscNew(&p));
-  if (l.n) PetscCall(PetscCalloc1((size_t)l.n, &why));
-  for (int i = 0; i < l.n && res->status == 0; i++) {
-    char path[POF_PATH_MAX];
-    int  n = snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
-    if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
-      res->status = -1;
-      snprintf(res->msg, sizeof(res->msg), "checkpoint path %s/%s does not fit in %zu bytes", dir, l.names[i], len);
-      break;
-    }
-    PetscCall(ckpt_probe_verified(path, p));
-    if (p->ok) {
-      res->status = 1;
-      memcpy(res->path, path, (size_t)n + 1);
-    } else
-      snprintf(why[nbad++], CKPT_MSG_LEN, "%s", p->reason);
-  }
-  if (res->status == 1) {
-    for (int i = 0; i < nbad; i++) {
-      char path[POF_PATH_MAX], to[POF_PATH_MAX + 32];
-      snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
-      ckpt_set_aside(path, to, sizeof(to));
-      if (to[0])
-        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s): renamed to %s; resuming from %s\n", path, why[i], to, res->path));
-      else
-        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s) and could not be renamed: %s; resuming from %s\n", path, why[i], strerror(errno), res->path));
-    }
-  } else if (res->status == 0 && nbad > 0) {
-    size_t off;
-    res->status = -1;
-    if (nbad == 1)
-      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: its only one failed verification (it is left as it is; move it away to start the run anew):", dir);
-    else
-      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: all %d failed verification (they are left as they are; move them away to start the run anew):", dir, nbad);
-    for (int i = 0; i < nbad && off < sizeof(res->msg); i++) off += (size_t)snprintf(res->msg + off, sizeof(res->msg) - off, " [%s]", why[i]);
-  }
-  PetscCall(PetscFree(why));
-  PetscCall(PetscFree(p));
-  PetscCall(ckpt_list_free(&l));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode pof_ckpt_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found)
-{
-  PetscMPIInt rank;
-  CkptFound  *res;
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(PetscNew(&res));
-  if (rank == 0) PetscCall(ckpt_find_latest_rank0(dir, len, res));
-  PetscCall(pof_comm_bcast_bytes(comm, res, sizeof(*res), 0));
-  PetscCheck(res->status >= 0, comm, PETSC_ERR_FILE_OPEN, "%s", res->msg);
-  *found = res->status == 1 ? PETSC_TRUE : PETSC_FALSE;
-  if (*found)
-    PetscCall(PetscStrncpy(path, res->path, len));
-  else if (len)
-    path[0] = '\0';
-  PetscCall(PetscFree(res));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode ckpt_remove(const char *dir, const char *name)
-{
-  char path[POF_PATH_MAX];
-  PetscFunctionBegin;
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  if (unlink(path) != 0 && errno != ENOENT) PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: cannot delete old checkpoint %s: %s\n", path, strerror(errno)));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode pof_ckpt_prune(MPI_Comm comm, const char *dir, PetscInt keep)
-{
-  PetscMPIInt rank;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
-  PetscFunctionBegin;
-  PetscCheck(keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoints to keep must be >= 1, got %" PetscInt_FMT, keep);
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  memset(&res, 0, sizeof(res));
-  if (rank == 0) {
-    CkptList l;
-    int      err;
-    PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
-    for (int i = (int)keep; i < l.n; i++) PetscCall(ckpt_remove(dir, l.names[i]));
-    PetscCall(ckpt_list_free(&l));
-    if (!err) {
-      PetscCall(ckpt_list(dir, PETSC_TRUE, &l, &err));
-      for (int i = 0; i < l.n; i++) PetscCall(ckpt_remove(dir, l.names[i]));
-      PetscCall(ckpt_list_free(&l));
-    }
-    if (err && err != ENOENT) {
-      res.err = err;
-      snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
-    }
-  }
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* mkdir -p dir, then create and remove a probe file in it. 0 or errno with msg. Local. */
-static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
-{
-  char        buf[POF_PATH_MAX];
-  struct stat st;
-  int         fd;
-  size_t      n = strlen(dir);
-  if (n == 0 || n + 40 >= sizeof(buf)) {
-    snprintf(msg, len, "checkpoint directory '%s' is empty or too long", dir);
-    return EINVAL;
-  }
-  memcpy(buf, dir, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    const char c = buf[i];
-    buf[i]       = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-      const int e = errno;
-      if (strcmp(buf, dir))
-        snprintf(msg, len, "cannot create checkpoint directory %s: %s (at %s)", dir, strerror(e), buf);
-      else
-        snprintf(msg, len, "cannot create checkpoint directory %s: %s", dir, strerror(e));
-      return e;
-    }
-    buf[i] = c;
-  }
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    const int e = errno ? errno : ENOTDIR;
-    snprintf(msg, len, "checkpoint directory %s is not a directory", dir);
-    return e;
-  }
-  snprintf(buf, sizeof(buf), "%s/.pof-write-test.%ld", dir, (long)getpid());
-  if ((fd = open(buf, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 || write(fd, "x", 1) != 1) {
-    const int e = errno;
-    if (fd >= 0) {
-      close(fd);
-      (void)unlink(buf);
-    }
-    snprintf(msg, len, "checkpoint directory %s is not writable: cannot create a file in it (%s)", dir, strerror(e));
-    return e;
-  }
-  if (close(fd) != 0) {
-    const int e = errno;
-    (void)unlink(buf);
-    snprintf(msg, len, "checkpoint directory %s is not writable: %s", dir, strerror(e));
-    return e;
-  }
-  (void)unlink(buf);
-  return 0;
-}
-
-PetscErrorCode pof_ckpt_check_dir(MPI_Comm comm, const char *dir)
-{
-  PetscMPIInt rank, size;
-  struct stat st;
-  int         first_bad;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  memset(&res, 0, sizeof(res));
-  if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
-  first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
-  PetscCall(ckpt_min_int(comm, &first_bad));
-  PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN, "checkpoint directory %s is not visible on rank %d (every rank must see the same file system)", dir, first_bad);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Rank 0: lock "<dir>/.pof-lock". 0 = locked (*fd set), EAGAIN = held by another process (msg
-   names it), ENOLCK = no locks on this file system (msg is the warning), other errno = error. */
-static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
-{
-  char         path[POF_PATH_MAX], holder[256] = "";
-  struct flock fl;
-  ssize_t      n;
-  *fd = -1;
-  if (snprintf(path, sizeof(path), "%s/.pof-lock", dir) >= (int)sizeof(path)) {
-    snprintf(msg, len, "run directory '%s' is too long", dir);
-    return ENAMETOOLONG;
-  }
-  const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (f < 0) {
-    const int e = errno;
-    snprintf(msg, len, "cannot create the lock file %s: %s", path, strerror(e));
-    return e;
-  }
-  memset(&fl, 0, sizeof(fl));
-  fl.l_type   = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  if (fcntl(f, F_SETLK, &fl) != 0) {
-    const int e = errno;
-    if (e == EAGAIN || e == EACCES) {
-      struct flock q                = fl;
-      n                             = pread(f, holder, sizeof(holder) - 1, 0);
-      holder[n > 0 ? n : 0]         = '\0';
-      holder[strcspn(holder, "\n")] = '\0';
-      if (fcntl(f, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && !holder[0]) snprintf(holder, sizeof(holder), "pid %ld", (long)q.l_pid);
-      snprintf(msg, len, "run directory %s is in use by another pof job (%s): wait for it to end or stop it (ranks of a killed mpirun may still run), or use another directory", dir, holder[0] ? holder : "holder unknown");
-      close(f);
-      return EAGAIN;
-    }
-    close(f);
-    snprintf(msg, len, "pof: warning: cannot lock %s (%s): the file system has no fcntl locks; nothing stops a second job from writing into %s\n", path, strerror(e), dir);
-    return ENOLCK;
-  }
-  char host[128] = "?";
-  (void)gethostname(host, sizeof(host) - 1);
-  host[sizeof(host) - 1] = '\0';
-  n                      = snprintf(holder, sizeof(holder), "pid %ld host %s\n", (long)getpid(), host);
-  const int wrote        = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n;
-  (void)wrote; /* the text only helps the message of a second job; the lock holds without it */
-  *fd = f;
-  return 0;
-}
-
-PetscErrorCode pof_ckpt_lock_dir(MPI_Comm comm, const char *dir, int *lock)
-{
-  PetscMPIInt rank;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
-  PetscFunctionBegin;
-  *lock = -1;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  memset(&res, 0, sizeof(res));
-  if (rank == 0) {
-    res.err = ckpt_lock_local(dir, lock, res.msg, sizeof(res.msg));
-    if (res.err == ENOLCK) {
-      PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "%s", res.msg));
-      res.err = 0;
-    }
-  }
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-void pof_ckpt_unlock_dir(int *lock)
-{
-  if (*lock >= 0) (void)close(*lock); /* closing the descriptor drops the fcntl lock */
-  *lock = -1;
+  ok = p->ok ? PETSC_TRUE : PETSC_FALSE;
+  snprintf(reason, len, "%s", ok ? "" : p->reason);
+  (void)PetscFree(p);
+  return ok;
 }

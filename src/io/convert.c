@@ -2,6 +2,7 @@
 #include "convert_impl.h"
 #include "h5util.h"
 #include "pof/comm_exchange.h"
+#include "pof/fsutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -300,11 +301,11 @@ static PetscErrorCode convert_into(PofConvWriter *wr, const PofConvertConfig *cf
 static PetscErrorCode convert_rank0(const PofConvertConfig *cfg, PofConvertSummary *sum)
 {
   PofConvWriter *wr = NULL;
-  char           tmp[POF_PATH_MAX + 32];
+  char           tmp[POF_PATH_MAX + 64];
   PofH5Quiet     q;
   PetscErrorCode ierr;
   PetscFunctionBegin;
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", cfg->output, (int)getpid()));
+  PetscCheck(!pof_fs_tmp_name(cfg->output, tmp, sizeof(tmp)), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "-convert_output %s is too long", cfg->output);
   PetscCall(PetscNew(&wr));
   wr->file = -1;
   for (int sp = 0; sp < 2; sp++) wr->split[sp].group = wr->split[sp].images = wr->split[sp].labels = -1;
@@ -321,10 +322,12 @@ static PetscErrorCode convert_rank0(const PofConvertConfig *cfg, PofConvertSumma
   PetscCall(PetscFree(wr->provenance));
   PetscCall(PetscFree(wr));
   PetscCall(ierr);
-  if (rename(tmp, cfg->output) != 0) {
-    const int e = errno;
-    (void)remove(tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", tmp, cfg->output, strerror(e));
+  {
+    char msg[2 * POF_PATH_MAX + 128];
+    if (pof_fs_commit(tmp, cfg->output, msg, sizeof(msg))) {
+      (void)remove(tmp);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s", msg);
+    }
   }
   PetscCall(PetscStrncpy(sum->output, cfg->output, sizeof(sum->output)));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -2,6 +2,7 @@
 #include "pof/comm_exchange.h"
 #include "pof/sweep.h"
 #include "pof/ckpt.h"
+#include "pof/rundir.h"
 #include "pof/group.h"
 #include "pof/image.h"
 
@@ -421,7 +422,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   if (wrank == 0) err = mkdir_p(sc->dir);
   PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
-  PetscCall(pof_ckpt_lock_dir(world, sc->dir, &lock)); /* one sweep per sweep directory */
+  PetscCall(pof_rundir_lock(world, sc->dir, &lock)); /* one sweep per sweep directory */
   {
     char msg[1024] = "";
     if (wrank == 0) err = grid_matches_results(sc->dir, &grid, msg, sizeof(msg));
@@ -573,6 +574,6 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCall(PetscFree(model_img));
   PetscCall(pof_group_destroy(&g));
   PetscCall(grid_free(&grid));
-  pof_ckpt_unlock_dir(&lock);
+  pof_rundir_unlock(&lock);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,8 @@
 #include "pof/comm_exchange.h"
 #include "pof/trainer.h"
 #include "pof/ckpt.h"
+#include "pof/rundir.h"
+#include "pof/fsutil.h"
 #include "pof/data.h"
 #include "pof/comm.h"
 #include "pof/pof.h"
@@ -10,7 +12,6 @@
 #include "pof/stepper.h"
 #include "pof/train.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -119,41 +120,49 @@ static PetscErrorCode resolve_ckpt_options(const PofCkptMeta *meta, char *out, s
    uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
    {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that does not parse (cut by a kill)
    goes too. The file is rewritten under a temporary name, fsync'ed and renamed. Rank 0. */
-static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S, int *dropped)
+typedef struct {
+  FILE     *in;
+  PetscBool steps;
+  PetscInt  E, S;
+  int       dropped;
+} TrimRows;
+
+static int trim_rows_write(FILE *out, void *ctx)
 {
-  char   tmp[POF_PATH_MAX + 64], *line = NULL;
-  size_t cap  = 0;
-  FILE  *in   = fopen(path, "r"), *out;
-  int    kept = 0;
-  PetscFunctionBegin;
-  *dropped = 0;
-  if (!in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()));
-  out = fopen(tmp, "w");
-  if (!out) fclose(in);
-  PetscCheck(out, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", tmp, strerror(errno));
-  for (ssize_t n; (n = getline(&line, &cap, in)) > 0;) {
+  TrimRows *c    = (TrimRows *)ctx;
+  char     *line = NULL;
+  size_t    cap  = 0;
+  for (ssize_t n; (n = getline(&line, &cap, c->in)) > 0;) {
     long long e = 0, st = 0;
     int       ok = n > 1 && line[n - 1] == '\n' && sscanf(line, "{\"epoch\":%lld,", &e) == 1 && e >= 1;
-    if (ok && steps) {
+    if (ok && c->steps) {
       const char *p = strstr(line, ",\"step\":");
-      ok            = p && sscanf(p, ",\"step\":%lld", &st) == 1 && (e - 1 < E || (e - 1 == E && st < S));
+      ok            = p && sscanf(p, ",\"step\":%lld", &st) == 1 && (e - 1 < c->E || (e - 1 == c->E && st < c->S));
     } else if (ok)
-      ok = e <= E;
-    if (ok && fputs(line, out) >= 0)
-      kept++;
-    else
-      (*dropped)++;
+      ok = e <= c->E;
+    if (!ok)
+      c->dropped++;
+    else if (fputs(line, out) < 0) {
+      free(line);
+      return errno ? errno : EIO;
+    }
   }
   free(line);
-  fclose(in);
-  const int werr = fflush(out) != 0 || fsync(fileno(out)) != 0;
-  if (fclose(out) != 0 || werr || rename(tmp, path) != 0) {
-    const int e = errno;
-    (void)remove(tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rewrite '%s' without the rows after the checkpoint: %s", path, strerror(e));
-  }
-  (void)kept;
+  return 0;
+}
+
+static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S, int *dropped)
+{
+  TrimRows c = { fopen(path, "r"), steps, E, S, 0 };
+  char     msg[2 * POF_PATH_MAX + 128];
+  int      err;
+  PetscFunctionBegin;
+  *dropped = 0;
+  if (!c.in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
+  err = pof_fs_write_atomic(path, trim_rows_write, &c, msg, sizeof msg);
+  fclose(c.in);
+  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rewrite '%s' without the rows after the checkpoint: %s", path, msg);
+  *dropped = c.dropped;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -162,7 +171,7 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
   char path[POF_PATH_MAX + 32], kept[POF_PATH_MAX + 64] = "";
   int  changed = 0;
   PetscFunctionBegin;
-  PetscCall(pof_ckpt_check_dir(t->comm, t->cfg.run.dir));
+  PetscCall(pof_rundir_check(t->comm, t->cfg.run.dir));
   if (resumed && t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
     char  *json = NULL, diff[1024];
     char   old[sizeof t->meta.options_json];
@@ -205,31 +214,6 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
       PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
     }
   }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Name of one "ckpt-<10 digits>.h5" file in dir into name (rank 0 lists, result broadcast);
-   name[0] = 0 if there is none or dir does not exist. Collective. */
-static PetscErrorCode any_checkpoint(MPI_Comm comm, const char *dir, char name[256])
-{
-  PetscMPIInt rank;
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  name[0] = 0;
-  if (rank == 0) {
-    DIR *d = opendir(dir);
-    if (d) {
-      struct dirent *e;
-      while ((e = readdir(d))) {
-        const char *n     = e->d_name;
-        PetscBool   match = strlen(n) == 18 && !strncmp(n, "ckpt-", 5) && !strcmp(n + 15, ".h5");
-        for (int i = 5; match && i < 15; i++) match = n[i] >= '0' && n[i] <= '9';
-        if (match && (!name[0] || strcmp(n, name) > 0)) PetscCall(PetscStrncpy(name, n, 256));
-      }
-      closedir(d);
-    }
-  }
-  PetscCall(pof_comm_bcast_bytes(comm, name, 256, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -300,6 +284,26 @@ static PetscErrorCode posttrain_lr(MPI_Comm comm, const PofConfig *cfg, const Po
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A -model_in that cannot serve stops a new run before its directory is made: its shape must
+   agree with the shape options given, and post-training needs a learning rate that moves it. */
+typedef struct {
+  const PofConfig *cfg;
+  PofRunKind       kind;
+} ModelCheckCtx;
+
+static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofCkptMeta *meta, void *ctx)
+{
+  const ModelCheckCtx *c = (const ModelCheckCtx *)ctx;
+  PetscFunctionBegin;
+  PetscCall(pof_ckpt_check_shape_options(comm, path, meta, &c->cfg->model));
+  if (c->kind == POF_RUN_POSTTRAIN) {
+    double      lr0;
+    const char *from;
+    PetscCall(posttrain_lr(comm, c->cfg, meta, path, PETSC_FALSE, meta->epochs_done, &lr0, &from));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer t)
 {
   PofCkptMeta in;
@@ -318,35 +322,17 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF) PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw, (int)t->size);
   t->nwloc = t->Bw / t->size;
 
-  /* a -model_in that cannot serve (no model, damaged, other shape than the options ask) stops a
-     new run before its directory is created; a run that resumes from its own checkpoints does not
-     read -model_in (the file may be gone by then) */
-  PofCkptMeta given;
-  PetscBool   have_given = PETSC_FALSE;
-  if (cfg->model.in[0]) {
-    char own[256] = "";
-    if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(any_checkpoint(comm, cfg->run.dir, own));
-    if (!own[0]) {
-      PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &given));
-      PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &given, &cfg->model));
-      have_given = PETSC_TRUE;
-      if (kind == POF_RUN_POSTTRAIN) { /* a rate that cannot move the model stops the run before its directory exists */
-        double      lr0;
-        const char *from;
-        PetscCall(posttrain_lr(comm, cfg, &given, cfg->model.in, PETSC_FALSE, given.epochs_done, &lr0, &from));
-      }
-    }
-  }
-
-  /* the directory must be usable before any work is done */
-  PetscCall(pof_ckpt_check_dir(comm, cfg->run.dir));
-  PetscCall(pof_ckpt_lock_dir(comm, cfg->run.dir, &t->lock)); /* one job per run directory */
+  /* where the state comes from, resolved once: a checkpoint of this run (resume), -model_in
+     (checked before the run directory exists), or scratch; the directory checked and locked */
+  PofRunStart   start;
+  ModelCheckCtx mc = { cfg, kind };
+  PetscCall(pof_rundir_start(comm, cfg->run.dir, cfg->ckpt.resume == POF_RESUME_AUTO ? PETSC_TRUE : PETSC_FALSE, cfg->model.in, check_model_in, &mc, &start));
+  t->lock           = start.lock;
   t->last_ckpt_step = -1;
-  if (cfg->ckpt.resume == POF_RESUME_NO) { /* never overwrite the checkpoints of another run silently */
-    char name[256];
-    PetscCall(any_checkpoint(comm, cfg->run.dir, name));
-    PetscCheck(!name[0], comm, PETSC_ERR_ARG_WRONG, "-ckpt_resume no, but the run directory '%s' already holds checkpoints (%s): use another -run_dir, remove them, or resume with -ckpt_resume auto", cfg->run.dir, name);
-  }
+  resumed           = start.resumed;
+  have_in           = (PetscBool)(start.resumed || start.from_model);
+  if (have_in) in = start.meta;
+  if (resumed) PetscCall(PetscStrncpy(resume_path, start.path, sizeof(resume_path)));
 
   /* data */
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
@@ -354,12 +340,8 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
   PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is larger than the %" PetscInt_FMT " training samples of '%s'", t->B, t->info.n_train, cfg->data.file);
 
-  /* where the state comes from: a checkpoint of this run (resume), -model_in, or scratch */
-  if (cfg->ckpt.resume == POF_RESUME_AUTO) PetscCall(pof_ckpt_find_latest(comm, cfg->run.dir, resume_path, sizeof(resume_path), &resumed));
   if (resumed) {
     PetscCall(PetscStrncpy(t->resume_path, resume_path, sizeof(t->resume_path)));
-    PetscCall(pof_ckpt_read_meta(comm, resume_path, &in));
-    have_in = PETSC_TRUE;
     { /* a pretrain directory given to posttrain (or the reverse) is another run, not one to resume */
       const char *mine = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
       PetscCheck(!strcmp(in.kind, mine), comm, PETSC_ERR_ARG_WRONG, "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir", cfg->run.dir, in.kind[0] ? in.kind : "(unknown)", resume_path, mine, mine);
@@ -373,12 +355,6 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
       PetscCall(pof_ckpt_check_signature(comm, resume_path, &in, &want));
     }
     if (in.epochs_done < in.run_start_epoch + cfg->run.epochs || in.step_in_epoch > 0) PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
-  } else if (cfg->model.in[0]) {
-    if (have_given)
-      in = given;
-    else
-      PetscCall(pof_ckpt_read_meta(comm, cfg->model.in, &in));
-    have_in = PETSC_TRUE;
   }
   PetscCheck(kind == POF_RUN_PRETRAIN || have_in, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
 
@@ -500,7 +476,7 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   PetscCall(pof_shard_destroy(&t->shard));
   PetscCall(pof_wrn_destroy(&t->m));
   PetscCall(pof_dataset_destroy(&t->ds));
-  pof_ckpt_unlock_dir(&t->lock);
+  pof_rundir_unlock(&t->lock);
   PetscCall(PetscFree(*pt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -702,10 +678,10 @@ static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt ste
     if (t->steps) (void)(fflush(t->steps) || fsync(fileno(t->steps)));
     if (t->metrics) (void)(fflush(t->metrics) || fsync(fileno(t->metrics)));
   }
-  PetscCall(pof_ckpt_name(t->cfg.run.dir, t->meta.global_step, path, sizeof(path)));
+  PetscCall(pof_rundir_ckpt_name(t->cfg.run.dir, t->meta.global_step, path, sizeof(path)));
   PetscCall(write_state(t, path));
   t->last_ckpt_step = t->meta.global_step;
-  PetscCall(pof_ckpt_prune(t->comm, t->cfg.run.dir, t->cfg.ckpt.keep));
+  PetscCall(pof_rundir_prune(t->comm, t->cfg.run.dir, t->cfg.ckpt.keep));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -718,16 +694,10 @@ static PetscErrorCode link_model(PofTrainer t, const char *ckpt, const char *mod
   PetscFunctionBegin;
   if (t->rank == 0) {
     char tmp[POF_PATH_MAX + 64];
-    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", model, (int)getpid()));
-    (void)unlink(tmp);
-    if (link(ckpt, tmp) == 0) {
+    if (!pof_fs_tmp_name(model, tmp, sizeof(tmp)) && link(ckpt, tmp) == 0) {
       linked = rename(tmp, model) == 0;
       (void)unlink(tmp); /* left over when model already was this very file */
-      int fd = open(t->cfg.run.dir, O_RDONLY | O_DIRECTORY);
-      if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-      }
+      pof_fs_sync_dir_of(model);
     }
   }
   PetscCall(pof_comm_bcast_bytes(t->comm, &linked, sizeof(linked), 0));
@@ -866,7 +836,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
   sum->train_error  = t->last_train_error;
   sum->seconds      = pof_now() - t_run;
   sum->images_per_s = t_train > 0 ? img_total / t_train : 0;
-  PetscCall(pof_ckpt_name(t->cfg.run.dir, t->meta.global_step, ckpt, sizeof(ckpt)));
+  PetscCall(pof_rundir_ckpt_name(t->cfg.run.dir, t->meta.global_step, ckpt, sizeof(ckpt)));
   if (stopped) {
     sum->status      = POF_RUN_STOPPED;
     sum->stop_signal = stopped;

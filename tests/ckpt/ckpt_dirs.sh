@@ -7,7 +7,7 @@ T="$1"
 source "$2/tests/ckpt/lib_ckpt.sh"
 ckpt_workdir
 
-# ---- pof_ckpt_name
+# ---- pof_rundir_ckpt_name
 pass 1 "checkpoint name has 10 digits" "^run/ckpt-0000001234\.h5$" -mode name -dir run -step 1234
 
 # ---- find_latest

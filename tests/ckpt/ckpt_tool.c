@@ -5,16 +5,18 @@
      write     -path P            write a checkpoint (2 ranks in the tests)
      read      -path P            read_meta + read, compare every field and value bitwise
      meta      -path P            read_meta only (error-path tests)
-     latest    -dir D             pof_ckpt_find_latest: prints "found <path>" or "not found"
-     prune     -dir D -keep K     pof_ckpt_prune
-     checkdir  -dir D             pof_ckpt_check_dir
+     latest    -dir D             pof_rundir_find_latest: prints "found <path>" or "not found"
+     prune     -dir D -keep K     pof_rundir_prune
+     checkdir  -dir D             pof_rundir_check
      signature -path P [-want_depth D -want_width K -want_classes C -want_dataset S]
    Shape options (same for write and read): -n (n_params), -nbn (n_bn_state), -classes,
    -nfeat, -momentum, -theta0, -step (global_step), -vseed; -chunk C sets the I/O piece size;
    -uneven gives rank 0 no entries of the Vecs (it still joins every collective call);
    -writer_ranks R: the rank count the reader expects in the metadata. Exits non-zero (all
-   ranks, via pof_abort_all) on any error or mismatch. */
+   ranks, via pof_comm_finish) on any error or mismatch. */
+#include "pof/comm.h"
 #include "pof/ckpt.h"
+#include "pof/rundir.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -298,22 +300,22 @@ static PetscErrorCode run(MPI_Comm comm)
   } else if (!strcmp(a.mode, "latest")) {
     char      path[POF_PATH_MAX];
     PetscBool found;
-    PetscCall(pof_ckpt_find_latest(comm, a.dir, path, sizeof(path), &found));
+    PetscCall(pof_rundir_find_latest(comm, a.dir, path, sizeof(path), &found));
     if (found)
       PetscCall(pof_print(comm, "found %s\n", path));
     else
       PetscCall(pof_print(comm, "not found\n"));
   } else if (!strcmp(a.mode, "prune")) {
-    PetscCall(pof_ckpt_prune(comm, a.dir, a.keep));
+    PetscCall(pof_rundir_prune(comm, a.dir, a.keep));
     PetscCall(pof_print(comm, "pruned\n"));
   } else if (!strcmp(a.mode, "checkdir")) {
-    PetscCall(pof_ckpt_check_dir(comm, a.dir));
+    PetscCall(pof_rundir_check(comm, a.dir));
     PetscCall(pof_print(comm, "dir ok\n"));
   } else if (!strcmp(a.mode, "signature"))
     PetscCall(do_signature(comm, &a));
   else if (!strcmp(a.mode, "name")) {
     char path[POF_PATH_MAX];
-    PetscCall(pof_ckpt_name(a.dir, a.step, path, sizeof(path)));
+    PetscCall(pof_rundir_ckpt_name(a.dir, a.step, path, sizeof(path)));
     PetscCall(pof_print(comm, "%s\n", path));
   } else
     SETERRQ(comm, PETSC_ERR_ARG_WRONG, "unknown -mode '%s'", a.mode);
@@ -325,7 +327,7 @@ int main(int argc, char **argv)
   PetscErrorCode ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return 1;
   ierr = pof_error_handler_push();
+  if (!ierr) ierr = pof_comm_finish_init();
   if (!ierr) ierr = run(PETSC_COMM_WORLD);
-  if (ierr) pof_abort_all(ierr);
-  return PetscFinalize() ? 1 : 0;
+  return pof_comm_finish(NULL, ierr, 0);
 }
