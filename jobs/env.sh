@@ -17,10 +17,28 @@
 # Functions:
 #   pof_launch ARGS...       run `$POF ARGS...` on POF_RANKS ranks with the launcher (foreground)
 #   pof_run_requeue ARGS...  the same in the background, SIGUSR1 (Slurm's --signal=B:USR1@N) and
-#                            SIGTERM forwarded to the launcher; when pof exits 75 (stopped on a
-#                            signal after writing a checkpoint) the job is requeued with
-#                            `scontrol requeue` and resumes from that checkpoint when it restarts.
+#                            SIGTERM forwarded to the launcher, then by pof's status:
+#                            75 (stopped on a signal after writing a checkpoint): the job is
+#                               requeued with `scontrol requeue` and resumes from that checkpoint
+#                               when it restarts; never counted against POF_MAX_RESTARTS.
+#                            69 (a peer was lost): pof's own 69, mpirun's 205 ("lost communication
+#                               with a remote daemon"), or any other failure while a node of the
+#                               allocation no longer runs a job step (each node is probed with
+#                               `srun --overlap -w NODE true`, POF_PROBE_TIMEOUT s, default 20).
+#                               The job is requeued with the nodes that did not answer added to its
+#                               ExcNodeList (POF_EXCLUDE_LOST_NODES=0: not excluded), at most
+#                               POF_MAX_RESTARTS times (default 3) per job id; after that the job
+#                               ends with 69 (resubmitting continues from the newest checkpoint).
+#                            After a SIGTERM from Slurm (scancel, node failure: Slurm ends the job
+#                               and, for --requeue jobs on a failed node, requeues it itself) the
+#                               script decides nothing; a requeued run counts such an ending (and
+#                               one whose batch shell died with its node) as a lost-peer restart.
+#                            Any other status is the job's status (1: error, 74: storage, ...).
+#                            Every run and its end are recorded in <run dir>/job-restarts.log.
 #   pof_job_root             the repository the running job script belongs to
+# Many nodes: the same scripts with sbatch --nodes=N --ntasks=R (give --ntasks too: the scripts'
+# own #SBATCH --ntasks=2 otherwise caps the rank count); both launchers work across nodes;
+# docs/many-nodes.md says what to submit and what happens when a node fails.
 
 pof_job_log() { echo "pof-job[$(date -u +%H:%M:%S)]: $*" >&2; }
 

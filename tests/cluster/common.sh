@@ -79,3 +79,27 @@ cluster_finish() {
   cd / && if [ $rc -eq 0 ] && [ "${POF_TEST_KEEP:-0}" != 1 ]; then rm -rf "$W"; else echo "kept $W"; fi
   exit $rc
 }
+# requeued ID : the job is pending again after at least one restart
+requeued() { [ "$(slurm_job_field "$1" JobState)" = PENDING ] && [ "$(slurm_job_field "$1" Restarts)" -ge "${2:-1}" ]; }
+# release ID : start a requeued job now (it is held until its begin time, ~2 min) once no node is
+# completing the previous run
+release() {
+  wait_until 60 eval '! sinfo -h -N -o %T | grep -q completing' || bad "nodes still completing"
+  sleep 1
+  # it may have started by itself meanwhile (begin time reached)
+  [ "$(slurm_job_field "$1" JobState)" != PENDING ] || scontrol update JobId="$1" StartTime=now || bad "scontrol update JobId=$1 StartTime=now"
+}
+# log_delay OUT PATTERN T_MS : whole seconds from T_MS (epoch ms) to the first pof-job line of OUT
+# matching PATTERN (the job scripts stamp their lines with the UTC time of day)
+log_delay() {
+  local hms
+  hms=$(grep -m1 "pof-job\[.*$2" "$1" | sed -n 's/^pof-job\[\([0-9:]*\)\].*/\1/p')
+  [ -n "$hms" ] || { echo "?"; return; }
+  echo $(($(date -u -d "$hms" +%s) - $3 / 1000))
+}
+# resumed_step OUT : the global step the (first) resumed run started from
+resumed_step() { grep -o 'resuming from [^ ]*ckpt-[0-9]*\.h5' "$1" | head -1 | sed -n 's/.*ckpt-0*\([0-9][0-9]*\)\.h5/\1/p'; }
+# past DIR STEP : a checkpoint of global step >= STEP exists in DIR
+past() { local s; s=$(ckpt_step "$1"); [ -n "$s" ] && [ "$s" -ge "$2" ]; }
+# running ID : the job is running
+running() { [ "$(slurm_job_field "$1" JobState)" = RUNNING ]; }
