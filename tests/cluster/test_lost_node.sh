@@ -29,7 +29,7 @@ k=$(slurm_node_kill pofn2)
 [ "$k" -ge 3 ] && ok "pofn2 killed: SIGKILL to its $k processes (slurmd, slurmstepd, orted, pof rank)" || bad "killed only $k processes on pofn2"
 requeued() { [ "$(slurm_job_field "$id" JobState)" = PENDING ] && [ "$(slurm_job_field "$id" Restarts)" -ge 1 ]; }
 if wait_until 90 requeued; then
-  ok "detected and requeued $(secs $(($(now_ms) - t0))) s after the kill (Restarts=$(slurm_job_field "$id" Restarts), reason $(slurm_job_field "$id" Reason))"
+  ok "mpirun exited $(log_delay job-$id.out "launcher exited with status" $t0) s after the kill (whole seconds); the script probed the nodes and requeued the job $(secs $(($(now_ms) - t0))) s after the kill (Restarts=$(slurm_job_field "$id" Restarts))"
 else
   bad "job not requeued within 90 s of the kill (state $(slurm_job_field "$id" JobState))"; cat job-$id.out; slurm_dump_logs
 fi
