@@ -3,7 +3,7 @@
 # bench and data workloads, strong and weak: each job writes its table (JSONL and CSV), one ok
 # line per workload x mode x rank count 1, 2, 4 ... up to its node count.
 . "$(dirname "$0")/common.sh" "$1" "$2" 4
-tiny d.h5 1 16 16 10 64 32
+tiny d.h5 1 16 16 10 256 32 # weak scaling at 4 ranks reads 4 x 32 training images
 for n in 1 2 4; do
   POF_DATA=d.h5 POF_SCALING_BATCH=16 POF_SCALING_RANK_BATCH=8 POF_SCALING_SUBSET=32 POF_SCALING_STEPS=3 POF_SCALING_OUT=res/n$n \
     POF_SCALING_BENCH_ARGS="-bench_input 1x16x16 -model_classes 10 -bench_warmup 1" \
