@@ -17,10 +17,28 @@
 # Functions:
 #   pof_launch ARGS...       run `$POF ARGS...` on POF_RANKS ranks with the launcher (foreground)
 #   pof_run_requeue ARGS...  the same in the background, SIGUSR1 (Slurm's --signal=B:USR1@N) and
-#                            SIGTERM forwarded to the launcher; when pof exits 75 (stopped on a
-#                            signal after writing a checkpoint) the job is requeued with
-#                            `scontrol requeue` and resumes from that checkpoint when it restarts.
+#                            SIGTERM forwarded to the launcher, then by pof's status:
+#                            75 (stopped on a signal after writing a checkpoint): the job is
+#                               requeued with `scontrol requeue` and resumes from that checkpoint
+#                               when it restarts; never counted against POF_MAX_RESTARTS.
+#                            69 (a peer was lost): pof's own 69, mpirun's 205 ("lost communication
+#                               with a remote daemon"), or any other failure while a node of the
+#                               allocation no longer runs a job step (each node is probed with
+#                               `srun --overlap -w NODE true`, POF_PROBE_TIMEOUT s, default 20).
+#                               The job is requeued with the nodes that did not answer added to its
+#                               ExcNodeList (POF_EXCLUDE_LOST_NODES=0: not excluded), at most
+#                               POF_MAX_RESTARTS times (default 3) per job id; after that the job
+#                               ends with 69 (resubmitting continues from the newest checkpoint).
+#                            After a SIGTERM from Slurm (scancel, node failure: Slurm ends the job
+#                               and, for --requeue jobs on a failed node, requeues it itself) the
+#                               script decides nothing; a requeued run counts such an ending (and
+#                               one whose batch shell died with its node) as a lost-peer restart.
+#                            Any other status is the job's status (1: error, 74: storage, ...).
+#                            Every run and its end are recorded in <run dir>/job-restarts.log.
 #   pof_job_root             the repository the running job script belongs to
+# Many nodes: the same scripts with sbatch --nodes=N --ntasks=R (give --ntasks too: the scripts'
+# own #SBATCH --ntasks=2 otherwise caps the rank count); both launchers work across nodes;
+# docs/many-nodes.md says what to submit and what happens when a node fails.
 
 pof_job_log() { echo "pof-job[$(date -u +%H:%M:%S)]: $*" >&2; }
 
@@ -85,11 +103,125 @@ _pof_forward() { # SIGNAL
   [ -n "$_pof_child" ] && kill -"$1" "$_pof_child" 2> /dev/null
 }
 
+# ---- Restarts after a lost peer ----------------------------------------------------------------
+# POF_RESTART_LOG (set by pof_job_main: <run dir>/job-restarts.log) records every run of the job:
+#   <UTC time> job=<id> restart=<n> event=start nodes=<list> launcher=<l>
+#   <UTC time> job=<id> restart=<n> event=end status=<launcher's> mapped=<pof's> action=<...> [lost=<nodes>] [lost_peer=1]
+# Lines with lost_peer=1 are the restarts after a lost peer; those of the current job id are
+# counted against POF_MAX_RESTARTS (a new submission starts from 0; 75 never counts).
+POF_MAX_RESTARTS="${POF_MAX_RESTARTS:-3}"
+
+_pof_rlog() { # FIELDS... : one line in POF_RESTART_LOG
+  [ -n "${POF_RESTART_LOG:-}" ] || return 0
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) job=${SLURM_JOB_ID:-none} restart=${SLURM_RESTART_COUNT:-0} $*" >> "$POF_RESTART_LOG"
+}
+
+# _pof_lost_count : restarts of this job after a lost peer so far
+_pof_lost_count() {
+  [ -n "${POF_RESTART_LOG:-}" ] && [ -f "$POF_RESTART_LOG" ] || { echo 0; return; }
+  grep -c " job=${SLURM_JOB_ID:-none} .* lost_peer=1" "$POF_RESTART_LOG"
+}
+
+# _pof_account_unrecorded : at the start of a requeued run, a previous run of this job that ended
+# without the script acting on pof's status (its batch node died, or Slurm ended the job on a node
+# failure: the shell was killed or got SIGTERM) was requeued by Slurm: count it as a lost peer.
+_pof_account_unrecorded() {
+  local last
+  [ -n "${SLURM_JOB_ID:-}" ] && [ -n "${POF_RESTART_LOG:-}" ] && [ -f "$POF_RESTART_LOG" ] || return 0
+  last=$(grep " job=$SLURM_JOB_ID " "$POF_RESTART_LOG" | tail -1)
+  case "$last" in
+    *" event=start "* | *" action=ended-by-slurm"*)
+      pof_job_log "the previous run of job $SLURM_JOB_ID was ended from outside (node failure): Slurm requeued it; counted as a restart after a lost peer"
+      _pof_rlog "event=requeued-by-slurm mapped=69 lost_peer=1"
+      ;;
+  esac
+}
+
+# pof_lost_nodes : the nodes of this allocation that do not run a trivial job step within
+# POF_PROBE_TIMEOUT seconds (default 20), space-separated; empty outside Slurm or when all answer
+pof_lost_nodes() {
+  local n pids=() names=() i
+  [ -n "${SLURM_JOB_ID:-}" ] && [ -n "${SLURM_JOB_NODELIST:-}" ] || return 0
+  for n in $(scontrol show hostnames "$SLURM_JOB_NODELIST" 2> /dev/null); do
+    timeout -s KILL "${POF_PROBE_TIMEOUT:-20}" srun --overlap --nodes=1 --ntasks=1 --cpus-per-task=1 --nodelist="$n" --quiet true > /dev/null 2>&1 &
+    pids+=($!)
+    names+=("$n")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[i]}" || printf '%s ' "${names[i]}"
+  done
+}
+
+# pof_map_status RC : pof's status for the launcher's RC, in POF_STATUS. 69 when pof said so, when
+# mpirun lost a daemon (205: "ORTE has lost communication with a remote daemon") or when any other
+# failure coincides with a node of the allocation that no longer runs a job step (the lost nodes
+# go to POF_LOST_NODES). Everything else is passed through.
+pof_map_status() {
+  local rc="$1"
+  POF_LOST_NODES=""
+  POF_STATUS="$rc"
+  case "$rc" in 0 | 75) return ;; esac
+  if [ -n "${SLURM_JOB_ID:-}" ]; then
+    pof_job_log "launcher exited with status $rc: checking the allocation's nodes ($SLURM_JOB_NODELIST)"
+    POF_LOST_NODES=$(pof_lost_nodes)
+    POF_LOST_NODES="${POF_LOST_NODES% }"
+    [ -n "$POF_LOST_NODES" ] && pof_job_log "node(s) not answering: $POF_LOST_NODES"
+  fi
+  if [ "$rc" -eq 69 ] || [ -n "$POF_LOST_NODES" ] || { [ "$POF_LAUNCHER" = mpirun ] && [ "$rc" -eq 205 ]; }; then
+    POF_STATUS=69
+  fi
+}
+
+# _pof_scontrol ARGS... : scontrol that survives the SIGTERM Slurm sends to the job's processes as
+# soon as a requeue is accepted (an ignored signal stays ignored across exec)
+_pof_scontrol() { bash -c 'trap "" TERM; exec scontrol "$@"' scontrol "$@"; }
+
+# _pof_requeue_lost : requeue this job after a lost peer, the lost nodes added to its ExcNodeList
+_pof_requeue_lost() {
+  local exc n
+  trap '' TERM
+  if ! _pof_scontrol requeue "$SLURM_JOB_ID"; then
+    pof_job_log "error: scontrol requeue $SLURM_JOB_ID failed; resubmit the same script and options to continue"
+    return 1
+  fi
+  if [ -n "$POF_LOST_NODES" ] && [ "${POF_EXCLUDE_LOST_NODES:-1}" = 1 ]; then
+    exc=$(scontrol -o show job "$SLURM_JOB_ID" 2> /dev/null | tr ' ' '\n' | sed -n 's/^ExcNodeList=//p' | head -1)
+    [ "$exc" = "(null)" ] && exc=""
+    for n in $POF_LOST_NODES; do exc="${exc:+$exc,}$n"; done
+    if _pof_scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$exc"; then
+      pof_job_log "job $SLURM_JOB_ID requeued with ExcNodeList=$exc (once the node is back: scontrol update JobId=$SLURM_JOB_ID ExcNodeList=)"
+    else
+      pof_job_log "warning: could not exclude $POF_LOST_NODES from job $SLURM_JOB_ID; Slurm avoids them once it marks them down"
+    fi
+  fi
+  return 0
+}
+
+_pof_got_term=0
+_pof_child=""
+_pof_forward() { # SIGNAL
+  pof_job_log "SIG$1 received, forwarding it to the launcher (pid $_pof_child)"
+  [ "$1" = TERM ] && _pof_got_term=1
+  [ -n "$_pof_child" ] && kill -"$1" "$_pof_child" 2> /dev/null
+}
+
 # pof_run_requeue ARGS... : see the header. Returns pof's status (0 after a successful requeue).
 pof_run_requeue() {
-  local rc r2
+  local rc r2 st n
   pof_launch_cmd "$POF_RANKS" || return 1
+  if [ -n "${SLURM_JOB_ID:-}" ] && [ -n "${POF_RESTART_LOG:-}" ]; then
+    mkdir -p "$(dirname "$POF_RESTART_LOG")" || return 1
+    _pof_account_unrecorded
+    n=$(_pof_lost_count)
+    if [ "$n" -gt "$POF_MAX_RESTARTS" ]; then
+      pof_job_log "error: job $SLURM_JOB_ID lost a peer $n times, more than POF_MAX_RESTARTS=$POF_MAX_RESTARTS: not restarting (see $POF_RESTART_LOG; resubmit to continue from the newest checkpoint)"
+      _pof_rlog "event=end status=none mapped=69 action=give-up"
+      return 69
+    fi
+    _pof_rlog "event=start nodes=${SLURM_JOB_NODELIST:-} launcher=$POF_LAUNCHER"
+  fi
   pof_job_log "start (job ${SLURM_JOB_ID:-none}, restart ${SLURM_RESTART_COUNT:-0}): ${POF_LAUNCH_CMD[*]} $POF $*"
+  _pof_got_term=0
   "${POF_LAUNCH_CMD[@]}" "$POF" "$@" &
   _pof_child=$!
   trap '_pof_forward USR1' USR1
@@ -106,9 +238,11 @@ pof_run_requeue() {
     fi
     break
   done
-  trap - USR1 TERM
+  trap - USR1
   _pof_child=""
   if [ $rc -eq 75 ]; then
+    trap - TERM
+    _pof_rlog "event=end status=75 mapped=75 action=requeue"
     if [ -n "${SLURM_JOB_ID:-}" ]; then
       pof_job_log "pof stopped after writing a checkpoint (exit 75): requeueing job $SLURM_JOB_ID"
       if scontrol requeue "$SLURM_JOB_ID"; then return 0; fi
@@ -118,8 +252,36 @@ pof_run_requeue() {
     fi
     return 75
   fi
-  pof_job_log "pof exited with status $rc"
-  return $rc
+  if [ $_pof_got_term = 1 ] && [ $rc -ne 0 ]; then
+    # Slurm is ending the job (scancel, time limit, node failure): nothing to decide here; if Slurm
+    # requeues it, the next run counts this one (_pof_account_unrecorded)
+    trap - TERM
+    _pof_rlog "event=end status=$rc mapped=$rc action=ended-by-slurm"
+    pof_job_log "pof exited with status $rc after SIGTERM: the job is being ended by Slurm"
+    return $rc
+  fi
+  pof_map_status "$rc"
+  st=$POF_STATUS
+  trap - TERM
+  if [ "$st" -eq 69 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    n=$(_pof_lost_count)
+    if [ "$n" -ge "$POF_MAX_RESTARTS" ]; then
+      _pof_rlog "event=end status=$rc mapped=69 action=give-up lost=${POF_LOST_NODES// /,}"
+      pof_job_log "error: a peer was lost (launcher status $rc, mapped to 69) and job $SLURM_JOB_ID already restarted $n times after a lost peer (POF_MAX_RESTARTS=$POF_MAX_RESTARTS): giving up; the newest complete checkpoint is intact, resubmit to continue"
+      return 69
+    fi
+    _pof_rlog "event=end status=$rc mapped=69 action=requeue lost=${POF_LOST_NODES// /,} lost_peer=1"
+    pof_job_log "a peer was lost (launcher status $rc, mapped to 69${POF_LOST_NODES:+; lost node(s): $POF_LOST_NODES}): requeueing job $SLURM_JOB_ID, restart $((n + 1)) of at most $POF_MAX_RESTARTS"
+    if _pof_requeue_lost; then return 0; fi
+    return 69
+  fi
+  _pof_rlog "event=end status=$rc mapped=$st action=$([ "$st" -eq 0 ] && echo done || echo fail)"
+  if [ "$st" -ne "$rc" ]; then
+    pof_job_log "pof exited with status $rc, mapped to $st"
+  else
+    pof_job_log "pof exited with status $rc"
+  fi
+  return "$st"
 }
 
 # pof_job_main COMMAND DEFAULT_RUN_DIR ARGS... : the body of pretrain.sbatch and posttrain.sbatch.
@@ -135,7 +297,13 @@ pof_job_main() {
   [ -n "${POF_MODEL_IN:-}" ] && args+=(-model_in "$POF_MODEL_IN")
   read -r -a extra <<< "${POF_ARGS:-}"
   local has_dir=0
-  for a in "${extra[@]}" "$@"; do [ "$a" = -run_dir ] && has_dir=1; done
-  [ $has_dir = 1 ] || args+=(-run_dir "${POF_RUN_DIR:-$dir}")
+  local run_dir="${POF_RUN_DIR:-$dir}" prev=""
+  for a in "${extra[@]}" "$@"; do
+    [ "$prev" = -run_dir ] && run_dir="$a" # pof takes the last -run_dir given
+    [ "$a" = -run_dir ] && has_dir=1
+    prev="$a"
+  done
+  [ $has_dir = 1 ] || args+=(-run_dir "$run_dir")
+  POF_RESTART_LOG="$run_dir/job-restarts.log"
   pof_run_requeue "$cmd" "${args[@]}" "${extra[@]}" "$@"
 }

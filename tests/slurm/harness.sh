@@ -50,16 +50,24 @@ slurm_stop() {
     wait "$pid" 2> /dev/null || true
   done
   _slurm_pids=()
+  _slurm_net_teardown
   if [ -n "$SLURM_TMP" ] && [ -d "$SLURM_TMP" ] && [ "${SLURM_KEEP_TMP:-0}" != 1 ]; then rm -rf "$SLURM_TMP"; fi
+}
+
+# _slurm_track PID : a daemon slurm_stop (and the watchdog, through a file) must stop
+_slurm_track() {
+  _slurm_pids+=("$1")
+  echo "$1" >> "$SLURM_TMP/run/harness.pids"
 }
 
 _slurm_free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# slurm_start: start munged, slurmctld and slurmd, wait until the node is idle (60 s at most).
-slurm_start() {
-  local host mem p1 p2 t
+# _slurm_prepare: checks, the temporary directory, the EXIT trap and munged (shared by the
+# one-node Slurm and the cluster).
+_slurm_prepare() {
+  local t
   [ "$(id -u)" -eq 0 ] || { slurm_log "needs root (slurmd runs jobs as their user)"; return 1; }
   for t in munged slurmctld slurmd sbatch scontrol sinfo; do
     command -v "$t" > /dev/null || [ -x "/usr/sbin/$t" ] || { slurm_log "$t not installed (Debian: slurm-wlm munge)"; return 1; }
@@ -76,19 +84,22 @@ slurm_start() {
     --key-file="$SLURM_TMP/munge/munge.key" --pid-file="$SLURM_TMP/munge/munged.pid" \
     --seed-file="$SLURM_TMP/munge/munged.seed" --log-file="$SLURM_TMP/log/munged.log" \
     > "$SLURM_TMP/log/munged.out" 2>&1 &
-  _slurm_pids+=($!)
+  _slurm_track $!
   for _ in $(seq 50); do [ -S "$SLURM_TMP/munge/munge.socket" ] && break; sleep 0.1; done
   [ -S "$SLURM_TMP/munge/munge.socket" ] || { slurm_log "munged did not start"; cat "$SLURM_TMP/log/munged.out" >&2; slurm_dump_logs; return 1; }
+}
 
-  host=$(hostname -s)
-  mem=$(/usr/sbin/slurmd -C 2> /dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
-  mem=$((${mem:-2048} * 9 / 10))
+# _slurm_write_conf CTLD_ADDR : slurm.conf without nodes and partition (the caller appends them);
+# SLURMD_CONF_EXTRA (lines) overrides the per-node paths and timeouts of the one-node Slurm.
+_slurm_write_conf() {
+  local p1 p2
   p1=$(_slurm_free_port); p2=$(_slurm_free_port)
   while [ "$p2" = "$p1" ]; do p2=$(_slurm_free_port); done
+  _slurm_ports="$p1/$p2"
   : > "$SLURM_TMP/plugstack.conf"
   cat > "$SLURM_TMP/slurm.conf" << CONF
 ClusterName=poftest
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$(hostname -s)($1)
 SlurmctldPort=$p1
 SlurmdPort=$p2
 SlurmUser=root
@@ -109,45 +120,211 @@ ReturnToService=2
 MinJobAge=600
 KillWait=10
 StateSaveLocation=$SLURM_TMP/state
-SlurmdSpoolDir=$SLURM_TMP/spool
 SlurmctldPidFile=$SLURM_TMP/run/slurmctld.pid
-SlurmdPidFile=$SLURM_TMP/run/slurmd.pid
 SlurmctldLogFile=$SLURM_TMP/log/slurmctld.log
-SlurmdLogFile=$SLURM_TMP/log/slurmd.log
 PlugStackConfig=$SLURM_TMP/plugstack.conf
 MailProg=/bin/true
 SchedulerParameters=kill_invalid_depend
-NodeName=$host NodeAddr=127.0.0.1 CPUs=2 RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+${SLURMD_CONF_EXTRA:-SlurmdSpoolDir=$SLURM_TMP/spool
+SlurmdPidFile=$SLURM_TMP/run/slurmd.pid
+SlurmdLogFile=$SLURM_TMP/log/slurmd.log}
 CONF
   export SLURM_CONF="$SLURM_TMP/slurm.conf"
-  /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" > "$SLURM_TMP/log/slurmctld.out" 2>&1 &
-  _slurm_pids+=($!)
-  /usr/sbin/slurmd -D -f "$SLURM_CONF" -N "$host" > "$SLURM_TMP/log/slurmd.out" 2>&1 &
-  _slurm_pids+=($!)
-  local state=""
+}
+
+# _slurm_mem : RealMemory for one node of N (90% of this host's, split over N nodes)
+_slurm_mem() {
+  local mem
+  mem=$(/usr/sbin/slurmd -C 2> /dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
+  echo $((${mem:-2048} * 9 / 10 / ${1:-1}))
+}
+
+# _slurm_wait_idle N : wait until N nodes are idle (60 s at most)
+_slurm_wait_idle() {
+  local n="$1" idle=0
   for _ in $(seq 120); do
-    state=$(sinfo -h -N -o %T 2> /dev/null | head -1)
-    [ "$state" = idle ] && break
+    idle=$(sinfo -h -N -o %T 2> /dev/null | grep -cx idle)
+    [ "$idle" -ge "$n" ] && return 0
     sleep 0.5
   done
-  if [ "$state" != idle ]; then
-    slurm_log "node not idle after 60 s (state '$state')"
-    cat "$SLURM_TMP"/log/*.out >&2
-    slurm_dump_logs
-    return 1
-  fi
-  # watchdog: if this shell is killed without running its EXIT trap (SIGKILL, e.g. a test
-  # timeout), stop the jobs and daemons anyway
+  slurm_log "$idle of $n nodes idle after 60 s:"
+  sinfo -N >&2
+  cat "$SLURM_TMP"/log/*.out >&2
+  slurm_dump_logs
+  return 1
+}
+
+# _slurm_start_watchdog: if this shell is killed without running its EXIT trap (SIGKILL, e.g. a
+# test timeout), stop the jobs, the daemons and (cluster) the nodes' namespaces and links anyway
+_slurm_start_watchdog() {
   (
     trap '' INT TERM
     while kill -0 $$ 2> /dev/null; do sleep 1; done
-    _slurm_cancel_all
-    kill -TERM "${_slurm_pids[@]}" 2> /dev/null; sleep 2; kill -KILL "${_slurm_pids[@]}" 2> /dev/null
+    export SLURM_CONF="$SLURM_TMP/slurm.conf"
+    [ -f "$SLURM_CONF" ] && _slurm_cancel_all
+    pids=$(cat "$SLURM_TMP/run/harness.pids" 2> /dev/null)
+    kill -TERM $pids 2> /dev/null; sleep 2; kill -KILL $pids 2> /dev/null
+    _slurm_net_teardown
     rm -rf "$SLURM_TMP"
   ) > /dev/null 2>&1 &
   _slurm_watch=$!
-  slurm_log "one-node Slurm up in $SLURM_TMP (node $host idle, ports $p1/$p2)"
+}
+
+# slurm_start: start munged, slurmctld and slurmd, wait until the node is idle (60 s at most).
+slurm_start() {
+  local host
+  _slurm_prepare || return 1
+  host=$(hostname -s)
+  _slurm_write_conf 127.0.0.1
+  cat >> "$SLURM_CONF" << CONF
+NodeName=$host NodeAddr=127.0.0.1 CPUs=2 RealMemory=$(_slurm_mem 1) State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+  /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" > "$SLURM_TMP/log/slurmctld.out" 2>&1 &
+  _slurm_track $!
+  /usr/sbin/slurmd -D -f "$SLURM_CONF" -N "$host" > "$SLURM_TMP/log/slurmd.out" 2>&1 &
+  _slurm_track $!
+  _slurm_wait_idle 1 || return 1
+  _slurm_start_watchdog
+  slurm_log "one-node Slurm up in $SLURM_TMP (node $host idle, ports $_slurm_ports)"
+}
+
+# ---- A Slurm cluster of N nodes on this machine ------------------------------------------------
+# slurm_start_cluster N : N "nodes" pofn1..pofnN, each a network namespace (its own hostname in
+# its own UTS namespace, its own address on a veth link to a bridge this function creates) running
+# its own slurmd (SlurmdSpoolDir and TmpFS per node, so srun --mpi=pmix works across nodes);
+# slurmctld (SlurmctldHost = this host, on the bridge's address) and munged are shared. The file
+# system is shared, as on a cluster with a shared home. Exports SLURM_CONF, SLURM_TMP,
+# SLURM_SUBNET (a.b.c.0/24), and sets SLURM_NODE_NAMES (array) and SLURM_NODE_ADDR[name].
+# Returns 77 (skip) when this kernel or container cannot make network namespaces, 1 on any other
+# failure. Everything is removed by slurm_stop (EXIT trap) or by the watchdog.
+# Timeouts (seconds, environment): SLURM_CLUSTER_SLURMD_TIMEOUT (SlurmdTimeout, default 10: a
+# node that does not answer for that long is set DOWN and its jobs are requeued by Slurm).
+SLURM_NODE_NAMES=()
+declare -A SLURM_NODE_ADDR=() _slurm_node_ns=() _slurm_node_link=() _slurm_node_pid=()
+_slurm_bridge=""
+
+# _slurm_net_teardown: kill every process left in the nodes' namespaces, delete the namespaces
+# (their veth ends go with them) and the bridge.
+_slurm_net_teardown() {
+  local n ns pids
+  for n in "${SLURM_NODE_NAMES[@]}"; do
+    ns=${_slurm_node_ns[$n]}
+    [ -e "/run/netns/$ns" ] || continue
+    for _ in 1 2 3; do
+      pids=$(ip netns pids "$ns" 2> /dev/null)
+      [ -z "$pids" ] && break
+      kill -KILL $pids 2> /dev/null
+      sleep 0.2
+    done
+    ip netns del "$ns" 2> /dev/null
+    ip link del "${_slurm_node_link[$n]}" 2> /dev/null
+  done
+  [ -n "$_slurm_bridge" ] && ip link del "$_slurm_bridge" 2> /dev/null
+  return 0
+}
+
+# _slurm_pick_subnet : a 10.223.X.0/24 (X from this shell's pid) no address or route here uses
+_slurm_pick_subnet() {
+  local x i used
+  used=$(ip -o -4 addr show; ip -4 route show table all)
+  for i in $(seq 0 199); do
+    x=$(((($$ + i) % 200) + 20))
+    grep -q "10\.223\.$x\." <<< "$used" || { echo "10.223.$x"; return 0; }
+  done
+  return 1
+}
+
+# slurm_node_start NAME : start (or restart, after slurm_node_kill) the slurmd of node NAME in its
+# namespaces: nsenter into its network namespace, unshare a UTS namespace with the node's hostname
+# (not `ip netns exec`: it remounts /sys, and slurmd then fails on cgroups).
+slurm_node_start() {
+  local n="$1"
+  mkdir -p "$SLURM_TMP/spool/$n" "$SLURM_TMP/tmp/$n"
+  nsenter --net="/run/netns/${_slurm_node_ns[$n]}" unshare --uts \
+    /bin/sh -c 'hostname "$1" && exec /usr/sbin/slurmd -D -f "$2" -N "$1"' sh "$n" "$SLURM_CONF" \
+    >> "$SLURM_TMP/log/slurmd-$n.out" 2>&1 &
+  _slurm_node_pid[$n]=$!
+  _slurm_track $!
+  disown $! # no "Killed" notice from this shell when the node is killed
+}
+
+# slurm_node_kill NAME : the node dies: SIGKILL to every process in its network namespace (slurmd,
+# slurmstepd, the batch shell, orted, the ranks), in one pass so none can react to another's
+# death. Prints how many processes were killed.
+slurm_node_kill() {
+  local ns=${_slurm_node_ns[$1]} pids k=0
+  for _ in 1 2 3; do
+    pids=$(ip netns pids "$ns" 2> /dev/null)
+    [ -z "$pids" ] && break
+    kill -KILL $pids 2> /dev/null
+    k=$((k + $(wc -w <<< "$pids")))
+    sleep 0.1
+  done
+  echo "$k"
+}
+
+# slurm_node_silence NAME / slurm_node_unsilence NAME : the node's link goes down (up again): its
+# processes keep running, no socket is closed, no packet gets through.
+slurm_node_silence() { ip link set "${_slurm_node_link[$1]}" down; }
+slurm_node_unsilence() { ip link set "${_slurm_node_link[$1]}" up; }
+
+# slurm_node_pids NAME : the processes in node NAME's network namespace, one a line
+slurm_node_pids() { ip netns pids "${_slurm_node_ns[$1]}" 2> /dev/null; }
+
+# slurm_node_exec NAME CMD... : run CMD in node NAME's network namespace
+slurm_node_exec() { local n="$1"; shift; nsenter --net="/run/netns/${_slurm_node_ns[$n]}" "$@"; }
+
+# slurm_node_state NAME : the node's state as Slurm sees it (idle, allocated, down*, ...)
+slurm_node_state() { sinfo -h -n "$1" -N -o %T 2> /dev/null | head -1; }
+
+slurm_start_cluster() {
+  local nn="${1:-2}" i n pre id tmo="${SLURM_CLUSTER_SLURMD_TIMEOUT:-10}"
+  if ! unshare -n true 2> /dev/null; then
+    slurm_log "skip: this system cannot make network namespaces (unshare -n true failed)"
+    return 77
+  fi
+  for t in ip nsenter unshare; do command -v $t > /dev/null || { slurm_log "$t not installed (iproute2, util-linux)"; return 1; }; done
+  _slurm_prepare || return 1
+  pre=$(_slurm_pick_subnet) || { slurm_log "no free 10.223.X.0/24 subnet"; return 1; }
+  export SLURM_SUBNET="$pre.0/24"
+  id=$(printf '%05d' $(($$ % 100000)))
+  _slurm_bridge="pofb$id"
+  for i in $(seq "$nn"); do
+    n="pofn$i"
+    SLURM_NODE_NAMES+=("$n")
+    SLURM_NODE_ADDR[$n]="$pre.$((10 + i))"
+    _slurm_node_ns[$n]="pof$id-$n"
+    _slurm_node_link[$n]="pofv${id}n$i"
+  done
+  # the watchdog must know the names before anything exists: start it now, it only acts once this
+  # shell is gone
+  _slurm_start_watchdog
+  ip link add "$_slurm_bridge" type bridge && ip addr add "$pre.1/24" dev "$_slurm_bridge" && ip link set "$_slurm_bridge" up \
+    || { slurm_log "could not create bridge $_slurm_bridge"; return 1; }
+  for n in "${SLURM_NODE_NAMES[@]}"; do
+    ip netns add "${_slurm_node_ns[$n]}" \
+      && ip link add "${_slurm_node_link[$n]}" type veth peer name eth0 netns "${_slurm_node_ns[$n]}" \
+      && ip link set "${_slurm_node_link[$n]}" master "$_slurm_bridge" up \
+      && ip -n "${_slurm_node_ns[$n]}" addr add "${SLURM_NODE_ADDR[$n]}/24" dev eth0 \
+      && ip -n "${_slurm_node_ns[$n]}" link set eth0 up \
+      && ip -n "${_slurm_node_ns[$n]}" link set lo up \
+      || { slurm_log "could not create namespace and link of node $n"; return 1; }
+  done
+  SLURMD_CONF_EXTRA="SlurmdSpoolDir=$SLURM_TMP/spool/%n
+TmpFS=$SLURM_TMP/tmp/%n
+SlurmdPidFile=$SLURM_TMP/run/slurmd-%n.pid
+SlurmdLogFile=$SLURM_TMP/log/slurmd-%n.log
+SlurmdTimeout=$tmo" _slurm_write_conf "$pre.1"
+  cat >> "$SLURM_CONF" << CONF
+NodeName=pofn[1-$nn] NodeAddr=$pre.[11-$((10 + nn))] CPUs=2 RealMemory=$(_slurm_mem "$nn") State=UNKNOWN
+PartitionName=debug Nodes=pofn[1-$nn] Default=YES MaxTime=INFINITE State=UP
+CONF
+  /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" > "$SLURM_TMP/log/slurmctld.out" 2>&1 &
+  _slurm_track $!
+  for n in "${SLURM_NODE_NAMES[@]}"; do slurm_node_start "$n"; done
+  _slurm_wait_idle "$nn" || return 1
+  slurm_log "$nn-node Slurm up in $SLURM_TMP (nodes ${SLURM_NODE_NAMES[*]} idle on $SLURM_SUBNET, bridge $_slurm_bridge, slurmctld $pre.1, ports $_slurm_ports)"
 }
 
 # slurm_job_field ID FIELD : a field of `scontrol show job` (e.g. JobState, Restarts, ExitCode).
