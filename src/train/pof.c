@@ -31,19 +31,10 @@ double pof_gamma_draw(PetscInt seed, PetscInt epoch, PetscInt step, PetscInt slo
   return gamma_max * pof_rng_uniform(&r);
 }
 
-PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, PetscInt weak_global, double gamma, float *Wt, float *bt, PofRangeResult *res)
+/* Step 3 (local part): logits z0 (n, C) and softmax p (n, C) of the weak features under θ0, and
+   into dir the sums of the CE gradient (g_W (C, F), then g_b (C)); returns the local CE sum. */
+static double direction_sums(PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, double *z0, double *p, double *dir)
 {
-  double  *z0, *p, *u, *dir, *trial;
-  PetscInt J = 0;
-  PetscFunctionBegin;
-  for (double e = cfg->eta_init; e <= cfg->eta_cap * (1 + 1e-12); e *= 2) J++;
-  const PetscInt K  = cfg->partitions;
-  const PetscInt nd = C * F + C + 2; /* g_W, g_b, L0 sum, weak count */
-  PetscCall(PetscMalloc5(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial));
-  PetscCall(PetscArrayzero(dir, nd));
-  for (PetscInt i = 0; i < n; i++) PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
-
-  /* 3. direction: z0, p, local L0 and gradient sums */
   double L0_local = 0;
   for (PetscInt i = 0; i < n; i++) {
     double *zi = z0 + i * C, *pi = p + i * C, mx = -INFINITY, se = 0;
@@ -64,19 +55,12 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
       dir[C * F + c] += d;
     }
   }
-  dir[C * F + C]     = L0_local;
-  dir[C * F + C + 1] = (double)n;
-  PetscCall(reduce(rc->dir_sum, rc->dir_ctx, dir, nd));
-  const double Bw = dir[C * F + C + 1];
-  PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB, "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
-  for (PetscInt k = 0; k < C * F + C; k++) dir[k] /= Bw; /* g */
-  const double *gW = dir, *gb = dir + C * F;
-  double        gn = 0;
-  for (PetscInt k = 0; k < C * F + C; k++) gn += dir[k] * dir[k];
-  res->gnorm = sqrt(gn);
-  res->L0    = dir[C * F + C] / Bw;
+  return L0_local;
+}
 
-  /* u_i = G h_i + g_b; curvature sum Σ_i [Σ_c p u² − (Σ_c p u)²] */
+/* u_i = G h_i + g_b (n, C); returns the curvature sum Σ_i [Σ_c p u² − (Σ_c p u)²]. */
+static double curvature_sum(PetscInt F, PetscInt C, const double *gW, const double *gb, PetscInt n, const float *h, const double *p, double *u)
+{
   double kap = 0;
   for (PetscInt i = 0; i < n; i++) {
     double *ui = u + i * C, pu = 0, pu2 = 0;
@@ -89,22 +73,32 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
     }
     kap += pu2 - pu * pu;
   }
+  return kap;
+}
 
-  /* 4. bracket: all trials and the curvature in one reduction */
-  const int    global = rc->range_sum != NULL || rc->dir_sum == NULL; /* range shared with g */
-  const double Lref   = global ? dir[C * F + C] : L0_local;           /* sums over the same samples */
-  for (PetscInt j = 0; j < J; j++) {
-    const double eta = cfg->eta_init * ldexp(1.0, (int)j);
-    double       s   = 0;
-    for (PetscInt i = 0; i < n; i++) s += ce_row(C, z0 + i * C, u + i * C, eta, y[i]);
-    trial[j] = s;
+/* Local CE sum at step eta along -g for each of the m steps eta[k]. */
+static void trial_sums(PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, PetscInt m, const double *eta, double *out)
+{
+  for (PetscInt k = 0; k < m; k++) {
+    double s = 0;
+    for (PetscInt i = 0; i < n; i++) s += ce_row(C, z0 + i * C, u + i * C, eta[k], y[i]);
+    out[k] = s;
   }
+}
+
+/* Step 4: the first trial step 2^j eta_init whose loss exceeds Lref (capped at eta_cap), and the
+   curvature along g from the same reduction. */
+static PetscErrorCode bracket(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt J, PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, double kap, double gn, double Lref, double *trial, double *eta, PofRangeResult *res)
+{
+  PetscInt first = -1;
+  PetscFunctionBegin;
+  for (PetscInt j = 0; j < J; j++) eta[j] = cfg->eta_init * ldexp(1.0, (int)j);
+  trial_sums(C, n, z0, u, y, J, eta, trial);
   trial[J]     = kap;
   trial[J + 1] = (double)n;
   PetscCall(reduce(rc->range_sum, rc->range_ctx, trial, J + 2));
-  res->kappa     = gn > 0 ? trial[J] / trial[J + 1] / gn : 0.0;
-  res->trials    = J;
-  PetscInt first = -1;
+  res->kappa  = gn > 0 ? trial[J] / trial[J + 1] / gn : 0.0;
+  res->trials = J;
   for (PetscInt j = 0; j < J; j++)
     if (trial[j] > Lref) {
       first = j;
@@ -113,23 +107,58 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   res->capped   = first < 0 ? PETSC_TRUE : PETSC_FALSE;
   res->rejected = (first < 0 && cfg->flat == POF_FLAT_REJECT) ? PETSC_TRUE : PETSC_FALSE;
   res->eta_max  = first >= 0 ? cfg->eta_init * ldexp(1.0, (int)first) : cfg->eta_cap;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  /* 5. grid: K points in one reduction; ties go to the smallest k */
-  if (res->rejected) {
+/* Step 5: K points k eta_max / K in one reduction; ties go to the smallest k. */
+static PetscErrorCode grid(const PofRangeComm *rc, PetscInt K, PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, double *trial, double *eta, PofRangeResult *res)
+{
+  PetscInt best = 0;
+  PetscFunctionBegin;
+  for (PetscInt k = 1; k <= K; k++) eta[k - 1] = (double)k * res->eta_max / (double)K;
+  trial_sums(C, n, z0, u, y, K, eta, trial);
+  PetscCall(reduce(rc->range_sum, rc->range_ctx, trial, K));
+  for (PetscInt k = 1; k < K; k++)
+    if (trial[k] < trial[best]) best = k;
+  res->eta_star = (double)(best + 1) * res->eta_max / (double)K;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, PetscInt weak_global, double gamma, float *Wt, float *bt, PofRangeResult *res)
+{
+  double  *z0, *p, *u, *dir, *trial, *eta;
+  PetscInt J = 0;
+  PetscFunctionBegin;
+  for (double e = cfg->eta_init; e <= cfg->eta_cap * (1 + 1e-12); e *= 2) J++;
+  const PetscInt K  = cfg->partitions;
+  const PetscInt nd = C * F + C + 2; /* g_W, g_b, L0 sum, weak count */
+  PetscCall(PetscMalloc6(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial, PetscMax(J, K) + 2, &eta));
+  PetscCall(PetscArrayzero(dir, nd));
+  for (PetscInt i = 0; i < n; i++) PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
+
+  /* 3. direction: one reduction of the gradient sums, L0 and the weak count */
+  const double L0_local = direction_sums(F, C, W0, b0, n, h, y, z0, p, dir);
+  dir[C * F + C]        = L0_local;
+  dir[C * F + C + 1]    = (double)n;
+  PetscCall(reduce(rc->dir_sum, rc->dir_ctx, dir, nd));
+  const double Bw = dir[C * F + C + 1];
+  PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB, "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
+  for (PetscInt k = 0; k < C * F + C; k++) dir[k] /= Bw; /* g */
+  const double *gW = dir, *gb = dir + C * F;
+  double        gn = 0;
+  for (PetscInt k = 0; k < C * F + C; k++) gn += dir[k] * dir[k];
+  res->gnorm       = sqrt(gn);
+  res->L0          = dir[C * F + C] / Bw;
+  const double kap = curvature_sum(F, C, gW, gb, n, h, p, u);
+
+  /* 4. bracket and 5. grid */
+  const int    global = rc->range_sum != NULL || rc->dir_sum == NULL; /* range shared with g */
+  const double Lref   = global ? dir[C * F + C] : L0_local;           /* sums over the same samples */
+  PetscCall(bracket(cfg, rc, J, C, n, z0, u, y, kap, gn, Lref, trial, eta, res));
+  if (res->rejected)
     res->eta_max = res->eta_star = 0;
-  } else {
-    for (PetscInt k = 1; k <= K; k++) {
-      const double eta = (double)k * res->eta_max / (double)K;
-      double       s   = 0;
-      for (PetscInt i = 0; i < n; i++) s += ce_row(C, z0 + i * C, u + i * C, eta, y[i]);
-      trial[k - 1] = s;
-    }
-    PetscCall(reduce(rc->range_sum, rc->range_ctx, trial, K));
-    PetscInt best = 0;
-    for (PetscInt k = 1; k < K; k++)
-      if (trial[k] < trial[best]) best = k;
-    res->eta_star = (double)(best + 1) * res->eta_max / (double)K;
-  }
+  else
+    PetscCall(grid(rc, K, C, n, z0, u, y, trial, eta, res));
 
   /* 6-7. expansion and perturbation */
   res->gamma     = gamma;
@@ -137,6 +166,6 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   for (PetscInt k = 0; k < C * F; k++) Wt[k] = (float)(W0[k] - s * gW[k]);
   for (PetscInt c = 0; c < C; c++) bt[c] = (float)(b0[c] - s * gb[c]);
   res->pert_norm = s * res->gnorm;
-  PetscCall(PetscFree5(z0, p, u, dir, trial));
+  PetscCall(PetscFree6(z0, p, u, dir, trial, eta));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
