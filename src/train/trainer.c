@@ -74,6 +74,7 @@ struct _p_PofTrainer {
   PetscBool finished;                  /* the directory holds a finished run (nothing to train) */
   char      resume_path[POF_PATH_MAX]; /* the checkpoint resumed from ("" if none) */
   PetscInt  last_ckpt_step;            /* global step of the newest checkpoint written, -1 = none */
+  PetscBool kernels_checked;           /* the reference-kernel warning, after this process's first step */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch)
@@ -304,11 +305,130 @@ static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofC
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A resumed run: its checkpoint must be of this command, and (pretrain without -model_in) of
+   the model the options describe. */
+static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(t->resume_path, st->path, sizeof(t->resume_path)));
+  {
+    /* a pretrain directory given to posttrain (or the reverse) is another run, not one to resume */
+    const char *mine = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
+    PetscCheck(!strcmp(st->meta.kind, mine), t->comm, PETSC_ERR_ARG_WRONG, "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir", cfg->run.dir, st->meta.kind[0] ? st->meta.kind : "(unknown)", st->path, mine, mine);
+  }
+  if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
+    PofCkptMeta want = st->meta;
+    want.depth = cfg->model.depth, want.width = cfg->model.width, want.base = cfg->model.base;
+    if (cfg->model.classes) want.classes = cfg->model.classes;
+    PetscCall(PetscStrncpy(want.dataset, t->info.name, sizeof(want.dataset)));
+    want.in_c = t->info.c, want.in_h = t->info.h, want.in_w = t->info.w;
+    PetscCall(pof_ckpt_check_signature(t->comm, st->path, &st->meta, &want));
+  }
+  if (st->meta.epochs_done < st->meta.run_start_epoch + cfg->run.epochs || st->meta.step_in_epoch > 0) PetscCall(pof_print(t->comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", st->path, st->meta.epochs_done, st->meta.step_in_epoch));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The network: its shape from the start file or the options, its parameters from the start
+   file or the seed, the sharded optimizer state. */
+static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+{
+  const PetscBool have = st->resumed || st->from_model;
+  PetscFunctionBegin;
+  PofWrnShape shape;
+  if (have) {
+    shape = (PofWrnShape){ st->meta.depth, st->meta.width, st->meta.base, st->meta.in_c, st->meta.in_h, st->meta.in_w, st->meta.classes };
+    PetscCall(pof_ckpt_check_shape_options(t->comm, st->path, &st->meta, &cfg->model));
+    PetscCall(check_model_fits_data(t->comm, st->path, &st->meta, cfg->data.file, &t->info));
+    /* config.json records the model that runs */
+    t->cfg.model.depth = st->meta.depth, t->cfg.model.width = st->meta.width, t->cfg.model.base = st->meta.base, t->cfg.model.classes = st->meta.classes;
+  } else {
+    const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
+    PetscCheck(classes >= t->info.classes, t->comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
+    shape                = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
+    t->cfg.model.classes = classes; /* config.json and the checkpoints record the class count that runs */
+  }
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
+  pof_wrn_set_recompute(t->m, cfg->model.recompute);
+  PetscCall(pof_wrn_set_winograd(t->m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
+  t->n_params = pof_wrn_num_params(t->m);
+  t->nf       = pof_wrn_num_feature_params(t->m);
+  t->F        = pof_wrn_feature_dim(t->m);
+  t->C        = shape.classes;
+  t->sample   = shape.in_c * shape.in_h * shape.in_w;
+  if (!have) PetscCall(pof_wrn_init_params(t->m, cfg->run.seed));
+  PetscCall(pof_shard_create(t->comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
+  if (have) {
+    const char *path = st->path;
+    PetscCheck(st->meta.n_params == t->n_params && st->meta.n_bn_state == pof_wrn_num_bn_state(t->m), t->comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT "-%" PetscInt_FMT " it describes has %" PetscInt_FMT, path, st->meta.n_params, st->meta.depth, st->meta.width, t->n_params);
+    if (kind == POF_RUN_POSTTRAIN && (st->resumed ? st->meta.have_theta0 : 0)) PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
+    PetscCall(pof_ckpt_read(t->comm, path, pof_shard_master(t->shard), st->meta.have_momentum ? pof_shard_momentum(t->shard) : NULL, pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
+    PetscCall(pof_shard_gather_params(t->shard, pof_wrn_params(t->m)));
+    pof_wrn_params_changed(t->m);
+  }
+
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Progress and schedule: the checkpoint's (resume), or a new run's (after a model file's epochs). */
+static PetscErrorCode init_progress(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+{
+  const PetscBool have = st->resumed || st->from_model;
+  PetscFunctionBegin;
+  if (st->resumed) {
+    t->meta        = st->meta;
+    t->start_epoch = st->meta.run_start_epoch;
+  } else {
+    memset(&t->meta, 0, sizeof(t->meta));
+    if (have) { /* posttrain (or a pretrain continued from a model file) */
+      t->meta               = st->meta;
+      t->meta.step_in_epoch = 0;
+    }
+    t->start_epoch          = have ? st->meta.epochs_done : 0;
+    t->meta.run_start_epoch = t->start_epoch;
+    PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sizeof(t->meta.kind)));
+    t->meta.seed = cfg->run.seed;
+    if (kind == POF_RUN_PRETRAIN || !have) { /* pretraining defines the schedule */
+      t->meta.lr_base     = cfg->opt.lr;
+      t->meta.lr_factor   = cfg->opt.factor;
+      t->meta.schedule    = cfg->opt.schedule;
+      t->meta.nmilestones = cfg->opt.nmilestones;
+      for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) t->meta.milestones[i] = cfg->opt.milestones[i];
+      t->meta.warmup_epochs   = cfg->opt.warmup;
+      t->meta.schedule_epochs = t->start_epoch + cfg->run.epochs;
+    }
+  }
+  t->end_epoch = t->start_epoch + cfg->run.epochs;
+  if (kind == POF_RUN_POSTTRAIN && have) {
+    const char *from;
+    PetscCall(posttrain_lr(t->comm, cfg, &st->meta, st->path, st->resumed, t->start_epoch, &t->post_lr, &from));
+    t->meta.post_lr = t->post_lr; /* recorded in every checkpoint: a resume uses the same rate */
+    PetscCall(pof_print(t->comm, "posttrain: learning rate %g (%s)%s\n", t->post_lr, from, cfg->opt.sched_set ? ", the base of the schedule given by -opt_schedule/-opt_milestones/-opt_warmup" : ", fixed for the run"));
+  }
+  if (st->resumed) t->last_ckpt_step = t->meta.global_step;
+  t->finished = (PetscBool)(st->resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* θ0 = the classifier of the pretrained model, in double on every rank (the master's tail). */
+static PetscErrorCode gather_theta0(PofTrainer t)
+{
+  const PetscScalar *mv;
+  double            *th;
+  PetscInt           lo, hi;
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
+  th = t->theta0;
+  PetscCall(PetscArrayzero(th, t->n_params - t->nf));
+  pof_shard_range(t->shard, &lo, &hi);
+  PetscCall(VecGetArrayRead(pof_shard_master(t->shard), &mv));
+  for (PetscInt i = PetscMax(lo, t->nf); i < hi; i++) th[i - t->nf] = mv[i - lo];
+  PetscCall(VecRestoreArrayRead(pof_shard_master(t->shard), &mv));
+  PetscCall(pof_comm_allreduce_sum(t->comm, th, t->n_params - t->nf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer t)
 {
-  PofCkptMeta in;
-  char        resume_path[POF_PATH_MAX];
-  PetscBool   resumed = PETSC_FALSE, have_in = PETSC_FALSE;
   PetscFunctionBegin;
   t->comm = comm;
   t->cfg  = *cfg;
@@ -329,10 +449,6 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   PetscCall(pof_rundir_start(comm, cfg->run.dir, cfg->ckpt.resume == POF_RESUME_AUTO ? PETSC_TRUE : PETSC_FALSE, cfg->model.in, check_model_in, &mc, &start));
   t->lock           = start.lock;
   t->last_ckpt_step = -1;
-  resumed           = start.resumed;
-  have_in           = (PetscBool)(start.resumed || start.from_model);
-  if (have_in) in = start.meta;
-  if (resumed) PetscCall(PetscStrncpy(resume_path, start.path, sizeof(resume_path)));
 
   /* data */
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
@@ -340,108 +456,16 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
   PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is larger than the %" PetscInt_FMT " training samples of '%s'", t->B, t->info.n_train, cfg->data.file);
 
-  if (resumed) {
-    PetscCall(PetscStrncpy(t->resume_path, resume_path, sizeof(t->resume_path)));
-    { /* a pretrain directory given to posttrain (or the reverse) is another run, not one to resume */
-      const char *mine = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-      PetscCheck(!strcmp(in.kind, mine), comm, PETSC_ERR_ARG_WRONG, "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir", cfg->run.dir, in.kind[0] ? in.kind : "(unknown)", resume_path, mine, mine);
-    }
-    if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
-      PofCkptMeta want = in;
-      want.depth = cfg->model.depth, want.width = cfg->model.width, want.base = cfg->model.base;
-      if (cfg->model.classes) want.classes = cfg->model.classes;
-      PetscCall(PetscStrncpy(want.dataset, t->info.name, sizeof(want.dataset)));
-      want.in_c = t->info.c, want.in_h = t->info.h, want.in_w = t->info.w;
-      PetscCall(pof_ckpt_check_signature(comm, resume_path, &in, &want));
-    }
-    if (in.epochs_done < in.run_start_epoch + cfg->run.epochs || in.step_in_epoch > 0) PetscCall(pof_print(comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", resume_path, in.epochs_done, in.step_in_epoch));
-  }
-  PetscCheck(kind == POF_RUN_PRETRAIN || have_in, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
+  if (start.resumed) PetscCall(check_resume(t, cfg, kind, &start));
+  PetscCheck(kind == POF_RUN_PRETRAIN || start.resumed || start.from_model, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
 
-  PofWrnShape shape;
-  if (have_in) {
-    shape = (PofWrnShape){ in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
-    PetscCall(pof_ckpt_check_shape_options(comm, resumed ? resume_path : cfg->model.in, &in, &cfg->model));
-    PetscCall(check_model_fits_data(comm, resumed ? resume_path : cfg->model.in, &in, cfg->data.file, &t->info));
-    /* config.json records the model that runs */
-    t->cfg.model.depth = in.depth, t->cfg.model.width = in.width, t->cfg.model.base = in.base, t->cfg.model.classes = in.classes;
-  } else {
-    const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
-    PetscCheck(classes >= t->info.classes, comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
-    shape                = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
-    t->cfg.model.classes = classes; /* config.json and the checkpoints record the class count that runs */
-  }
-  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
-  pof_wrn_set_recompute(t->m, cfg->model.recompute);
-  PetscCall(pof_wrn_set_winograd(t->m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
-  t->n_params = pof_wrn_num_params(t->m);
-  t->nf       = pof_wrn_num_feature_params(t->m);
-  t->F        = pof_wrn_feature_dim(t->m);
-  t->C        = shape.classes;
-  t->sample   = shape.in_c * shape.in_h * shape.in_w;
-  if (!have_in) PetscCall(pof_wrn_init_params(t->m, cfg->run.seed));
-  PetscCall(pof_shard_create(comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
-  if (have_in) {
-    const char *path = resumed ? resume_path : cfg->model.in;
-    PetscCheck(in.n_params == t->n_params && in.n_bn_state == pof_wrn_num_bn_state(t->m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT "-%" PetscInt_FMT " it describes has %" PetscInt_FMT, path, in.n_params, in.depth, in.width, t->n_params);
-    if (kind == POF_RUN_POSTTRAIN && (resumed ? in.have_theta0 : 0)) PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
-    PetscCall(pof_ckpt_read(comm, path, pof_shard_master(t->shard), in.have_momentum ? pof_shard_momentum(t->shard) : NULL, pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
-    PetscCall(pof_shard_gather_params(t->shard, pof_wrn_params(t->m)));
-    pof_wrn_params_changed(t->m);
-  }
-
-  /* progress and schedule */
-  if (resumed) {
-    t->meta        = in;
-    t->start_epoch = in.run_start_epoch;
-  } else {
-    memset(&t->meta, 0, sizeof(t->meta));
-    if (have_in) { /* posttrain (or a pretrain continued from a model file) */
-      t->meta               = in;
-      t->meta.step_in_epoch = 0;
-    }
-    t->start_epoch          = have_in ? in.epochs_done : 0;
-    t->meta.run_start_epoch = t->start_epoch;
-    PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sizeof(t->meta.kind)));
-    t->meta.seed = cfg->run.seed;
-    if (kind == POF_RUN_PRETRAIN || !have_in) { /* pretraining defines the schedule */
-      t->meta.lr_base     = cfg->opt.lr;
-      t->meta.lr_factor   = cfg->opt.factor;
-      t->meta.schedule    = cfg->opt.schedule;
-      t->meta.nmilestones = cfg->opt.nmilestones;
-      for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) t->meta.milestones[i] = cfg->opt.milestones[i];
-      t->meta.warmup_epochs   = cfg->opt.warmup;
-      t->meta.schedule_epochs = t->start_epoch + cfg->run.epochs;
-    }
-  }
-  t->end_epoch = t->start_epoch + cfg->run.epochs;
-  if (kind == POF_RUN_POSTTRAIN && have_in) {
-    const char *from;
-    PetscCall(posttrain_lr(comm, cfg, &in, resumed ? resume_path : cfg->model.in, resumed, t->start_epoch, &t->post_lr, &from));
-    t->meta.post_lr = t->post_lr; /* recorded in every checkpoint: a resume uses the same rate */
-    PetscCall(pof_print(comm, "posttrain: learning rate %g (%s)%s\n", t->post_lr, from, cfg->opt.sched_set ? ", the base of the schedule given by -opt_schedule/-opt_milestones/-opt_warmup" : ", fixed for the run"));
-  }
-  if (resumed) t->last_ckpt_step = t->meta.global_step;
-  t->finished = (PetscBool)(resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
-  if (kind == POF_RUN_POSTTRAIN && !t->theta0) { /* θ0 = the classifier of the pretrained model */
-    const PetscScalar *mv;
-    double            *th;
-    PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
-    th = t->theta0;
-    /* every rank needs θ0 in double: gather the master tail */
-    PetscCall(PetscArrayzero(th, t->n_params - t->nf));
-    PetscInt lo, hi;
-    pof_shard_range(t->shard, &lo, &hi);
-    PetscCall(VecGetArrayRead(pof_shard_master(t->shard), &mv));
-    for (PetscInt i = PetscMax(lo, t->nf); i < hi; i++) th[i - t->nf] = mv[i - lo];
-    PetscCall(VecRestoreArrayRead(pof_shard_master(t->shard), &mv));
-    PetscCall(pof_comm_allreduce_sum(comm, th, t->n_params - t->nf));
-  }
-
+  PetscCall(build_model(t, cfg, kind, &start));
+  PetscCall(init_progress(t, cfg, kind, &start));
+  if (kind == POF_RUN_POSTTRAIN && !t->theta0) PetscCall(gather_theta0(t));
   PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw, kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0 : NULL));
   PetscCall(PetscMalloc2(t->nloc * t->sample, &t->x, t->nloc, &t->y));
   if (kind == POF_RUN_POSTTRAIN) PetscCall(PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
-  if (!t->finished) PetscCall(open_run_files(t, resumed)); /* a finished run's files stay as they are */
+  if (!t->finished) PetscCall(open_run_files(t, start.resumed)); /* a finished run's files stay as they are */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -734,6 +758,56 @@ static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A rerun of a finished run: report it (the test split evaluated), train nothing. */
+static PetscErrorCode report_finished(PofTrainer t, const char *name, double t_run, PofRunSummary *sum)
+{
+  double test_loss = NAN, test_err = NAN;
+  PetscFunctionBegin;
+  PetscBool have_model;
+  PetscCall(pof_print(t->comm, "%s: run directory %s already finished (epoch %" PetscInt_FMT ", step %" PetscInt_FMT ", checkpoint %s): nothing to train\n", name, t->cfg.run.dir, t->meta.epochs_done, t->meta.global_step, t->resume_path));
+  PetscCall(PetscTestFile(sum->model_path, 'r', &have_model));
+  if (!have_model) PetscCall(link_model(t, t->resume_path, sum->model_path));
+  PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
+  sum->status      = POF_RUN_ALREADY_FINISHED;
+  sum->epochs_done = t->meta.epochs_done;
+  sum->global_step = t->meta.global_step;
+  sum->train_loss = sum->train_error = NAN;
+  sum->test_loss                     = test_loss;
+  sum->test_error                    = test_err;
+  sum->seconds                       = pof_now() - t_run;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The training steps of one epoch from first_step. *stopped: a stop agreed mid-epoch (its
+   checkpoint written); *stop_at_end: one agreed on the epoch's last step (the epoch is logged first). */
+static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt epoch, double lr, PetscInt first_step, int *stopped, int *stop_at_end)
+{
+  PetscFunctionBegin;
+  for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
+    int      sig;
+    double   ls    = 0;
+    PetscInt wrong = 0;
+    pof_timer_start(POF_T_DATA);
+    PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
+    pof_timer_stop(POF_T_DATA);
+    PetscCall(train_step(t, lr, epoch, step, &ls, &wrong));
+    if (!t->kernels_checked) {
+      PetscCall(pof_warn_reference_kernels(t->comm, t->m, name));
+      t->kernels_checked = PETSC_TRUE;
+    }
+    t->meta.global_step++;
+    PetscCall(step_agreed(t, ls, wrong, &sig));
+    if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
+    if (sig && step + 1 < t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
+      if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch, step + 1));
+      *stopped = sig;
+      break;
+    }
+    if (sig) *stop_at_end = sig; /* last step of the epoch: evaluate and log it first */
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The learning rate of a (global) epoch: pretraining follows its schedule; post-training runs at
    the rate fixed at its start (t->post_lr), or follows a schedule of its own from that rate when
    -opt_schedule, -opt_milestones or -opt_warmup was given. */
@@ -747,8 +821,7 @@ static double epoch_lr(PofTrainer t, PetscInt epoch)
 
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
 {
-  const char *name            = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-  PetscBool   kernels_checked = PETSC_FALSE; /* the reference-kernel warning, after this process's first step */
+  const char *name      = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   double      test_loss = NAN, test_err = NAN, t_run = pof_now(), img_total = 0, t_train = 0;
   PetscInt    first_step = t->meta.step_in_epoch;
   int         stopped    = 0;
@@ -756,19 +829,8 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
   PetscFunctionBegin;
   PetscCall(PetscMemzero(sum, sizeof(*sum)));
   PetscCall(PetscSNPrintf(sum->model_path, sizeof(sum->model_path), "%s/model.h5", t->cfg.run.dir));
-  if (t->finished) { /* a rerun of a finished run: report it, train nothing */
-    PetscBool have_model;
-    PetscCall(pof_print(t->comm, "%s: run directory %s already finished (epoch %" PetscInt_FMT ", step %" PetscInt_FMT ", checkpoint %s): nothing to train\n", name, t->cfg.run.dir, t->meta.epochs_done, t->meta.global_step, t->resume_path));
-    PetscCall(PetscTestFile(sum->model_path, 'r', &have_model));
-    if (!have_model) PetscCall(link_model(t, t->resume_path, sum->model_path));
-    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
-    sum->status      = POF_RUN_ALREADY_FINISHED;
-    sum->epochs_done = t->meta.epochs_done;
-    sum->global_step = t->meta.global_step;
-    sum->train_loss = sum->train_error = NAN;
-    sum->test_loss                     = test_loss;
-    sum->test_error                    = test_err;
-    sum->seconds                       = pof_now() - t_run;
+  if (t->finished) {
+    PetscCall(report_finished(t, name, t_run, sum));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   const PetscInt e0 = t->meta.epochs_done > t->start_epoch ? t->meta.epochs_done : t->start_epoch;
@@ -782,28 +844,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     pof_shard_stats_reset(t->shard);
     acc_start(t, (PetscBool)(first_step > 0));
     const double t0 = pof_now();
-    for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
-      int      sig;
-      double   ls    = 0;
-      PetscInt wrong = 0;
-      pof_timer_start(POF_T_DATA);
-      PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
-      pof_timer_stop(POF_T_DATA);
-      PetscCall(train_step(t, lr, epoch, step, &ls, &wrong));
-      if (!kernels_checked) {
-        PetscCall(pof_warn_reference_kernels(t->comm, t->m, name));
-        kernels_checked = PETSC_TRUE;
-      }
-      t->meta.global_step++;
-      PetscCall(step_agreed(t, ls, wrong, &sig));
-      if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
-      if (sig && step + 1 < t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
-        if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch, step + 1));
-        stopped = sig;
-        break;
-      }
-      if (sig) stop_at_end = sig; /* last step of the epoch: evaluate and log it first */
-    }
+    PetscCall(train_epoch_steps(t, name, epoch, lr, first_step, &stopped, &stop_at_end));
     first_step = 0;
     if (stopped) break;
     const double secs = pof_now() - t0;
