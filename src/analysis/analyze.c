@@ -177,6 +177,88 @@ static PetscErrorCode json_num(MPI_Comm comm, const char *key, double v)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The classifier block's Hessian on fixed features (its spectrum and trace), and the curvature
+   along the PoF direction vpof (if given). h: the features (nlocal, F), allocated here. */
+static PetscErrorCode analyze_classifier(MPI_Comm comm, const PofAnalyzeConfig *acfg, PofLossFn L, const double *theta, PetscInt nf, PetscInt F, PetscInt C, PetscInt nlocal, const int32_t *y, const double *vpof, float **hout, PofAnalysis *a)
+{
+  PofHessOp op;
+  float    *h;
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1((size_t)PetscMax(nlocal, 1) * (size_t)F, hout));
+  h = *hout;
+  PetscCall(pof_lossfn_features(L, theta, h));
+  PetscCall(pof_hess_classifier_create(comm, nlocal, F, C, h, y, acfg->samples, theta + nf, theta + nf + C * F, acfg->fd_eps, acfg->classifier_exact, &op));
+  if (acfg->classifier) {
+    PetscCall(pof_spectrum_compute(comm, &op, acfg->top_k, acfg->eigenvectors, acfg->eps_tol, acfg->eps_max_it, acfg->hutchinson, acfg->seed, &a->cls));
+    a->has_cls = PETSC_TRUE;
+    PetscCall(print_spectrum(comm, "classifier-block", &a->cls));
+  }
+  if (vpof && a->pof_gnorm > 0) {
+    double k;
+    PetscCall(pof_curvature(&op, vpof + nf, &k));
+    add_kappa(a, "pof_direction", k);
+    PetscCall(pof_print(comm, "analyze: curvature along the PoF direction -grad_theta L (weak batch %" PetscInt_FMT ", |g| = %.4g): kappa = %.6g\n", acfg->weak_batch, a->pof_gnorm, k));
+  }
+  PetscCall(pof_hess_op_destroy(&op));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The whole network's Hessian (spectrum, trace) and the curvature along the directions d1, d2. */
+static PetscErrorCode analyze_network(MPI_Comm comm, const PofAnalyzeConfig *acfg, PofLossFn L, const double *theta, const double *d1, const double *d2, PofAnalysis *a)
+{
+  PofHessOp op;
+  double    k;
+  PetscFunctionBegin;
+  PetscCall(pof_hess_network_create(L, theta, acfg->fd_eps, &op));
+  PetscCall(pof_spectrum_compute(comm, &op, acfg->top_k, acfg->eigenvectors, acfg->eps_tol, acfg->eps_max_it, acfg->hutchinson, acfg->seed, &a->net));
+  a->has_net = PETSC_TRUE;
+  PetscCall(print_spectrum(comm, "whole-network", &a->net));
+  PetscCall(pof_curvature(&op, d1, &k));
+  add_kappa(a, "random_direction_0", k);
+  PetscCall(pof_curvature(&op, d2, &k));
+  add_kappa(a, "random_direction_1", k);
+  PetscCall(pof_print(comm, "analyze: curvature along filter-normalized random directions: kappa = %.6g, %.6g\n", a->kappa[a->nkappa - 2], a->kappa[a->nkappa - 1]));
+  PetscCall(pof_hess_op_destroy(&op));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 1-D landscapes along d1 (and the PoF direction vpof, rescaled in place) and the 2-D one on (d1, d2). */
+static PetscErrorCode analyze_landscapes(MPI_Comm comm, const PofAnalyzeConfig *acfg, PofLossFn L, const double *theta, const double *d1, const double *d2, double *vpof, PetscInt nf, PetscInt np, PofAnalysis *a)
+{
+  PetscFunctionBegin;
+  if (acfg->grid1 > 0) {
+    a->n1 = acfg->grid1;
+    PetscCall(PetscMalloc2(a->n1, &a->alpha1, a->n1, &a->land_rand));
+    pof_grid(a->n1, acfg->range1, a->alpha1);
+    PetscCall(pof_landscape_1d(L, theta, d1, a->n1, a->alpha1, a->land_rand));
+    PetscCall(pof_print(comm, "analyze: 1-D landscape, filter-normalized random direction, alpha in [-%g, %g]:", (double)acfg->range1, (double)acfg->range1));
+    for (PetscInt i = 0; i < a->n1; i++) PetscCall(pof_print(comm, " %.4g", a->land_rand[i]));
+    PetscCall(pof_print(comm, "\n"));
+    if (vpof && a->pof_gnorm > 0) {
+      PetscCall(PetscMalloc1(a->n1, &a->land_pof));
+      /* scaled so alpha = 1 moves the classifier by its own norm */
+      double tn = 0;
+      for (PetscInt i = nf; i < np; i++) tn += theta[i] * theta[i];
+      const double s = sqrt(tn) / a->pof_gnorm;
+      for (PetscInt i = nf; i < np; i++) vpof[i] *= s;
+      PetscCall(pof_landscape_1d(L, theta, vpof, a->n1, a->alpha1, a->land_pof));
+      PetscCall(pof_print(comm, "analyze: 1-D landscape, PoF direction -g |theta|/|g| (classifier only):"));
+      for (PetscInt i = 0; i < a->n1; i++) PetscCall(pof_print(comm, " %.4g", a->land_pof[i]));
+      PetscCall(pof_print(comm, "\n"));
+    }
+  }
+  if (acfg->grid2 > 0) {
+    a->n2 = acfg->grid2;
+    PetscCall(PetscMalloc2(a->n2, &a->alpha2, a->n2 * a->n2, &a->land2));
+    pof_grid(a->n2, acfg->range2, a->alpha2);
+    PetscCall(pof_landscape_2d(L, theta, d1, d2, a->n2, a->alpha2, a->land2));
+    double mn = a->land2[0], mx = a->land2[0];
+    for (PetscInt i = 0; i < a->n2 * a->n2; i++) mn = PetscMin(mn, a->land2[i]), mx = PetscMax(mx, a->land2[i]);
+    PetscCall(pof_print(comm, "analyze: 2-D landscape %" PetscInt_FMT "x%" PetscInt_FMT " on [-%g, %g]^2: loss from %.4g to %.4g\n", a->n2, a->n2, (double)acfg->range2, (double)acfg->range2, mn, mx));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAnalyzeConfig *acfg)
 {
   PofDataset     ds = NULL;
@@ -222,74 +304,14 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
     PetscCall(PetscMalloc1(np, &vpof));
     PetscCall(pof_direction(comm, ds, m, theta, acfg->weak_batch, acfg->batch, vpof, &a.pof_gnorm));
   }
-  /* classifier block on fixed features */
-  if (acfg->classifier || vpof) {
-    PofHessOp op;
-    PetscCall(PetscMalloc1((size_t)PetscMax(nlocal, 1) * (size_t)F, &h));
-    PetscCall(pof_lossfn_features(L, theta, h));
-    PetscCall(pof_hess_classifier_create(comm, nlocal, F, C, h, y, acfg->samples, theta + nf, theta + nf + C * F, acfg->fd_eps, acfg->classifier_exact, &op));
-    if (acfg->classifier) {
-      PetscCall(pof_spectrum_compute(comm, &op, acfg->top_k, acfg->eigenvectors, acfg->eps_tol, acfg->eps_max_it, acfg->hutchinson, acfg->seed, &a.cls));
-      a.has_cls = PETSC_TRUE;
-      PetscCall(print_spectrum(comm, "classifier-block", &a.cls));
-    }
-    if (vpof && a.pof_gnorm > 0) {
-      double k;
-      PetscCall(pof_curvature(&op, vpof + nf, &k));
-      add_kappa(&a, "pof_direction", k);
-      PetscCall(pof_print(comm, "analyze: curvature along the PoF direction -grad_theta L (weak batch %" PetscInt_FMT ", |g| = %.4g): kappa = %.6g\n", acfg->weak_batch, a.pof_gnorm, k));
-    }
-    PetscCall(pof_hess_op_destroy(&op));
-  }
+  if (acfg->classifier || vpof) PetscCall(analyze_classifier(comm, acfg, L, theta, nf, F, C, nlocal, y, vpof, &h, &a));
   if (acfg->network || acfg->grid1 > 0 || acfg->grid2 > 0) {
     PetscCall(PetscMalloc2(np, &d1, np, &d2));
     pof_direction_filter_normalized(m, theta, acfg->seed, 0, d1);
     pof_direction_filter_normalized(m, theta, acfg->seed, 1, d2);
   }
-  if (acfg->network) {
-    PofHessOp op;
-    double    k;
-    PetscCall(pof_hess_network_create(L, theta, acfg->fd_eps, &op));
-    PetscCall(pof_spectrum_compute(comm, &op, acfg->top_k, acfg->eigenvectors, acfg->eps_tol, acfg->eps_max_it, acfg->hutchinson, acfg->seed, &a.net));
-    a.has_net = PETSC_TRUE;
-    PetscCall(print_spectrum(comm, "whole-network", &a.net));
-    PetscCall(pof_curvature(&op, d1, &k));
-    add_kappa(&a, "random_direction_0", k);
-    PetscCall(pof_curvature(&op, d2, &k));
-    add_kappa(&a, "random_direction_1", k);
-    PetscCall(pof_print(comm, "analyze: curvature along filter-normalized random directions: kappa = %.6g, %.6g\n", a.kappa[a.nkappa - 2], a.kappa[a.nkappa - 1]));
-    PetscCall(pof_hess_op_destroy(&op));
-  }
-  if (acfg->grid1 > 0) {
-    a.n1 = acfg->grid1;
-    PetscCall(PetscMalloc2(a.n1, &a.alpha1, a.n1, &a.land_rand));
-    pof_grid(a.n1, acfg->range1, a.alpha1);
-    PetscCall(pof_landscape_1d(L, theta, d1, a.n1, a.alpha1, a.land_rand));
-    PetscCall(pof_print(comm, "analyze: 1-D landscape, filter-normalized random direction, alpha in [-%g, %g]:", (double)acfg->range1, (double)acfg->range1));
-    for (PetscInt i = 0; i < a.n1; i++) PetscCall(pof_print(comm, " %.4g", a.land_rand[i]));
-    PetscCall(pof_print(comm, "\n"));
-    if (vpof && a.pof_gnorm > 0) {
-      PetscCall(PetscMalloc1(a.n1, &a.land_pof));
-      /* scaled so alpha = 1 moves the classifier by its own norm */
-      double tn = 0;
-      for (PetscInt i = nf; i < np; i++) tn += theta[i] * theta[i];
-      const double s = sqrt(tn) / a.pof_gnorm;
-      for (PetscInt i = nf; i < np; i++) vpof[i] *= s;
-      PetscCall(pof_landscape_1d(L, theta, vpof, a.n1, a.alpha1, a.land_pof));
-      PetscCall(pof_print(comm, "analyze: 1-D landscape, PoF direction -g |theta|/|g| (classifier only):"));
-      for (PetscInt i = 0; i < a.n1; i++) PetscCall(pof_print(comm, " %.4g", a.land_pof[i]));
-      PetscCall(pof_print(comm, "\n"));
-    }
-  }
-  if (acfg->grid2 > 0) {
-    a.n2 = acfg->grid2;
-    PetscCall(PetscMalloc2(a.n2, &a.alpha2, a.n2 * a.n2, &a.land2));
-    pof_grid(a.n2, acfg->range2, a.alpha2);
-    PetscCall(pof_landscape_2d(L, theta, d1, d2, a.n2, a.alpha2, a.land2));
-    double mn = a.land2[0], mx = a.land2[0];
-    for (PetscInt i = 0; i < a.n2 * a.n2; i++) mn = PetscMin(mn, a.land2[i]), mx = PetscMax(mx, a.land2[i]);
-    PetscCall(pof_print(comm, "analyze: 2-D landscape %" PetscInt_FMT "x%" PetscInt_FMT " on [-%g, %g]^2: loss from %.4g to %.4g\n", a.n2, a.n2, (double)acfg->range2, (double)acfg->range2, mn, mx));
-  }
+  if (acfg->network) PetscCall(analyze_network(comm, acfg, L, theta, d1, d2, &a));
+  PetscCall(analyze_landscapes(comm, acfg, L, theta, d1, d2, vpof, nf, np, &a));
   a.seconds = pof_now() - t0;
   if (acfg->out[0]) {
     PetscCall(pof_analysis_write(comm, acfg->out, &a));
