@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     PetscFinalize();
     return POF_EXIT_ERROR;
   }
-  if (help) ierr = PetscOptionsSetValue(NULL, "-help", NULL);
+  if (help) ierr = pof_options_set_help();
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
   if (ierr) pof_abort_all(ierr);
   ierr = PetscFinalize();
