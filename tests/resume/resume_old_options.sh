@@ -5,7 +5,8 @@
 # Fashion-MNIST subset (make_tiny.py), WRN-10-1 with base 4:
 #   pre-ckpt-0000000004.h5:  pof pretrain $PRE -run_dir pre         (epoch 1 of 2)
 #   post-ckpt-0000000008.h5: pof posttrain $POST -run_dir post      (epoch 1 of 2, from the above)
-# A changed option still warns, naming old and new value (the check can fail).
+# A changed option still warns, naming old and new value (the check can fail). A run's config.json
+# has the keys `pof config` prints (which the test options_table holds to the table).
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=1
@@ -32,6 +33,13 @@ expect_rc 0 "posttrain resumes an old checkpoint" "$pof" posttrain $POST -run_di
 cp "$T_OUT" post.log; resumed_quietly posttrain post.log 12
 expect_rc 0 "pretrain resumes an old checkpoint" "$pof" pretrain $PRE -run_dir pre
 cp "$T_OUT" pre.log; resumed_quietly pretrain pre.log 8
+# config.json of a run holds what `pof config` prints (whose keys the test options_table holds to the table)
+for k in pre post; do
+  cmd=$([ $k = pre ] && echo pretrain || echo posttrain); opts=$([ $k = pre ] && echo "$PRE" || echo "$POST")
+  "$pof" config -config_command $cmd $opts -run_dir $k > $k.cfg 2>&1
+  /usr/bin/python3 -c "import json,sys; a=json.load(open('$k/config.json')); b=json.loads(open('$k.cfg').read()); assert list(a)==list(b), set(a)^set(b)" \
+    && ok "$k/config.json: the keys of pof config -config_command $cmd" || { bad "$k/config.json keys"; cat $k.cfg; }
+done
 expect_rc 0 "posttrain resumes an old checkpoint with another -pof_gamma_max" "$pof" posttrain $POST -pof_gamma_max 2 -run_dir post2
 expect_out "posttrain: warning: resuming with 1 option\(s\) other than the checkpoint's: pof_gamma_max 1.5 -> 2; " "the changed option is named, old -> new"
 finish
