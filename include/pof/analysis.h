@@ -30,31 +30,7 @@
 #include "pof/config.h"
 #include "pof/nn.h"
 
-/** -analyze_* options. */
-typedef struct {
-  PetscInt  samples;           /**< -analyze_samples: evaluation subset = first N samples of the split */
-  char      split[16];         /**< -analyze_split test|train */
-  PetscInt  batch;             /**< -analyze_batch: samples per forward/backward chunk per rank */
-  PetscInt  seed;              /**< -analyze_seed: Hutchinson probes and random directions */
-  PetscInt  top_k;             /**< -analyze_top_k: eigenvalues per block */
-  PetscBool eigenvectors;      /**< -analyze_eigenvectors: store the eigenvectors */
-  PetscInt  hutchinson;        /**< -analyze_hutchinson: probe vectors for the trace (0 = off) */
-  PetscBool network;           /**< -analyze_network: whole-network spectrum and trace */
-  PetscBool classifier;        /**< -analyze_classifier: classifier-block spectrum and trace */
-  PetscBool classifier_exact;  /**< -analyze_classifier_exact: closed-form block Hv instead of differences */
-  PetscReal fd_eps;            /**< -analyze_fd_eps: eps_rel of the difference quotient */
-  PetscReal eps_tol;           /**< -analyze_eps_tol: SLEPc relative tolerance */
-  PetscInt  eps_max_it;        /**< -analyze_eps_max_it: SLEPc iteration cap */
-  PetscInt  weak_batch;        /**< -analyze_weak_batch: weak batch of the PoF direction (0 = off) */
-  PetscInt  grid1;             /**< -analyze_grid1: points of each 1-D landscape (0 = off) */
-  PetscReal range1;            /**< -analyze_range1: 1-D landscape on alpha in [-r, r] */
-  PetscInt  grid2;             /**< -analyze_grid2: points per axis of the 2-D landscape (0 = off) */
-  PetscReal range2;            /**< -analyze_range2: 2-D landscape on [-r, r]^2 */
-  char      out[POF_PATH_MAX]; /**< -analyze_out: HDF5 result file ("" = none) */
-} PofAnalyzeConfig;
-
-/** Read the -analyze_* options (help with -help). Call before pof_config_read. Collective. */
-PetscErrorCode pof_analyze_config_read(PetscOptions opts, MPI_Comm comm, PofAnalyzeConfig *acfg, PetscBool *help);
+/* The -analyze_* options are PofAnalyzeConfig in pof/config.h (rows of the option table). */
 
 /* ------------------------------------------------------------------ loss function object */
 typedef struct _p_PofLossFn *PofLossFn;

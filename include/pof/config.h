@@ -2,12 +2,15 @@
  * @file config.h
  * @brief Options of every command, read from a PetscOptions object into plain validated structs.
  *
- * Reading takes a PetscOptions object (NULL = the global database), so one process can hold
- * several configurations (pof sweep). Every option has help text (`pof <command> -help`),
- * every value is validated with a message naming the option and the value, and any option
- * left unused after a command has read its groups is an error naming it (typos are caught).
- * All functions here are collective on the communicator passed (the same options must be
- * given on every rank, which mpirun guarantees).
+ * Every option is one row of the table include/pof/options.def (name, type, default, range,
+ * help, the commands that take it, whether a resume may change it); registration (PETSc's public
+ * options API), defaults, range checks, `-help`, config.json, the resume comparison and
+ * docs/options.md are generated from it in src/core/config.c, the only file that calls
+ * PetscOptions*. Reading takes a PetscOptions object (NULL = the global database), so one
+ * process can hold several configurations (pof sweep). Every value is validated with a message
+ * naming the option and the value, and any option left unused after a command has read its
+ * options is an error naming it (typos are caught). Functions taking a communicator are
+ * collective on it (the same options must be given on every rank, which mpirun guarantees).
  */
 #ifndef POF_CONFIG_H
 #define POF_CONFIG_H
@@ -50,6 +53,9 @@ extern const char *const PofFlatPolicies[];
 extern const char *const PofBenchSteps[];
 extern const char *const PofConvertFormats[];
 extern const char *const PofResumeModes[];
+extern const char *const PofSplits[];         /* test, train */
+extern const char *const PofSweepCommands[];  /* posttrain, pretrain */
+extern const char *const PofConfigCommands[]; /* the commands pof config prints */
 
 /** -run_*: where results go and the run's identity. */
 typedef struct {
@@ -156,22 +162,94 @@ typedef struct {
   PetscInt batch;     /**< -eval_batch: global evaluation batch */
 } PofEvalConfig;
 
-/** Which option groups a command reads. */
-enum {
-  POF_GROUP_RUN     = 1 << 0,
-  POF_GROUP_DATA    = 1 << 1,
-  POF_GROUP_MODEL   = 1 << 2,
-  POF_GROUP_OPT     = 1 << 3,
-  POF_GROUP_POF     = 1 << 4,
-  POF_GROUP_CKPT    = 1 << 5,
-  POF_GROUP_BENCH   = 1 << 6,
-  POF_GROUP_CONVERT = 1 << 7,
-  POF_GROUP_EVAL    = 1 << 8
-};
+/** -analyze_*: pof analyze (include/pof/analysis.h). */
+typedef struct {
+  PetscInt  samples;           /**< -analyze_samples: evaluation subset = first N samples of the split */
+  char      split[16];         /**< -analyze_split test|train */
+  PetscInt  batch;             /**< -analyze_batch: samples per forward/backward chunk per rank */
+  PetscInt  seed;              /**< -analyze_seed: Hutchinson probes and random directions */
+  PetscInt  top_k;             /**< -analyze_top_k: eigenvalues per block */
+  PetscBool eigenvectors;      /**< -analyze_eigenvectors: store the eigenvectors */
+  PetscInt  hutchinson;        /**< -analyze_hutchinson: probe vectors for the trace (0 = off) */
+  PetscBool network;           /**< -analyze_network: whole-network spectrum and trace */
+  PetscBool classifier;        /**< -analyze_classifier: classifier-block spectrum and trace */
+  PetscBool classifier_exact;  /**< -analyze_classifier_exact: closed-form block Hv instead of differences */
+  PetscReal fd_eps;            /**< -analyze_fd_eps: eps_rel of the difference quotient */
+  PetscReal eps_tol;           /**< -analyze_eps_tol: SLEPc relative tolerance */
+  PetscInt  eps_max_it;        /**< -analyze_eps_max_it: SLEPc iteration cap */
+  PetscInt  weak_batch;        /**< -analyze_weak_batch: weak batch of the PoF direction (0 = off) */
+  PetscInt  grid1;             /**< -analyze_grid1: points of each 1-D landscape (0 = off) */
+  PetscReal range1;            /**< -analyze_range1: 1-D landscape on alpha in [-r, r] */
+  PetscInt  grid2;             /**< -analyze_grid2: points per axis of the 2-D landscape (0 = off) */
+  PetscReal range2;            /**< -analyze_range2: 2-D landscape on [-r, r]^2 */
+  char      out[POF_PATH_MAX]; /**< -analyze_out: HDF5 result file ("" = none) */
+} PofAnalyzeConfig;
+
+/** -sweep_*: pof sweep (include/pof/sweep.h). */
+typedef struct {
+  char     command[16];           /**< -sweep_command posttrain|pretrain */
+  char     grid[POF_PATH_MAX];    /**< -sweep_grid */
+  char     dir[POF_PATH_MAX];     /**< -sweep_dir */
+  char     summary[POF_PATH_MAX]; /**< -sweep_summary */
+  PetscInt group_size;            /**< -sweep_group_size */
+} PofSweepOptions;
+
+/** -config_*: pof config. */
+typedef struct {
+  char command[16]; /**< -config_command: the command whose options are printed */
+} PofConfigOptions;
+
+/** The commands, as bits: the table's "commands" column is a mask of them. */
+typedef enum {
+  POF_CMD_CONVERT   = 1 << 0,
+  POF_CMD_PRETRAIN  = 1 << 1,
+  POF_CMD_POSTTRAIN = 1 << 2,
+  POF_CMD_EVAL      = 1 << 3,
+  POF_CMD_BENCH     = 1 << 4,
+  POF_CMD_ANALYZE   = 1 << 5,
+  POF_CMD_SWEEP     = 1 << 6,
+  POF_CMD_CONFIG    = 1 << 7
+} PofCommandId;
+#define POF_NCOMMANDS 8
+
+/* Who takes the options of each concern (the masks the table uses). `pof sweep` passes the
+   options of pretrain/posttrain to its lines; `pof config` takes those of -config_command. */
+#define POF_CMDS_TRAIN (POF_CMD_PRETRAIN | POF_CMD_POSTTRAIN)
+#define POF_CMDS_RUN   (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_BENCH | POF_CMD_ANALYZE)
+#define POF_CMDS_DATA  (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE)
+#define POF_CMDS_MODEL (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_BENCH | POF_CMD_ANALYZE)
+#define POF_CMDS_OPT   (POF_CMDS_TRAIN | POF_CMD_BENCH)
+#define POF_CMDS_POF   (POF_CMD_POSTTRAIN | POF_CMD_BENCH)
+#define POF_CMDS_CKPT  POF_CMDS_TRAIN
+#define POF_CMDS_EVAL  (POF_CMDS_TRAIN | POF_CMD_EVAL)
+
+/** One id per option of the table (POF_O_run_dir, ...). */
+typedef enum {
+#define POF_O_ID(name, ...) POF_O_##name,
+#define POF_INT             POF_O_ID
+#define POF_REAL            POF_O_ID
+#define POF_BOOL            POF_O_ID
+#define POF_STRING          POF_O_ID
+#define POF_ENUM            POF_O_ID
+#define POF_CHOICE          POF_O_ID
+#define POF_INTS            POF_O_ID
+#define POF_SHAPE           POF_O_ID
+#include "pof/options.def"
+#undef POF_INT
+#undef POF_REAL
+#undef POF_BOOL
+#undef POF_STRING
+#undef POF_ENUM
+#undef POF_CHOICE
+#undef POF_INTS
+#undef POF_SHAPE
+#undef POF_O_ID
+  POF_NOPTIONS
+} PofOptionId;
 
 /** Everything one run reads. Plain value: copy freely. */
 typedef struct {
-  unsigned         groups; /**< POF_GROUP_* bits that were read */
+  PofCommandId     command; /**< the command whose options were read */
   PofRunConfig     run;
   PofDataConfig    data;
   PofModelConfig   model;
@@ -181,57 +259,79 @@ typedef struct {
   PofBenchConfig   bench;
   PofConvertConfig convert;
   PofEvalConfig    eval;
+  PofAnalyzeConfig analyze;
+  PofSweepOptions  sweep;
+  PofConfigOptions config;
+  PetscBool        given[POF_NOPTIONS]; /**< which options the user gave */
   /** Polled by the training loops after every step (NULL = never stop early): the number of a
       caught stop signal, 0 if none; e.g. pof_signal_caught (include/pof/signal.h). Not an option. */
   int (*stop_requested)(void);
 } PofConfig;
 
-/** Fill cfg with every group's defaults (no options read). Not collective. */
+/** The command named `name` (convert, pretrain, ...), 0 if none. Not collective. */
+PofCommandId pof_command_id(const char *name);
+/** The name of command `cmd`. Not collective. */
+const char *pof_command_name(PofCommandId cmd);
+
+/** Fill cfg with the table's defaults of every option (no options read). Not collective. */
 void pof_config_defaults(PofConfig *cfg);
 
 /**
- * Read the groups `groups` from opts (NULL = global database) into cfg, validate them and
- * reject options nobody read. With -help in opts the help of those groups is printed and
- * *help_only is set (then cfg holds defaults and nothing is validated). Collective on comm.
- */
-PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, const char *command,
-                               unsigned groups, PofConfig *cfg, PetscBool *help_only);
-
-/**
- * Parse the groups `groups` from opts without validating their combination: an error for an
- * option of these groups that does not parse and for an option nobody reads. For options that
- * later get more options added (the base options of `pof sweep`, checked before any line runs).
+ * Read the options of command `cmd` from opts (NULL = the global database) into cfg, validate
+ * them and reject options nobody read (except for pof sweep and pof config, whose remaining
+ * options belong to another command). With -help in opts the command's options are printed with
+ * their help and *help_only is set (then cfg holds defaults and nothing is validated).
  * Collective on comm.
  */
-PetscErrorCode pof_config_check_names(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups);
-
-/** Write cfg (the groups read) as one JSON object to f (no newline). Not collective. */
-PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f);
+PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg, PetscBool *help_only);
 
 /**
- * Compare two option sets written by pof_config_write_json: the keys whose values differ, as
- * "key old -> new" (a key only in one side shows "(none)") joined by ", ", into buf (truncated
- * with "..." to len; empty if none). Keys listed in `ignore` (NULL-terminated, may be NULL) are
- * skipped. Returns the number of differing keys, or -1 if either text is not a flat JSON object
- * of that shape. Not collective; pure.
+ * The options of a run given as text: `base` then `line` (either may be NULL), then -run_dir
+ * `run_dir` if not NULL, read as command `cmd` into cfg with pof_config_read's checks (-help in
+ * the text is an error). With check_only, the values are parsed but their combination is not
+ * validated (for the base options of pof sweep, checked before any line runs). Collective on comm.
+ */
+PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base, const char *line, const char *run_dir, PetscBool check_only, PofConfig *cfg);
+
+/**
+ * All options in opts (NULL = the global database) except those of command `cmd`, as one string
+ * for pof_config_read_text (the base options of a sweep's lines). Free with PetscFree. Not
+ * collective.
+ */
+PetscErrorCode pof_config_other_options(PetscOptions opts, PofCommandId cmd, char **text);
+
+/** Put -help into the global options database (main: after PetscInitialize). Not collective. */
+PetscErrorCode pof_options_set_help(void);
+
+/** Write cfg (the options of its command, keys = names without the dash) as one strict JSON
+ *  object to f (no newline). Not collective. */
+PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f);
+
+/** The same object as pof_config_write_json, as a string (free with free()). Not collective. */
+PetscErrorCode pof_config_json(const PofConfig *cfg, char **json);
+
+/**
+ * Compare two option sets (JSON objects as pof_config_write_json writes them, of this or an
+ * earlier version): the keys whose values differ, as "key old -> new" (a key only on one side
+ * shows "(none)") joined by ", ", into buf (truncated with "..." to len; empty if none), keys of
+ * the new set in its order, then keys only in the old. Values compare by type: numbers as
+ * numbers (0.1 equals 0.10000000000000001, 2 equals 2.0), arrays element by element; an old 0 of
+ * a RESOLVED option of the table matches any value. Keys listed in `ignore` (NULL-terminated, may
+ * be NULL) are skipped. Returns the number of differing keys, or -1 if either text is not a JSON
+ * object. Not collective; pure.
  */
 int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len);
 
+/** The keys of the options the table lets a resumed run change (FREE), NULL-terminated. */
+const char *const *pof_config_resume_free_keys(void);
+
 /**
- * Error if the string option `opt`, read into buf[size], may have been cut (PETSc cuts a value at
- * the buffer; a cut path would name another file). Collective on comm (no communication).
+ * docs/options.md, generated from the table (every option, its type, default, range, commands,
+ * resume rule and help), to f. Not collective.
  */
-PetscErrorCode pof_option_check_length(MPI_Comm comm, const char *opt, const char *buf, size_t size);
+PetscErrorCode pof_options_write_markdown(FILE *f);
 
-/** PetscOptionsString into the array buf, then pof_option_check_length; inside a
- *  PetscOptionsBegin block with `comm` in scope. Every string option is read through it. */
-#define POF_OPTIONS_STRING(opt, text, buf, set)                                 \
-  do {                                                                          \
-    PetscCall(PetscOptionsString(opt, text, NULL, buf, buf, sizeof(buf), set)); \
-    PetscCall(pof_option_check_length(comm, opt, buf, sizeof(buf)));            \
-  } while (0)
-
-/** Error naming every option in opts that was never read, if any. Collective on comm. */
-PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm);
+/** The names (with the dash) of the options command `cmd` takes, one per line, to f. */
+PetscErrorCode pof_options_write_names(FILE *f, PofCommandId cmd);
 
 #endif

@@ -17,7 +17,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   PetscMPIInt size, rank;
   double     *theta0 = NULL;
   PetscFunctionBegin;
-  PetscCall(pof_config_read(opts, comm, "bench", POF_GROUP_RUN | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_POF | POF_GROUP_BENCH, &cfg, &help));
+  PetscCall(pof_config_read(opts, comm, POF_CMD_BENCH, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));

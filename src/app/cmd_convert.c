@@ -17,7 +17,7 @@ PetscErrorCode pof_cmd_convert(PetscOptions opts, MPI_Comm comm)
   PetscMPIInt       rank;
   const double      t0 = pof_now();
   PetscFunctionBegin;
-  PetscCall(pof_config_read(opts, comm, "convert", POF_GROUP_CONVERT, &cfg, &help));
+  PetscCall(pof_config_read(opts, comm, POF_CMD_CONVERT, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_convert_run(comm, &cfg.convert, &sum));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));

@@ -9,10 +9,9 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   PetscBool     help;
   PofTrainer    t = NULL;
   PofRunSummary s;
-  const char   *name   = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-  unsigned      groups = POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
+  const char   *name = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   PetscFunctionBegin;
-  PetscCall(pof_config_read(opts, comm, name, groups, &cfg, &help));
+  PetscCall(pof_config_read(opts, comm, kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   /* SIGUSR1/SIGTERM: finish the step, checkpoint, exit POF_EXIT_CHECKPOINT (see signal.h) */
   PetscCall(pof_signal_install());
@@ -48,7 +47,7 @@ PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm)
   PetscInt  count;
   char      j[POF_JNUM_LEN];
   PetscFunctionBegin;
-  PetscCall(pof_config_read(opts, comm, "eval", POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_EVAL, &cfg, &help));
+  PetscCall(pof_config_read(opts, comm, POF_CMD_EVAL, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_evaluate_file(comm, &cfg, &loss, &err, &count));
   PetscCall(pof_print(comm, "eval: %s on the %s split of %s: error %.2f%%, loss %.4f (%" PetscInt_FMT " samples)\n", cfg.model.in, cfg.eval.split, cfg.data.file, err, loss, count));

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     if (rank == 0) usage(stderr);
     return pof_comm_finish(NULL, usage_error("unknown command '%s' (see the list above)", argv[1]), POF_EXIT_OK);
   }
-  if (help) ierr = PetscOptionsSetValue(NULL, "-help", NULL);
+  if (help) ierr = pof_options_set_help();
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
   return pof_comm_finish(cmd->name, ierr, pof_app_exit_status);
 }

@@ -1,6 +1,12 @@
-/* Options into validated structs: see include/pof/config.h. */
+/* Options into validated structs, all generated from the table include/pof/options.def: see
+   include/pof/config.h. The only file of pof that calls PetscOptions* (checked by the test
+   options_table). */
 #include "pof/config.h"
 
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const PofPrecisions[]     = { "fp32", "bf16", "PofPrecision", "POF_PREC_", NULL };
@@ -12,268 +18,245 @@ const char *const PofFlatPolicies[]   = { "cap", "reject", "PofFlatPolicy", "POF
 const char *const PofBenchSteps[]     = { "forward", "train", "pof", "PofBenchStep", "POF_BENCH_", NULL };
 const char *const PofConvertFormats[] = { "idx", "cifar10", "cifar100", "svhn", "PofConvertFormat", "POF_FMT_", NULL };
 const char *const PofResumeModes[]    = { "no", "auto", "PofResumeMode", "POF_RESUME_", NULL };
+const char *const PofSplits[]         = { "test", "train", NULL };
+const char *const PofSweepCommands[]  = { "posttrain", "pretrain", NULL };
+const char *const PofConfigCommands[] = { "convert", "pretrain", "posttrain", "eval", "bench", NULL };
 
-/* PetscOptionsBegin on an explicit PetscOptions object (PETSc 3.18 has no such macro). */
-#define POF_OPTIONS_BEGIN(opts, comm, title)                                                                                       \
-  do {                                                                                                                             \
-    PetscOptionItems  PetscOptionsObjectBase;                                                                                      \
-    PetscOptionItems *PetscOptionsObject = &PetscOptionsObjectBase;                                                                \
-    PetscCall(PetscMemzero(PetscOptionsObject, sizeof(*PetscOptionsObject)));                                                      \
-    for (PetscOptionsObject->count = (PetscOptionsPublish ? -1 : 1); PetscOptionsObject->count < 2; PetscOptionsObject->count++) { \
-      PetscOptionsObject->options = (opts);                                                                                        \
-      PetscCall(PetscOptionsBegin_Private(PetscOptionsObject, comm, NULL, title, NULL))
+static const char *const command_names[POF_NCOMMANDS] = { "convert", "pretrain", "posttrain", "eval", "bench", "analyze", "sweep", "config" };
+
+/* ------------------------------------------------------------------ the table */
+typedef enum { T_INT,
+               T_REAL,
+               T_BOOL,
+               T_STRING,
+               T_ENUM,
+               T_CHOICE,
+               T_INTS,
+               T_SHAPE } OptType;
+typedef enum { RS_FIXED,
+               RS_FREE,
+               RS_RESOLVED } ResumeRule;
+
+typedef struct {
+  const char        *name; /* "-run_dir" */
+  OptType            type;
+  size_t             offset; /* of the value in PofConfig */
+  size_t             size;   /* of the value (string buffers, arrays) */
+  size_t             count;  /* T_INTS: offset of the element count */
+  const char        *def, *range;
+  const char *const *values; /* T_ENUM: PETSc enum list; T_CHOICE: NULL-terminated */
+  unsigned           commands;
+  ResumeRule         resume;
+  const char        *help;
+} Option;
+
+#define FIELD_SIZE(f) sizeof(((PofConfig *)0)->f)
+#define ROW(name, type, field, count, def, range, values, cmds, resume, help) \
+  { "-" #name, type, offsetof(PofConfig, field), FIELD_SIZE(field), count, def, range, values, cmds, RS_##resume, help },
+#define POF_INT(n, f, d, r, c, rs, h)       ROW(n, T_INT, f, 0, d, r, NULL, c, rs, h)
+#define POF_REAL(n, f, d, r, c, rs, h)      ROW(n, T_REAL, f, 0, d, r, NULL, c, rs, h)
+#define POF_BOOL(n, f, d, c, rs, h)         ROW(n, T_BOOL, f, 0, d, "", NULL, c, rs, h)
+#define POF_STRING(n, f, d, c, rs, h)       ROW(n, T_STRING, f, 0, d, "", NULL, c, rs, h)
+#define POF_ENUM(n, f, d, v, c, rs, h)      ROW(n, T_ENUM, f, 0, d, "", v, c, rs, h)
+#define POF_CHOICE(n, f, d, v, c, rs, h)    ROW(n, T_CHOICE, f, 0, d, "", v, c, rs, h)
+#define POF_INTS(n, f, cnt, d, r, c, rs, h) ROW(n, T_INTS, f, offsetof(PofConfig, cnt), d, r, NULL, c, rs, h)
+#define POF_SHAPE(n, f, d, c, rs, h)        ROW(n, T_SHAPE, f, 0, d, "", NULL, c, rs, h)
+static const Option table[POF_NOPTIONS] = {
+#include "pof/options.def"
+};
+#undef POF_INT
+#undef POF_REAL
+#undef POF_BOOL
+#undef POF_STRING
+#undef POF_ENUM
+#undef POF_CHOICE
+#undef POF_INTS
+#undef POF_SHAPE
+#undef ROW
+
+/* bench_input is three consecutive PetscInts */
+_Static_assert(offsetof(PofBenchConfig, in_h) == offsetof(PofBenchConfig, in_c) + sizeof(PetscInt) && offsetof(PofBenchConfig, in_w) == offsetof(PofBenchConfig, in_h) + sizeof(PetscInt), "bench.in_c, in_h, in_w must be consecutive");
+
+static void       *value_of(PofConfig *cfg, const Option *o) { return (char *)cfg + o->offset; }
+static const void *cvalue_of(const PofConfig *cfg, const Option *o) { return (const char *)cfg + o->offset; }
+#define INT_AT(cfg, o)  (*(PetscInt *)value_of(cfg, o))
+#define CINT_AT(cfg, o) (*(const PetscInt *)cvalue_of(cfg, o))
+
+static int enum_count(const Option *o)
+{
+  int n = 0;
+  while (o->values[n]) n++;
+  return o->type == T_ENUM ? n - 2 : n; /* a PETSc enum list ends with its type name and prefix */
+}
+
+static const Option *find_key(const char *key)
+{
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (!strcmp(table[i].name + 1, key)) return &table[i];
+  return NULL;
+}
+
+PofCommandId pof_command_id(const char *name)
+{
+  for (int i = 0; i < POF_NCOMMANDS; i++)
+    if (name && !strcmp(name, command_names[i])) return (PofCommandId)(1 << i);
+  return (PofCommandId)0;
+}
+
+const char *pof_command_name(PofCommandId cmd)
+{
+  for (int i = 0; i < POF_NCOMMANDS; i++)
+    if (cmd == (PofCommandId)(1 << i)) return command_names[i];
+  return "?";
+}
+
+/* ------------------------------------------------------------------ defaults */
+/* "CxHxW" -> three ints in (0, 4096] x (0, 65536] x (0, 65536]; 0 if it is not one. */
+static int parse_shape(const char *s, PetscInt *chw)
+{
+  long a = 0, b = 0, d = 0;
+  char tail = 0;
+  if (sscanf(s, "%ldx%ldx%ld%c", &a, &b, &d, &tail) != 3 || a <= 0 || b <= 0 || d <= 0 || a > 4096 || b > 65536 || d > 65536) return 0;
+  chw[0] = (PetscInt)a, chw[1] = (PetscInt)b, chw[2] = (PetscInt)d;
+  return 1;
+}
+
+static void set_default(PofConfig *cfg, const Option *o)
+{
+  void *v = value_of(cfg, o);
+  switch (o->type) {
+  case T_INT: *(PetscInt *)v = (PetscInt)strtol(o->def, NULL, 10); break;
+  case T_REAL: *(PetscReal *)v = (PetscReal)strtod(o->def, NULL); break;
+  case T_BOOL: *(PetscBool *)v = !strcmp(o->def, "true") ? PETSC_TRUE : PETSC_FALSE; break;
+  case T_STRING:
+  case T_CHOICE: snprintf((char *)v, o->size, "%s", o->def); break;
+  case T_ENUM:
+    for (int k = 0; k < enum_count(o); k++)
+      if (!strcmp(o->values[k], o->def)) *(PetscEnum *)v = (PetscEnum)k;
+    break;
+  case T_INTS: {
+    PetscInt   *a = (PetscInt *)v, n = 0;
+    const char *p = o->def;
+    for (char *e; *p && n < (PetscInt)(o->size / sizeof(PetscInt)); p = *e ? e + 1 : e) a[n++] = (PetscInt)strtol(p, &e, 10);
+    *(PetscInt *)((char *)cfg + o->count) = n;
+  } break;
+  case T_SHAPE: (void)parse_shape(o->def, (PetscInt *)v); break;
+  }
+}
 
 void pof_config_defaults(PofConfig *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
-  PetscCallVoid(PetscStrncpy(cfg->run.dir, "pof-run", sizeof(cfg->run.dir)));
-  cfg->run.seed        = 1;
-  cfg->run.epochs      = 1;
-  cfg->run.step_log    = PETSC_FALSE;
-  cfg->run.precision   = POF_PREC_FP32;
-  cfg->model.conv_alg  = POF_CONV_WINOGRAD;
-  cfg->model.recompute = PETSC_TRUE;
-
-  cfg->data.replicate    = PETSC_FALSE;
-  cfg->data.train_subset = 0;
-  cfg->data.augment      = PETSC_TRUE;
-  cfg->data.crop_pad     = 4;
-  cfg->data.flip         = PETSC_TRUE;
-  cfg->data.cutout       = 0;
-
-  cfg->model.depth   = 16;
-  cfg->model.width   = 4;
-  cfg->model.base    = 16;
-  cfg->model.classes = 0;
-
-  cfg->opt.batch         = 128;
-  cfg->opt.lr            = 0.1;
-  cfg->opt.momentum      = 0.9;
-  cfg->opt.nesterov      = PETSC_TRUE;
-  cfg->opt.wd            = 5e-4;
-  cfg->opt.kind          = POF_OPT_SGD;
-  cfg->opt.sam_rho       = 0.05;
-  cfg->opt.sam_sync      = PETSC_TRUE;
-  cfg->opt.schedule      = POF_SCHED_STEP;
-  cfg->opt.nmilestones   = 4;
-  cfg->opt.milestones[0] = 60;
-  cfg->opt.milestones[1] = 120;
-  cfg->opt.milestones[2] = 160;
-  cfg->opt.milestones[3] = 200;
-  cfg->opt.factor        = 0.2;
-  cfg->opt.warmup        = 0;
-  cfg->opt.bn_sync       = PETSC_TRUE;
-
-  cfg->pof.mode             = POF_MODE_GLOBAL;
-  cfg->pof.gamma_max        = 2.0;
-  cfg->pof.partitions       = 16;
-  cfg->pof.eta_init         = 1.0;
-  cfg->pof.eta_cap          = 128.0;
-  cfg->pof.flat             = POF_FLAT_CAP;
-  cfg->pof.weak_batch       = 0;
-  cfg->pof.weak_bn_update   = PETSC_FALSE;
-  cfg->pof.train_classifier = PETSC_FALSE;
-
-  cfg->ckpt.every_steps  = 0;
-  cfg->ckpt.every_epochs = 1;
-  cfg->ckpt.keep         = 2;
-  cfg->ckpt.resume       = POF_RESUME_AUTO;
-
-  cfg->bench.step   = POF_BENCH_TRAIN;
-  cfg->bench.steps  = 20;
-  cfg->bench.warmup = 3;
-  cfg->bench.in_c   = 1;
-  cfg->bench.in_h   = 28;
-  cfg->bench.in_w   = 28;
-
-  cfg->convert.format = POF_FMT_IDX;
-  PetscCallVoid(PetscStrncpy(cfg->eval.split, "test", sizeof(cfg->eval.split)));
-  cfg->eval.batch = 500;
+  for (int i = 0; i < POF_NOPTIONS; i++) set_default(cfg, &table[i]);
 }
 
-/* "CxHxW" -> three positive ints. */
-static PetscErrorCode parse_shape(MPI_Comm comm, const char *opt, const char *s, PetscInt *c, PetscInt *h, PetscInt *w)
+/* ------------------------------------------------------------------ ranges */
+/* "[lo,hi]", "(lo,)", ... : which ends exist, their values and texts, open or closed */
+typedef struct {
+  int    has_lo, has_hi, lo_open, hi_open;
+  double lo, hi;
+  char   lo_text[32], hi_text[32];
+} Range;
+
+static Range parse_range(const char *r)
 {
-  long a = 0, b = 0, d = 0;
-  char tail = 0;
+  Range       g = { 0 };
+  const char *comma;
+  if (!r[0]) return g;
+  comma     = strchr(r, ',');
+  g.lo_open = r[0] == '(';
+  g.hi_open = r[strlen(r) - 1] == ')';
+  snprintf(g.lo_text, sizeof g.lo_text, "%.*s", (int)(comma - r - 1), r + 1);
+  snprintf(g.hi_text, sizeof g.hi_text, "%.*s", (int)(strlen(comma) - 2), comma + 1);
+  g.has_lo = g.lo_text[0] != '\0', g.has_hi = g.hi_text[0] != '\0';
+  g.lo = strtod(g.lo_text, NULL), g.hi = strtod(g.hi_text, NULL);
+  return g;
+}
+
+static int in_range(const Range *g, double x)
+{
+  if (g->has_lo && (g->lo_open ? !(x > g->lo) : !(x >= g->lo))) return 0;
+  if (g->has_hi && (g->hi_open ? !(x < g->hi) : !(x <= g->hi))) return 0;
+  return 1;
+}
+
+/* "in [0, 64]", "positive", ">= 0", ... (what "must be" is followed by) */
+static void range_words(const Option *o, char *buf, size_t len)
+{
+  const Range g = parse_range(o->range);
+  if (g.has_lo && g.has_hi)
+    snprintf(buf, len, "in %c%s, %s%c", g.lo_open ? '(' : '[', g.lo_text, g.hi_text, g.hi_open ? ')' : ']');
+  else if (g.has_lo && ((g.lo == 0 && g.lo_open) || (g.lo == 1 && !g.lo_open && o->type != T_REAL)))
+    snprintf(buf, len, "positive");
+  else if (g.has_lo)
+    snprintf(buf, len, "%s %s", g.lo_open ? ">" : ">=", g.lo_text);
+  else if (g.has_hi)
+    snprintf(buf, len, "%s %s", g.hi_open ? "<" : "<=", g.hi_text);
+  else
+    buf[0] = '\0';
+}
+
+/* "a, b or c" */
+static void choice_words(const Option *o, char *buf, size_t len)
+{
+  const int n    = enum_count(o);
+  size_t    used = 0;
+  buf[0]         = '\0';
+  for (int k = 0; k < n && used < len; k++) used += (size_t)snprintf(buf + used, len - used, "%s%s", k == 0 ? "" : k == n - 1 ? " or "
+                                                                                                                              : ", ",
+                                                                     o->values[k]);
+}
+
+static PetscErrorCode check_value(MPI_Comm comm, const PofConfig *cfg, const Option *o)
+{
+  const Range g = parse_range(o->range);
+  char        words[128];
   PetscFunctionBegin;
-  PetscCheck(sscanf(s, "%ldx%ldx%ld%c", &a, &b, &d, &tail) == 3 && a > 0 && b > 0 && d > 0 && a <= 4096 && b <= 65536 && d <= 65536, comm, PETSC_ERR_ARG_WRONG,
-             "%s must be CxHxW with positive integers (e.g. 1x28x28), got '%s'", opt, s);
-  *c = (PetscInt)a;
-  *h = (PetscInt)b;
-  *w = (PetscInt)d;
+  range_words(o, words, sizeof words);
+  switch (o->type) {
+  case T_INT: PetscCheck(in_range(&g, (double)CINT_AT(cfg, o)), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %" PetscInt_FMT, o->name, words, CINT_AT(cfg, o)); break;
+  case T_REAL: {
+    const double x = (double)*(const PetscReal *)cvalue_of(cfg, o);
+    PetscCheck(isfinite(x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be a finite number, got %g", o->name, x);
+    PetscCheck(in_range(&g, x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %g", o->name, words, x);
+  } break;
+  case T_INTS: {
+    const PetscInt *a = (const PetscInt *)cvalue_of(cfg, o), n = *(const PetscInt *)((const char *)cfg + o->count);
+    for (PetscInt k = 0; k < n; k++) PetscCheck(in_range(&g, (double)a[k]), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %" PetscInt_FMT, o->name, words, a[k]);
+  } break;
+  case T_CHOICE: {
+    const char *s  = (const char *)cvalue_of(cfg, o);
+    int         ok = !s[0] && !o->def[0]; /* not given, and no default: the command says whether it is needed */
+    for (int k = 0; !ok && o->values[k]; k++) ok = !strcmp(s, o->values[k]);
+    choice_words(o, words, sizeof words);
+    PetscCheck(ok, comm, PETSC_ERR_ARG_WRONG, "%s must be %s, got '%s'", o->name, words, s);
+  } break;
+  default: break;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode read_groups(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups, PofConfig *cfg)
+/* What ranges cannot say: combinations of options and what each command needs. */
+static PetscErrorCode check_combination(MPI_Comm comm, const PofConfig *cfg)
 {
-  char title[256];
+  const PofCommandId cmd = cfg->command;
   PetscFunctionBegin;
-  PetscCall(PetscSNPrintf(title, sizeof(title), "pof %s options", command));
-  POF_OPTIONS_BEGIN(opts, comm, title);
-  if (groups & POF_GROUP_RUN) {
-    POF_OPTIONS_STRING("-run_dir", "Run directory: config, metrics.jsonl, checkpoints (created if missing; one job at a time: locked)", cfg->run.dir, NULL);
-    PetscCall(PetscOptionsInt("-run_seed", "Seed of every random stream (data order, augmentation, PoF draws, init)", NULL, cfg->run.seed, &cfg->run.seed, NULL));
-    PetscCall(PetscOptionsInt("-run_epochs", "Epochs to train", NULL, cfg->run.epochs, &cfg->run.epochs, NULL));
-    PetscCall(PetscOptionsBool("-run_step_log", "Also write one JSON line per step to steps.jsonl", NULL, cfg->run.step_log, &cfg->run.step_log, NULL));
-    PetscCall(PetscOptionsBool("-run_gap", "Each epoch, also evaluate the clean training split in eval mode (train/test loss gap)", NULL, cfg->run.gap, &cfg->run.gap, NULL));
-    PetscCall(PetscOptionsInt("-run_gap_samples", "Training samples used for the gap (0 = all)", NULL, cfg->run.gap_samples, &cfg->run.gap_samples, NULL));
-    PetscCall(PetscOptionsBool("-run_quiet", "No per-epoch progress lines", NULL, cfg->run.quiet, &cfg->run.quiet, NULL));
-    PetscCall(PetscOptionsEnum("-precision", "Compute precision of the network (the master copy stays double); bf16 needs a CPU with AVX-512", NULL, PofPrecisions, (PetscEnum)cfg->run.precision, (PetscEnum *)&cfg->run.precision, NULL));
-  }
-  if (groups & POF_GROUP_DATA) {
-    POF_OPTIONS_STRING("-data_file", "HDF5 dataset written by pof convert", cfg->data.file, NULL);
-    PetscCall(PetscOptionsBool("-data_replicate", "Hold the whole dataset on every rank instead of exchanging samples", NULL, cfg->data.replicate, &cfg->data.replicate, NULL));
-    PetscCall(PetscOptionsInt("-data_train_subset", "Use only the first N training samples (0 = all)", NULL, cfg->data.train_subset, &cfg->data.train_subset, NULL));
-    PetscCall(PetscOptionsBool("-data_augment", "Training augmentation (random crop, flip, cutout)", NULL, cfg->data.augment, &cfg->data.augment, NULL));
-    PetscCall(PetscOptionsInt("-data_crop_pad", "Zero padding of the random crop in pixels (0 = no crop)", NULL, cfg->data.crop_pad, &cfg->data.crop_pad, NULL));
-    PetscCall(PetscOptionsBool("-data_flip", "Random horizontal flip", NULL, cfg->data.flip, &cfg->data.flip, NULL));
-    PetscCall(PetscOptionsInt("-data_cutout", "Side of the cutout hole in pixels (0 = off; the paper's option uses 16)", NULL, cfg->data.cutout, &cfg->data.cutout, NULL));
-  }
-  if (groups & POF_GROUP_MODEL) {
-    PetscCall(PetscOptionsInt("-model_depth", "WRN depth d = 6n+4", NULL, cfg->model.depth, &cfg->model.depth, &cfg->model.depth_set));
-    PetscCall(PetscOptionsInt("-model_width", "WRN widening factor k", NULL, cfg->model.width, &cfg->model.width, &cfg->model.width_set));
-    PetscCall(PetscOptionsInt("-model_base", "Channels of the first convolution (16 in the paper; stages use base*k, 2*base*k, 4*base*k)", NULL, cfg->model.base, &cfg->model.base, &cfg->model.base_set));
-    PetscCall(PetscOptionsInt("-model_classes", "Number of classes (0 = from the dataset)", NULL, cfg->model.classes, &cfg->model.classes, &cfg->model.classes_set));
-    POF_OPTIONS_STRING("-model_in", "Model or checkpoint file to start from (the model's shape comes from it; -model_depth/_width/_base/_classes, if given, must agree)", cfg->model.in, NULL);
-    PetscCall(PetscOptionsEnum("-model_conv_alg", "3x3 stride-1 fp32 convolutions: winograd (oneDNN's F(4x4,3x3) where the CPU has AVX-512, about 2x faster, relative error about 1e-6) or direct (everywhere; bf16 is always direct)", NULL, PofConvAlgs, (PetscEnum)cfg->model.conv_alg, (PetscEnum *)&cfg->model.conv_alg, NULL));
-    PetscCall(PetscOptionsBool("-model_recompute", "Keep only block inputs and first conv outputs for backward and recompute the BN+ReLU outputs (bit-identical, about 25 % less memory, 0-5 % slower); false keeps every activation", NULL, cfg->model.recompute, &cfg->model.recompute, NULL));
-  }
-  if (groups & POF_GROUP_OPT) {
-    PetscBool set = PETSC_FALSE;
-    PetscInt  nm  = POF_MAX_MILESTONES;
-    PetscCall(PetscOptionsInt("-opt_batch", "Global batch size (divisible by the rank count)", NULL, cfg->opt.batch, &cfg->opt.batch, NULL));
-    PetscCall(PetscOptionsReal("-opt_lr", "Base learning rate (posttrain default: the pretraining schedule read at the epoch where post-training starts, then fixed for the run)", NULL, cfg->opt.lr, &cfg->opt.lr, &cfg->opt.lr_set));
-    PetscCall(PetscOptionsReal("-opt_momentum", "Momentum", NULL, cfg->opt.momentum, &cfg->opt.momentum, NULL));
-    PetscCall(PetscOptionsBool("-opt_nesterov", "Nesterov momentum (torch.optim.SGD nesterov=True semantics)", NULL, cfg->opt.nesterov, &cfg->opt.nesterov, NULL));
-    PetscCall(PetscOptionsReal("-opt_wd", "Weight decay (L2, added to the gradient)", NULL, cfg->opt.wd, &cfg->opt.wd, NULL));
-    PetscCall(PetscOptionsEnum("-opt_kind", "Optimizer", NULL, PofOptimizerKinds, (PetscEnum)cfg->opt.kind, (PetscEnum *)&cfg->opt.kind, NULL));
-    PetscCall(PetscOptionsReal("-opt_sam_rho", "SAM neighbourhood radius rho", NULL, cfg->opt.sam_rho, &cfg->opt.sam_rho, NULL));
-    PetscCall(PetscOptionsBool("-opt_sam_sync", "SAM perturbation from the global gradient (false: each rank's own)", NULL, cfg->opt.sam_sync, &cfg->opt.sam_sync, NULL));
-    PetscCall(PetscOptionsEnum("-opt_schedule", "Learning-rate schedule (posttrain: given, or with -opt_milestones/-opt_warmup, post-training follows a schedule of its own from its base rate; else its rate is fixed at the start)", NULL, PofScheduleKinds, (PetscEnum)cfg->opt.schedule, (PetscEnum *)&cfg->opt.schedule, &set));
-    cfg->opt.sched_set = set;
-    PetscCall(PetscOptionsIntArray("-opt_milestones", "Epochs where the step schedule multiplies the rate by -opt_factor (comma list)", NULL, cfg->opt.milestones, &nm, &set));
-    if (set) cfg->opt.nmilestones = nm;
-    if (set) cfg->opt.sched_set = PETSC_TRUE;
-    PetscCall(PetscOptionsReal("-opt_factor", "Step-schedule factor", NULL, cfg->opt.factor, &cfg->opt.factor, NULL));
-    PetscCall(PetscOptionsInt("-opt_warmup", "Linear learning-rate warm-up epochs", NULL, cfg->opt.warmup, &cfg->opt.warmup, &set));
-    if (set) cfg->opt.sched_set = PETSC_TRUE;
-    PetscCall(PetscOptionsBool("-opt_bn_sync", "Synchronized BatchNorm over all ranks (false: per-rank statistics)", NULL, cfg->opt.bn_sync, &cfg->opt.bn_sync, NULL));
-  }
-  if (groups & POF_GROUP_POF) {
-    PetscCall(PetscOptionsEnum("-pof_mode", "Perturbation range: global (joint over ranks), local (per rank, reference code), off (plain SGD control)", NULL, PofPofModes, (PetscEnum)cfg->pof.mode, (PetscEnum *)&cfg->pof.mode, NULL));
-    PetscCall(PetscOptionsReal("-pof_gamma_max", "Expansion factor gamma ~ U[0, gamma_max)", NULL, cfg->pof.gamma_max, &cfg->pof.gamma_max, NULL));
-    PetscCall(PetscOptionsInt("-pof_partitions", "Grid points K of the range search", NULL, cfg->pof.partitions, &cfg->pof.partitions, NULL));
-    PetscCall(PetscOptionsReal("-pof_eta_init", "First bracket trial step", NULL, cfg->pof.eta_init, &cfg->pof.eta_init, NULL));
-    PetscCall(PetscOptionsReal("-pof_eta_cap", "Largest bracket trial step", NULL, cfg->pof.eta_cap, &cfg->pof.eta_cap, NULL));
-    PetscCall(PetscOptionsEnum("-pof_flat", "When no trial raises the weak loss: cap (eta_max = eta_cap) or reject (no perturbation)", NULL, PofFlatPolicies, (PetscEnum)cfg->pof.flat, (PetscEnum *)&cfg->pof.flat, NULL));
-    PetscCall(PetscOptionsInt("-pof_weak_batch", "Global weak-batch size |B'| (0 = -opt_batch)", NULL, cfg->pof.weak_batch, &cfg->pof.weak_batch, NULL));
-    PetscCall(PetscOptionsBool("-pof_weak_bn_update", "Weak-batch forward updates BN running statistics (as the reference code)", NULL, cfg->pof.weak_bn_update, &cfg->pof.weak_bn_update, NULL));
-    PetscCall(PetscOptionsBool("-pof_train_classifier", "Mode off: also train the classifier (false: frozen)", NULL, cfg->pof.train_classifier, &cfg->pof.train_classifier, NULL));
-  }
-  if (groups & POF_GROUP_CKPT) {
-    PetscCall(PetscOptionsInt("-ckpt_every_steps", "Checkpoint every N steps (0 = off)", NULL, cfg->ckpt.every_steps, &cfg->ckpt.every_steps, NULL));
-    PetscCall(PetscOptionsInt("-ckpt_every_epochs", "Checkpoint every N epochs (0 = off)", NULL, cfg->ckpt.every_epochs, &cfg->ckpt.every_epochs, NULL));
-    PetscCall(PetscOptionsInt("-ckpt_keep", "Keep the newest N checkpoints", NULL, cfg->ckpt.keep, &cfg->ckpt.keep, NULL));
-    PetscCall(PetscOptionsEnum("-ckpt_resume", "Resume from the newest complete checkpoint in the run directory (no: refuse a directory that holds checkpoints)", NULL, PofResumeModes, (PetscEnum)cfg->ckpt.resume, (PetscEnum *)&cfg->ckpt.resume, NULL));
-  }
-  if (groups & POF_GROUP_BENCH) {
-    char      shape[64];
-    PetscBool set = PETSC_FALSE;
-    PetscCall(PetscSNPrintf(shape, sizeof(shape), "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, cfg->bench.in_c, cfg->bench.in_h, cfg->bench.in_w));
-    PetscCall(PetscOptionsEnum("-bench_step", "Step kind to time", NULL, PofBenchSteps, (PetscEnum)cfg->bench.step, (PetscEnum *)&cfg->bench.step, NULL));
-    PetscCall(PetscOptionsInt("-bench_steps", "Timed steps", NULL, cfg->bench.steps, &cfg->bench.steps, NULL));
-    PetscCall(PetscOptionsInt("-bench_warmup", "Untimed warm-up steps", NULL, cfg->bench.warmup, &cfg->bench.warmup, NULL));
-    POF_OPTIONS_STRING("-bench_input", "Synthetic input shape CxHxW", shape, &set);
-    if (set) PetscCall(parse_shape(comm, "-bench_input", shape, &cfg->bench.in_c, &cfg->bench.in_h, &cfg->bench.in_w));
-  }
-  if (groups & POF_GROUP_CONVERT) {
-    PetscCall(PetscOptionsEnum("-convert_format", "Raw dataset format", NULL, PofConvertFormats, (PetscEnum)cfg->convert.format, (PetscEnum *)&cfg->convert.format, NULL));
-    POF_OPTIONS_STRING("-convert_train_images", "IDX training images (.gz or plain)", cfg->convert.train_images, NULL);
-    POF_OPTIONS_STRING("-convert_train_labels", "IDX training labels (.gz or plain)", cfg->convert.train_labels, NULL);
-    POF_OPTIONS_STRING("-convert_test_images", "IDX test images (.gz or plain)", cfg->convert.test_images, NULL);
-    POF_OPTIONS_STRING("-convert_test_labels", "IDX test labels (.gz or plain)", cfg->convert.test_labels, NULL);
-    POF_OPTIONS_STRING("-convert_input_dir", "Directory of CIFAR binary batches or SVHN .mat files", cfg->convert.input_dir, NULL);
-    POF_OPTIONS_STRING("-convert_output", "Output HDF5 file", cfg->convert.output, NULL);
-    PetscCall(PetscOptionsBool("-convert_svhn_extra", "SVHN: append extra_32x32.mat to the training split", NULL, cfg->convert.svhn_extra, &cfg->convert.svhn_extra, NULL));
-    PetscCall(PetscOptionsBool("-convert_cifar100_coarse", "CIFAR-100: use the 20 coarse labels", NULL, cfg->convert.cifar100_coarse, &cfg->convert.cifar100_coarse, NULL));
-    POF_OPTIONS_STRING("-convert_name", "Dataset name stored in the file (default: from the format; IDX: the directory of the training images, e.g. fashion-mnist)", cfg->convert.name, NULL);
-  }
-  if (groups & POF_GROUP_EVAL) {
-    POF_OPTIONS_STRING("-eval_split", "Split to evaluate: test, or train (clean, eval mode)", cfg->eval.split, NULL);
-    PetscCall(PetscOptionsInt("-eval_batch", "Global evaluation batch", NULL, cfg->eval.batch, &cfg->eval.batch, NULL));
-  }
-  PetscOptionsEnd();
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode pof_option_check_length(MPI_Comm comm, const char *opt, const char *buf, size_t size)
-{
-  PetscFunctionBegin;
-  PetscCheck(strlen(buf) + 1 < size, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s is too long: at most %zu characters", opt, size - 2);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode validate(MPI_Comm comm, const char *command, unsigned groups, const PofConfig *cfg)
-{
-  PetscBool is_post, is_eval, is_pre, is_analyze;
-  PetscFunctionBegin;
-  PetscCall(PetscStrcmp(command, "posttrain", &is_post));
-  PetscCall(PetscStrcmp(command, "eval", &is_eval));
-  PetscCall(PetscStrcmp(command, "pretrain", &is_pre));
-  PetscCall(PetscStrcmp(command, "analyze", &is_analyze));
-  if (groups & POF_GROUP_RUN) {
-    PetscCheck(cfg->run.dir[0], comm, PETSC_ERR_ARG_WRONG, "-run_dir must not be empty");
-    PetscCheck(cfg->run.seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_seed must be >= 0, got %" PetscInt_FMT, cfg->run.seed);
-    PetscCheck(cfg->run.epochs >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_epochs must be >= 0, got %" PetscInt_FMT, cfg->run.epochs);
-    PetscCheck(cfg->run.gap_samples >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-run_gap_samples must be >= 0, got %" PetscInt_FMT, cfg->run.gap_samples);
-  }
-  if (groups & POF_GROUP_DATA) {
-    if (is_post || is_eval || is_pre || is_analyze) PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -data_file (an HDF5 file written by pof convert)", command);
-    PetscCheck(cfg->data.train_subset >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset must be >= 0, got %" PetscInt_FMT, cfg->data.train_subset);
-    PetscCheck(cfg->data.crop_pad >= 0 && cfg->data.crop_pad <= 64, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_crop_pad must be in [0, 64], got %" PetscInt_FMT, cfg->data.crop_pad);
-    PetscCheck(cfg->data.cutout >= 0 && cfg->data.cutout <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout must be in [0, 1024], got %" PetscInt_FMT, cfg->data.cutout);
-  }
-  if (groups & POF_GROUP_MODEL) {
+  if (cmd & POF_CMDS_RUN) PetscCheck(cfg->run.dir[0], comm, PETSC_ERR_ARG_WRONG, "-run_dir must not be empty");
+  if (cmd & (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE)) PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -data_file (an HDF5 file written by pof convert)", pof_command_name(cmd));
+  if (cmd & POF_CMDS_MODEL) {
     const PetscInt d = cfg->model.depth;
-    PetscCheck(d >= 10 && (d - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got %" PetscInt_FMT, d);
-    PetscCheck(cfg->model.width >= 1 && cfg->model.width <= 64, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_width must be in [1, 64], got %" PetscInt_FMT, cfg->model.width);
-    PetscCheck(cfg->model.base >= 1 && cfg->model.base <= 256, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_base must be in [1, 256], got %" PetscInt_FMT, cfg->model.base);
-    PetscCheck(cfg->model.classes >= 0 && cfg->model.classes <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_classes must be in [0, 100000] (0 = from the dataset), got %" PetscInt_FMT, cfg->model.classes);
-    if (is_post || is_eval || is_analyze) PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -model_in (a model file of pof pretrain or posttrain)", command);
+    PetscCheck((d - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got %" PetscInt_FMT, d);
   }
-  if (groups & POF_GROUP_OPT) {
-    PetscCheck(cfg->opt.batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_batch must be positive, got %" PetscInt_FMT, cfg->opt.batch);
-    PetscCheck(cfg->opt.lr >= 0 && PetscIsNormalReal(cfg->opt.lr + 1.0), comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_lr must be a finite number >= 0, got %g", (double)cfg->opt.lr);
-    PetscCheck(cfg->opt.momentum >= 0 && cfg->opt.momentum < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_momentum must be in [0, 1), got %g", (double)cfg->opt.momentum);
+  if (cmd & (POF_CMD_POSTTRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE)) PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -model_in (a model file of pof pretrain or posttrain)", pof_command_name(cmd));
+  if (cmd & POF_CMDS_OPT) {
     PetscCheck(!cfg->opt.nesterov || cfg->opt.momentum > 0, comm, PETSC_ERR_ARG_WRONG, "-opt_nesterov needs -opt_momentum > 0 (as torch.optim.SGD)");
-    PetscCheck(cfg->opt.wd >= 0 && cfg->opt.wd < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_wd must be in [0, 1), got %g", (double)cfg->opt.wd);
-    PetscCheck(cfg->opt.sam_rho > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_sam_rho must be positive, got %g", (double)cfg->opt.sam_rho);
-    PetscCheck(cfg->opt.factor > 0 && cfg->opt.factor <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_factor must be in (0, 1], got %g", (double)cfg->opt.factor);
-    PetscCheck(cfg->opt.warmup >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_warmup must be >= 0, got %" PetscInt_FMT, cfg->opt.warmup);
-    for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) {
-      PetscCheck(cfg->opt.milestones[i] > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_milestones must be positive epochs, got %" PetscInt_FMT, cfg->opt.milestones[i]);
-      PetscCheck(i == 0 || cfg->opt.milestones[i] > cfg->opt.milestones[i - 1], comm, PETSC_ERR_ARG_WRONG, "-opt_milestones must increase, got %" PetscInt_FMT " after %" PetscInt_FMT, cfg->opt.milestones[i], cfg->opt.milestones[i - 1]);
-    }
+    for (PetscInt i = 1; i < cfg->opt.nmilestones; i++) PetscCheck(cfg->opt.milestones[i] > cfg->opt.milestones[i - 1], comm, PETSC_ERR_ARG_WRONG, "-opt_milestones must increase, got %" PetscInt_FMT " after %" PetscInt_FMT, cfg->opt.milestones[i], cfg->opt.milestones[i - 1]);
   }
-  if (groups & POF_GROUP_POF) {
-    PetscCheck(cfg->pof.gamma_max > 0 && cfg->pof.gamma_max <= 100, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_gamma_max must be in (0, 100], got %g", (double)cfg->pof.gamma_max);
-    PetscCheck(cfg->pof.partitions >= 1 && cfg->pof.partitions <= 4096, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_partitions must be in [1, 4096], got %" PetscInt_FMT, cfg->pof.partitions);
-    PetscCheck(cfg->pof.eta_init > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_eta_init must be positive, got %g", (double)cfg->pof.eta_init);
+  if (cmd & POF_CMDS_POF) {
     PetscCheck(cfg->pof.eta_cap >= cfg->pof.eta_init, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_eta_cap (%g) must be >= -pof_eta_init (%g)", (double)cfg->pof.eta_cap, (double)cfg->pof.eta_init);
     PetscCheck(cfg->pof.eta_cap / cfg->pof.eta_init <= 0x1p40, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_eta_cap / -pof_eta_init must be <= 2^40 (at most 41 bracket trials)");
-    PetscCheck(cfg->pof.weak_batch >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_weak_batch must be >= 0, got %" PetscInt_FMT, cfg->pof.weak_batch);
   }
-  if (groups & POF_GROUP_CKPT) {
-    PetscCheck(cfg->ckpt.every_steps >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ckpt_every_steps must be >= 0, got %" PetscInt_FMT, cfg->ckpt.every_steps);
-    PetscCheck(cfg->ckpt.every_epochs >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ckpt_every_epochs must be >= 0, got %" PetscInt_FMT, cfg->ckpt.every_epochs);
-    PetscCheck(cfg->ckpt.keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ckpt_keep must be >= 1, got %" PetscInt_FMT, cfg->ckpt.keep);
-  }
-  if (groups & POF_GROUP_BENCH) {
-    PetscCheck(cfg->bench.steps >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-bench_steps must be positive, got %" PetscInt_FMT, cfg->bench.steps);
-    PetscCheck(cfg->bench.warmup >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-bench_warmup must be >= 0, got %" PetscInt_FMT, cfg->bench.warmup);
-  }
-  if (groups & POF_GROUP_CONVERT) {
+  if (cmd & POF_CMD_CONVERT) {
     PetscCheck(cfg->convert.output[0], comm, PETSC_ERR_ARG_WRONG, "pof convert needs -convert_output F.h5");
     if (cfg->convert.format == POF_FMT_IDX) {
       PetscCheck(cfg->convert.train_images[0] && cfg->convert.train_labels[0] && cfg->convert.test_images[0] && cfg->convert.test_labels[0], comm, PETSC_ERR_ARG_WRONG,
@@ -282,13 +265,90 @@ static PetscErrorCode validate(MPI_Comm comm, const char *command, unsigned grou
       PetscCheck(cfg->convert.input_dir[0], comm, PETSC_ERR_ARG_WRONG, "-convert_format %s needs -convert_input_dir", PofConvertFormats[cfg->convert.format]);
     }
   }
-  if (groups & POF_GROUP_EVAL) {
-    PetscBool test, train;
-    PetscCall(PetscStrcmp(cfg->eval.split, "test", &test));
-    PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
-    PetscCheck(test || train, comm, PETSC_ERR_ARG_WRONG, "-eval_split must be test or train, got '%s'", cfg->eval.split);
-    PetscCheck(cfg->eval.batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-eval_batch must be positive, got %" PetscInt_FMT, cfg->eval.batch);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ registration */
+/* The help line: the table's help, then the range or the values. */
+static void help_text(const Option *o, char *buf, size_t len)
+{
+  char words[128];
+  if (o->type == T_CHOICE)
+    choice_words(o, words, sizeof words);
+  else
+    range_words(o, words, sizeof words);
+  if (words[0])
+    snprintf(buf, len, "%s [%s%s]", o->help, o->type == T_CHOICE ? "" : "must be ", words);
+  else
+    snprintf(buf, len, "%s", o->help);
+}
+
+/* One option through PETSc's public options API (inside PetscOptionsBegin/End: the macros
+   PetscOptionsInt etc. use the variable PetscOptionsObject). */
+static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Comm comm, const Option *o, PofConfig *cfg)
+{
+  void     *v   = value_of(cfg, o);
+  PetscBool set = PETSC_FALSE;
+  char      text[1024];
+  PetscFunctionBegin;
+  help_text(o, text, sizeof text);
+  switch (o->type) {
+  case T_INT: PetscCall(PetscOptionsInt(o->name, text, NULL, *(PetscInt *)v, (PetscInt *)v, &set)); break;
+  case T_REAL: PetscCall(PetscOptionsReal(o->name, text, NULL, *(PetscReal *)v, (PetscReal *)v, &set)); break;
+  case T_BOOL: PetscCall(PetscOptionsBool(o->name, text, NULL, *(PetscBool *)v, (PetscBool *)v, &set)); break;
+  case T_ENUM: PetscCall(PetscOptionsEnum(o->name, text, NULL, o->values, *(PetscEnum *)v, (PetscEnum *)v, &set)); break;
+  case T_STRING:
+  case T_CHOICE:
+    PetscCall(PetscOptionsString(o->name, text, NULL, (char *)v, (char *)v, o->size, &set));
+    PetscCheck(strlen((char *)v) + 1 < o->size, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s is too long: at most %zu characters", o->name, o->size - 2);
+    break;
+  case T_INTS: {
+    PetscInt n = (PetscInt)(o->size / sizeof(PetscInt));
+    PetscCall(PetscOptionsIntArray(o->name, text, NULL, (PetscInt *)v, &n, &set));
+    if (set) *(PetscInt *)((char *)cfg + o->count) = n;
+  } break;
+  case T_SHAPE: {
+    PetscInt *chw = (PetscInt *)v;
+    char      s[64];
+    PetscCall(PetscSNPrintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, chw[0], chw[1], chw[2]));
+    PetscCall(PetscOptionsString(o->name, text, NULL, s, s, sizeof s, &set));
+    PetscCheck(!set || parse_shape(s, chw), comm, PETSC_ERR_ARG_WRONG, "%s must be CxHxW with positive integers (e.g. 1x28x28), got '%s'", o->name, s);
+  } break;
   }
+  cfg->given[o - table] = set;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode register_all(MPI_Comm comm, PofCommandId cmd, PofConfig *cfg)
+{
+  char title[64];
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(title, sizeof title, "pof %s options", pof_command_name(cmd)));
+  PetscOptionsBegin(comm, NULL, title, NULL);
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (table[i].commands & cmd) PetscCall(register_one(PetscOptionsObject, comm, &table[i], cfg));
+  PetscOptionsEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Defaults, then the options of cmd from opts (made the default database for the
+   PetscOptionsBegin/End block), then the flags the rest of pof reads. */
+static PetscErrorCode parse(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg)
+{
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  pof_config_defaults(cfg);
+  cfg->command = cmd;
+  if (opts) PetscCall(PetscOptionsPush(opts));
+  ierr = register_all(comm, cmd, cfg);
+  if (opts) PetscCall(PetscOptionsPop());
+  PetscCall(ierr);
+  cfg->model.depth_set   = cfg->given[POF_O_model_depth];
+  cfg->model.width_set   = cfg->given[POF_O_model_width];
+  cfg->model.base_set    = cfg->given[POF_O_model_base];
+  cfg->model.classes_set = cfg->given[POF_O_model_classes];
+  cfg->opt.lr_set        = cfg->given[POF_O_opt_lr];
+  cfg->opt.sched_set     = cfg->given[POF_O_opt_schedule] || cfg->given[POF_O_opt_milestones] || cfg->given[POF_O_opt_warmup];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -307,7 +367,7 @@ static PetscBool is_petsc_option(const char *name)
   return PETSC_FALSE;
 }
 
-PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm)
+static PetscErrorCode reject_unused(PetscOptions opts, MPI_Comm comm)
 {
   PetscInt n     = 0;
   char   **names = NULL, **values = NULL;
@@ -320,148 +380,212 @@ PetscErrorCode pof_options_reject_unused(PetscOptions opts, MPI_Comm comm)
   for (PetscInt i = 0; i < n; i++) {
     if (is_petsc_option(names[i])) continue;
     bad++;
-    if (used + strlen(names[i]) + 4 < sizeof(list)) {
-      used += (size_t)snprintf(list + used, sizeof(list) - used, "%s-%s", bad > 1 ? ", " : "", names[i]);
-    }
+    if (used + strlen(names[i]) + 4 < sizeof(list)) used += (size_t)snprintf(list + used, sizeof(list) - used, "%s-%s", bad > 1 ? ", " : "", names[i]);
   }
   PetscCall(PetscOptionsLeftRestore(opts, &n, &names, &values));
   PetscCheck(!bad, comm, PETSC_ERR_ARG_WRONG, "unknown option%s for this command: %s (see -help)", bad > 1 ? "s" : "", list);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_config_check_names(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups)
-{
-  PofConfig cfg;
-  PetscFunctionBegin;
-  pof_config_defaults(&cfg);
-  cfg.groups = groups;
-  PetscCall(read_groups(opts, comm, command, groups, &cfg));
-  PetscCall(pof_options_reject_unused(opts, comm));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, const char *command, unsigned groups, PofConfig *cfg, PetscBool *help_only)
+PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg, PetscBool *help_only)
 {
   PetscBool help = PETSC_FALSE;
   PetscFunctionBegin;
-  pof_config_defaults(cfg);
-  cfg->groups = groups;
   PetscCall(PetscOptionsHasHelp(opts, &help));
-  PetscCall(read_groups(opts, comm, command, groups, cfg));
+  PetscCall(parse(opts, comm, cmd, cfg));
   if (help_only) *help_only = help;
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(validate(comm, command, groups, cfg));
-  PetscCall(pof_options_reject_unused(opts, comm));
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (table[i].commands & cmd) PetscCall(check_value(comm, cfg, &table[i]));
+  PetscCall(check_combination(comm, cfg));
+  /* the other options of sweep and config belong to the command they run or print */
+  if (!(cmd & (POF_CMD_SWEEP | POF_CMD_CONFIG))) PetscCall(reject_unused(opts, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void json_str(FILE *f, const char *key, const char *v, int *first)
+PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base, const char *line, const char *run_dir, PetscBool check_only, PofConfig *cfg)
 {
-  fprintf(f, "%s\"%s\":\"", *first ? "" : ",", key);
-  for (const char *p = v; *p; p++) {
-    if (*p == '"' || *p == '\\') fputc('\\', f);
-    if ((unsigned char)*p < 0x20)
-      fprintf(f, "\\u%04x", (unsigned char)*p);
-    else
-      fputc(*p, f);
+  PetscOptions   o    = NULL;
+  PetscBool      help = PETSC_FALSE;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsCreate(&o));
+  ierr = base ? PetscOptionsInsertString(o, base) : PETSC_SUCCESS;
+  if (!ierr && line) ierr = PetscOptionsInsertString(o, line);
+  if (!ierr && run_dir) ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* wins over base and line */
+  if (!ierr && !check_only) ierr = pof_config_read(o, comm, cmd, cfg, &help);
+  if (!ierr && check_only) ierr = parse(o, comm, cmd, cfg);
+  if (!ierr && check_only) ierr = reject_unused(o, comm);
+  PetscCall(PetscOptionsDestroy(&o));
+  if (ierr) PetscFunctionReturn(ierr);
+  PetscCheck(!help, comm, PETSC_ERR_ARG_WRONG, "-help in the options of a run (give it on the command line alone)");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_config_other_options(PetscOptions opts, PofCommandId cmd, char **text)
+{
+  char        *all = NULL;
+  PetscOptions o   = NULL;
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetAll(opts, &all));
+  PetscCall(PetscOptionsCreate(&o));
+  PetscCall(PetscOptionsInsertString(o, all));
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (table[i].commands & cmd) PetscCall(PetscOptionsClearValue(o, table[i].name));
+  PetscCall(PetscOptionsGetAll(o, text));
+  PetscCall(PetscOptionsDestroy(&o));
+  PetscCall(PetscFree(all));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_options_set_help(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsSetValue(NULL, "-help", NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ config.json */
+static json_t *option_json(const PofConfig *cfg, const Option *o)
+{
+  const void *v = cvalue_of(cfg, o);
+  switch (o->type) {
+  case T_INT: return json_integer((json_int_t) * (const PetscInt *)v);
+  case T_REAL: return json_real((double)*(const PetscReal *)v); /* NULL for NaN/Inf: an error */
+  case T_BOOL: return json_boolean(*(const PetscBool *)v);
+  case T_STRING:
+  case T_CHOICE: return json_string((const char *)v); /* NULL if not UTF-8: an error */
+  case T_ENUM: return json_string(o->values[*(const PetscEnum *)v]);
+  case T_INTS: {
+    json_t         *a = json_array();
+    const PetscInt *x = (const PetscInt *)v, n = *(const PetscInt *)((const char *)cfg + o->count);
+    for (PetscInt k = 0; a && k < n; k++)
+      if (json_array_append_new(a, json_integer((json_int_t)x[k]))) return json_decref(a), NULL;
+    return a;
   }
-  fputc('"', f);
-  *first = 0;
-}
-static void json_int(FILE *f, const char *key, PetscInt v, int *first)
-{
-  fprintf(f, "%s\"%s\":%" PetscInt_FMT, *first ? "" : ",", key, v);
-  *first = 0;
-}
-static void json_real(FILE *f, const char *key, PetscReal v, int *first)
-{
-  fprintf(f, "%s\"%s\":%.17g", *first ? "" : ",", key, (double)v);
-  *first = 0;
-}
-static void json_bool(FILE *f, const char *key, PetscBool v, int *first)
-{
-  fprintf(f, "%s\"%s\":%s", *first ? "" : ",", key, v ? "true" : "false");
-  *first = 0;
-}
-
-/* ------------------------------------------------------------------ comparing option sets */
-
-#define JSON_MAX_KEYS 128
-typedef struct {
-  const char *key, *val; /* key without quotes, value text as written */
-  size_t      klen, vlen;
-} JsonPair;
-
-/* Split a flat object {"k":v,...} (v: number, true/false, string, or array without objects). */
-static int json_pairs(const char *s, JsonPair *p, int max)
-{
-  int n = 0;
-  if (*s++ != '{') return -1;
-  if (*s == '}') return 0;
-  for (;;) {
-    if (n == max || *s != '"') return -1;
-    p[n].key = ++s;
-    while (*s && *s != '"') s++;
-    if (*s != '"') return -1;
-    p[n].klen = (size_t)(s - p[n].key);
-    if (*++s != ':') return -1;
-    p[n].val  = ++s;
-    int depth = 0, instr = 0;
-    for (; *s; s++) {
-      if (instr) {
-        if (*s == '\\' && s[1])
-          s++;
-        else if (*s == '"')
-          instr = 0;
-      } else if (*s == '"')
-        instr = 1;
-      else if (*s == '[')
-        depth++;
-      else if (*s == ']')
-        depth--;
-      else if (depth == 0 && (*s == ',' || *s == '}'))
-        break;
-    }
-    if (!*s || depth || instr) return -1;
-    p[n].vlen = (size_t)(s - p[n].val);
-    n++;
-    if (*s == '}') return s[1] ? -1 : n;
-    s++;
+  case T_SHAPE: {
+    const PetscInt *chw = (const PetscInt *)v;
+    char            s[64];
+    snprintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, chw[0], chw[1], chw[2]);
+    return json_string(s);
   }
-}
-
-static const JsonPair *json_find(const JsonPair *p, int n, const char *key, size_t klen)
-{
-  for (int i = 0; i < n; i++)
-    if (p[i].klen == klen && !strncmp(p[i].key, key, klen)) return &p[i];
+  }
   return NULL;
 }
 
-static int json_ignored(const char *const *ignore, const char *key, size_t klen)
+static PetscErrorCode config_object(const PofConfig *cfg, json_t **obj)
+{
+  json_t *o = json_object();
+  PetscFunctionBegin;
+  PetscCheck(o, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building the options object");
+  for (int i = 0; i < POF_NOPTIONS; i++) {
+    if (!(table[i].commands & cfg->command)) continue;
+    json_t *v = option_json(cfg, &table[i]);
+    if (!v || json_object_set_new(o, table[i].name + 1, v)) {
+      json_decref(o);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: its value cannot be written as JSON (not UTF-8, or not a finite number)", table[i].name);
+    }
+  }
+  *obj = o;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
+
+PetscErrorCode pof_config_json(const PofConfig *cfg, char **json)
+{
+  json_t *o;
+  PetscFunctionBegin;
+  PetscCall(config_object(cfg, &o));
+  *json = json_dumps(o, JSON_FLAGS);
+  json_decref(o);
+  PetscCheck(*json, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory writing the options as JSON");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_config_write_json(const PofConfig *cfg, FILE *f)
+{
+  char *json = NULL;
+  PetscFunctionBegin;
+  PetscCall(pof_config_json(cfg, &json));
+  const int bad = fputs(json, f) < 0;
+  free(json);
+  PetscCheck(!bad, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write the options as JSON");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ comparing option sets */
+/* Numbers as numbers, arrays element by element, the rest as JSON values. */
+static int same_value(const json_t *a, const json_t *b)
+{
+  if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
+  if (json_is_array(a) && json_is_array(b)) {
+    if (json_array_size(a) != json_array_size(b)) return 0;
+    for (size_t k = 0; k < json_array_size(a); k++)
+      if (!same_value(json_array_get(a, k), json_array_get(b, k))) return 0;
+    return 1;
+  }
+  return json_equal(a, b);
+}
+
+/* A number in the fewest digits that read back as the same double; other values as JSON. */
+static void value_text(const json_t *v, char *buf, size_t len)
+{
+  if (!v) {
+    snprintf(buf, len, "(none)");
+  } else if (json_is_integer(v)) {
+    snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+  } else if (json_is_real(v)) {
+    const double x = json_real_value(v);
+    for (int p = 15; p <= 17; p++)
+      if (snprintf(buf, len, "%.*g", p, x) > 0 && strtod(buf, NULL) == x) break;
+  } else if (json_is_array(v)) {
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (size_t k = 0; k < json_array_size(v) && used < len; k++) {
+      char item[64];
+      value_text(json_array_get(v, k), item, sizeof item);
+      used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? "," : "", item);
+    }
+    if (used < len) snprintf(buf + used, len - used, "]");
+  } else {
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf(buf, len, "%s", s ? s : "?");
+    free(s);
+  }
+}
+
+static int ignored(const char *const *ignore, const char *key)
 {
   for (; ignore && *ignore; ignore++)
-    if (strlen(*ignore) == klen && !strncmp(*ignore, key, klen)) return 1;
+    if (!strcmp(*ignore, key)) return 1;
   return 0;
 }
 
 int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len)
 {
-  JsonPair  a[JSON_MAX_KEYS], b[JSON_MAX_KEYS];
-  const int na = json_pairs(old_json, a, JSON_MAX_KEYS), nb = json_pairs(new_json, b, JSON_MAX_KEYS);
-  int       count = 0, cut = 0;
-  size_t    used = 0;
+  json_t *a = json_loads(old_json, JSON_DECODE_ANY, NULL), *b = json_loads(new_json, JSON_DECODE_ANY, NULL);
+  int     count = 0, cut = 0;
+  size_t  used = 0;
   if (len) buf[0] = '\0';
-  if (na < 0 || nb < 0) return -1;
+  if (!json_is_object(a) || !json_is_object(b)) {
+    json_decref(a);
+    json_decref(b);
+    return -1;
+  }
   for (int pass = 0; pass < 2; pass++) { /* keys of the new set in its order, then keys only in the old */
-    const JsonPair *x = pass ? a : b, *y = pass ? b : a;
-    const int       nx = pass ? na : nb, ny = pass ? nb : na;
-    for (int i = 0; i < nx; i++) {
-      const JsonPair *o = json_find(y, ny, x[i].key, x[i].klen);
-      if (json_ignored(ignore, x[i].key, x[i].klen) || (pass && o)) continue;
-      if (o && o->vlen == x[i].vlen && !strncmp(o->val, x[i].val, o->vlen)) continue;
-      const JsonPair *was = pass ? &x[i] : o, *now = pass ? NULL : &x[i];
-      char            item[512];
-      snprintf(item, sizeof item, "%s%.*s %.*s -> %.*s", count ? ", " : "", (int)x[i].klen, x[i].key, was ? (int)was->vlen : 6, was ? was->val : "(none)", now ? (int)now->vlen : 6, now ? now->val : "(none)");
+    json_t     *x = pass ? a : b, *y = pass ? b : a, *val;
+    const char *key;
+    json_object_foreach(x, key, val)
+    {
+      const json_t *other = json_object_get(y, key), *was = pass ? val : other, *now = pass ? NULL : val;
+      const Option *o = find_key(key);
+      if (ignored(ignore, key) || (pass && other)) continue;
+      if (was && now && same_value(was, now)) continue;
+      if (was && now && o && o->resume == RS_RESOLVED && json_is_number(was) && json_number_value(was) == 0) continue; /* 0 = resolved at run time */
+      char w[256], n[256], item[600];
+      value_text(was, w, sizeof w);
+      value_text(now, n, sizeof n);
+      snprintf(item, sizeof item, "%s%s %s -> %s", count ? ", " : "", key, w, n);
       count++;
       if (used + strlen(item) + 4 < len) {
         memcpy(buf + used, item, strlen(item) + 1);
@@ -472,100 +596,110 @@ int pof_config_json_diff(const char *old_json, const char *new_json, const char 
       }
     }
   }
+  json_decref(a);
+  json_decref(b);
   return count;
 }
 
-PetscErrorCode pof_config_write_json(const PofConfig *c, FILE *f)
+const char *const *pof_config_resume_free_keys(void)
+{
+  static const char *keys[POF_NOPTIONS + 1];
+  int                n = 0;
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (table[i].resume == RS_FREE) keys[n++] = table[i].name + 1;
+  keys[n] = NULL;
+  return keys;
+}
+
+/* ------------------------------------------------------------------ docs/options.md */
+static const char *const type_names[]   = { "int", "real", "bool", "string", "enum", "string", "int list", "CxHxW" };
+static const char *const resume_names[] = { "no", "yes", "resolved" };
+
+/* text into a Markdown table cell: '|' escaped */
+static void md_cell(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    if (*s == '|') fputc('\\', f);
+    fputc(*s, f);
+  }
+}
+
+static void md_commands(FILE *f, unsigned mask)
 {
   int first = 1;
+  for (int c = 0; c < POF_NCOMMANDS; c++)
+    if (mask & (1u << c)) fprintf(f, "%s%s", first ? "" : ", ", command_names[c]), first = 0;
+}
+
+/* the concern of an option: its name up to the first '_' (-precision belongs to run) */
+static void concern(const Option *o, char *buf, size_t len)
+{
+  const char *u = strchr(o->name + 1, '_');
+  if (!u)
+    snprintf(buf, len, "run");
+  else
+    snprintf(buf, len, "%.*s", (int)(u - o->name - 1), o->name + 1);
+}
+
+PetscErrorCode pof_options_write_markdown(FILE *f)
+{
+  char section[32] = "";
   PetscFunctionBegin;
-  fputc('{', f);
-  if (c->groups & POF_GROUP_RUN) {
-    json_str(f, "run_dir", c->run.dir, &first);
-    json_int(f, "run_seed", c->run.seed, &first);
-    json_int(f, "run_epochs", c->run.epochs, &first);
-    json_bool(f, "run_step_log", c->run.step_log, &first);
-    json_bool(f, "run_gap", c->run.gap, &first);
-    json_int(f, "run_gap_samples", c->run.gap_samples, &first);
-    json_bool(f, "run_quiet", c->run.quiet, &first);
-    json_str(f, "precision", PofPrecisions[c->run.precision], &first);
+  fprintf(f, "# Options\n\n"
+             "<!-- Generated from the option table include/pof/options.def by tests/unit/options_doc.c:\n"
+             "     do not edit; regenerate with `build/tests/options_doc markdown > docs/options.md`.\n"
+             "     The test options_table checks that this page, each command's -help and the keys of\n"
+             "     config.json match the table. -->\n\n"
+             "Options come from the command line, from `-options_file F` and from the `PETSC_OPTIONS`\n"
+             "environment variable (PETSc's options database). Every option is validated with a message naming\n"
+             "the option and the value; an option the command does not know is an error naming it, so a typo\n"
+             "never silently falls back to a default. PETSc's own run-time options (`-log_view`,\n"
+             "`-malloc_debug`, ...) are accepted everywhere. `pof <command> -help` lists the options of a\n"
+             "command with their defaults and ranges; `pof config -config_command C [options]` prints the\n"
+             "options of C, defaults filled in, as the JSON object a run writes to `config.json` (keys: the\n"
+             "option names without the dash).\n\n"
+             "`pof sweep` takes its `-sweep_*` options and passes every other option to the command of its\n"
+             "lines (see [sweeps.md](sweeps.md)); `pof config` takes `-config_command` and the options of\n"
+             "that command. Post-training's learning rate is, unless `-opt_lr` is given, the pretraining\n"
+             "schedule (stored in the model file) read at the global epoch where post-training starts (see\n"
+             "[algorithm.md](algorithm.md#learning-rate-and-schedule)). See also\n"
+             "[bf16 and memory](design.md#bf16-and-memory), [Winograd](design.md#winograd-convolutions),\n"
+             "[analysis.md](analysis.md#analysis-pof-analyze) and [Datasets](../README.md#datasets).\n\n"
+             "The column *resume* says whether a resumed run may change the option without a warning\n"
+             "(*resolved*: a checkpoint's 0 means the value resolved at run time, which the run records).\n\n"
+             "## Which command takes how many options\n\n| command | options |\n|---|---|\n");
+  for (int c = 0; c < POF_NCOMMANDS; c++) {
+    int n = 0;
+    for (int i = 0; i < POF_NOPTIONS; i++) n += (table[i].commands & (1u << c)) != 0;
+    fprintf(f, "| `pof %s` | %d |\n", command_names[c], n);
   }
-  if (c->groups & POF_GROUP_DATA) {
-    json_str(f, "data_file", c->data.file, &first);
-    json_bool(f, "data_replicate", c->data.replicate, &first);
-    json_int(f, "data_train_subset", c->data.train_subset, &first);
-    json_bool(f, "data_augment", c->data.augment, &first);
-    json_int(f, "data_crop_pad", c->data.crop_pad, &first);
-    json_bool(f, "data_flip", c->data.flip, &first);
-    json_int(f, "data_cutout", c->data.cutout, &first);
+  for (int i = 0; i < POF_NOPTIONS; i++) {
+    const Option *o = &table[i];
+    char          c[32], words[128];
+    concern(o, c, sizeof c);
+    if (strcmp(c, section)) {
+      snprintf(section, sizeof section, "%s", c);
+      fprintf(f, "\n## %s\n\n| option | type | default | range or values | commands | resume | meaning |\n|---|---|---|---|---|---|---|\n", section);
+    }
+    if (o->type == T_ENUM || o->type == T_CHOICE)
+      choice_words(o, words, sizeof words);
+    else
+      range_words(o, words, sizeof words);
+    fprintf(f, "| `%s` | %s | %s%s%s | ", o->name, type_names[o->type], o->def[0] ? "`" : "", o->def, o->def[0] ? "`" : "");
+    md_cell(f, words);
+    fprintf(f, " | ");
+    md_commands(f, o->commands);
+    fprintf(f, " | %s | ", resume_names[o->resume]);
+    md_cell(f, o->help);
+    fprintf(f, " |\n");
   }
-  if (c->groups & POF_GROUP_MODEL) {
-    json_int(f, "model_depth", c->model.depth, &first);
-    json_int(f, "model_width", c->model.width, &first);
-    json_int(f, "model_base", c->model.base, &first);
-    json_bool(f, "model_recompute", c->model.recompute, &first);
-    json_str(f, "model_conv_alg", PofConvAlgs[c->model.conv_alg], &first);
-    json_int(f, "model_classes", c->model.classes, &first);
-    json_str(f, "model_in", c->model.in, &first);
-  }
-  if (c->groups & POF_GROUP_OPT) {
-    json_int(f, "opt_batch", c->opt.batch, &first);
-    json_real(f, "opt_lr", c->opt.lr, &first);
-    json_real(f, "opt_momentum", c->opt.momentum, &first);
-    json_bool(f, "opt_nesterov", c->opt.nesterov, &first);
-    json_real(f, "opt_wd", c->opt.wd, &first);
-    json_str(f, "opt_kind", PofOptimizerKinds[c->opt.kind], &first);
-    json_real(f, "opt_sam_rho", c->opt.sam_rho, &first);
-    json_bool(f, "opt_sam_sync", c->opt.sam_sync, &first);
-    json_str(f, "opt_schedule", PofScheduleKinds[c->opt.schedule], &first);
-    fprintf(f, ",\"opt_milestones\":[");
-    for (PetscInt i = 0; i < c->opt.nmilestones; i++) fprintf(f, "%s%" PetscInt_FMT, i ? "," : "", c->opt.milestones[i]);
-    fputc(']', f);
-    json_real(f, "opt_factor", c->opt.factor, &first);
-    json_int(f, "opt_warmup", c->opt.warmup, &first);
-    json_bool(f, "opt_bn_sync", c->opt.bn_sync, &first);
-  }
-  if (c->groups & POF_GROUP_POF) {
-    json_str(f, "pof_mode", PofPofModes[c->pof.mode], &first);
-    json_real(f, "pof_gamma_max", c->pof.gamma_max, &first);
-    json_int(f, "pof_partitions", c->pof.partitions, &first);
-    json_real(f, "pof_eta_init", c->pof.eta_init, &first);
-    json_real(f, "pof_eta_cap", c->pof.eta_cap, &first);
-    json_str(f, "pof_flat", PofFlatPolicies[c->pof.flat], &first);
-    json_int(f, "pof_weak_batch", c->pof.weak_batch, &first);
-    json_bool(f, "pof_weak_bn_update", c->pof.weak_bn_update, &first);
-    json_bool(f, "pof_train_classifier", c->pof.train_classifier, &first);
-  }
-  if (c->groups & POF_GROUP_CKPT) {
-    json_int(f, "ckpt_every_steps", c->ckpt.every_steps, &first);
-    json_int(f, "ckpt_every_epochs", c->ckpt.every_epochs, &first);
-    json_int(f, "ckpt_keep", c->ckpt.keep, &first);
-    json_str(f, "ckpt_resume", PofResumeModes[c->ckpt.resume], &first);
-  }
-  if (c->groups & POF_GROUP_BENCH) {
-    char shape[64];
-    snprintf(shape, sizeof(shape), "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, c->bench.in_c, c->bench.in_h, c->bench.in_w);
-    json_str(f, "bench_step", PofBenchSteps[c->bench.step], &first);
-    json_int(f, "bench_steps", c->bench.steps, &first);
-    json_int(f, "bench_warmup", c->bench.warmup, &first);
-    json_str(f, "bench_input", shape, &first);
-  }
-  if (c->groups & POF_GROUP_CONVERT) {
-    json_str(f, "convert_format", PofConvertFormats[c->convert.format], &first);
-    json_str(f, "convert_train_images", c->convert.train_images, &first);
-    json_str(f, "convert_train_labels", c->convert.train_labels, &first);
-    json_str(f, "convert_test_images", c->convert.test_images, &first);
-    json_str(f, "convert_test_labels", c->convert.test_labels, &first);
-    json_str(f, "convert_input_dir", c->convert.input_dir, &first);
-    json_str(f, "convert_output", c->convert.output, &first);
-    json_bool(f, "convert_svhn_extra", c->convert.svhn_extra, &first);
-    json_bool(f, "convert_cifar100_coarse", c->convert.cifar100_coarse, &first);
-    json_str(f, "convert_name", c->convert.name, &first);
-  }
-  if (c->groups & POF_GROUP_EVAL) {
-    json_str(f, "eval_split", c->eval.split, &first);
-    json_int(f, "eval_batch", c->eval.batch, &first);
-  }
-  fputc('}', f);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_options_write_names(FILE *f, PofCommandId cmd)
+{
+  PetscFunctionBegin;
+  for (int i = 0; i < POF_NOPTIONS; i++)
+    if (table[i].commands & cmd) fprintf(f, "%s\n", table[i].name);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -233,49 +233,33 @@ static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func,
   return n;
 }
 
-/* the option groups of a line's command */
-static unsigned run_groups(PofRunKind kind)
-{
-  return POF_GROUP_RUN | POF_GROUP_DATA | POF_GROUP_MODEL | POF_GROUP_OPT | POF_GROUP_CKPT | POF_GROUP_EVAL | (kind == POF_RUN_POSTTRAIN ? POF_GROUP_POF : 0);
-}
+/* the command of a sweep's lines */
+static PofCommandId run_command(PofRunKind kind) { return kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN; }
 
-/* The base options (the command line) alone: an unknown or malformed one would fail every line,
-   so it stops the sweep before any line runs. Collective on world. */
-static PetscErrorCode check_base(MPI_Comm world, PofRunKind kind, const char *base)
+/* The base options (the command line) alone, parsed into *cfg: an unknown or malformed one would
+   fail every line, so it stops the sweep before any line runs. Collective on world. */
+static PetscErrorCode check_base(MPI_Comm world, PofRunKind kind, const char *base, PofConfig *cfg)
 {
-  PetscOptions o;
   PetscFunctionBegin;
-  PetscCall(PetscOptionsCreate(&o));
-  PetscCall(PetscOptionsInsertString(o, base));
-  PetscCall(pof_config_check_names(o, world, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", run_groups(kind)));
-  PetscCall(PetscOptionsDestroy(&o));
+  PetscCall(pof_config_read_text(world, run_command(kind), base, NULL, NULL, PETSC_TRUE, cfg));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The run of one line on the group: options object, config, trainer. Errors are returned. */
+/* The run of one line on the group: options, trainer. Errors are returned. */
 static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base, const char *line, const char *run_dir, PofRunSummary *s)
 {
-  PetscOptions   o = NULL;
   PofConfig      cfg;
-  PetscBool      help;
-  PofTrainer     t      = NULL;
-  const char    *name   = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-  unsigned       groups = run_groups(kind);
+  PofTrainer     t = NULL;
   PetscErrorCode ierr;
   PetscFunctionBegin;
-  PetscCall(PetscOptionsCreate(&o));
-  ierr = PetscOptionsInsertString(o, base);
-  if (!ierr) ierr = PetscOptionsInsertString(o, line);
-  if (!ierr) ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* one run directory per line, always */
-  if (!ierr) ierr = pof_config_read(o, comm, name, groups, &cfg, &help);
-  if (!ierr) ierr = help ? PETSC_ERR_ARG_WRONG : 0;
+  /* one run directory per line, always */
+  ierr = pof_config_read_text(comm, run_command(kind), base, line, run_dir, PETSC_FALSE, &cfg);
   /* a stop request (signal) finishes the step, checkpoints and ends this line (status
      POF_RUN_STOPPED); the sweep then takes no new line and the rerun resumes this one */
   if (!ierr) cfg.stop_requested = stop_check;
   if (!ierr) ierr = pof_trainer_create(comm, &cfg, kind, &t);
   if (!ierr) ierr = pof_trainer_run(t, s);
   if (t) PetscCall(pof_trainer_destroy(&t));
-  PetscCall(PetscOptionsDestroy(&o));
   if (!ierr && s->status == POF_RUN_STOPPED) PetscFunctionReturn(PETSC_SUCCESS);
   if (!ierr && (!isfinite(s->test_loss) || (s->status != POF_RUN_ALREADY_FINISHED && !isfinite(s->train_loss)))) {
     char a[32], b[32];
@@ -381,24 +365,10 @@ static PetscErrorCode share_file(MPI_Comm world, const char *path, void **img)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the value of option `name` in the base string (last one wins), or "" */
-static PetscErrorCode base_option(const char *base, const char *name, char *val, size_t len)
-{
-  PetscOptions o;
-  PetscBool    set;
-  PetscFunctionBegin;
-  val[0] = '\0';
-  PetscCall(PetscOptionsCreate(&o));
-  PetscCall(PetscOptionsInsertString(o, base));
-  PetscCall(PetscOptionsGetString(o, NULL, name, val, len, &set));
-  if (!set) val[0] = '\0';
-  PetscCall(PetscOptionsDestroy(&o));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofSweepTotals *tot)
 {
   PofGroups   g;
+  PofConfig   basecfg; /* the base options alone */
   PofCounter  ctr = NULL;
   Grid        grid;
   void       *text = NULL, *data_img = NULL, *model_img = NULL;
@@ -413,7 +383,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
   PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
   PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
-  PetscCall(check_base(world, sc->kind, base));
+  PetscCall(check_base(world, sc->kind, base, &basecfg));
   PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
   PetscCall(grid_parse((const char *)text, text_len, &grid));
   PetscCall(PetscFree(text));
@@ -437,8 +407,8 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCall(pof_group_split(world, sc->group_size, &g));
 
   /* the dataset and the starting model: read once, shared as file images */
-  PetscCall(base_option(base, "-data_file", data_file, sizeof(data_file)));
-  PetscCall(base_option(base, "-model_in", model_in, sizeof(model_in)));
+  PetscCall(PetscStrncpy(data_file, basecfg.data.file, sizeof(data_file)));
+  PetscCall(PetscStrncpy(model_in, basecfg.model.in, sizeof(model_in)));
   if (data_file[0]) PetscCall(share_file(world, data_file, &data_img));
   if (model_in[0]) PetscCall(share_file(world, model_in, &model_img));
   PetscCall(pof_print(world, "sweep: %" PetscInt_FMT " runs of %s from %s, %d group(s) of %d rank(s), run directories %s/line-NNN%s%s%s%s\n", grid.n, sc->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sc->grid, (int)g.ngroups, (int)g.size, sc->dir, data_file[0] ? ", data " : "", data_file,

@@ -95,26 +95,6 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
 }
 
 /* ------------------------------------------------------------------ run directory */
-/* Options a resumed run may change without changing its trajectory (run_dir: a moved or copied run). */
-static const char *const resume_free_keys[] = { "run_dir", "run_epochs", "run_quiet", "run_step_log", "ckpt_every_steps", "ckpt_every_epochs", "ckpt_keep", "ckpt_resume", "eval_batch", "model_in", NULL };
-
-/* The checkpoint's options with defaults resolved as this run resolves them: a run started
-   without -model_classes wrote "model_classes":0 (before the class count was recorded
-   resolved), which means the checkpoint's class count. */
-static PetscErrorCode resolve_ckpt_options(const PofCkptMeta *meta, char *out, size_t len)
-{
-  static const char key[] = "\"model_classes\":0";
-  const char       *src = meta->options_json, *at = strstr(src, key);
-  PetscFunctionBegin;
-  if (!at || (at[sizeof key - 1] != ',' && at[sizeof key - 1] != '}')) {
-    PetscCall(PetscStrncpy(out, src, len));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  const int n = snprintf(out, len, "%.*s\"model_classes\":%" PetscInt_FMT "%s", (int)(at - src), src, meta->classes, at + sizeof key - 1);
-  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_PLIB, "options of the checkpoint too long");
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* A resumed run continues metrics.jsonl / steps.jsonl after the rows of the checkpoint's state
    (epochs_done E, step_in_epoch S): rows written after it (a job killed between a row and its
    checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
@@ -174,15 +154,10 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
   PetscFunctionBegin;
   PetscCall(pof_rundir_check(t->comm, t->cfg.run.dir));
   if (resumed && t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
-    char  *json = NULL, diff[1024];
-    char   old[sizeof t->meta.options_json];
-    size_t len = 0;
-    FILE  *f   = open_memstream(&json, &len);
-    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
-    PetscCall(pof_config_write_json(&t->cfg, f));
-    fclose(f);
-    PetscCall(resolve_ckpt_options(&t->meta, old, sizeof old));
-    changed = pof_config_json_diff(old, json, resume_free_keys, diff, sizeof diff);
+    char *json = NULL, diff[1024];
+    PetscCall(pof_config_json(&t->cfg, &json));
+    /* by type, skipping what the table lets a resume change (run_dir: a moved or copied run) */
+    changed = pof_config_json_diff(t->meta.options_json, json, pof_config_resume_free_keys(), diff, sizeof diff);
     free(json);
     if (changed > 0) {
       PetscCall(PetscSNPrintf(kept, sizeof(kept), "%s/config-before-step-%" PetscInt_FMT ".json", t->cfg.run.dir, t->meta.global_step));
@@ -233,16 +208,11 @@ static void meta_from_model(PofTrainer t, PofCkptMeta *meta)
 
 static PetscErrorCode write_state(PofTrainer t, const char *path)
 {
-  char  *json = NULL;
-  size_t len  = 0;
-  FILE  *f;
+  char *json = NULL;
   PetscFunctionBegin;
   pof_timer_start(POF_T_CKPT_IO);
   meta_from_model(t, &t->meta);
-  f = open_memstream(&json, &len);
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
-  PetscCall(pof_config_write_json(&t->cfg, f));
-  fclose(f);
+  PetscCall(pof_config_json(&t->cfg, &json));
   PetscCall(PetscStrncpy(t->meta.options_json, json, sizeof(t->meta.options_json)));
   free(json);
   t->meta.ranks         = t->size;

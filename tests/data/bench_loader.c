@@ -51,7 +51,7 @@ static PetscErrorCode run(void)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_batch", &B, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_batches", &nbat, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_warmup", &warm, NULL));
-  PetscCall(pof_config_read(NULL, comm, "bench_loader", POF_GROUP_DATA | POF_GROUP_RUN, &cfg, &help));
+  PetscCall(pof_config_read(NULL, comm, POF_CMD_PRETRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(B >= size && B % size == 0 && nbat >= 1 && warm >= 0, comm, PETSC_ERR_ARG_WRONG, "-bench_batch must be a multiple of the rank count, -bench_batches >= 1");
   PetscCallMPI(MPI_Barrier(comm));

@@ -50,7 +50,7 @@ static PetscErrorCode run(void)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-probe_image", &image, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-probe_eval_batch", &Be, NULL));
-  PetscCall(pof_config_read(NULL, comm, "data_probe", POF_GROUP_DATA | POF_GROUP_RUN, &cfg, &help));
+  PetscCall(pof_config_read(NULL, comm, POF_CMD_PRETRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   if (image) {
     FILE  *f   = fopen(cfg.data.file, "rb");

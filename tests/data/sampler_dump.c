@@ -70,7 +70,7 @@ static PetscErrorCode run(void)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-dump_eval_batch", &Be, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-dump_image", &image, NULL));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-dump_out", outpath, sizeof(outpath), NULL));
-  PetscCall(pof_config_read(NULL, comm, "sampler_dump", POF_GROUP_DATA | POF_GROUP_RUN, &cfg, &help));
+  PetscCall(pof_config_read(NULL, comm, POF_CMD_PRETRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(outpath[0], comm, PETSC_ERR_ARG_WRONG, "need -dump_out");
   if (image) {
