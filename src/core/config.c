@@ -387,11 +387,66 @@ static PetscErrorCode reject_unused(PetscOptions opts, MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Edit distance of two option names (for "did you mean"); names are short. */
+static int edit_distance(const char *a, const char *b)
+{
+  int       prev[64], cur[64];
+  const int na = (int)strlen(a), nb = (int)strlen(b);
+  if (na >= 63 || nb >= 63) return 99;
+  for (int j = 0; j <= nb; j++) prev[j] = j;
+  for (int i = 1; i <= na; i++) {
+    cur[0] = i;
+    for (int j = 1; j <= nb; j++) {
+      const int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      cur[j]        = PetscMin(PetscMin(prev[j] + 1, cur[j - 1] + 1), sub);
+    }
+    for (int j = 0; j <= nb; j++) prev[j] = cur[j];
+  }
+  return prev[nb];
+}
+
+/* An option this command does not take is named before anything else is checked: with the
+   commands that take it, or the closest name this command takes ("did you mean -opt_lr?"). */
+static PetscErrorCode reject_unknown(PetscOptions opts, MPI_Comm comm, PofCommandId cmd)
+{
+  PetscInt n     = 0;
+  char   **names = NULL, **values = NULL;
+  char     msg[1024] = "";
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsLeftGet(opts, &n, &names, &values));
+  for (PetscInt i = 0; i < n && !msg[0]; i++) {
+    const Option *o = find_key(names[i]);
+    if (is_petsc_option(names[i]) || (o && (o->commands & cmd))) continue;
+    if (o) { /* an option of other commands */
+      char   who[256] = "";
+      size_t used     = 0;
+      for (int c = 0; c < POF_NCOMMANDS; c++)
+        if (o->commands & (1 << c)) used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s", used ? ", " : "", command_names[c]);
+      snprintf(msg, sizeof(msg), "-%s is not an option of this command (it is one of: %s)", names[i], who);
+    } else {
+      const Option *best = NULL;
+      int           bd   = 99;
+      for (int k = 0; k < POF_NOPTIONS; k++) {
+        const int d = (table[k].commands & cmd) ? edit_distance(names[i], table[k].name + 1) : 99;
+        if (d < bd) bd = d, best = &table[k];
+      }
+      if (best && bd <= PetscMax(2, (int)strlen(names[i]) / 3))
+        snprintf(msg, sizeof(msg), "unknown option -%s: did you mean %s? (see -help)", names[i], best->name);
+      else
+        snprintf(msg, sizeof(msg), "unknown option -%s for this command (see -help)", names[i]);
+    }
+  }
+  PetscCall(PetscOptionsLeftRestore(opts, &n, &names, &values));
+  PetscCheck(!msg[0], comm, PETSC_ERR_ARG_WRONG, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg, PetscBool *help_only)
 {
   PetscBool help = PETSC_FALSE;
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasHelp(opts, &help));
+  if (!help && !(cmd & (POF_CMD_SWEEP | POF_CMD_CONFIG))) PetscCall(reject_unknown(opts, comm, cmd));
   PetscCall(parse(opts, comm, cmd, cfg));
   if (help_only) *help_only = help;
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
@@ -414,6 +469,7 @@ PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char 
   if (!ierr && line) ierr = PetscOptionsInsertString(o, line);
   if (!ierr && run_dir) ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* wins over base and line */
   if (!ierr && !check_only) ierr = pof_config_read(o, comm, cmd, cfg, &help);
+  if (!ierr && check_only) ierr = reject_unknown(o, comm, cmd);
   if (!ierr && check_only) ierr = parse(o, comm, cmd, cfg);
   if (!ierr && check_only) ierr = reject_unused(o, comm);
   PetscCall(PetscOptionsDestroy(&o));

@@ -15,7 +15,7 @@ expect_rc 0 "config -help" "$pof" config -config_command posttrain -help
 expect_out "-pof_gamma_max" "posttrain help lists -pof_gamma_max"
 expect_out "-opt_batch" "posttrain help lists -opt_batch"
 expect_rc nonzero "misspelled option" "$pof" config -config_command pretrain -data_file d.h5 -opt_bach 64
-expect_out "unknown option for this command: -opt_bach" "misspelled option named"
+expect_out "unknown option -opt_bach: did you mean -opt_batch\\?" "misspelled option named, with the closest known name"
 expect_rc nonzero "bad value" "$pof" config -config_command pretrain -data_file d.h5 -opt_batch 0
 expect_out "-opt_batch must be positive, got 0" "bad value named"
 expect_rc nonzero "bad number" "$pof" config -config_command pretrain -data_file d.h5 -opt_lr abc

@@ -1,7 +1,8 @@
 #!/bin/bash
 # pof's errors at 1 and 2 ranks (DESIGN.md "Exit statuses and error output"): an option value out
 # of range, a missing input file, a file of the wrong kind, a model that does not fit the data,
-# an unknown command: exactly one "pof: error:" line naming the problem, no source location,
+# an unknown command, a mistyped option (named first, with the closest known name), an option of
+# another command: exactly one "pof: error:" line naming the problem, no source location,
 # exit status 1 through MPI_Finalize (no MPI_ABORT banner), and the last stdout line is the JSON
 # object {"command":..,"status":"error","message":..}.
 pof="$1"; src="$2"
@@ -25,5 +26,7 @@ for n in 1 2; do
   case_ $n "missing data file" "cannot read dataset file 'nothere.h5'" pretrain -data_file nothere.h5 -run_dir r
   case_ $n "a dataset as model" "d.h5 is not a pof model or checkpoint .*dataset written by pof convert" eval -data_file d.h5 -model_in d.h5
   case_ $n "unknown command" "unknown command 'pretrian'" pretrian -data_file d.h5
+  case_ $n "mistyped option, before any other error" "unknown option -opt_lrr: did you mean -opt_lr\\?" pretrain -data_file nothere.h5 -opt_batch -3 -opt_lrr 0.1 -run_dir r
+  case_ $n "an option of another command" "-pof_gamma_max is not an option of this command \\(it is one of: posttrain" eval -data_file d.h5 -model_in d.h5 -pof_gamma_max 1
 done
 finish

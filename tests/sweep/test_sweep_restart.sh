@@ -15,7 +15,7 @@ cat > grid.txt <<'G'
 G
 # an unknown option on the command line (not in a line) would fail every line: the sweep stops first
 expect_rc 1 "unknown base option stops the sweep before any line" mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir bad -sweep_group_size 2 -pof_gama_max 2
-expect_out "^pof: error: unknown option for this command: -pof_gama_max" "the option is named"
+expect_out "^pof: error: unknown option -pof_gama_max: did you mean -pof_gamma_max\\?" "the option is named, with the closest known name"
 [ ! -e bad ] && ok "nothing written" || bad "sweep dir created: $(ls bad)"
 # one group of 2 ranks: the lines run in order; mpiexec in a process group of its own (setsid)
 setsid timeout 600 "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n 2 -x OMP_NUM_THREADS=1 "$pof" sweep $COMMON -model_in pre/model.h5 -sweep_grid grid.txt -sweep_dir sw -sweep_group_size 2 > run1.log 2>&1 &
