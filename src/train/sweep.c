@@ -350,7 +350,12 @@ static int grid_matches_results(const char *dir, const Grid *grid, char *msg, si
     line_file(path, sizeof(path), dir, i + 1, "result.json");
     json_t *res = result_read(path, NULL);
     if (!res) continue;
-    json_t     *want = pof_json_string(grid->opts[i]), *ran = json_object_get(res, "options");
+    json_t *want = pof_json_string(grid->opts[i]), *ran = json_object_get(res, "options");
+    if (!want) {
+      json_decref(res);
+      if (snprintf(msg, len, "out of memory comparing %s with the grid", path) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4);
+      return ENOMEM;
+    }
     const int   same = json_equal(ran, want);
     const char *was  = json_string_value(ran);
     if (!same && snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, was ? was : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
