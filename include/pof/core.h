@@ -79,14 +79,4 @@ double pof_peak_rss_mb(void);
 /** Wall-clock seconds (MPI_Wtime). */
 double pof_now(void);
 
-/** Size of a buffer for pof_jnum. */
-#define POF_JNUM_LEN 32
-
-/**
- * A double as a JSON number ("%.9g", enough to round-trip a float), or "null" when it is NaN or
- * infinite (JSON has no literal for them: a diverged run must not make metrics.jsonl unreadable).
- * buf holds POF_JNUM_LEN bytes; returns buf, so it can go straight into a printf argument list.
- */
-const char *pof_jnum(char buf[POF_JNUM_LEN], double v);
-
 #endif

@@ -3,6 +3,7 @@
 #include "pof/analysis.h"
 #include "pof/ckpt.h"
 #include "pof/data.h"
+#include "pof/json.h"
 #include "pof/comm.h"
 #include "pof/trainer.h"
 
@@ -83,28 +84,6 @@ static PetscErrorCode print_spectrum(MPI_Comm comm, const char *name, const PofS
   if (s->probes > 0) PetscCall(pof_print(comm, "trace %.6g +- %.2g (%" PetscInt_FMT " probes); ", s->trace, s->trace_se, s->probes));
   PetscCall(pof_print(comm, "%" PetscInt_FMT " Hv, %.1f s\n", s->hv_count, s->seconds));
   if (rmax > 1e-3) PetscCall(pof_print(comm, "analyze: warning: residual %.1e above 1e-3 (not converged, or difference-quotient error: try a smaller -analyze_fd_eps)\n", rmax));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode json_array(MPI_Comm comm, const char *key, PetscInt n, const double *v)
-{
-  char b[POF_JNUM_LEN];
-  PetscFunctionBegin;
-  PetscCall(pof_print(comm, ",\"%s\":[", key));
-  for (PetscInt i = 0; i < n; i++) {
-    pof_jnum(b, v[i]);
-    PetscCall(pof_print(comm, "%s%s", i ? "," : "", b));
-  }
-  PetscCall(pof_print(comm, "]"));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode json_num(MPI_Comm comm, const char *key, double v)
-{
-  char b[POF_JNUM_LEN];
-  PetscFunctionBegin;
-  pof_jnum(b, v);
-  PetscCall(pof_print(comm, ",\"%s\":%s", key, b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -249,31 +228,38 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
     PetscCall(pof_print(comm, "analyze: results in %s\n", acfg->out));
   }
   /* JSON summary, last line */
-  PetscCall(pof_print(comm, "{\"command\":\"analyze\",\"model\":\"%s\",\"split\":\"%s\",\"samples\":%" PetscInt_FMT ",\"ranks\":%d,\"n_params\":%" PetscInt_FMT, a.model, a.split, a.samples, (int)size, np));
-  PetscCall(json_num(comm, "loss0", a.loss0));
-  PetscCall(json_num(comm, "err0", a.err0));
+  json_t *line = json_object();
+  pof_json_set(&line, "command", json_string("analyze"));
+  pof_json_set(&line, "model", pof_json_string(a.model));
+  pof_json_set(&line, "split", pof_json_string(a.split));
+  pof_json_set(&line, "samples", json_integer((json_int_t)a.samples));
+  pof_json_set(&line, "ranks", json_integer(size));
+  pof_json_set(&line, "n_params", json_integer((json_int_t)np));
+  pof_json_set(&line, "loss0", pof_json_real_or_null(a.loss0));
+  pof_json_set(&line, "err0", pof_json_real_or_null(a.err0));
   if (a.has_cls) {
-    PetscCall(json_array(comm, "cls_eig", a.cls.k, a.cls.eig));
-    PetscCall(json_num(comm, "cls_trace", a.cls.trace));
-    PetscCall(json_num(comm, "cls_trace_se", a.cls.trace_se));
+    pof_json_set(&line, "cls_eig", pof_json_reals(a.cls.eig, (size_t)a.cls.k));
+    pof_json_set(&line, "cls_trace", pof_json_real_or_null(a.cls.trace));
+    pof_json_set(&line, "cls_trace_se", pof_json_real_or_null(a.cls.trace_se));
   }
   if (a.has_net) {
-    PetscCall(json_array(comm, "net_eig", a.net.k, a.net.eig));
-    PetscCall(json_num(comm, "net_trace", a.net.trace));
-    PetscCall(json_num(comm, "net_trace_se", a.net.trace_se));
+    pof_json_set(&line, "net_eig", pof_json_reals(a.net.eig, (size_t)a.net.k));
+    pof_json_set(&line, "net_trace", pof_json_real_or_null(a.net.trace));
+    pof_json_set(&line, "net_trace_se", pof_json_real_or_null(a.net.trace_se));
   }
   for (PetscInt i = 0; i < a.nkappa; i++) {
     char key[48];
     PetscCall(PetscSNPrintf(key, sizeof(key), "kappa_%s", a.kappa_name[i]));
-    PetscCall(json_num(comm, key, a.kappa[i]));
+    pof_json_set(&line, key, pof_json_real_or_null(a.kappa[i]));
   }
   if (a.n1 > 0) {
-    PetscCall(json_array(comm, "alpha1", a.n1, a.alpha1));
-    PetscCall(json_array(comm, "land_random", a.n1, a.land_rand));
-    if (a.land_pof) PetscCall(json_array(comm, "land_pof", a.n1, a.land_pof));
+    pof_json_set(&line, "alpha1", pof_json_reals(a.alpha1, (size_t)a.n1));
+    pof_json_set(&line, "land_random", pof_json_reals(a.land_rand, (size_t)a.n1));
+    if (a.land_pof) pof_json_set(&line, "land_pof", pof_json_reals(a.land_pof, (size_t)a.n1));
   }
-  PetscCall(json_num(comm, "seconds", a.seconds));
-  PetscCall(pof_print(comm, ",\"out\":\"%s\"}\n", acfg->out));
+  pof_json_set(&line, "seconds", pof_json_real_or_null(a.seconds));
+  pof_json_set(&line, "out", pof_json_string(acfg->out));
+  PetscCall(pof_json_print_line(comm, line));
 
   if (a.has_cls) pof_spectrum_free(&a.cls);
   if (a.has_net) pof_spectrum_free(&a.net);

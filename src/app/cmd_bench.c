@@ -2,6 +2,7 @@
    The train and pof steps are the real ones (synchronized BN, bucketed gradient exchange,
    sharded optimizer), on a fixed synthetic batch. The last line printed is one JSON object. */
 #include "commands.h"
+#include "pof/json.h"
 #include "pof/comm_exchange.h"
 #include "pof/stepper.h"
 #include "pof/timer.h"
@@ -78,9 +79,32 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   PetscCall(pof_print(comm, "bench: per step (avg over ranks): forward %.1f, backward %.1f, comm wait %.1f, optimizer %.1f, weak forward %.1f, PoF range %.2f ms\n", avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per, avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per));
   if (size > 1) PetscCall(pof_print(comm, "bench: gradient exchange: %" PetscInt_FMT " bucket(s), %.2f still open when backward ended (per exchange, worst rank); waits per step: gradients %.1f ms, parameter allgather %.1f ms\n", ss.buckets, ss.open_at_end, ss.grad_wait * per, ss.param_gather * per));
   if (rank == 0 && getenv("POF_BENCH_IMPLS")) PetscCall(pof_wrn_print_impls(m, stdout));
-  PetscCall(pof_print(comm, "{\"model\":\"%s\",\"input\":\"%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT "\",\"precision\":\"%s\",\"batch\":%" PetscInt_FMT ",\"threads\":%d,\"ranks\":%d,\"step\":\"%s\",\"ms_per_step\":%.3f,\"images_per_s\":%.3f,\"peak_rss_mb\":%.1f,\"comm_wait_fraction\":%.4f,\"ms_forward\":%.3f,\"ms_backward\":%.3f,\"ms_comm_wait\":%.3f,\"ms_optimizer\":%.3f,\"ms_weak_forward\":%.3f,\"ms_pof_range\":%.3f,\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.3f,\"grad_wait_ms\":%.3f,\"param_gather_ms\":%.3f}}\n",
-                      model, s.in_c, s.in_h, s.in_w, PofPrecisions[cfg.run.precision], B, pof_threads(), size, PofBenchSteps[cfg.bench.step], dt * 1e3, (double)B / dt, rssmax, avg[POF_T_COMM_WAIT] / (dt * (double)cfg.bench.steps), avg[POF_T_FORWARD] * per, avg[POF_T_BACKWARD] * per, avg[POF_T_COMM_WAIT] * per,
-                      avg[POF_T_OPTIMIZER] * per, avg[POF_T_WEAK_FORWARD] * per, avg[POF_T_POF_RANGE] * per, ss.buckets, ss.open_at_end, ss.grad_wait * per, ss.param_gather * per));
+  char input[64];
+  PetscCall(PetscSNPrintf(input, sizeof(input), "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, s.in_c, s.in_h, s.in_w));
+  json_t *line = json_object(), *exchange = json_object();
+  pof_json_set(&line, "model", json_string(model));
+  pof_json_set(&line, "input", json_string(input));
+  pof_json_set(&line, "precision", json_string(PofPrecisions[cfg.run.precision]));
+  pof_json_set(&line, "batch", json_integer((json_int_t)B));
+  pof_json_set(&line, "threads", json_integer(pof_threads()));
+  pof_json_set(&line, "ranks", json_integer(size));
+  pof_json_set(&line, "step", json_string(PofBenchSteps[cfg.bench.step]));
+  pof_json_set(&line, "ms_per_step", pof_json_real_or_null(dt * 1e3));
+  pof_json_set(&line, "images_per_s", pof_json_real_or_null((double)B / dt));
+  pof_json_set(&line, "peak_rss_mb", pof_json_real_or_null(rssmax));
+  pof_json_set(&line, "comm_wait_fraction", pof_json_real_or_null(avg[POF_T_COMM_WAIT] / (dt * (double)cfg.bench.steps)));
+  pof_json_set(&line, "ms_forward", pof_json_real_or_null(avg[POF_T_FORWARD] * per));
+  pof_json_set(&line, "ms_backward", pof_json_real_or_null(avg[POF_T_BACKWARD] * per));
+  pof_json_set(&line, "ms_comm_wait", pof_json_real_or_null(avg[POF_T_COMM_WAIT] * per));
+  pof_json_set(&line, "ms_optimizer", pof_json_real_or_null(avg[POF_T_OPTIMIZER] * per));
+  pof_json_set(&line, "ms_weak_forward", pof_json_real_or_null(avg[POF_T_WEAK_FORWARD] * per));
+  pof_json_set(&line, "ms_pof_range", pof_json_real_or_null(avg[POF_T_POF_RANGE] * per));
+  pof_json_set(&exchange, "buckets", json_integer((json_int_t)ss.buckets));
+  pof_json_set(&exchange, "open_at_end", pof_json_real_or_null(ss.open_at_end));
+  pof_json_set(&exchange, "grad_wait_ms", pof_json_real_or_null(ss.grad_wait * per));
+  pof_json_set(&exchange, "param_gather_ms", pof_json_real_or_null(ss.param_gather * per));
+  pof_json_set(&line, "exchange", exchange);
+  PetscCall(pof_json_print_line(comm, line));
   PetscCall(PetscFree4(x, y, xw, yw));
   PetscCall(PetscFree(theta0));
   PetscCall(pof_stepper_release(&st));

@@ -1,5 +1,6 @@
 /* pof sweep: the lines of a grid file as pretrain/posttrain runs in groups of ranks (pof/sweep.h). */
 #include "commands.h"
+#include "pof/json.h"
 #include "pof/signal.h"
 #include "pof/sweep.h"
 
@@ -43,7 +44,16 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
   else if (tot.failed > 0)
     pof_app_exit_status = POF_EXIT_FAILED_RUN;
   PetscCall(pof_print(comm, "sweep: done: %" PetscInt_FMT " lines, %" PetscInt_FMT " finished now, %" PetscInt_FMT " skipped (finished earlier), %" PetscInt_FMT " failed, %" PetscInt_FMT " without a result\n", tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run));
-  PetscCall(pof_print(comm, "{\"command\":\"sweep\",\"status\":\"%s\",\"lines\":%" PetscInt_FMT ",\"ok\":%" PetscInt_FMT ",\"skipped\":%" PetscInt_FMT ",\"failed\":%" PetscInt_FMT ",\"not_run\":%" PetscInt_FMT ",\"dir\":\"%s\"}\n", tot.stopped ? "stopped" : "finished", tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run, sc.dir));
+  json_t *line = json_object();
+  pof_json_set(&line, "command", json_string("sweep"));
+  pof_json_set(&line, "status", json_string(tot.stopped ? "stopped" : "finished"));
+  pof_json_set(&line, "lines", json_integer((json_int_t)tot.lines));
+  pof_json_set(&line, "ok", json_integer((json_int_t)tot.ok));
+  pof_json_set(&line, "skipped", json_integer((json_int_t)tot.skipped));
+  pof_json_set(&line, "failed", json_integer((json_int_t)tot.failed));
+  pof_json_set(&line, "not_run", json_integer((json_int_t)tot.not_run));
+  pof_json_set(&line, "dir", pof_json_string(sc.dir));
+  PetscCall(pof_json_print_line(comm, line));
   PetscCall(PetscFree(base));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -97,12 +97,3 @@ double pof_peak_rss_mb(void)
 }
 
 double pof_now(void) { return MPI_Wtime(); }
-
-const char *pof_jnum(char buf[POF_JNUM_LEN], double v)
-{
-  if (isfinite(v))
-    (void)snprintf(buf, POF_JNUM_LEN, "%.9g", v);
-  else
-    (void)snprintf(buf, POF_JNUM_LEN, "null");
-  return buf;
-}

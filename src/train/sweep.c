@@ -5,6 +5,7 @@
 #include "pof/rundir.h"
 #include "pof/group.h"
 #include "pof/image.h"
+#include "pof/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,23 +89,6 @@ static int mkdir_p(const char *path)
   return 0;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for (; *s; s++) {
-    const unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c == '\n')
-      fputs("\\n", f);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 static void csv_str(FILE *f, const char *s)
 {
   fputc('"', f);
@@ -113,13 +97,6 @@ static void csv_str(FILE *f, const char *s)
     fputc(*s == '\n' ? ' ' : *s, f);
   }
   fputc('"', f);
-}
-
-/* JSON number or null for a non-finite value */
-static void json_num(FILE *f, const char *key, double v)
-{
-  char b[POF_JNUM_LEN];
-  fprintf(f, ",\"%s\":%s", key, pof_jnum(b, v));
 }
 
 typedef struct {
@@ -138,24 +115,23 @@ static PetscErrorCode result_format(const LineResult *r, char **json, char **csv
   size_t n;
   FILE  *f;
   PetscFunctionBegin;
-  f = open_memstream(json, &n);
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
-  fprintf(f, "{\"line\":%" PetscInt_FMT ",\"grid_line\":%" PetscInt_FMT ",\"status\":\"%s\",\"options\":", r->line, r->file_line, r->ok ? "ok" : "failed");
-  json_str(f, r->opts);
-  fprintf(f, ",\"run_dir\":");
-  json_str(f, r->run_dir);
-  if (r->ok) {
-    json_num(f, "test_error", r->s.test_error);
-    json_num(f, "test_loss", r->s.test_loss);
-    json_num(f, "train_loss", r->s.train_loss);
-    json_num(f, "train_error", r->s.train_error);
-    fprintf(f, ",\"epochs\":%" PetscInt_FMT ",\"global_step\":%" PetscInt_FMT, r->s.epochs_done, r->s.global_step);
-  } else
-    fprintf(f, ",\"test_error\":null,\"test_loss\":null,\"train_loss\":null,\"train_error\":null,\"epochs\":null,\"global_step\":null");
-  fprintf(f, ",\"seconds\":%.3f,\"message\":", r->seconds);
-  json_str(f, r->msg);
-  fprintf(f, "}");
-  fclose(f);
+  json_t *o = json_object();
+  pof_json_set(&o, "line", json_integer((json_int_t)r->line));
+  pof_json_set(&o, "grid_line", json_integer((json_int_t)r->file_line));
+  pof_json_set(&o, "status", json_string(r->ok ? "ok" : "failed"));
+  pof_json_set(&o, "options", pof_json_string(r->opts));
+  pof_json_set(&o, "run_dir", pof_json_string(r->run_dir));
+  pof_json_set(&o, "test_error", r->ok ? pof_json_real_or_null(r->s.test_error) : json_null());
+  pof_json_set(&o, "test_loss", r->ok ? pof_json_real_or_null(r->s.test_loss) : json_null());
+  pof_json_set(&o, "train_loss", r->ok ? pof_json_real_or_null(r->s.train_loss) : json_null());
+  pof_json_set(&o, "train_error", r->ok ? pof_json_real_or_null(r->s.train_error) : json_null());
+  pof_json_set(&o, "epochs", r->ok ? json_integer((json_int_t)r->s.epochs_done) : json_null());
+  pof_json_set(&o, "global_step", r->ok ? json_integer((json_int_t)r->s.global_step) : json_null());
+  pof_json_set(&o, "seconds", pof_json_real_or_null(r->seconds));
+  pof_json_set(&o, "message", pof_json_string(r->msg));
+  *json = pof_json_line(o);
+  json_decref(o);
+  PetscCheck(*json, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot build the JSON result of line %" PetscInt_FMT " (out of memory)", r->line);
   f = open_memstream(csv, &n);
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
   fprintf(f, "%" PetscInt_FMT ",%" PetscInt_FMT ",%s,", r->line, r->file_line, r->ok ? "ok" : "failed");
@@ -304,17 +280,43 @@ static PetscErrorCode result_path(const char *run_dir, char *path, size_t len)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The JSON object on the first line of the result.json at path, or NULL when the file is missing
+   or that line is not a JSON object (such a line counts as not run: it runs again and its
+   result.json is rewritten). When second is not NULL it receives the second line, or NULL: a sweep
+   directory of pof before 2026-12-03 kept the summary's CSV row there (free() it). Leader only. */
+static json_t *result_read(const char *path, char **second)
+{
+  FILE   *f    = fopen(path, "r");
+  char   *line = NULL;
+  size_t  cap  = 0;
+  ssize_t n;
+  json_t *j = NULL;
+  if (second) *second = NULL;
+  if (!f) return NULL;
+  if ((n = getline(&line, &cap, f)) > 0) j = pof_json_parse(line, (size_t)n);
+  if (j && !json_is_object(j)) {
+    json_decref(j);
+    j = NULL;
+  }
+  if (j && second && getline(&line, &cap, f) > 0) {
+    *second = line;
+    line    = NULL;
+  }
+  free(line);
+  fclose(f);
+  return j;
+}
+
 /* result.json with status ok in run_dir? (leader only) */
 static PetscBool finished_earlier(const char *run_dir)
 {
-  char  path[POF_PATH_MAX + 32], buf[256];
-  FILE *f;
+  char path[POF_PATH_MAX + 32];
   if (snprintf(path, sizeof(path), "%s/result.json", run_dir) >= (int)sizeof(path)) return PETSC_FALSE;
-  if (!(f = fopen(path, "r"))) return PETSC_FALSE;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  return strstr(buf, "\"status\":\"ok\"") ? PETSC_TRUE : PETSC_FALSE;
+  json_t     *res    = result_read(path, NULL);
+  const char *status = json_string_value(json_object_get(res, "status"));
+  PetscBool   ok     = status && !strcmp(status, "ok") ? PETSC_TRUE : PETSC_FALSE;
+  json_decref(res);
+  return ok;
 }
 
 /* path of file `name` in the run directory of line `line` (1-based) of the sweep directory dir */
@@ -328,30 +330,23 @@ static void line_file(char *path, size_t len, const char *dir, PetscInt line, co
    resumed, under the wrong options. 0, or an error code with the message in msg (world rank 0). */
 static int grid_matches_results(const char *dir, const Grid *grid, char *msg, size_t len)
 {
-  static char buf[65536];
   for (PetscInt i = 0; i < grid->n; i++) {
-    char   path[POF_PATH_MAX + 64], *want = NULL;
-    size_t n = 0;
-    FILE  *f;
+    char path[POF_PATH_MAX + 64];
     line_file(path, sizeof(path), dir, i + 1, "result.json");
-    if (!(f = fopen(path, "r"))) continue;
-    const int have = fgets(buf, sizeof(buf), f) != NULL;
-    fclose(f);
-    if (!have) continue;
-    FILE *m = open_memstream(&want, &n);
-    if (!m) return ENOMEM;
-    fputs("\"options\":", m);
-    json_str(m, grid->opts[i]);
-    fputs(",\"run_dir\":", m);
-    fclose(m);
-    const int same = strstr(buf, want) != NULL;
-    free(want);
-    if (same) continue;
-    static const char key[] = "\"options\":\""; /* the recorded options, JSON-escaped, for the message */
-    const char       *o = strstr(buf, key), *e = o ? strstr(o, "\",\"run_dir\":") : NULL;
-    const int         olen = o && e ? (int)(e - o - (sizeof key - 1)) : 1;
-    if (snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%.*s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, olen, o && e ? o + sizeof key - 1 : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
-    return EINVAL;
+    json_t *res = result_read(path, NULL);
+    if (!res) continue;
+    json_t *want = pof_json_string(grid->opts[i]), *ran = json_object_get(res, "options");
+    if (!want) {
+      json_decref(res);
+      if (snprintf(msg, len, "out of memory comparing %s with the grid", path) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4);
+      return ENOMEM;
+    }
+    const int   same = json_equal(ran, want);
+    const char *was  = json_string_value(ran);
+    if (!same && snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, was ? was : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
+    json_decref(want);
+    json_decref(res);
+    if (!same) return EINVAL;
   }
   return 0;
 }
@@ -502,27 +497,30 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     else {
       fprintf(fc, "%s\n", csv_header);
       for (PetscInt i = 0; i < grid.n; i++) {
-        char  rd[POF_PATH_MAX + 64], json[65536], csv[65536];
-        FILE *f, *fr;
-        int   have;
+        char    rd[POF_PATH_MAX + 64], *row = NULL, *csv = NULL;
+        size_t  cap = 0;
+        json_t *res;
+        FILE   *fr;
         line_file(rd, sizeof(rd), sc->dir, i + 1, "result.json");
-        if (!(f = fopen(rd, "r"))) {
-          tot->not_run++;
-          continue;
-        }
-        have = fgets(json, sizeof(json), f) != NULL;
+        res = result_read(rd, &csv); /* csv: the row in result.json of a sweep before 2026-12-03 */
         line_file(rd, sizeof(rd), sc->dir, i + 1, "result.csv");
-        if ((fr = fopen(rd, "r"))) {
-          have = have && fgets(csv, sizeof(csv), fr);
+        if (res && (fr = fopen(rd, "r"))) {
+          free(csv);
+          csv = NULL;
+          if (getline(&csv, &cap, fr) <= 0) {
+            free(csv);
+            csv = NULL;
+          }
           fclose(fr);
-        } else /* a sweep directory of pof before 2026-12-03: the row is result.json's second line */
-          have = have && fgets(csv, sizeof(csv), f);
-        fclose(f);
-        if (have) {
-          fputs(json, fj);
-          fputs(csv, fc);
+        }
+        row = pof_json_line(res);
+        if (row && csv) {
+          if (fprintf(fj, "%s\n", row) < 0 || fputs(csv, fc) < 0) err = errno;
         } else
           tot->not_run++;
+        free(row);
+        free(csv);
+        json_decref(res);
       }
       char final[POF_PATH_MAX + 16];
       if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;

@@ -5,6 +5,7 @@
 #include "pof/rundir.h"
 #include "pof/fsutil.h"
 #include "pof/data.h"
+#include "pof/json.h"
 #include "pof/comm.h"
 #include "pof/pof.h"
 #include "pof/signal.h"
@@ -99,8 +100,8 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
    (epochs_done E, step_in_epoch S): rows written after it (a job killed between a row and its
    checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
    uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
-   {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that does not parse (cut by a kill)
-   goes too. The file is rewritten under a temporary name, fsync'ed and renamed. Rank 0. */
+   {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that is not a JSON object with these
+   integers (cut by a kill) goes too. The file is rewritten atomically (pof_fs_write_atomic). Rank 0. */
 typedef struct {
   FILE     *in;
   PetscBool steps;
@@ -114,13 +115,14 @@ static int trim_rows_write(FILE *out, void *ctx)
   char     *line = NULL;
   size_t    cap  = 0;
   for (ssize_t n; (n = getline(&line, &cap, c->in)) > 0;) {
-    long long e = 0, st = 0;
-    int       ok = n > 1 && line[n - 1] == '\n' && sscanf(line, "{\"epoch\":%lld,", &e) == 1 && e >= 1;
-    if (ok && c->steps) {
-      const char *p = strstr(line, ",\"step\":");
-      ok            = p && sscanf(p, ",\"step\":%lld", &st) == 1 && (e - 1 < c->E || (e - 1 == c->E && st < c->S));
-    } else if (ok)
+    json_t          *row = n > 1 && line[n - 1] == '\n' ? pof_json_parse(line, (size_t)n) : NULL;
+    const json_int_t e = json_integer_value(json_object_get(row, "epoch")), st = json_integer_value(json_object_get(row, "step"));
+    int              ok = json_is_integer(json_object_get(row, "epoch")) && e >= 1;
+    if (ok && c->steps)
+      ok = json_is_integer(json_object_get(row, "step")) && (e - 1 < c->E || (e - 1 == c->E && st < c->S));
+    else if (ok)
       ok = e <= c->E;
+    json_decref(row);
     if (!ok)
       c->dropped++;
     else if (fputs(line, out) < 0) {
@@ -593,8 +595,19 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     t->capped += res.capped;
     t->rejected += res.rejected;
     if (t->steps) {
-      char j[7][POF_JNUM_LEN];
-      fprintf(t->steps, "{\"epoch\":%" PetscInt_FMT ",\"step\":%" PetscInt_FMT ",\"loss\":%s,\"L0\":%s,\"eta_max\":%s,\"eta_star\":%s,\"gamma\":%s,\"pert_norm\":%s,\"kappa\":%s,\"capped\":%d,\"rejected\":%d}\n", epoch + 1, step, pof_jnum(j[0], ls / (double)t->nloc), pof_jnum(j[1], res.L0), pof_jnum(j[2], res.eta_max), pof_jnum(j[3], res.eta_star), pof_jnum(j[4], res.gamma), pof_jnum(j[5], res.pert_norm), pof_jnum(j[6], res.kappa), (int)res.capped, (int)res.rejected);
+      json_t *row = json_object();
+      pof_json_set(&row, "epoch", json_integer((json_int_t)epoch + 1));
+      pof_json_set(&row, "step", json_integer((json_int_t)step));
+      pof_json_set(&row, "loss", pof_json_real_or_null(ls / (double)t->nloc));
+      pof_json_set(&row, "L0", pof_json_real_or_null(res.L0));
+      pof_json_set(&row, "eta_max", pof_json_real_or_null(res.eta_max));
+      pof_json_set(&row, "eta_star", pof_json_real_or_null(res.eta_star));
+      pof_json_set(&row, "gamma", pof_json_real_or_null(res.gamma));
+      pof_json_set(&row, "pert_norm", pof_json_real_or_null(res.pert_norm));
+      pof_json_set(&row, "kappa", pof_json_real_or_null(res.kappa));
+      pof_json_set(&row, "capped", json_integer((json_int_t)res.capped));
+      pof_json_set(&row, "rejected", json_integer((json_int_t)res.rejected));
+      PetscCall(pof_json_write_line(t->steps, row));
     }
   }
   *ls_out    = ls;
@@ -613,23 +626,53 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   const double train_loss = t->loss_sum / (double)t->seen, train_err = 100.0 * (double)t->wrong / (double)t->seen; /* global sums of every step */
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
-    FILE *f = t->metrics;
-    char  j[4][POF_JNUM_LEN]; /* losses of a diverged run are NaN/inf: written as null */
-    fprintf(f, "{\"epoch\":%" PetscInt_FMT ",\"kind\":\"%s\",\"lr\":%.9g,\"train_loss\":%s,\"train_error\":%.6g,\"test_loss\":%s,\"test_error\":%.6g,\"epoch_seconds\":%.4f,\"images_per_s\":%.3f,\"ranks\":%d,\"threads\":%d", epoch + 1, t->meta.kind, lr, pof_jnum(j[0], train_loss), train_err, pof_jnum(j[1], test_loss), test_err, secs, imgs / secs, (int)t->size, pof_threads());
-    if (gap_loss >= 0 || isnan(gap_loss)) fprintf(f, ",\"train_clean_loss\":%s,\"train_clean_error\":%.6g,\"loss_gap\":%s", pof_jnum(j[2], gap_loss), gap_err, pof_jnum(j[3], test_loss - gap_loss));
+    json_t *row = json_object();
+    pof_json_set(&row, "epoch", json_integer((json_int_t)epoch + 1));
+    pof_json_set(&row, "kind", pof_json_string(t->meta.kind));
+    pof_json_set(&row, "lr", pof_json_real_or_null(lr));
+    pof_json_set(&row, "train_loss", pof_json_real_or_null(train_loss)); /* a diverged run's losses: null */
+    pof_json_set(&row, "train_error", pof_json_real_or_null(train_err));
+    pof_json_set(&row, "test_loss", pof_json_real_or_null(test_loss));
+    pof_json_set(&row, "test_error", pof_json_real_or_null(test_err));
+    pof_json_set(&row, "epoch_seconds", pof_json_real_or_null(secs));
+    pof_json_set(&row, "images_per_s", pof_json_real_or_null(imgs / secs));
+    pof_json_set(&row, "ranks", json_integer((json_int_t)t->size));
+    pof_json_set(&row, "threads", json_integer(pof_threads()));
+    if (gap_loss >= 0 || isnan(gap_loss)) {
+      pof_json_set(&row, "train_clean_loss", pof_json_real_or_null(gap_loss));
+      pof_json_set(&row, "train_clean_error", pof_json_real_or_null(gap_err));
+      pof_json_set(&row, "loss_gap", pof_json_real_or_null(test_loss - gap_loss));
+    }
     if (t->kind == POF_RUN_POSTTRAIN) {
-      fprintf(f, ",\"pof_mode\":\"%s\"", PofPofModes[t->cfg.pof.mode]);
+      pof_json_set(&row, "pof_mode", pof_json_string(PofPofModes[t->cfg.pof.mode]));
       if (t->cfg.pof.mode != POF_MODE_OFF) {
         const double steps = (double)t->steps_per_epoch;
-        fprintf(f, ",\"pof\":{\"capped_fraction\":%.6g,\"rejected_fraction\":%.6g", (double)t->capped / steps, (double)t->rejected / steps);
-        for (int k = 0; k < ST_COUNT; k++) fprintf(f, ",\"%s_mean\":%s,\"%s_std\":%s", stat_names[k], pof_jnum(j[0], stat_mean(&t->st_[k])), stat_names[k], pof_jnum(j[1], stat_std(&t->st_[k])));
-        fprintf(f, "}");
+        json_t      *pof   = json_object();
+        pof_json_set(&pof, "capped_fraction", pof_json_real_or_null((double)t->capped / steps));
+        pof_json_set(&pof, "rejected_fraction", pof_json_real_or_null((double)t->rejected / steps));
+        for (int k = 0; k < ST_COUNT; k++) {
+          char key[64];
+          PetscCall(PetscSNPrintf(key, sizeof(key), "%s_mean", stat_names[k]));
+          pof_json_set(&pof, key, pof_json_real_or_null(stat_mean(&t->st_[k])));
+          PetscCall(PetscSNPrintf(key, sizeof(key), "%s_std", stat_names[k]));
+          pof_json_set(&pof, key, pof_json_real_or_null(stat_std(&t->st_[k])));
+        }
+        pof_json_set(&row, "pof", pof);
       }
     }
-    fprintf(f, ",\"time\":{");
-    for (int i = 0; i < POF_T_COUNT; i++) fprintf(f, "%s\"%s\":[%.4f,%.4f,%.4f]", i ? "," : "", pof_timer_key((PofTimerId)i), mn[i], avg[i], mx[i]);
-    fprintf(f, "},\"exchange\":{\"buckets\":%" PetscInt_FMT ",\"open_at_end\":%.4g,\"grad_wait\":%.4f,\"param_gather\":%.4f}}\n", ss.buckets, ss.open_at_end, ss.grad_wait, ss.param_gather);
-    fflush(f);
+    json_t *time = json_object(), *exchange = json_object();
+    for (int i = 0; i < POF_T_COUNT; i++) {
+      const double mma[3] = { mn[i], avg[i], mx[i] };
+      pof_json_set(&time, pof_timer_key((PofTimerId)i), pof_json_reals(mma, 3));
+    }
+    pof_json_set(&row, "time", time);
+    pof_json_set(&exchange, "buckets", json_integer((json_int_t)ss.buckets));
+    pof_json_set(&exchange, "open_at_end", pof_json_real_or_null(ss.open_at_end));
+    pof_json_set(&exchange, "grad_wait", pof_json_real_or_null(ss.grad_wait));
+    pof_json_set(&exchange, "param_gather", pof_json_real_or_null(ss.param_gather));
+    pof_json_set(&row, "exchange", exchange);
+    PetscCall(pof_json_write_line(t->metrics, row));
+    fflush(t->metrics);
     if (t->steps) fflush(t->steps);
   }
   t->last_train_loss  = train_loss;

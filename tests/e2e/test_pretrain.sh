@@ -59,5 +59,26 @@ rows = [strict(l) for l in open("nan/metrics.jsonl")]
 last = strict(open("nan.log").read().strip().splitlines()[-1])
 assert rows[-1]["train_loss"] is None and last["test_loss"] is None, (rows[-1], last)
 PY
+# a run directory with a quote, backslashes, a space, UTF-8 and a byte that is not UTF-8: every
+# row of metrics.jsonl and the final JSON lines (pretrain, eval) parse, and give the path back
+odd=$'r"un\\x\\ \xc3\xa9\xe9'
+mpi 2 pretrain $PRE -data_train_subset 256 -run_epochs 1 -run_dir "$odd" > odd.log 2>&1 || { bad "pretrain in a run directory named $odd"; tail -5 odd.log; }
+mpi 1 eval -data_file fm.h5 -model_in "$odd/model.h5" > oddev.log 2>&1 || { bad "eval of $odd/model.h5"; tail -5 oddev.log; }
+/usr/bin/python3 - "$odd" <<'PY' && ok "run directory with quotes and backslashes: metrics.jsonl and the JSON lines parse" || bad "run directory with quotes and backslashes"
+import json, os, sys
+def strict(s):
+    def no(c): raise ValueError("non-JSON literal " + c)
+    return json.loads(s, parse_constant=no)
+raw = os.fsencode(sys.argv[1])
+want = raw.decode("utf-8", "replace")  # pof writes a byte that is not UTF-8 as U+FFFD
+rows = [strict(l) for l in open(raw + b"/metrics.jsonl", encoding="ascii")]
+assert [r["epoch"] for r in rows] == [1], rows
+def last_line(p):  # the JSON line is ASCII (the text lines above it carry the raw path)
+    return strict(open(p, "rb").read().strip().splitlines()[-1].decode("ascii"))
+last = last_line("odd.log")
+assert last["run_dir"] == want and last["model"] == want + "/model.h5", (last, want)
+ev = last_line("oddev.log")
+assert ev["model"] == want + "/model.h5", (ev, want)
+PY
 cp pre/model.h5 keep.h5; mpi 2 pretrain $PRE -opt_batch 33 -run_dir pre > /dev/null 2>&1; cmp -s pre/model.h5 keep.h5 && ok "model file untouched by a failed run in its directory" || bad "model file changed"
 finish
