@@ -169,6 +169,45 @@ static PetscErrorCode analyze_landscapes(MPI_Comm comm, const PofAnalyzeConfig *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The last line: the results as one JSON object (rank 0). */
+static PetscErrorCode print_summary(MPI_Comm comm, const PofAnalysis *a, const PofAnalyzeConfig *acfg, int ranks)
+{
+  PetscFunctionBegin;
+  json_t *line = json_object();
+  pof_json_set(&line, "command", json_string("analyze"));
+  pof_json_set(&line, "model", pof_json_string(a->model));
+  pof_json_set(&line, "split", pof_json_string(a->split));
+  pof_json_set(&line, "samples", json_integer((json_int_t)a->samples));
+  pof_json_set(&line, "ranks", json_integer(ranks));
+  pof_json_set(&line, "n_params", json_integer((json_int_t)a->n_params));
+  pof_json_set(&line, "loss0", pof_json_real_or_null(a->loss0));
+  pof_json_set(&line, "err0", pof_json_real_or_null(a->err0));
+  if (a->has_cls) {
+    pof_json_set(&line, "cls_eig", pof_json_reals(a->cls.eig, (size_t)a->cls.k));
+    pof_json_set(&line, "cls_trace", pof_json_real_or_null(a->cls.trace));
+    pof_json_set(&line, "cls_trace_se", pof_json_real_or_null(a->cls.trace_se));
+  }
+  if (a->has_net) {
+    pof_json_set(&line, "net_eig", pof_json_reals(a->net.eig, (size_t)a->net.k));
+    pof_json_set(&line, "net_trace", pof_json_real_or_null(a->net.trace));
+    pof_json_set(&line, "net_trace_se", pof_json_real_or_null(a->net.trace_se));
+  }
+  for (PetscInt i = 0; i < a->nkappa; i++) {
+    char key[48];
+    PetscCall(PetscSNPrintf(key, sizeof(key), "kappa_%s", a->kappa_name[i]));
+    pof_json_set(&line, key, pof_json_real_or_null(a->kappa[i]));
+  }
+  if (a->n1 > 0) {
+    pof_json_set(&line, "alpha1", pof_json_reals(a->alpha1, (size_t)a->n1));
+    pof_json_set(&line, "land_random", pof_json_reals(a->land_rand, (size_t)a->n1));
+    if (a->land_pof) pof_json_set(&line, "land_pof", pof_json_reals(a->land_pof, (size_t)a->n1));
+  }
+  pof_json_set(&line, "seconds", pof_json_real_or_null(a->seconds));
+  pof_json_set(&line, "out", pof_json_string(acfg->out));
+  PetscCall(pof_json_print_line(comm, line));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAnalyzeConfig *acfg)
 {
   PofDataset     ds = NULL;
@@ -227,39 +266,7 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
     PetscCall(pof_analysis_write(comm, acfg->out, &a));
     PetscCall(pof_print(comm, "analyze: results in %s\n", acfg->out));
   }
-  /* JSON summary, last line */
-  json_t *line = json_object();
-  pof_json_set(&line, "command", json_string("analyze"));
-  pof_json_set(&line, "model", pof_json_string(a.model));
-  pof_json_set(&line, "split", pof_json_string(a.split));
-  pof_json_set(&line, "samples", json_integer((json_int_t)a.samples));
-  pof_json_set(&line, "ranks", json_integer(size));
-  pof_json_set(&line, "n_params", json_integer((json_int_t)np));
-  pof_json_set(&line, "loss0", pof_json_real_or_null(a.loss0));
-  pof_json_set(&line, "err0", pof_json_real_or_null(a.err0));
-  if (a.has_cls) {
-    pof_json_set(&line, "cls_eig", pof_json_reals(a.cls.eig, (size_t)a.cls.k));
-    pof_json_set(&line, "cls_trace", pof_json_real_or_null(a.cls.trace));
-    pof_json_set(&line, "cls_trace_se", pof_json_real_or_null(a.cls.trace_se));
-  }
-  if (a.has_net) {
-    pof_json_set(&line, "net_eig", pof_json_reals(a.net.eig, (size_t)a.net.k));
-    pof_json_set(&line, "net_trace", pof_json_real_or_null(a.net.trace));
-    pof_json_set(&line, "net_trace_se", pof_json_real_or_null(a.net.trace_se));
-  }
-  for (PetscInt i = 0; i < a.nkappa; i++) {
-    char key[48];
-    PetscCall(PetscSNPrintf(key, sizeof(key), "kappa_%s", a.kappa_name[i]));
-    pof_json_set(&line, key, pof_json_real_or_null(a.kappa[i]));
-  }
-  if (a.n1 > 0) {
-    pof_json_set(&line, "alpha1", pof_json_reals(a.alpha1, (size_t)a.n1));
-    pof_json_set(&line, "land_random", pof_json_reals(a.land_rand, (size_t)a.n1));
-    if (a.land_pof) pof_json_set(&line, "land_pof", pof_json_reals(a.land_pof, (size_t)a.n1));
-  }
-  pof_json_set(&line, "seconds", pof_json_real_or_null(a.seconds));
-  pof_json_set(&line, "out", pof_json_string(acfg->out));
-  PetscCall(pof_json_print_line(comm, line));
+  PetscCall(print_summary(comm, &a, acfg, (int)size));
 
   if (a.has_cls) pof_spectrum_free(&a.cls);
   if (a.has_net) pof_spectrum_free(&a.net);

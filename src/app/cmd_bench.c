@@ -8,6 +8,25 @@
 #include "pof/timer.h"
 #include "pof/train.h"
 
+/* One step of the benchmarked kind on the fixed synthetic batch (x, y) and weak batch (xw, yw). */
+static PetscErrorCode bench_step(const PofConfig *cfg, PofStepper *st, PofWrn m, PetscInt np, PetscInt n, PetscInt it, const float *x, const int32_t *y, const float *xw, const int32_t *yw, double *loss)
+{
+  PetscInt       wrong;
+  PofRangeResult res;
+  PetscFunctionBegin;
+  switch (cfg->bench.step) {
+  case POF_BENCH_FORWARD: PetscCall(pof_eval_batch(m, n, x, y, loss, &wrong)); break;
+  case POF_BENCH_TRAIN:
+    if (cfg->opt.kind == POF_OPT_SAM)
+      PetscCall(pof_stepper_sam(st, cfg->opt.lr * 1e-3, x, y, loss, &wrong));
+    else
+      PetscCall(pof_stepper_sgd(st, cfg->opt.lr * 1e-3, x, y, np, NULL, NULL, PETSC_TRUE, loss, &wrong));
+    break;
+  case POF_BENCH_POF: PetscCall(pof_stepper_pof(st, cfg->opt.lr * 1e-3, cfg->run.seed, 0, it, x, y, xw, yw, &res, loss, &wrong)); break;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
 {
   PofConfig   cfg;
@@ -44,24 +63,13 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   pof_synthetic_batch(cfg.run.seed, 1, rank * nw, nw, len, s.classes, xw, yw);
   double t0 = 0, loss = 0;
   for (PetscInt it = 0; it < cfg.bench.warmup + cfg.bench.steps; it++) {
-    PetscInt       wrong;
-    PofRangeResult res;
     if (it == cfg.bench.warmup) {
       PetscCall(pof_comm_barrier(comm));
       pof_timers_reset();
       pof_shard_stats_reset(shard);
       t0 = pof_now();
     }
-    switch (cfg.bench.step) {
-    case POF_BENCH_FORWARD: PetscCall(pof_eval_batch(m, n, x, y, &loss, &wrong)); break;
-    case POF_BENCH_TRAIN:
-      if (cfg.opt.kind == POF_OPT_SAM)
-        PetscCall(pof_stepper_sam(&st, cfg.opt.lr * 1e-3, x, y, &loss, &wrong));
-      else
-        PetscCall(pof_stepper_sgd(&st, cfg.opt.lr * 1e-3, x, y, np, NULL, NULL, PETSC_TRUE, &loss, &wrong));
-      break;
-    case POF_BENCH_POF: PetscCall(pof_stepper_pof(&st, cfg.opt.lr * 1e-3, cfg.run.seed, 0, it, x, y, xw, yw, &res, &loss, &wrong)); break;
-    }
+    PetscCall(bench_step(&cfg, &st, m, np, n, it, x, y, xw, yw, &loss));
     /* the primitives exist after the first step (one int allreduce; timed only with -bench_warmup 0) */
     if (it == 0) PetscCall(pof_warn_reference_kernels(comm, m, "bench"));
   }

@@ -360,14 +360,138 @@ static PetscErrorCode share_file(MPI_Comm world, const char *path, void **img)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A group leader records a line that ran: its result.csv, then result.json (which marks it done),
+   one appended row of the summary, and two lines on stdout. Local (the leader). */
+static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *summary)
+{
+  PetscFunctionBegin;
+  char *json = NULL, *csv = NULL, cpath[POF_PATH_MAX + 32];
+  int   e = mkdir_p(r->run_dir);
+  PetscCall(result_format(r, &json, &csv));
+  /* result.csv (the summary's row) first: a result.json, which marks the line done, always has it */
+  if (!e) e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r->run_dir) < (int)sizeof(cpath) ? write_atomic(cpath, csv, NULL) : ENAMETOOLONG;
+  if (!e) e = write_atomic(rpath, json, NULL);
+  if (e)
+    fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
+  else {
+    char jpath[POF_PATH_MAX + 16];
+    snprintf(jpath, sizeof(jpath), "%s.jsonl", summary);
+    int fd = open(jpath, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) { /* one write per line: appends of several leaders do not interleave */
+      size_t n   = strlen(json);
+      json[n]    = '\n';
+      ssize_t wr = write(fd, json, n + 1);
+      json[n]    = '\0';
+      if (wr != (ssize_t)(n + 1)) fprintf(stderr, "pof: warning: cannot append to %s\n", jpath);
+      close(fd);
+    }
+  }
+  printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r->line, r->ok ? "finished" : "FAILED", r->seconds, r->ok ? "" : ": ", r->msg);
+  if (r->ok) printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r->line, r->s.test_error, r->s.test_loss);
+  fflush(stdout);
+  free(json);
+  free(csv);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0 merges every line's result, in line order, into <summary>.jsonl and .csv (written under
+   temporary names, then renamed); lines without a result are counted in *not_run. Returns errno. */
+static int merge_summary(const char *dir, const Grid *grid, const char *summary, PetscInt *not_run)
+{
+  int   err = 0;
+  char  jpath[POF_PATH_MAX + 16], cpath[POF_PATH_MAX + 16];
+  FILE *fj, *fc;
+  snprintf(jpath, sizeof(jpath), "%s.jsonl.tmp", summary);
+  snprintf(cpath, sizeof(cpath), "%s.csv.tmp", summary);
+  fj = fopen(jpath, "w");
+  fc = fopen(cpath, "w");
+  if (!fj || !fc)
+    err = errno;
+  else {
+    fprintf(fc, "%s\n", csv_header);
+    for (PetscInt i = 0; i < grid->n; i++) {
+      char    rd[POF_PATH_MAX + 64], *row = NULL, *csv = NULL;
+      size_t  cap = 0;
+      json_t *res;
+      FILE   *fr;
+      line_file(rd, sizeof(rd), dir, i + 1, "result.json");
+      res = result_read(rd, &csv); /* csv: the row in result.json of a sweep before 2026-12-03 */
+      line_file(rd, sizeof(rd), dir, i + 1, "result.csv");
+      if (res && (fr = fopen(rd, "r"))) {
+        free(csv);
+        csv = NULL;
+        if (getline(&csv, &cap, fr) <= 0) {
+          free(csv);
+          csv = NULL;
+        }
+        fclose(fr);
+      }
+      row = pof_json_line(res);
+      if (row && csv) {
+        if (fprintf(fj, "%s\n", row) < 0 || fputs(csv, fc) < 0) err = errno;
+      } else
+        (*not_run)++;
+      free(row);
+      free(csv);
+      json_decref(res);
+    }
+    char final[POF_PATH_MAX + 16];
+    if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;
+    fj = fc = NULL;
+    snprintf(final, sizeof(final), "%s.jsonl", summary);
+    if (!err && rename(jpath, final) != 0) err = errno;
+    snprintf(final, sizeof(final), "%s.csv", summary);
+    if (!err && rename(cpath, final) != 0) err = errno;
+  }
+  if (fj) fclose(fj);
+  if (fc) fclose(fc);
+  return err;
+}
+
+/* Before any line runs: the base options checked, the grid read (rank 0, broadcast) and parsed,
+   the sweep directory made and locked, the grid checked against its lines' results, the summary
+   path. Collective on world. */
+static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofConfig *basecfg, Grid *grid, int *lock, char *summary, size_t len)
+{
+  void       *text = NULL;
+  size_t      text_len;
+  PetscMPIInt wrank;
+  int64_t     err = 0;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(world, &wrank));
+  PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
+  PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
+  PetscCall(check_base(world, sc->kind, base, basecfg));
+  PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
+  PetscCall(grid_parse((const char *)text, text_len, grid));
+  PetscCall(PetscFree(text));
+  PetscCheck(grid->n > 0, world, PETSC_ERR_ARG_WRONG, "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
+  PetscCheck(grid->n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE, "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid->n);
+  if (wrank == 0) err = mkdir_p(sc->dir);
+  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
+  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
+  PetscCall(pof_rundir_lock(world, sc->dir, lock)); /* one sweep per sweep directory */
+  {
+    char msg[1024] = "";
+    if (wrank == 0) err = grid_matches_results(sc->dir, grid, msg, sizeof(msg));
+    PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
+    PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
+    PetscCheck(!err, world, PETSC_ERR_ARG_WRONG, "%s", msg);
+  }
+  if (sc->summary[0])
+    PetscCall(PetscStrncpy(summary, sc->summary, len));
+  else
+    PetscCheck(snprintf(summary, len, "%s/summary", sc->dir) < (int)len, world, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofSweepTotals *tot)
 {
   PofGroups   g;
   PofConfig   basecfg; /* the base options alone */
   PofCounter  ctr = NULL;
   Grid        grid;
-  void       *text = NULL, *data_img = NULL, *model_img = NULL;
-  size_t      text_len;
+  void       *data_img = NULL, *model_img = NULL;
   PetscMPIInt wrank;
   char        data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
   int64_t     err       = 0;
@@ -376,29 +500,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscFunctionBegin;
   memset(tot, 0, sizeof(*tot));
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
-  PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
-  PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
-  PetscCall(check_base(world, sc->kind, base, &basecfg));
-  PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
-  PetscCall(grid_parse((const char *)text, text_len, &grid));
-  PetscCall(PetscFree(text));
-  PetscCheck(grid.n > 0, world, PETSC_ERR_ARG_WRONG, "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
-  PetscCheck(grid.n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE, "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid.n);
-  if (wrank == 0) err = mkdir_p(sc->dir);
-  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
-  PetscCall(pof_rundir_lock(world, sc->dir, &lock)); /* one sweep per sweep directory */
-  {
-    char msg[1024] = "";
-    if (wrank == 0) err = grid_matches_results(sc->dir, &grid, msg, sizeof(msg));
-    PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-    PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
-    PetscCheck(!err, world, PETSC_ERR_ARG_WRONG, "%s", msg);
-  }
-  if (sc->summary[0])
-    PetscCall(PetscStrncpy(summary, sc->summary, sizeof(summary)));
-  else
-    PetscCheck(snprintf(summary, sizeof(summary), "%s/summary", sc->dir) < (int)sizeof(summary), world, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+  PetscCall(sweep_prepare(world, sc, base, &basecfg, &grid, &lock, summary, sizeof(summary)));
   PetscCall(pof_group_split(world, sc->group_size, &g));
 
   /* the dataset and the starting model: read once, shared as file images */
@@ -445,34 +547,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
       break;
     }
     counts[r.ok ? 0 : 1]++;
-    if (g.rank == 0) {
-      char *json = NULL, *csv = NULL, cpath[POF_PATH_MAX + 32];
-      int   e = mkdir_p(r.run_dir);
-      PetscCall(result_format(&r, &json, &csv));
-      /* result.csv (the summary's row) first: a result.json, which marks the line done, always has it */
-      if (!e) e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r.run_dir) < (int)sizeof(cpath) ? write_atomic(cpath, csv, NULL) : ENAMETOOLONG;
-      if (!e) e = write_atomic(rpath, json, NULL);
-      if (e)
-        fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
-      else {
-        char jpath[POF_PATH_MAX + 16];
-        snprintf(jpath, sizeof(jpath), "%s.jsonl", summary);
-        int fd = open(jpath, O_WRONLY | O_CREAT | O_APPEND, 0666);
-        if (fd >= 0) { /* one write per line: appends of several leaders do not interleave */
-          size_t n   = strlen(json);
-          json[n]    = '\n';
-          ssize_t wr = write(fd, json, n + 1);
-          json[n]    = '\0';
-          if (wr != (ssize_t)(n + 1)) fprintf(stderr, "pof: warning: cannot append to %s\n", jpath);
-          close(fd);
-        }
-      }
-      printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r.line, r.ok ? "finished" : "FAILED", r.seconds, r.ok ? "" : ": ", r.msg);
-      if (r.ok) printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r.line, r.s.test_error, r.s.test_loss);
-      fflush(stdout);
-      free(json);
-      free(csv);
-    }
+    if (g.rank == 0) PetscCall(record_line(&r, rpath, summary));
   }
   /* every group is done: merge the per-line results in line order */
   PetscCall(pof_comm_barrier(world));
@@ -485,54 +560,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   }
   PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
   err = 0;
-  if (wrank == 0) {
-    char  jpath[POF_PATH_MAX + 16], cpath[POF_PATH_MAX + 16];
-    FILE *fj, *fc;
-    snprintf(jpath, sizeof(jpath), "%s.jsonl.tmp", summary);
-    snprintf(cpath, sizeof(cpath), "%s.csv.tmp", summary);
-    fj = fopen(jpath, "w");
-    fc = fopen(cpath, "w");
-    if (!fj || !fc)
-      err = errno;
-    else {
-      fprintf(fc, "%s\n", csv_header);
-      for (PetscInt i = 0; i < grid.n; i++) {
-        char    rd[POF_PATH_MAX + 64], *row = NULL, *csv = NULL;
-        size_t  cap = 0;
-        json_t *res;
-        FILE   *fr;
-        line_file(rd, sizeof(rd), sc->dir, i + 1, "result.json");
-        res = result_read(rd, &csv); /* csv: the row in result.json of a sweep before 2026-12-03 */
-        line_file(rd, sizeof(rd), sc->dir, i + 1, "result.csv");
-        if (res && (fr = fopen(rd, "r"))) {
-          free(csv);
-          csv = NULL;
-          if (getline(&csv, &cap, fr) <= 0) {
-            free(csv);
-            csv = NULL;
-          }
-          fclose(fr);
-        }
-        row = pof_json_line(res);
-        if (row && csv) {
-          if (fprintf(fj, "%s\n", row) < 0 || fputs(csv, fc) < 0) err = errno;
-        } else
-          tot->not_run++;
-        free(row);
-        free(csv);
-        json_decref(res);
-      }
-      char final[POF_PATH_MAX + 16];
-      if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;
-      fj = fc = NULL;
-      snprintf(final, sizeof(final), "%s.jsonl", summary);
-      if (!err && rename(jpath, final) != 0) err = errno;
-      snprintf(final, sizeof(final), "%s.csv", summary);
-      if (!err && rename(cpath, final) != 0) err = errno;
-    }
-    if (fj) fclose(fj);
-    if (fc) fclose(fc);
-  }
+  if (wrank == 0) err = merge_summary(sc->dir, &grid, summary, &tot->not_run);
   PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
   PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s", summary, strerror((int)err));
   PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
