@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double time_op(int op, void *buf, void *recv, long n, int *counts, int *displs, int reps, MPI_Comm comm)
+static double time_op(int op, void *buf, void *recv, long n, int *counts, int *displs, int reps,
+                      MPI_Comm comm)
 {
   double t0 = 0;
   for (int r = -2; r < reps; r++) {
@@ -53,13 +54,17 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "-reps") && i + 1 < argc)
       reps = atoi(argv[++i]);
     else {
-      if (!rank) fprintf(stderr, "comm_bench: unknown argument '%s' (usage: comm_bench [-max BYTES] [-reps N])\n", argv[i]);
+      if (!rank)
+        fprintf(stderr,
+                "comm_bench: unknown argument '%s' (usage: comm_bench [-max BYTES] [-reps N])\n",
+                argv[i]);
       MPI_Finalize();
       return 2;
     }
   }
   if (maxb < 8 || reps < 1) {
-    if (!rank) fprintf(stderr, "comm_bench: -max must be >= 8 and -reps >= 1 (got %ld, %d)\n", maxb, reps);
+    if (!rank)
+      fprintf(stderr, "comm_bench: -max must be >= 8 and -reps >= 1 (got %ld, %d)\n", maxb, reps);
     MPI_Finalize();
     return 2;
   }
@@ -75,7 +80,9 @@ int main(int argc, char **argv)
         displs[r] = (int)(n * r / size);
       }
       const double s = time_op(op, buf, recv, n, counts, displs, reps, MPI_COMM_WORLD);
-      if (!rank) printf("{\"op\":\"%s\",\"ranks\":%d,\"bytes\":%ld,\"seconds\":%.4e}\n", names[op], size, bytes, s);
+      if (!rank)
+        printf("{\"op\":\"%s\",\"ranks\":%d,\"bytes\":%ld,\"seconds\":%.4e}\n", names[op], size,
+               bytes, s);
       fflush(stdout);
     }
   }

@@ -7,10 +7,10 @@
  * the peak) so that the FMA latency is hidden. Kernels (2 FLOPs per multiply-add):
  *   fp32_avx512  _mm512_fmadd_ps    16 lanes  x 2 FLOPs = 32 FLOPs per instruction
  *   fp32_avx2    _mm256_fmadd_ps     8 lanes  x 2       = 16
- *   bf16_avx512  _mm512_dpbf16_ps   32 pairs  x 2       = 64  (AVX512_BF16, what oneDNN's jit_bf16 uses)
- * A kernel the CPU lacks is skipped. Threads: OMP_NUM_THREADS (default: all cores).
- * Output: one JSON line per kernel: {"kernel":..., "threads":T, "gflops":G, "gflops_per_thread":g}.
- * Usage: peak_flops [seconds per kernel, default 1]
+ *   bf16_avx512  _mm512_dpbf16_ps   32 pairs  x 2       = 64  (AVX512_BF16, what oneDNN's jit_bf16
+ * uses) A kernel the CPU lacks is skipped. Threads: OMP_NUM_THREADS (default: all cores). Output:
+ * one JSON line per kernel: {"kernel":..., "threads":T, "gflops":G, "gflops_per_thread":g}. Usage:
+ * peak_flops [seconds per kernel, default 1]
  */
 #include <immintrin.h>
 #include <omp.h>
@@ -55,7 +55,8 @@ __attribute__((target("avx2,fma"))) static double run_fp32_avx2(long iters)
 __attribute__((target("avx512f,avx512bf16"))) static double run_bf16_avx512(long iters)
 {
   __m512   acc[NACC];
-  __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3f80); /* 1.0 in bf16 */
+  __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80),
+           b = (__m512bh)_mm512_set1_epi16(0x3f80); /* 1.0 in bf16 */
   for (int k = 0; k < NACC; k++) acc[k] = _mm512_set1_ps((float)k);
   for (long i = 0; i < iters; i++)
 #pragma GCC unroll 16
@@ -116,17 +117,18 @@ int main(int argc, char **argv)
     }
     iters          = (long)((double)iters * secs / t);
     double elapsed = 0;
-#pragma omp parallel reduction(max                    \
-                               : elapsed) reduction(+ \
-                                                    : sink)
+#pragma omp parallel reduction(max : elapsed) reduction(+ : sink)
     {
 #pragma omp barrier
       const double t0 = now();
       sink += k[j].fn(iters);
       elapsed = now() - t0;
     }
-    const double gf = (double)nthr * (double)iters * k[j].nacc * k[j].flops_per_instr / elapsed / 1e9;
-    printf("{\"kernel\":\"%s\",\"supported\":true,\"threads\":%d,\"gflops\":%.1f,\"gflops_per_thread\":%.1f}\n", k[j].name, nthr, gf, gf / nthr);
+    const double gf =
+        (double)nthr * (double)iters * k[j].nacc * k[j].flops_per_instr / elapsed / 1e9;
+    printf("{\"kernel\":\"%s\",\"supported\":true,\"threads\":%d,\"gflops\":%.1f,\"gflops_per_"
+           "thread\":%.1f}\n",
+           k[j].name, nthr, gf, gf / nthr);
   }
   return sink == 12345.678 ? 1 : 0;
 }

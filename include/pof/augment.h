@@ -56,6 +56,7 @@ void pof_augment_lut(int channels, const double *mean, const double *std, float 
  * dst (c, h, w) float = augment(src (c, h, w) uint8) with the choices d, normalized through
  * lut (from pof_augment_lut). src and dst must not overlap.
  */
-void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h, int w, const float *lut, const uint8_t *src, float *dst);
+void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h, int w,
+                       const float *lut, const uint8_t *src, float *dst);
 
 #endif

@@ -11,12 +11,12 @@
  *   /momentum    double[n_params]    optimizer state          (only when have_momentum = 1)
  *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of tests/ref/WRN_LAYOUT.md)
  *   /theta0      double[n_theta0]    PoF's classifier θ0      (only when have_theta0 = 1),
- *                                    n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension  (W then b)
- *   attributes of "/": one per PofCkptMeta field (same name; integers int64, reals double,
- *     strings fixed-length NUL-terminated, milestones int64[16]), "format_version", "n_theta0",
- *     "writer" ("pof <version>"), CRC-32 checksums of every dataset ("crc32_params",
- *     "crc32_momentum", "crc32_bn_running", "crc32_theta0": zlib CRC-32 of the little-endian
- *     bytes in file order, 0 for an absent dataset) and "complete" = 1, written last. The
+ *                                    n_theta0 = n_params - n_feature = classes * (F + 1), F the
+ * feature dimension  (W then b) attributes of "/": one per PofCkptMeta field (same name; integers
+ * int64, reals double, strings fixed-length NUL-terminated, milestones int64[16]),
+ * "format_version", "n_theta0", "writer" ("pof <version>"), CRC-32 checksums of every dataset
+ * ("crc32_params", "crc32_momentum", "crc32_bn_running", "crc32_theta0": zlib CRC-32 of the
+ * little-endian bytes in file order, 0 for an absent dataset) and "complete" = 1, written last. The
  *     fields post_lr and acc_* are optional when read (files of earlier versions lack them:
  *     they read as 0).
  *
@@ -50,7 +50,8 @@
 #include "pof/core.h"
 
 #define POF_CKPT_FORMAT_VERSION 1
-#define POF_CKPT_MAX_STATS      8 /**< per-step diagnostics a checkpoint carries through a mid-epoch resume */
+#define POF_CKPT_MAX_STATS \
+  8 /**< per-step diagnostics a checkpoint carries through a mid-epoch resume */
 
 /** Everything a checkpoint says about itself besides the arrays. Plain value: copy freely. */
 typedef struct {
@@ -93,15 +94,16 @@ typedef struct {
  *   written as one global dataset with one hyperslab per rank and collective transfers
  *   (ranks owning nothing select nothing). momentum may be NULL (no optimizer state).
  * running: meta->n_bn_state floats, identical on every rank (rank 0's copy is written).
- * theta0: n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension doubles identical on every rank, or NULL
- *   (then n_theta0 is ignored).
- * meta: identical on every rank; its fields ranks, have_momentum and have_theta0 are ignored
- *   and written from comm's size and the arguments. The caller keeps ownership of everything.
- * Checks the arguments first (sizes, kind "pretrain"/"posttrain", string termination) with an
- * error naming the value; on any failure the temporary file is removed and an existing file
- * at `path` is untouched.
+ * theta0: n_theta0 = n_params - n_feature = classes * (F + 1), F the feature dimension doubles
+ * identical on every rank, or NULL (then n_theta0 is ignored). meta: identical on every rank; its
+ * fields ranks, have_momentum and have_theta0 are ignored and written from comm's size and the
+ * arguments. The caller keeps ownership of everything. Checks the arguments first (sizes, kind
+ * "pretrain"/"posttrain", string termination) with an error naming the value; on any failure the
+ * temporary file is removed and an existing file at `path` is untouched.
  */
-PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0);
+PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master,
+                              Vec momentum, const float *running, const double *theta0,
+                              PetscInt n_theta0);
 
 /**
  * Read and validate the metadata of `path` into *meta (on every rank). Collective on comm.
@@ -123,7 +125,8 @@ PetscErrorCode pof_ckpt_read_meta(MPI_Comm comm, const char *path, PofCkptMeta *
  *   n_theta0 equal to the stored length.
  * Every dataset read is verified against its stored CRC-32 (error "... is corrupt").
  */
-PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0);
+PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum,
+                             float *running, double *theta0, PetscInt n_theta0);
 
 /**
  * Compare the signature of the checkpoint `path` (`have`, from pof_ckpt_read_meta) with the
@@ -133,7 +136,8 @@ PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec mo
  * classes, dataset fashion-mnist), but this run needs WRN-28-10 (...): depth 16 != 28".
  * Collective on comm (no communication; have and want must be identical on every rank).
  */
-PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofCkptMeta *want);
+PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have,
+                                        const PofCkptMeta *want);
 
 /**
  * A run that starts from the model file `path` (`have`, from pof_ckpt_read_meta) takes its shape
@@ -141,7 +145,8 @@ PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const P
  * like "-model_depth 16 does not match model file pre/model.h5, a WRN-10-1 (...): a run from a
  * model file takes the file's shape; drop -model_depth". Collective on comm (no communication).
  */
-PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model);
+PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path,
+                                            const PofCkptMeta *have, const PofModelConfig *model);
 
 /**
  * Verify the checkpoint `path` on this process alone: the pof_ckpt_read_meta checks and the

@@ -31,7 +31,8 @@ typedef struct {
  * bucket_elems elements (0 = default 1M). The master Vec is initialized from `params` (the
  * float arena, identical on every rank). Collective.
  */
-PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems, const float *params, PofShard *s);
+PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems,
+                                const float *params, PofShard *s);
 PetscErrorCode pof_shard_destroy(PofShard *s);
 
 /** The master-parameter and momentum Vecs (double, owned by the shard; do not destroy). */
@@ -50,7 +51,8 @@ PetscErrorCode pof_shard_begin(PofShard s, float *grads);
  */
 PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count);
 /** Report every slice not yet reported down to offset 0 and wait for all buckets (timed as
-    communication wait). Afterwards the rank's slice of the summed gradient is available. Collective. */
+    communication wait). Afterwards the rank's slice of the summed gradient is available.
+   Collective. */
 PetscErrorCode pof_shard_end(PofShard s);
 /** What the exchange did since creation or the last pof_shard_stats_reset, over all ranks. */
 typedef struct {
@@ -65,7 +67,8 @@ typedef struct {
 PetscErrorCode pof_shard_stats(PofShard s, PofShardStats *st);
 void           pof_shard_stats_reset(PofShard s);
 
-/** A deliberately broken exchange for negative-control tests: skip the reduction (each rank keeps its own gradient). */
+/** A deliberately broken exchange for negative-control tests: skip the reduction (each rank keeps
+ * its own gradient). */
 void pof_shard_set_unsynchronized(PofShard s, PetscBool flag);
 
 /**
@@ -73,8 +76,10 @@ void pof_shard_set_unsynchronized(PofShard s, PetscBool flag);
  * feature extractor only), in double, then allgather of the float compute copy into `params`
  * (every rank's arena becomes identical). Collective.
  */
-PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end, float *params);
-/** Copy the master parameters (all of them) into the float arena on every rank (allgather). Collective. */
+PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end,
+                             float *params);
+/** Copy the master parameters (all of them) into the float arena on every rank (allgather).
+ * Collective. */
 PetscErrorCode pof_shard_gather_params(PofShard s, float *params);
 /** The summed gradient of the owned slice (valid after pof_shard_end): pointer to hi - lo floats.
     At 1 rank it is the gradient arena given to pof_shard_begin (no copy), so it stays valid only

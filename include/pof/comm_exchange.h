@@ -16,9 +16,7 @@
 #include <stdint.h>
 
 /** Reductions offered by pof_comm_allreduce_i64. */
-typedef enum { POF_COMM_MIN = 0,
-               POF_COMM_MAX = 1,
-               POF_COMM_SUM = 2 } PofCommOp;
+typedef enum { POF_COMM_MIN = 0, POF_COMM_MAX = 1, POF_COMM_SUM = 2 } PofCommOp;
 
 /**
  * All-to-all of fixed-size records. sendbuf holds sendcounts[0] records for rank 0, then
@@ -27,12 +25,15 @@ typedef enum { POF_COMM_MIN = 0,
  * int. record_bytes must be in [1, 2^31). Collective on comm. Buffers are the caller's; a
  * rank that sends or receives nothing may pass NULL for that buffer.
  */
-PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf, const int sendcounts[], void *recvbuf, const int recvcounts[]);
+PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf,
+                                         const int sendcounts[], void *recvbuf,
+                                         const int recvcounts[]);
 
 /** In place: vals[0..n) becomes the min / max / sum over the ranks of comm. Collective. */
 PetscErrorCode pof_comm_allreduce_i64(MPI_Comm comm, int64_t *vals, int n, PofCommOp op);
 
-/** Broadcast n bytes from root to every rank of comm (sent in pieces below 2^30 bytes). Collective. */
+/** Broadcast n bytes from root to every rank of comm (sent in pieces below 2^30 bytes). Collective.
+ */
 PetscErrorCode pof_comm_bcast_bytes(MPI_Comm comm, void *buf, size_t n, int root);
 
 /** Wait until every rank of comm has called it (timing and phase boundaries). Collective. */
@@ -41,7 +42,8 @@ PetscErrorCode pof_comm_barrier(MPI_Comm comm);
 /** *any = whether `mine` is true on some rank of comm (a logical or). Collective. */
 PetscErrorCode pof_comm_any(MPI_Comm comm, PetscBool mine, PetscBool *any);
 
-/** all[r * n + i] = rank r's mine[i] (n 64-bit words from every rank, in rank order). Collective. */
+/** all[r * n + i] = rank r's mine[i] (n 64-bit words from every rank, in rank order). Collective.
+ */
 PetscErrorCode pof_comm_allgather_u64(MPI_Comm comm, const uint64_t *mine, int n, uint64_t *all);
 
 /**
@@ -49,6 +51,7 @@ PetscErrorCode pof_comm_allgather_u64(MPI_Comm comm, const uint64_t *mine, int n
  * has failed = PETSC_TRUE; then msg (len bytes, NUL-terminated) holds on every rank the message of
  * the lowest failing rank (its own msg on entry). Collective: every rank calls it once per outcome.
  */
-PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len, PetscBool *any_failed);
+PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len,
+                                      PetscBool *any_failed);
 
 #endif

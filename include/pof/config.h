@@ -20,29 +20,20 @@
 #define POF_PATH_MAX       4096
 #define POF_MAX_MILESTONES 16
 
-typedef enum { POF_PREC_FP32 = 0,
-               POF_PREC_BF16 = 1 } PofPrecision;
-typedef enum { POF_CONV_WINOGRAD = 0,
-               POF_CONV_DIRECT   = 1 } PofConvAlg;
-typedef enum { POF_OPT_SGD = 0,
-               POF_OPT_SAM = 1 } PofOptimizerKind;
-typedef enum { POF_SCHED_STEP   = 0,
-               POF_SCHED_COSINE = 1,
-               POF_SCHED_CONST  = 2 } PofScheduleKind;
-typedef enum { POF_MODE_GLOBAL = 0,
-               POF_MODE_LOCAL  = 1,
-               POF_MODE_OFF    = 2 } PofPofMode;
-typedef enum { POF_FLAT_CAP    = 0,
-               POF_FLAT_REJECT = 1 } PofFlatPolicy;
-typedef enum { POF_BENCH_FORWARD = 0,
-               POF_BENCH_TRAIN   = 1,
-               POF_BENCH_POF     = 2 } PofBenchStep;
-typedef enum { POF_FMT_IDX      = 0,
-               POF_FMT_CIFAR10  = 1,
-               POF_FMT_CIFAR100 = 2,
-               POF_FMT_SVHN     = 3 } PofConvertFormat;
-typedef enum { POF_RESUME_NO   = 0,
-               POF_RESUME_AUTO = 1 } PofResumeMode;
+typedef enum { POF_PREC_FP32 = 0, POF_PREC_BF16 = 1 } PofPrecision;
+typedef enum { POF_CONV_WINOGRAD = 0, POF_CONV_DIRECT = 1 } PofConvAlg;
+typedef enum { POF_OPT_SGD = 0, POF_OPT_SAM = 1 } PofOptimizerKind;
+typedef enum { POF_SCHED_STEP = 0, POF_SCHED_COSINE = 1, POF_SCHED_CONST = 2 } PofScheduleKind;
+typedef enum { POF_MODE_GLOBAL = 0, POF_MODE_LOCAL = 1, POF_MODE_OFF = 2 } PofPofMode;
+typedef enum { POF_FLAT_CAP = 0, POF_FLAT_REJECT = 1 } PofFlatPolicy;
+typedef enum { POF_BENCH_FORWARD = 0, POF_BENCH_TRAIN = 1, POF_BENCH_POF = 2 } PofBenchStep;
+typedef enum {
+  POF_FMT_IDX      = 0,
+  POF_FMT_CIFAR10  = 1,
+  POF_FMT_CIFAR100 = 2,
+  POF_FMT_SVHN     = 3
+} PofConvertFormat;
+typedef enum { POF_RESUME_NO = 0, POF_RESUME_AUTO = 1 } PofResumeMode;
 
 extern const char *const PofPrecisions[];
 extern const char *const PofConvAlgs[];
@@ -63,49 +54,52 @@ typedef struct {
   PetscInt     seed;              /**< -run_seed: key of every random stream */
   PetscInt     epochs;            /**< -run_epochs: epochs to train */
   PetscBool    step_log;          /**< -run_step_log: per-step lines in steps.jsonl */
-  PetscBool    gap;               /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
-  PetscInt     gap_samples;       /**< -run_gap_samples: train samples for the gap (0 = all) */
-  PetscBool    quiet;             /**< -run_quiet: no per-epoch progress lines */
-  PofPrecision precision;         /**< -precision fp32|bf16 */
+  PetscBool    gap;         /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
+  PetscInt     gap_samples; /**< -run_gap_samples: train samples for the gap (0 = all) */
+  PetscBool    quiet;       /**< -run_quiet: no per-epoch progress lines */
+  PofPrecision precision;   /**< -precision fp32|bf16 */
 } PofRunConfig;
 
 /** -data_*: the dataset file and how samples are drawn. */
 typedef struct {
   char      file[POF_PATH_MAX]; /**< -data_file: HDF5 file written by pof convert */
   PetscBool replicate;          /**< -data_replicate: whole dataset on every rank */
-  PetscInt  train_subset;       /**< -data_train_subset: use the first N training samples (0 = all) */
-  PetscBool augment;            /**< -data_augment: crop + flip (+ cutout) in training */
-  PetscInt  crop_pad;           /**< -data_crop_pad: zero padding of the random crop */
-  PetscBool flip;               /**< -data_flip: random horizontal flip */
-  PetscInt  cutout;             /**< -data_cutout: side of the cutout hole, 0 = off */
+  PetscInt  train_subset; /**< -data_train_subset: use the first N training samples (0 = all) */
+  PetscBool augment;      /**< -data_augment: crop + flip (+ cutout) in training */
+  PetscInt  crop_pad;     /**< -data_crop_pad: zero padding of the random crop */
+  PetscBool flip;         /**< -data_flip: random horizontal flip */
+  PetscInt  cutout;       /**< -data_cutout: side of the cutout hole, 0 = off */
 } PofDataConfig;
 
 /** -model_*: the WRN and the file it starts from. */
 typedef struct {
-  PetscInt   depth;            /**< -model_depth: 6n+4 */
-  PetscInt   width;            /**< -model_width: widening factor k */
-  PetscInt   base;             /**< -model_base: channels of the first conv (16 in the paper) */
-  PetscInt   classes;          /**< -model_classes: 0 = from the dataset */
-  char       in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
-  PetscBool  recompute;        /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory; default on) */
-  PofConvAlg conv_alg;         /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct everywhere */
+  PetscInt  depth;            /**< -model_depth: 6n+4 */
+  PetscInt  width;            /**< -model_width: widening factor k */
+  PetscInt  base;             /**< -model_base: channels of the first conv (16 in the paper) */
+  PetscInt  classes;          /**< -model_classes: 0 = from the dataset */
+  char      in[POF_PATH_MAX]; /**< -model_in: model or checkpoint to start from */
+  PetscBool recompute; /**< -model_recompute: recompute BN+ReLU outputs in backward (less memory;
+                          default on) */
+  PofConvAlg conv_alg; /**< -model_conv_alg: Winograd for 3x3 stride-1 fp32 convolutions, or direct
+                          everywhere */
   /* which shape options were given (with -model_in they must agree with the file) */
   PetscBool depth_set, width_set, base_set, classes_set;
 } PofModelConfig;
 
 /** -opt_*: optimizer, batch and learning-rate schedule. */
 typedef struct {
-  PetscInt         batch;                          /**< -opt_batch: global batch */
-  PetscReal        lr;                             /**< -opt_lr: base learning rate */
-  PetscBool        lr_set;                         /**< -opt_lr was given (posttrain: else the pretraining schedule) */
-  PetscBool        sched_set;                      /**< -opt_schedule, -opt_milestones or -opt_warmup was given (posttrain: a schedule of its own) */
-  PetscReal        momentum;                       /**< -opt_momentum */
-  PetscBool        nesterov;                       /**< -opt_nesterov */
-  PetscReal        wd;                             /**< -opt_wd: weight decay */
-  PofOptimizerKind kind;                           /**< -opt_kind sgd|sam */
-  PetscReal        sam_rho;                        /**< -opt_sam_rho */
-  PetscBool        sam_sync;                       /**< -opt_sam_sync: perturb with the global gradient */
-  PofScheduleKind  schedule;                       /**< -opt_schedule step|cosine|const */
+  PetscInt  batch;     /**< -opt_batch: global batch */
+  PetscReal lr;        /**< -opt_lr: base learning rate */
+  PetscBool lr_set;    /**< -opt_lr was given (posttrain: else the pretraining schedule) */
+  PetscBool sched_set; /**< -opt_schedule, -opt_milestones or -opt_warmup was given (posttrain: a
+                          schedule of its own) */
+  PetscReal        momentum; /**< -opt_momentum */
+  PetscBool        nesterov; /**< -opt_nesterov */
+  PetscReal        wd;       /**< -opt_wd: weight decay */
+  PofOptimizerKind kind;     /**< -opt_kind sgd|sam */
+  PetscReal        sam_rho;  /**< -opt_sam_rho */
+  PetscBool        sam_sync; /**< -opt_sam_sync: perturb with the global gradient */
+  PofScheduleKind  schedule; /**< -opt_schedule step|cosine|const */
   PetscInt         milestones[POF_MAX_MILESTONES]; /**< -opt_milestones e1,e2,... */
   PetscInt         nmilestones;
   PetscReal        factor;  /**< -opt_factor: step-schedule factor */
@@ -153,7 +147,7 @@ typedef struct {
   char             output[POF_PATH_MAX];       /**< -convert_output F.h5 */
   PetscBool        svhn_extra;                 /**< -convert_svhn_extra: append extra_32x32.mat */
   PetscBool        cifar100_coarse;            /**< -convert_cifar100_coarse: coarse labels */
-  char             name[64];                   /**< -convert_name: dataset name attribute ("" = from the format) */
+  char             name[64]; /**< -convert_name: dataset name attribute ("" = from the format) */
 } PofConvertConfig;
 
 /** -eval_*: evaluation. */
@@ -164,24 +158,25 @@ typedef struct {
 
 /** -analyze_*: pof analyze (include/pof/analysis.h). */
 typedef struct {
-  PetscInt  samples;           /**< -analyze_samples: evaluation subset = first N samples of the split */
-  char      split[16];         /**< -analyze_split test|train */
-  PetscInt  batch;             /**< -analyze_batch: samples per forward/backward chunk per rank */
-  PetscInt  seed;              /**< -analyze_seed: Hutchinson probes and random directions */
-  PetscInt  top_k;             /**< -analyze_top_k: eigenvalues per block */
-  PetscBool eigenvectors;      /**< -analyze_eigenvectors: store the eigenvectors */
-  PetscInt  hutchinson;        /**< -analyze_hutchinson: probe vectors for the trace (0 = off) */
-  PetscBool network;           /**< -analyze_network: whole-network spectrum and trace */
-  PetscBool classifier;        /**< -analyze_classifier: classifier-block spectrum and trace */
-  PetscBool classifier_exact;  /**< -analyze_classifier_exact: closed-form block Hv instead of differences */
-  PetscReal fd_eps;            /**< -analyze_fd_eps: eps_rel of the difference quotient */
-  PetscReal eps_tol;           /**< -analyze_eps_tol: SLEPc relative tolerance */
-  PetscInt  eps_max_it;        /**< -analyze_eps_max_it: SLEPc iteration cap */
-  PetscInt  weak_batch;        /**< -analyze_weak_batch: weak batch of the PoF direction (0 = off) */
-  PetscInt  grid1;             /**< -analyze_grid1: points of each 1-D landscape (0 = off) */
-  PetscReal range1;            /**< -analyze_range1: 1-D landscape on alpha in [-r, r] */
-  PetscInt  grid2;             /**< -analyze_grid2: points per axis of the 2-D landscape (0 = off) */
-  PetscReal range2;            /**< -analyze_range2: 2-D landscape on [-r, r]^2 */
+  PetscInt  samples;      /**< -analyze_samples: evaluation subset = first N samples of the split */
+  char      split[16];    /**< -analyze_split test|train */
+  PetscInt  batch;        /**< -analyze_batch: samples per forward/backward chunk per rank */
+  PetscInt  seed;         /**< -analyze_seed: Hutchinson probes and random directions */
+  PetscInt  top_k;        /**< -analyze_top_k: eigenvalues per block */
+  PetscBool eigenvectors; /**< -analyze_eigenvectors: store the eigenvectors */
+  PetscInt  hutchinson;   /**< -analyze_hutchinson: probe vectors for the trace (0 = off) */
+  PetscBool network;      /**< -analyze_network: whole-network spectrum and trace */
+  PetscBool classifier;   /**< -analyze_classifier: classifier-block spectrum and trace */
+  PetscBool classifier_exact; /**< -analyze_classifier_exact: closed-form block Hv instead of
+                                 differences */
+  PetscReal fd_eps;           /**< -analyze_fd_eps: eps_rel of the difference quotient */
+  PetscReal eps_tol;          /**< -analyze_eps_tol: SLEPc relative tolerance */
+  PetscInt  eps_max_it;       /**< -analyze_eps_max_it: SLEPc iteration cap */
+  PetscInt  weak_batch;       /**< -analyze_weak_batch: weak batch of the PoF direction (0 = off) */
+  PetscInt  grid1;            /**< -analyze_grid1: points of each 1-D landscape (0 = off) */
+  PetscReal range1;           /**< -analyze_range1: 1-D landscape on alpha in [-r, r] */
+  PetscInt  grid2;            /**< -analyze_grid2: points per axis of the 2-D landscape (0 = off) */
+  PetscReal range2;           /**< -analyze_range2: 2-D landscape on [-r, r]^2 */
   char      out[POF_PATH_MAX]; /**< -analyze_out: HDF5 result file ("" = none) */
 } PofAnalyzeConfig;
 
@@ -264,7 +259,8 @@ typedef struct {
   PofConfigOptions config;
   PetscBool        given[POF_NOPTIONS]; /**< which options the user gave */
   /** Polled by the training loops after every step (NULL = never stop early): the number of a
-      caught stop signal, 0 if none; e.g. pof_signal_caught (include/pof/signal.h). Not an option. */
+      caught stop signal, 0 if none; e.g. pof_signal_caught (include/pof/signal.h). Not an option.
+   */
   int (*stop_requested)(void);
 } PofConfig;
 
@@ -283,7 +279,8 @@ void pof_config_defaults(PofConfig *cfg);
  * their help and *help_only is set (then cfg holds defaults and nothing is validated).
  * Collective on comm.
  */
-PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg, PetscBool *help_only);
+PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg,
+                               PetscBool *help_only);
 
 /**
  * The options of a run given as text: `base` then `line` (either may be NULL), then -run_dir
@@ -291,7 +288,9 @@ PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cm
  * the text is an error). With check_only, the values are parsed but their combination is not
  * validated (for the base options of pof sweep, checked before any line runs). Collective on comm.
  */
-PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base, const char *line, const char *run_dir, PetscBool check_only, PofConfig *cfg);
+PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base,
+                                    const char *line, const char *run_dir, PetscBool check_only,
+                                    PofConfig *cfg);
 
 /**
  * All options in opts (NULL = the global database) except those of command `cmd`, as one string
@@ -320,7 +319,8 @@ PetscErrorCode pof_config_json(const PofConfig *cfg, char **json);
  * be NULL) are skipped. Returns the number of differing keys, or -1 if either text is not a JSON
  * object. Not collective; pure.
  */
-int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len);
+int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore,
+                         char *buf, size_t len);
 
 /** The keys of the options the table lets a resumed run change (FREE), NULL-terminated. */
 const char *const *pof_config_resume_free_keys(void);

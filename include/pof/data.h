@@ -34,17 +34,17 @@
 
 #define POF_DATA_MAX_CHANNELS 16
 
-typedef enum { POF_SPLIT_TRAIN = 0,
-               POF_SPLIT_TEST  = 1 } PofSplit;
+typedef enum { POF_SPLIT_TRAIN = 0, POF_SPLIT_TEST = 1 } PofSplit;
 
 /** What a dataset holds. Plain value. */
 typedef struct {
-  PetscInt n_train;                                                 /**< training samples in use (after -data_train_subset) */
-  PetscInt n_test;                                                  /**< test samples */
-  PetscInt c, h, w;                                                 /**< image shape */
-  PetscInt classes;                                                 /**< class count (labels are in [0, classes)) */
-  double   mean[POF_DATA_MAX_CHANNELS], std[POF_DATA_MAX_CHANNELS]; /**< per channel, training pixels in [0,1] */
-  char     name[64];                                                /**< dataset name attribute, e.g. "fashion-mnist" */
+  PetscInt n_train; /**< training samples in use (after -data_train_subset) */
+  PetscInt n_test;  /**< test samples */
+  PetscInt c, h, w; /**< image shape */
+  PetscInt classes; /**< class count (labels are in [0, classes)) */
+  double   mean[POF_DATA_MAX_CHANNELS],
+      std[POF_DATA_MAX_CHANNELS]; /**< per channel, training pixels in [0,1] */
+  char name[64];                  /**< dataset name attribute, e.g. "fashion-mnist" */
 } PofDatasetInfo;
 
 typedef struct _p_PofDataset *PofDataset;
@@ -58,14 +58,16 @@ typedef struct _p_PofDataset *PofDataset;
  * naming the file and the problem, raised on every rank. Collective on comm; *ds is owned by
  * the caller (pof_dataset_destroy).
  */
-PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg, PetscInt seed, PofDataset *ds);
+PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg,
+                                PetscInt seed, PofDataset *ds);
 
 /**
  * Same as pof_dataset_open from an in-memory HDF5 file image (the bytes of such a file);
  * every rank passes the same bytes. The buffer is copied; the caller keeps ownership.
  * Collective on comm.
  */
-PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len, const PofDataConfig *cfg, PetscInt seed, PofDataset *ds);
+PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len,
+                                      const PofDataConfig *cfg, PetscInt seed, PofDataset *ds);
 
 /** Free everything; accepts NULL and *ds == NULL, leaves *ds = NULL. Not collective. */
 PetscErrorCode pof_dataset_destroy(PofDataset *ds);
@@ -73,7 +75,8 @@ PetscErrorCode pof_dataset_destroy(PofDataset *ds);
 /** Copy the dataset's description into *info. Not collective. */
 PetscErrorCode pof_dataset_get_info(PofDataset ds, PofDatasetInfo *info);
 
-/** Full global batches per epoch: floor(n_train / global_batch) (the last partial batch is dropped). Not collective. */
+/** Full global batches per epoch: floor(n_train / global_batch) (the last partial batch is
+ * dropped). Not collective. */
 PetscInt pof_dataset_batches_per_epoch(PofDataset ds, PetscInt global_batch);
 
 /**
@@ -84,7 +87,8 @@ PetscInt pof_dataset_batches_per_epoch(PofDataset ds, PetscInt global_batch);
  * labels. Identical global batches for any rank count. Collective on the dataset's comm;
  * x and y are the caller's buffers.
  */
-PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt global_batch, float *x, int32_t *y);
+PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt step,
+                                       PetscInt global_batch, float *x, int32_t *y);
 
 /**
  * PoF weak batch: B global indices drawn uniformly WITH replacement from [0, n_train) with the
@@ -92,7 +96,8 @@ PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt s
  * (seed, POF_RNG_WEAK_AUG, epoch, step, slot). Same rank split and buffers as
  * pof_dataset_train_batch; step may be any value >= 0. Collective.
  */
-PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt global_batch, float *x, int32_t *y);
+PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt step,
+                                      PetscInt global_batch, float *x, int32_t *y);
 
 /**
  * Evaluation: samples [start, start+count) of the split (train = the n_train samples in use),
@@ -102,21 +107,32 @@ PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt st
  * y ceil(count/P) labels. Looping start = 0, Be, 2Be, ... with count = min(Be, n - start)
  * covers every sample exactly once at any rank count. Collective.
  */
-PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt start, PetscInt count, float *x, int32_t *y, PetscInt *nlocal);
+PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt start, PetscInt count,
+                                      float *x, int32_t *y, PetscInt *nlocal);
 
-/** The global sample indices idx[B] of training batch (epoch, step) (for tests and the PoF fixture). Not collective. */
-PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt global_batch, PetscInt *idx);
+/** The global sample indices idx[B] of training batch (epoch, step) (for tests and the PoF
+ * fixture). Not collective. */
+PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt step,
+                                         PetscInt global_batch, PetscInt *idx);
 
 /** The global sample indices idx[B] of weak batch (epoch, step). Not collective. */
-PetscErrorCode pof_dataset_weak_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt global_batch, PetscInt *idx);
+PetscErrorCode pof_dataset_weak_indices(PofDataset ds, PetscInt epoch, PetscInt step,
+                                        PetscInt global_batch, PetscInt *idx);
 
 /** The epoch permutation perm[n] of 0..n-1 (recipe in the file comment). Pure, not collective. */
 void pof_data_epoch_perm(PetscInt seed, PetscInt epoch, PetscInt n, PetscInt *perm);
 
-/** Start of part `part` of the contiguous partition of n items into `parts`: floor(part*n/parts). Pure. */
-static inline PetscInt pof_data_share_lo(PetscInt n, PetscInt parts, PetscInt part) { return (PetscInt)(((int64_t)part * n) / parts); }
+/** Start of part `part` of the contiguous partition of n items into `parts`: floor(part*n/parts).
+ * Pure. */
+static inline PetscInt pof_data_share_lo(PetscInt n, PetscInt parts, PetscInt part)
+{
+  return (PetscInt)(((int64_t)part * n) / parts);
+}
 
 /** The part of the partition above that holds item i (0 <= i < n). Pure. */
-static inline PetscInt pof_data_share_owner(PetscInt n, PetscInt parts, PetscInt i) { return (PetscInt)((((int64_t)i + 1) * parts - 1) / n); }
+static inline PetscInt pof_data_share_owner(PetscInt n, PetscInt parts, PetscInt i)
+{
+  return (PetscInt)((((int64_t)i + 1) * parts - 1) / n);
+}
 
 #endif

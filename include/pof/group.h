@@ -1,6 +1,7 @@
 /**
  * @file group.h
- * @brief Rank groups of pof sweep: communicator split, a dynamic work counter, file-image broadcast.
+ * @brief Rank groups of pof sweep: communicator split, a dynamic work counter, file-image
+ * broadcast.
  *
  * The world communicator is split into size/G groups of G consecutive ranks (group g holds
  * world ranks [g*G, (g+1)*G)); rank 0 of each group is its leader. Work items (grid lines) are
@@ -22,7 +23,8 @@ typedef struct {
   PetscMPIInt rank; /**< rank in the group (0 = leader) */
 } PofGroups;
 
-/** Split world into groups of G ranks; error naming the sizes if G < 1 or G does not divide the world size. Collective on world. */
+/** Split world into groups of G ranks; error naming the sizes if G < 1 or G does not divide the
+ * world size. Collective on world. */
 PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g);
 PetscErrorCode pof_group_destroy(PofGroups *g);
 
@@ -48,7 +50,8 @@ PetscErrorCode pof_group_next_item(const PofGroups *g, PofCounter c, int64_t *it
  */
 PetscErrorCode pof_bcast_image(MPI_Comm comm, int root, void **buf, size_t *len, size_t chunk);
 
-/** Read a whole file on root and broadcast it with pof_bcast_image (error naming the file, on every rank). Collective. */
+/** Read a whole file on root and broadcast it with pof_bcast_image (error naming the file, on every
+ * rank). Collective. */
 PetscErrorCode pof_bcast_file(MPI_Comm comm, int root, const char *path, void **buf, size_t *len);
 
 #endif

@@ -17,7 +17,8 @@
 
 /** One line, no spaces, ASCII only (other characters as \uXXXX), keys in insertion order,
     reals with 17 significant digits. */
-#define POF_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+#define POF_JSON_FLAGS \
+  (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
 
 /** A real, or null when v is NaN or infinite (JSON has no literal for them: a diverged run must
     not make its rows unreadable). New reference; NULL only when out of memory. */

@@ -36,8 +36,7 @@
 #include "pof/core.h"
 
 /** Compute data type of the network. */
-typedef enum { POF_DT_F32  = 0,
-               POF_DT_BF16 = 1 } PofDType;
+typedef enum { POF_DT_F32 = 0, POF_DT_BF16 = 1 } PofDType;
 
 /** The architecture. */
 typedef struct {
@@ -46,11 +45,13 @@ typedef struct {
   PetscInt classes;
 } PofWrnShape;
 
-typedef enum { POF_TENSOR_CONV,
-               POF_TENSOR_BN_WEIGHT,
-               POF_TENSOR_BN_BIAS,
-               POF_TENSOR_LINEAR_WEIGHT,
-               POF_TENSOR_LINEAR_BIAS } PofTensorKind;
+typedef enum {
+  POF_TENSOR_CONV,
+  POF_TENSOR_BN_WEIGHT,
+  POF_TENSOR_BN_BIAS,
+  POF_TENSOR_LINEAR_WEIGHT,
+  POF_TENSOR_LINEAR_BIAS
+} PofTensorKind;
 
 /** One parameter tensor of the arena. */
 typedef struct {
@@ -61,8 +62,7 @@ typedef struct {
 } PofTensorInfo;
 
 /** BN mode of a forward pass. */
-typedef enum { POF_BN_TRAIN = 0,
-               POF_BN_EVAL  = 1 } PofBnMode;
+typedef enum { POF_BN_TRAIN = 0, POF_BN_EVAL = 1 } PofBnMode;
 
 enum {
   POF_FWD_KEEP           = 1, /**< keep activations for pof_wrn_features_backward */
@@ -71,7 +71,8 @@ enum {
 
 /** Sum buf[0..n) in place over every rank sharing BN statistics (an MPI_Allreduce). */
 typedef PetscErrorCode (*PofSumFn)(void *ctx, double *buf, PetscInt n);
-/** Gradient slice [offset, offset + count) of the arena is final (called in reverse layer order). */
+/** Gradient slice [offset, offset + count) of the arena is final (called in reverse layer order).
+ */
 typedef PetscErrorCode (*PofGradReadyFn)(void *ctx, PetscInt offset, PetscInt count);
 
 typedef struct _p_PofWrn *PofWrn;
@@ -83,15 +84,18 @@ PetscErrorCode pof_nn_finalize(void);
 
 /** Check a shape (depth 6n+4, positive sizes); error naming the bad field. */
 PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm);
-/** Parameter count, feature-extractor parameter count, feature dimension and BN-state length of a shape. */
-PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature, PetscInt *feature_dim, PetscInt *n_bn_state);
+/** Parameter count, feature-extractor parameter count, feature dimension and BN-state length of a
+ * shape. */
+PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature,
+                                   PetscInt *feature_dim, PetscInt *n_bn_state);
 
 /**
  * Create a WRN with zeroed arenas (call pof_wrn_init_params or fill the arena). `input_grad`
  * enables the gradient with respect to the input (tests). bf16 fails with PETSC_ERR_SUP on a
  * CPU without AVX-512 (oneDNN 2.6 has no bf16 convolutions there). Not collective.
  */
-PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad, PofWrn *m);
+PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad,
+                              PofWrn *m);
 PetscErrorCode pof_wrn_destroy(PofWrn *m);
 
 void                 pof_wrn_get_shape(PofWrn m, PofWrnShape *shape);
@@ -124,21 +128,23 @@ PetscBool pof_wrn_recompute(PofWrn m);
  * first (plain input) runs oneDNN's Winograd F(4x4,3x3) in forward, backward data and backward
  * weights, about twice as fast as the direct algorithm on AVX-512, for a larger rounding error
  * (relative L2 about 1e-6 against a double reference, direct 2e-7) and a larger shared
- * scratchpad (at most 64 MiB per primitive call: larger batches run in chunks). bf16 has no Winograd kernel: the
- * direct algorithm runs. Off (direct everywhere) after pof_wrn_create.
+ * scratchpad (at most 64 MiB per primitive call: larger batches run in chunks). bf16 has no
+ * Winograd kernel: the direct algorithm runs. Off (direct everywhere) after pof_wrn_create.
  */
 PetscErrorCode pof_wrn_set_winograd(PofWrn m, PetscBool on);
 PetscBool      pof_wrn_winograd(PofWrn m);
 
 /** POF.md initialization from stream (seed, POF_RNG_INIT, tensor index): Kaiming-normal
-    (fan_out) convs, BN weight 1 / bias 0, linear weight N(0, 0.1^2), bias 0; running mean 0, var 1. */
+    (fan_out) convs, BN weight 1 / bias 0, linear weight N(0, 0.1^2), bias 0; running mean 0, var 1.
+ */
 PetscErrorCode pof_wrn_init_params(PofWrn m, PetscInt seed);
 
 /** Synchronized BN: fn sums the per-channel statistics across ranks (NULL = per-rank BN). */
 void pof_wrn_set_bn_sum(PofWrn m, PofSumFn fn, void *ctx);
 /** Gradient-ready hook for overlapping the gradient exchange with backward (NULL = none). */
 void pof_wrn_set_grad_ready(PofWrn m, PofGradReadyFn fn, void *ctx);
-/** Call the gradient-ready hook for [offset, offset+count) (the caller computed that slice, e.g. θ). */
+/** Call the gradient-ready hook for [offset, offset+count) (the caller computed that slice, e.g.
+ * θ). */
 PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count);
 
 /**
@@ -150,7 +156,8 @@ PetscErrorCode pof_wrn_report_grad(PofWrn m, PetscInt offset, PetscInt count);
  * the deterministic eval-mode function, used by pof analyze; no BN-sum calls).
  * n may vary from call to call (primitives are created once per distinct n).
  */
-PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h);
+PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n,
+                                const float *x, float *h);
 
 /**
  * Backward of the last forward, which must have been a kept one (an error otherwise: an unkept
@@ -163,9 +170,10 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
 PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx);
 
 /** ReLU handling of the following passes (pof analyze's difference quotients). */
-typedef enum { POF_RELU_LIVE   = 0, /**< max(0, .) as usual */
-               POF_RELU_RECORD = 1, /**< as usual, and store every ReLU's on/off pattern */
-               POF_RELU_REPLAY = 2  /**< use the stored patterns (forward and backward) instead */
+typedef enum {
+  POF_RELU_LIVE   = 0, /**< max(0, .) as usual */
+  POF_RELU_RECORD = 1, /**< as usual, and store every ReLU's on/off pattern */
+  POF_RELU_REPLAY = 2  /**< use the stored patterns (forward and backward) instead */
 } PofReluMode;
 
 /**
@@ -188,16 +196,19 @@ PetscBool pof_wrn_uses_ref_impl(PofWrn m);
 /* ----------------------------------------------------------------- classifier and loss */
 
 /** logits (n, C) = h (n, F) W^T + b, W (C, F) row-major; dot products accumulated in double. */
-void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *b, const float *h, float *logits);
+void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *b,
+                        const float *h, float *logits);
 /**
  * Backward of pof_linear_forward given dlogits (n, C): dW (C, F) and db (C) are OVERWRITTEN with
  * the sums over the n rows (NULL = not wanted); dh (n, F) = dlogits W (NULL = not wanted).
  */
-void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *h, const float *dlogits, float *dW, float *db, float *dh);
+void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *h,
+                         const float *dlogits, float *dW, float *db, float *dh);
 /**
  * Softmax cross-entropy of n rows: *loss_sum = Σ_i CE_i (double), *wrong = rows whose argmax is
  * not the label; dlogits (nullable) = scale * (softmax - onehot). Labels must be in [0, C).
  */
-void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *labels, double scale, double *loss_sum, PetscInt *wrong, float *dlogits);
+void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *labels,
+                    double scale, double *loss_sum, PetscInt *wrong, float *dlogits);
 
 #endif

@@ -42,12 +42,17 @@ typedef struct {
  * Range search of one PoF step. h (n × F float) and y are this rank's share of the weak batch,
  * `weak_global` the size of the weak batch shared by dir_sum. W0 (C × F) and b0 (C) are θ0 in
  * double. gamma is the expansion factor (drawn by the caller from the shared γ stream).
- * Writes the perturbed classifier θ̃ = θ0 − γ η* g into Wt, bt (float) and the diagnostics into res.
+ * Writes the perturbed classifier θ̃ = θ0 − γ η* g into Wt, bt (float) and the diagnostics into
+ * res.
  * Collective through the callbacks. Scratch memory is allocated per call.
  */
-PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, PetscInt weak_global, double gamma, float *Wt, float *bt, PofRangeResult *res);
+PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F,
+                                PetscInt C, const double *W0, const double *b0, PetscInt n,
+                                const float *h, const int32_t *y, PetscInt weak_global,
+                                double gamma, float *Wt, float *bt, PofRangeResult *res);
 
 /** γ of (seed, epoch, step, slot): Uniform[0, gamma_max) from the POF_RNG_GAMMA stream. */
-double pof_gamma_draw(PetscInt seed, PetscInt epoch, PetscInt step, PetscInt slot, double gamma_max);
+double pof_gamma_draw(PetscInt seed, PetscInt epoch, PetscInt step, PetscInt slot,
+                      double gamma_max);
 
 #endif

@@ -24,7 +24,8 @@
  * or dir does not exist. Error (nothing renamed) when there are candidates but none is good: the
  * message lists each with its reason. Error if dir cannot be listed or the name does not fit.
  */
-PetscErrorCode pof_rundir_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found);
+PetscErrorCode pof_rundir_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len,
+                                      PetscBool *found);
 
 /**
  * Delete all but the newest `keep` (>= 1) "ckpt-<10 digits>.h5" files in dir, and stale
@@ -57,7 +58,8 @@ PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock);
 /** Release a lock of pof_rundir_lock (no-op for -1); sets *lock to -1. Local. */
 void pof_rundir_unlock(int *lock);
 
-/** "<dir>/ckpt-<global_step, 10 digits>.h5" into path (len bytes); error if it does not fit. Not collective. */
+/** "<dir>/ckpt-<global_step, 10 digits>.h5" into path (len bytes); error if it does not fit. Not
+ * collective. */
 PetscErrorCode pof_rundir_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len);
 
 /**
@@ -73,7 +75,8 @@ typedef struct {
 } PofRunStart;
 
 /** Checks of a -model_in file before the run directory is made (the shape options, ...). */
-typedef PetscErrorCode (*PofModelCheck)(MPI_Comm comm, const char *path, const PofCkptMeta *meta, void *ctx);
+typedef PetscErrorCode (*PofModelCheck)(MPI_Comm comm, const char *path, const PofCkptMeta *meta,
+                                        void *ctx);
 
 /**
  * Resolve once where a run in `dir` starts. Collective on comm. In order:
@@ -87,9 +90,12 @@ typedef PetscErrorCode (*PofModelCheck)(MPI_Comm comm, const char *path, const P
  *     aside) is the start point, its metadata read.
  * *out holds the result and the lock; on error the lock is released.
  */
-PetscErrorCode pof_rundir_start(MPI_Comm comm, const char *dir, PetscBool resume_auto, const char *model_in, PofModelCheck check, void *ctx, PofRunStart *out);
+PetscErrorCode pof_rundir_start(MPI_Comm comm, const char *dir, PetscBool resume_auto,
+                                const char *model_in, PofModelCheck check, void *ctx,
+                                PofRunStart *out);
 
-/** Name of one "ckpt-<10 digits>.h5" in dir (the newest by name) into name, "" if none or no dir. Collective. */
+/** Name of one "ckpt-<10 digits>.h5" in dir (the newest by name) into name, "" if none or no dir.
+ * Collective. */
 PetscErrorCode pof_rundir_any_checkpoint(MPI_Comm comm, const char *dir, char name[256]);
 
 #endif

@@ -28,18 +28,26 @@ typedef struct {
 
 /** Set up for model m and shard s (both owned by the caller); allocates the PoF buffers when
     theta0 != NULL (copied). Enables synchronized BN when cfg->opt.bn_sync and size > 1. */
-PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *cfg, PofWrn m, PofShard s, PetscInt B, PetscInt Bw, const double *theta0);
+PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *cfg, PofWrn m,
+                                PofShard s, PetscInt B, PetscInt Bw, const double *theta0);
 PetscErrorCode pof_stepper_release(PofStepper *st);
 
 /** SGD step on x (nloc samples): classifier (W, b) (NULL = own), update [0, upd_end). */
-PetscErrorCode pof_stepper_sgd(PofStepper *st, double lr, const float *x, const int32_t *y, PetscInt upd_end, const float *W, const float *b, PetscBool classifier_grad, double *loss_sum, PetscInt *wrong);
-/** SAM step (ρ, synchronized or per-rank perturbation; BN running statistics untouched in pass 2). */
-PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong);
+PetscErrorCode pof_stepper_sgd(PofStepper *st, double lr, const float *x, const int32_t *y,
+                               PetscInt upd_end, const float *W, const float *b,
+                               PetscBool classifier_grad, double *loss_sum, PetscInt *wrong);
+/** SAM step (ρ, synchronized or per-rank perturbation; BN running statistics untouched in pass 2).
+ */
+PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const int32_t *y,
+                               double *loss_sum, PetscInt *wrong);
 /**
  * PoF step (POF.md): weak features of xw (nwloc samples, no activations kept), range search
  * (global or local mode), main batch through φ and θ̃, SGD on φ only. gamma_slot: the γ stream
  * slot (0 in global mode, the rank in local mode is chosen here).
  */
-PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscInt epoch, PetscInt step, const float *x, const int32_t *y, const float *xw, const int32_t *yw, PofRangeResult *res, double *loss_sum, PetscInt *wrong);
+PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscInt epoch,
+                               PetscInt step, const float *x, const int32_t *y, const float *xw,
+                               const int32_t *yw, PofRangeResult *res, double *loss_sum,
+                               PetscInt *wrong);
 
 #endif

@@ -32,11 +32,11 @@
 #include "pof/trainer.h"
 
 typedef struct {
-  PofRunKind kind;                  /**< -sweep_command posttrain|pretrain */
-  char       grid[POF_PATH_MAX];    /**< -sweep_grid: one run per line, '#' comments */
-  char       dir[POF_PATH_MAX];     /**< -sweep_dir: DIR/line-NNN per run */
-  char       summary[POF_PATH_MAX]; /**< -sweep_summary: prefix of .csv/.jsonl (default DIR/summary) */
-  PetscInt   group_size;            /**< -sweep_group_size G */
+  PofRunKind kind;               /**< -sweep_command posttrain|pretrain */
+  char       grid[POF_PATH_MAX]; /**< -sweep_grid: one run per line, '#' comments */
+  char       dir[POF_PATH_MAX];  /**< -sweep_dir: DIR/line-NNN per run */
+  char summary[POF_PATH_MAX];    /**< -sweep_summary: prefix of .csv/.jsonl (default DIR/summary) */
+  PetscInt group_size;           /**< -sweep_group_size G */
 } PofSweepConfig;
 
 typedef struct {
@@ -54,6 +54,7 @@ void pof_sweep_set_stop_check(PofSweepStopFn fn);
  * empty grid, bad group size, unwritable DIR) are returned on every rank; errors of one line
  * are recorded and not returned. Collective on world.
  */
-PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofSweepTotals *totals);
+PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base,
+                             PofSweepTotals *totals);
 
 #endif

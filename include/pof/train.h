@@ -13,13 +13,17 @@
  * model's own θ). Loss = Σ CE / global_batch, so per-rank gradients sum to the global-batch
  * gradient. Writes the gradient of φ into the model's gradient arena and, when classifier_grad
  * is true, the gradient of θ into its tail (else zeros). BN running statistics are updated when
- * update_running is true (SAM's second pass passes false). Returns the local CE sum and error count.
- * Collective only through the model's BN-sum hook.
+ * update_running is true (SAM's second pass passes false). Returns the local CE sum and error
+ * count. Collective only through the model's BN-sum hook.
  */
-PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const int32_t *y, PetscInt global_batch, const float *W, const float *b, PetscBool classifier_grad, PetscBool update_running, double *loss_sum, PetscInt *wrong);
+PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const int32_t *y,
+                                   PetscInt global_batch, const float *W, const float *b,
+                                   PetscBool classifier_grad, PetscBool update_running,
+                                   double *loss_sum, PetscInt *wrong);
 
 /** Evaluation forward of a local batch (BN in eval mode): CE sum and error count. Local. */
-PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong);
+PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y,
+                              double *loss_sum, PetscInt *wrong);
 
 /**
  * After the first step: when any convolution of m runs a oneDNN reference (`ref:`) kernel on
@@ -29,6 +33,7 @@ PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_
 PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *cmd);
 
 /** Synthetic batch for benchmarks: x ~ N(0,1), y uniform, from stream (seed, SYNTH, step). */
-void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n, PetscInt sample_len, PetscInt classes, float *x, int32_t *y);
+void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n,
+                         PetscInt sample_len, PetscInt classes, float *x, int32_t *y);
 
 #endif

@@ -18,13 +18,13 @@
 #include "pof/data.h"
 #include "pof/nn.h"
 
-typedef enum { POF_RUN_PRETRAIN  = 0,
-               POF_RUN_POSTTRAIN = 1 } PofRunKind;
+typedef enum { POF_RUN_PRETRAIN = 0, POF_RUN_POSTTRAIN = 1 } PofRunKind;
 
 /** How pof_trainer_run ended. */
-typedef enum { POF_RUN_FINISHED         = 0, /**< trained to the last epoch; model.h5 written */
-               POF_RUN_STOPPED          = 1, /**< stopped on request (cfg.stop_requested) after a checkpoint */
-               POF_RUN_ALREADY_FINISHED = 2  /**< the run directory holds a finished run: nothing trained */
+typedef enum {
+  POF_RUN_FINISHED         = 0, /**< trained to the last epoch; model.h5 written */
+  POF_RUN_STOPPED          = 1, /**< stopped on request (cfg.stop_requested) after a checkpoint */
+  POF_RUN_ALREADY_FINISHED = 2  /**< the run directory holds a finished run: nothing trained */
 } PofRunStatus;
 extern const char *const PofRunStatusNames[]; /**< "finished", "stopped", "already_finished" */
 
@@ -48,7 +48,8 @@ typedef struct _p_PofTrainer *PofTrainer;
  * checkpoints (ckpt-*.h5) is refused with an error naming it. On error everything built so far is
  * freed and *t is NULL (pof sweep goes on with the next line). Works on any communicator.
  */
-PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *t);
+PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind,
+                                  PofTrainer *t);
 /**
  * Train for the configured epochs, evaluating after each. At the end the final checkpoint
  * ckpt-<step>.h5 is written and model.h5 is a hard link of it (a copy where links fail), so a
@@ -73,12 +74,16 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *t);
  * and convolution algorithm, and set its parameters and BN running statistics on every rank. If
  * theta is not NULL, *theta receives every parameter in double (PetscFree it).
  */
-PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info, PofWrn *m, double **theta);
+PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info,
+                              PofWrn *m, double **theta);
 
 /** Evaluate a model file on a split of a dataset (pof eval): mean CE loss and error in percent. */
-PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count);
+PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss,
+                                 double *error_pct, PetscInt *count);
 
 /** Learning rate of the schedule at (0-based) epoch `epoch`. */
-double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch);
+double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
+                       PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs,
+                       PetscInt epoch);
 
 #endif

@@ -8,11 +8,13 @@
 
 void pof_grid(PetscInt n, double r, double *alpha)
 {
-  for (PetscInt i = 0; i < n; i++) alpha[i] = n == 1 ? 0.0 : -r + 2.0 * r * (double)i / (double)(n - 1);
+  for (PetscInt i = 0; i < n; i++)
+    alpha[i] = n == 1 ? 0.0 : -r + 2.0 * r * (double)i / (double)(n - 1);
   if (n % 2 == 1) alpha[n / 2] = 0.0;
 }
 
-void pof_direction_filter_normalized(PofWrn m, const double *theta, PetscInt seed, PetscInt index, double *d)
+void pof_direction_filter_normalized(PofWrn m, const double *theta, PetscInt seed, PetscInt index,
+                                     double *d)
 {
   PetscInt             nt;
   const PofTensorInfo *t = pof_wrn_tensors(m, &nt);
@@ -39,14 +41,16 @@ void pof_direction_filter_normalized(PofWrn m, const double *theta, PetscInt see
   }
 }
 
-PetscErrorCode pof_landscape_1d(PofLossFn L, const double *theta, const double *d, PetscInt n, const double *alpha, double *loss)
+PetscErrorCode pof_landscape_1d(PofLossFn L, const double *theta, const double *d, PetscInt n,
+                                const double *alpha, double *loss)
 {
   PetscFunctionBegin;
   PetscCall(pof_lossfn_eval_points(L, theta, d, alpha, NULL, NULL, n, loss));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_landscape_2d(PofLossFn L, const double *theta, const double *d1, const double *d2, PetscInt n, const double *alpha, double *loss)
+PetscErrorCode pof_landscape_2d(PofLossFn L, const double *theta, const double *d1,
+                                const double *d2, PetscInt n, const double *alpha, double *loss)
 {
   double *a1, *a2;
   PetscFunctionBegin;

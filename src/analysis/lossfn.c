@@ -16,12 +16,14 @@ struct _p_PofLossFn {
   PetscBool frozen;
 };
 
-PetscErrorCode pof_lossfn_create(MPI_Comm comm, PofWrn m, PetscInt nlocal, const float *x, const int32_t *y, PetscInt nglobal, PetscInt batch, PofLossFn *out)
+PetscErrorCode pof_lossfn_create(MPI_Comm comm, PofWrn m, PetscInt nlocal, const float *x,
+                                 const int32_t *y, PetscInt nglobal, PetscInt batch, PofLossFn *out)
 {
   PofLossFn   L;
   PofWrnShape s;
   PetscFunctionBegin;
-  PetscCheck(nglobal > 0 && batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "the evaluation subset and the chunk size must be positive");
+  PetscCheck(nglobal > 0 && batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "the evaluation subset and the chunk size must be positive");
   PetscCall(PetscCalloc1(1, &L));
   pof_wrn_get_shape(m, &s);
   L->comm      = comm;
@@ -34,12 +36,14 @@ PetscErrorCode pof_lossfn_create(MPI_Comm comm, PofWrn m, PetscInt nlocal, const
   L->C         = s.classes;
   L->n_params  = pof_wrn_num_params(m);
   L->n_feature = pof_wrn_num_feature_params(m);
-  PetscCall(PetscMalloc2((size_t)PetscMax(nlocal, 1) * (size_t)L->sample, &L->x, PetscMax(nlocal, 1), &L->y));
+  PetscCall(PetscMalloc2((size_t)PetscMax(nlocal, 1) * (size_t)L->sample, &L->x,
+                         PetscMax(nlocal, 1), &L->y));
   if (nlocal > 0) {
     PetscCall(PetscArraycpy(L->x, x, (size_t)nlocal * (size_t)L->sample));
     PetscCall(PetscArraycpy(L->y, y, nlocal));
   }
-  PetscCall(PetscMalloc6(batch * L->F, &L->h, batch * L->C, &L->logits, batch * L->C, &L->dlogits, batch * L->F, &L->dh, L->C * L->F, &L->dW, L->C, &L->db));
+  PetscCall(PetscMalloc6(batch * L->F, &L->h, batch * L->C, &L->logits, batch * L->C, &L->dlogits,
+                         batch * L->F, &L->dh, L->C * L->F, &L->dW, L->C, &L->db));
   *out = L;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -90,8 +94,10 @@ static PetscErrorCode local_loss(PofLossFn L, double *sum, PetscInt *wrong)
     const PetscInt n = PetscMin(L->batch, L->nlocal - s);
     double         ls;
     PetscInt       w;
-    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, L->h));
-    pof_linear_forward(n, L->F, L->C, P + L->n_feature, P + L->n_feature + L->C * L->F, L->h, L->logits);
+    PetscCall(
+        pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, L->h));
+    pof_linear_forward(n, L->F, L->C, P + L->n_feature, P + L->n_feature + L->C * L->F, L->h,
+                       L->logits);
     pof_softmax_ce(n, L->C, L->logits, L->y + s, 1.0, &ls, &w, NULL);
     *sum += ls;
     *wrong += w;
@@ -113,13 +119,16 @@ PetscErrorCode pof_lossfn_eval(PofLossFn L, const double *theta, double *loss, d
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_lossfn_eval_points(PofLossFn L, const double *theta, const double *d1, const double *a1, const double *d2, const double *a2, PetscInt k, double *loss)
+PetscErrorCode pof_lossfn_eval_points(PofLossFn L, const double *theta, const double *d1,
+                                      const double *a1, const double *d2, const double *a2,
+                                      PetscInt k, double *loss)
 {
   float *P = pof_wrn_params(L->m);
   PetscFunctionBegin;
   for (PetscInt j = 0; j < k; j++) {
     PetscInt w;
-    for (PetscInt i = 0; i < L->n_params; i++) P[i] = (float)(theta[i] + a1[j] * d1[i] + (d2 ? a2[j] * d2[i] : 0.0));
+    for (PetscInt i = 0; i < L->n_params; i++)
+      P[i] = (float)(theta[i] + a1[j] * d1[i] + (d2 ? a2[j] * d2[i] : 0.0));
     pof_wrn_params_changed(L->m);
     PetscCall(local_loss(L, &loss[j], &w));
   }
@@ -141,7 +150,8 @@ PetscErrorCode pof_lossfn_grad(PofLossFn L, const double *theta, double *loss, d
     const PetscInt n = PetscMin(L->batch, L->nlocal - s);
     double         ls;
     PetscInt       w;
-    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, POF_FWD_KEEP, n, L->x + (size_t)s * (size_t)L->sample, L->h));
+    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, POF_FWD_KEEP, n,
+                               L->x + (size_t)s * (size_t)L->sample, L->h));
     pof_linear_forward(n, F, C, P + nf, P + nf + C * F, L->h, L->logits);
     pof_softmax_ce(n, C, L->logits, L->y + s, 1.0 / (double)L->nglobal, &ls, &w, L->dlogits);
     buf[np] += ls;
@@ -166,14 +176,16 @@ PetscErrorCode pof_lossfn_freeze_relu(PofLossFn L, const double *theta, PetscBoo
   if (!freeze) PetscFunctionReturn(PETSC_SUCCESS);
   if (!L->masks) {
     L->mask_bytes = 0;
-    for (PetscInt s = 0; s < L->nlocal; s += L->batch) L->mask_bytes += pof_wrn_relu_mask_bytes(L->m, PetscMin(L->batch, L->nlocal - s));
+    for (PetscInt s = 0; s < L->nlocal; s += L->batch)
+      L->mask_bytes += pof_wrn_relu_mask_bytes(L->m, PetscMin(L->batch, L->nlocal - s));
     PetscCall(PetscMalloc1(PetscMax(L->mask_bytes, 1), &L->masks));
   }
   set_params(L, theta);
   PetscCall(pof_wrn_relu_masks(L->m, POF_RELU_RECORD, L->masks, L->mask_bytes));
   for (PetscInt s = 0; s < L->nlocal; s += L->batch) {
     const PetscInt n = PetscMin(L->batch, L->nlocal - s);
-    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, L->h));
+    PetscCall(
+        pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, L->h));
   }
   L->frozen = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -186,7 +198,8 @@ PetscErrorCode pof_lossfn_features(PofLossFn L, const double *theta, float *h)
   PetscCall(pass_begin(L));
   for (PetscInt s = 0; s < L->nlocal; s += L->batch) {
     const PetscInt n = PetscMin(L->batch, L->nlocal - s);
-    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, h + (size_t)s * (size_t)L->F));
+    PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample,
+                               h + (size_t)s * (size_t)L->F));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,4 +1,5 @@
-/* Hessian operators, the MATSHELL, SLEPc top-k and Hutchinson traces: see include/pof/analysis.h. */
+/* Hessian operators, the MATSHELL, SLEPc top-k and Hutchinson traces: see include/pof/analysis.h.
+ */
 #include "pof/analysis.h"
 #include "pof/comm.h"
 #include "pof/rng.h"
@@ -49,7 +50,8 @@ static PetscErrorCode net_destroy(void *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_hess_network_create(PofLossFn L, const double *theta, double eps_rel, PofHessOp *op)
+PetscErrorCode pof_hess_network_create(PofLossFn L, const double *theta, double eps_rel,
+                                       PofHessOp *op)
 {
   NetCtx *c;
   PetscFunctionBegin;
@@ -184,7 +186,10 @@ static PetscErrorCode cls_destroy(void *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_hess_classifier_create(MPI_Comm comm, PetscInt nlocal, PetscInt F, PetscInt C, const float *h, const int32_t *y, PetscInt nglobal, const double *W0, const double *b0, double eps_rel, PetscBool exact, PofHessOp *op)
+PetscErrorCode pof_hess_classifier_create(MPI_Comm comm, PetscInt nlocal, PetscInt F, PetscInt C,
+                                          const float *h, const int32_t *y, PetscInt nglobal,
+                                          const double *W0, const double *b0, double eps_rel,
+                                          PetscBool exact, PofHessOp *op)
 {
   ClsCtx *c;
   PetscFunctionBegin;
@@ -201,10 +206,12 @@ PetscErrorCode pof_hess_classifier_create(MPI_Comm comm, PetscInt nlocal, PetscI
   PetscCall(PetscMalloc2(PetscMax(nlocal, 1) * F, &c->h, PetscMax(nlocal, 1), &c->y));
   for (PetscInt i = 0; i < nlocal * F; i++) c->h[i] = h[i];
   for (PetscInt i = 0; i < nlocal; i++) {
-    PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "label %d outside [0, %" PetscInt_FMT ")", (int)y[i], C);
+    PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "label %d outside [0, %" PetscInt_FMT ")", (int)y[i], C);
     c->y[i] = y[i];
   }
-  PetscCall(PetscMalloc6(c->n, &c->theta, 2 * c->n, &c->tp, c->n, &c->gp, c->n + 1, &c->gm, C, &c->z, C, &c->p));
+  PetscCall(PetscMalloc6(c->n, &c->theta, 2 * c->n, &c->tp, c->n, &c->gp, c->n + 1, &c->gm, C,
+                         &c->z, C, &c->p));
   PetscCall(PetscArraycpy(c->theta, W0, C * F));
   PetscCall(PetscArraycpy(c->theta + C * F, b0, C));
   c->theta_norm = norm2(c->n, c->theta);
@@ -218,7 +225,8 @@ PetscErrorCode pof_hess_classifier_create(MPI_Comm comm, PetscInt nlocal, PetscI
 PetscErrorCode pof_hess_classifier_grad(PofHessOp *op, const double *Wb, double *loss, double *grad)
 {
   PetscFunctionBegin;
-  PetscCheck(op->apply == cls_apply, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "not a classifier-block operator");
+  PetscCheck(op->apply == cls_apply, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+             "not a classifier-block operator");
   PetscCall(cls_grad((ClsCtx *)op->ctx, Wb, loss, grad));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -315,7 +323,8 @@ PetscErrorCode pof_curvature(PofHessOp *op, const double *v, double *kappa)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_hutchinson(PofHessOp *op, PetscInt probes, PetscInt seed, double *trace, double *se)
+PetscErrorCode pof_hutchinson(PofHessOp *op, PetscInt probes, PetscInt seed, double *trace,
+                              double *se)
 {
   double *z, *hz, s = 0, s2 = 0;
   PetscFunctionBegin;
@@ -344,7 +353,9 @@ PetscErrorCode pof_hutchinson(PofHessOp *op, PetscInt probes, PetscInt seed, dou
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_spectrum_compute(MPI_Comm comm, PofHessOp *op, PetscInt k, PetscBool vectors, double tol, PetscInt max_it, PetscInt probes, PetscInt seed, PofSpectrum *s)
+PetscErrorCode pof_spectrum_compute(MPI_Comm comm, PofHessOp *op, PetscInt k, PetscBool vectors,
+                                    double tol, PetscInt max_it, PetscInt probes, PetscInt seed,
+                                    PofSpectrum *s)
 {
   Mat        A;
   EPS        eps;
@@ -354,7 +365,10 @@ PetscErrorCode pof_spectrum_compute(MPI_Comm comm, PofHessOp *op, PetscInt k, Pe
   double     t0 = pof_now();
   PetscFunctionBegin;
   PetscCall(PetscMemzero(s, sizeof(*s)));
-  PetscCheck(k >= 1 && k < op->n, comm, PETSC_ERR_ARG_OUTOFRANGE, "-analyze_top_k %" PetscInt_FMT " must be in [1, %" PetscInt_FMT ") for a block of %" PetscInt_FMT " parameters", k, op->n, op->n);
+  PetscCheck(k >= 1 && k < op->n, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-analyze_top_k %" PetscInt_FMT " must be in [1, %" PetscInt_FMT
+             ") for a block of %" PetscInt_FMT " parameters",
+             k, op->n, op->n);
   s->n              = op->n;
   s->k              = k;
   const PetscInt c0 = op->count;

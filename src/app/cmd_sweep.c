@@ -1,4 +1,5 @@
-/* pof sweep: the lines of a grid file as pretrain/posttrain runs in groups of ranks (pof/sweep.h). */
+/* pof sweep: the lines of a grid file as pretrain/posttrain runs in groups of ranks (pof/sweep.h).
+ */
 #include "commands.h"
 #include "pof/json.h"
 #include "pof/signal.h"
@@ -16,13 +17,20 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
   PetscFunctionBegin;
   PetscCall(pof_config_read(opts, comm, POF_CMD_SWEEP, &cfg, &help));
   if (help) {
-    PetscCall(pof_print(comm, "pof sweep: many runs inside one MPI job. The ranks are split into groups of G; each group takes\n"
-                              "the next line of the grid file and runs it exactly as `pof posttrain` (or pretrain) alone on G ranks.\n"
-                              "All options but -sweep_* are the runs' options (see `pof posttrain -help`); -data_file and -model_in given here\n"
-                              "are read once and shared in memory. Lines with a finished result are skipped on a rerun, an\n"
-                              "interrupted one resumes from its checkpoint, a failing one is recorded as failed.\n"
-                              "Exit status: 0 every line finished, 3 the grid went through but some lines failed (see the summary),\n"
-                              "75 stopped on a signal (rerun to resume), 1 an error before or outside the lines.\n"));
+    PetscCall(pof_print(
+        comm,
+        "pof sweep: many runs inside one MPI job. The ranks are split into groups of G; each group "
+        "takes\n"
+        "the next line of the grid file and runs it exactly as `pof posttrain` (or pretrain) alone "
+        "on G ranks.\n"
+        "All options but -sweep_* are the runs' options (see `pof posttrain -help`); -data_file "
+        "and -model_in given here\n"
+        "are read once and shared in memory. Lines with a finished result are skipped on a rerun, "
+        "an\n"
+        "interrupted one resumes from its checkpoint, a failing one is recorded as failed.\n"
+        "Exit status: 0 every line finished, 3 the grid went through but some lines failed (see "
+        "the summary),\n"
+        "75 stopped on a signal (rerun to resume), 1 an error before or outside the lines.\n"));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   memset(&sc, 0, sizeof(sc));
@@ -43,7 +51,11 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
     pof_app_exit_status = POF_EXIT_CHECKPOINT;
   else if (tot.failed > 0)
     pof_app_exit_status = POF_EXIT_FAILED_RUN;
-  PetscCall(pof_print(comm, "sweep: done: %" PetscInt_FMT " lines, %" PetscInt_FMT " finished now, %" PetscInt_FMT " skipped (finished earlier), %" PetscInt_FMT " failed, %" PetscInt_FMT " without a result\n", tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run));
+  PetscCall(pof_print(comm,
+                      "sweep: done: %" PetscInt_FMT " lines, %" PetscInt_FMT
+                      " finished now, %" PetscInt_FMT " skipped (finished earlier), %" PetscInt_FMT
+                      " failed, %" PetscInt_FMT " without a result\n",
+                      tot.lines, tot.ok, tot.skipped, tot.failed, tot.not_run));
   json_t *line = json_object();
   pof_json_set(&line, "command", json_string("sweep"));
   pof_json_set(&line, "status", json_string(tot.stopped ? "stopped" : "finished"));

@@ -12,7 +12,8 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   PofRunSummary s;
   const char   *name = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
   PetscFunctionBegin;
-  PetscCall(pof_config_read(opts, comm, kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN, &cfg, &help));
+  PetscCall(pof_config_read(
+      opts, comm, kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   /* SIGUSR1/SIGTERM: finish the step, checkpoint, exit POF_EXIT_CHECKPOINT (see signal.h) */
   PetscCall(pof_signal_install());
@@ -23,13 +24,15 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   json_t *line = json_object();
   pof_json_set(&line, "command", json_string(name));
   pof_json_set(&line, "status", json_string(PofRunStatusNames[s.status]));
-  if (s.status == POF_RUN_STOPPED) pof_json_set(&line, "signal", pof_json_string(pof_signal_name(s.stop_signal)));
+  if (s.status == POF_RUN_STOPPED)
+    pof_json_set(&line, "signal", pof_json_string(pof_signal_name(s.stop_signal)));
   pof_json_set(&line, "run_dir", pof_json_string(cfg.run.dir));
   pof_json_set(&line, "epochs_done", json_integer((json_int_t)s.epochs_done));
   pof_json_set(&line, "global_step", json_integer((json_int_t)s.global_step));
   switch (s.status) { /* a diverged run's losses are non-finite: null */
   case POF_RUN_FINISHED:
-    PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n", name, s.test_error, s.test_loss, s.seconds, s.model_path));
+    PetscCall(pof_print(comm, "%s: done, test error %.2f%%, test loss %.4f, %.1f s, model %s\n",
+                        name, s.test_error, s.test_loss, s.seconds, s.model_path));
     pof_json_set(&line, "train_loss", pof_json_real_or_null(s.train_loss));
     pof_json_set(&line, "train_error", pof_json_real_or_null(s.train_error));
     pof_json_set(&line, "test_loss", pof_json_real_or_null(s.test_loss));
@@ -54,8 +57,14 @@ static PetscErrorCode run(PetscOptions opts, MPI_Comm comm, PofRunKind kind)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm) { return run(opts, comm, POF_RUN_PRETRAIN); }
-PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm) { return run(opts, comm, POF_RUN_POSTTRAIN); }
+PetscErrorCode pof_cmd_pretrain(PetscOptions opts, MPI_Comm comm)
+{
+  return run(opts, comm, POF_RUN_PRETRAIN);
+}
+PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm)
+{
+  return run(opts, comm, POF_RUN_POSTTRAIN);
+}
 
 PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm)
 {
@@ -67,7 +76,9 @@ PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm)
   PetscCall(pof_config_read(opts, comm, POF_CMD_EVAL, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_evaluate_file(comm, &cfg, &loss, &err, &count));
-  PetscCall(pof_print(comm, "eval: %s on the %s split of %s: error %.2f%%, loss %.4f (%" PetscInt_FMT " samples)\n", cfg.model.in, cfg.eval.split, cfg.data.file, err, loss, count));
+  PetscCall(pof_print(
+      comm, "eval: %s on the %s split of %s: error %.2f%%, loss %.4f (%" PetscInt_FMT " samples)\n",
+      cfg.model.in, cfg.eval.split, cfg.data.file, err, loss, count));
   char key[2][64];
   PetscCall(PetscSNPrintf(key[0], sizeof(key[0]), "%s_error", cfg.eval.split));
   PetscCall(PetscSNPrintf(key[1], sizeof(key[1]), "%s_loss", cfg.eval.split));

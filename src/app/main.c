@@ -15,13 +15,16 @@
 #include <unistd.h>
 
 static const PofCommand commands[] = {
-  { "analyze", pof_cmd_analyze, "Hessian spectra (SLEPc), traces, curvatures and loss landscapes of a model" },
+  { "analyze", pof_cmd_analyze,
+    "Hessian spectra (SLEPc), traces, curvatures and loss landscapes of a model" },
   { "bench", pof_cmd_bench, "synthetic-data throughput of a WRN step (forward, train, pof)" },
   { "config", pof_cmd_config, "validate the options of a command and print them as JSON" },
   { "eval", pof_cmd_eval, "test (or clean train) loss and error of a model file" },
-  { "posttrain", pof_cmd_posttrain, "PoF post-training of the feature extractor (or the plain-SGD control)" },
+  { "posttrain", pof_cmd_posttrain,
+    "PoF post-training of the feature extractor (or the plain-SGD control)" },
   { "pretrain", pof_cmd_pretrain, "train a WRN from scratch (SGD or SAM)" },
-  { "sweep", pof_cmd_sweep, "many posttrain/pretrain runs (grid lines) in groups of ranks in one MPI job" },
+  { "sweep", pof_cmd_sweep,
+    "many posttrain/pretrain runs (grid lines) in groups of ranks in one MPI job" },
   { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
 };
 int pof_app_exit_status = POF_EXIT_OK;
@@ -31,7 +34,8 @@ static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
 static void usage(FILE *f)
 {
   fprintf(f, "usage: pof <command> [options]    pof <command> -help    pof --version\ncommands:\n");
-  for (int i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  for (int i = 0; i < ncommands; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "Options may also come from -options_file F and the PETSC_OPTIONS variable.\n");
 }
 
@@ -42,7 +46,10 @@ static PetscErrorCode usage_error(const char *fmt, const char *arg)
   SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, fmt, arg);
 }
 
-static int is_help_flag(const char *a) { return !strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h"); }
+static int is_help_flag(const char *a)
+{
+  return !strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h");
+}
 
 /* PETSc reads -options_file inside PetscInitialize and answers a missing file with a page of its
    configuration; check the files first and say it in one line (from the first rank only: MPI is
@@ -56,7 +63,9 @@ static int options_files_readable(int argc, char **argv)
     if (strcmp(argv[i], "-options_file")) continue;
     const char *f = i + 1 < argc ? argv[i + 1] : NULL;
     if (f && !access(f, R_OK)) continue;
-    if (!r || !strcmp(r, "0")) fprintf(stderr, "pof: error: -options_file %s: %s\n", f ? f : "(missing file name)", f ? strerror(errno) : "give a file");
+    if (!r || !strcmp(r, "0"))
+      fprintf(stderr, "pof: error: -options_file %s: %s\n", f ? f : "(missing file name)",
+              f ? strerror(errno) : "give a file");
     return 0;
   }
   return 1;
@@ -74,7 +83,8 @@ int main(int argc, char **argv)
       help = 1;
     else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-version"))
       version = 1;
-    else if (!strcmp(argv[i], "-run_error_trace")) /* read here: an error may come before any option is */
+    else if (!strcmp(argv[i],
+                     "-run_error_trace")) /* read here: an error may come before any option is */
       pof_error_set_trace(PETSC_TRUE);
     else
       argv[out++] = argv[i];
@@ -96,7 +106,8 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) usage(help ? stdout : stderr);
     if (help) return pof_comm_finish(NULL, 0, POF_EXIT_OK);
-    return pof_comm_finish(NULL, usage_error("no command given (see the list above)", ""), POF_EXIT_OK);
+    return pof_comm_finish(NULL, usage_error("no command given (see the list above)", ""),
+                           POF_EXIT_OK);
   }
   const PofCommand *cmd = NULL;
   for (int i = 0; i < ncommands; i++)
@@ -105,7 +116,8 @@ int main(int argc, char **argv)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) usage(stderr);
-    return pof_comm_finish(NULL, usage_error("unknown command '%s' (see the list above)", argv[1]), POF_EXIT_OK);
+    return pof_comm_finish(NULL, usage_error("unknown command '%s' (see the list above)", argv[1]),
+                           POF_EXIT_OK);
   }
   if (help) ierr = pof_options_set_help();
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);

@@ -19,6 +19,8 @@ PetscErrorCode pof_print_versions(MPI_Comm comm)
       mpi[i] = 0;
       break;
     }
-  PetscCall(pof_print(comm, "pof %s\n  oneDNN %s\n  PETSc  %s\n  SLEPc  %s\n  HDF5   %s\n  MPI    %s\n", POF_VERSION, dnnl, petsc, slepc, hdf5, mpi));
+  PetscCall(pof_print(comm,
+                      "pof %s\n  oneDNN %s\n  PETSc  %s\n  SLEPc  %s\n  HDF5   %s\n  MPI    %s\n",
+                      POF_VERSION, dnnl, petsc, slepc, hdf5, mpi));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

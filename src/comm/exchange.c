@@ -3,27 +3,34 @@
 
 #include <limits.h>
 
-PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf, const int sendcounts[], void *recvbuf, const int recvcounts[])
+PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf,
+                                         const int sendcounts[], void *recvbuf,
+                                         const int recvcounts[])
 {
   PetscMPIInt  size;
   int         *sdispl = NULL, *rdispl = NULL;
   MPI_Datatype rec;
   int64_t      stot = 0, rtot = 0;
   PetscFunctionBegin;
-  PetscCheck(record_bytes >= 1 && record_bytes < (size_t)INT_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "record size %zu bytes out of range [1, 2^31)", record_bytes);
+  PetscCheck(record_bytes >= 1 && record_bytes < (size_t)INT_MAX, PETSC_COMM_SELF,
+             PETSC_ERR_ARG_OUTOFRANGE, "record size %zu bytes out of range [1, 2^31)",
+             record_bytes);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(PetscMalloc2(size, &sdispl, size, &rdispl));
   for (PetscMPIInt r = 0; r < size; r++) {
-    PetscCheck(sendcounts[r] >= 0 && recvcounts[r] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "negative record count for rank %d", r);
+    PetscCheck(sendcounts[r] >= 0 && recvcounts[r] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "negative record count for rank %d", r);
     sdispl[r] = (int)stot;
     rdispl[r] = (int)rtot;
     stot += sendcounts[r];
     rtot += recvcounts[r];
-    PetscCheck(stot <= INT_MAX && rtot <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "more than 2^31 records in one exchange");
+    PetscCheck(stot <= INT_MAX && rtot <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "more than 2^31 records in one exchange");
   }
   PetscCallMPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &rec));
   PetscCallMPI(MPI_Type_commit(&rec));
-  PetscCallMPI(MPI_Alltoallv(sendbuf, sendcounts, sdispl, rec, recvbuf, recvcounts, rdispl, rec, comm));
+  PetscCallMPI(
+      MPI_Alltoallv(sendbuf, sendcounts, sdispl, rec, recvbuf, recvcounts, rdispl, rec, comm));
   PetscCallMPI(MPI_Type_free(&rec));
   PetscCall(PetscFree2(sdispl, rdispl));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -60,7 +67,8 @@ PetscErrorCode pof_comm_allgather_u64(MPI_Comm comm, const uint64_t *mine, int n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len, PetscBool *any_failed)
+PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len,
+                                      PetscBool *any_failed)
 {
   PetscMPIInt rank, size;
   int         v[2];

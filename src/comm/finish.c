@@ -64,17 +64,20 @@ int pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status)
   char                  msg[sizeof r->msg];
   MPI_Request           req;
   fflush(stdout);
-  if (finish_comm == MPI_COMM_NULL) { /* started before pof_comm_finish_init: no agreement possible */
+  if (finish_comm ==
+      MPI_COMM_NULL) { /* started before pof_comm_finish_init: no agreement possible */
     if (ierr) pof_abort_all(ierr);
     return PetscFinalize() ? POF_EXIT_ERROR : status;
   }
   MPI_Comm_rank(finish_comm, &rank);
   MPI_Comm_size(finish_comm, &size);
-  /* one MAX reduction: the worst status, the lowest failing rank (as -rank), whether some rank succeeded */
+  /* one MAX reduction: the worst status, the lowest failing rank (as -rank), whether some rank
+   * succeeded */
   v[0] = ierr ? status : 0;
   v[1] = ierr ? -rank : -size;
   v[2] = ierr ? 0 : 1;
-  if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MAX, finish_comm, &req) != MPI_SUCCESS || !wait_bounded(&req, agree_seconds())) {
+  if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MAX, finish_comm, &req) != MPI_SUCCESS ||
+      !wait_bounded(&req, agree_seconds())) {
     if (ierr) pof_abort_all(ierr); /* the others are out of reach (busy or blocked elsewhere) */
     MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
   }
@@ -84,7 +87,8 @@ int pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status)
   }
   /* some rank failed: its lowest one's message to every rank (rank 0 writes the JSON line) */
   snprintf(msg, sizeof msg, "%s", ierr && r->have ? r->msg : "");
-  if (MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, -v[1], finish_comm, &req) != MPI_SUCCESS || !wait_bounded(&req, agree_seconds())) {
+  if (MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, -v[1], finish_comm, &req) != MPI_SUCCESS ||
+      !wait_bounded(&req, agree_seconds())) {
     if (ierr) pof_abort_all(ierr);
     MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
   }

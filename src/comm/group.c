@@ -13,8 +13,11 @@ PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g)
   g->comm = MPI_COMM_NULL;
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
   PetscCallMPI(MPI_Comm_size(world, &wsize));
-  PetscCheck(G >= 1 && G <= wsize, world, PETSC_ERR_ARG_OUTOFRANGE, "-sweep_group_size %" PetscInt_FMT " must be in [1, %d] (the rank count)", G, (int)wsize);
-  PetscCheck(wsize % G == 0, world, PETSC_ERR_ARG_WRONG, "-sweep_group_size %" PetscInt_FMT " does not divide the %d ranks", G, (int)wsize);
+  PetscCheck(G >= 1 && G <= wsize, world, PETSC_ERR_ARG_OUTOFRANGE,
+             "-sweep_group_size %" PetscInt_FMT " must be in [1, %d] (the rank count)", G,
+             (int)wsize);
+  PetscCheck(wsize % G == 0, world, PETSC_ERR_ARG_WRONG,
+             "-sweep_group_size %" PetscInt_FMT " does not divide the %d ranks", G, (int)wsize);
   g->world   = world;
   g->size    = (PetscMPIInt)G;
   g->group   = wrank / g->size;
@@ -44,7 +47,8 @@ PetscErrorCode pof_counter_create(MPI_Comm world, PofCounter *out)
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(world, &rank));
   PetscCall(PetscNew(&c));
-  PetscCallMPI(MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, world, &c->base, &c->win));
+  PetscCallMPI(MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
+                                MPI_INFO_NULL, world, &c->base, &c->win));
   if (rank == 0) {
     PetscCallMPI(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, c->win));
     *c->base = 0;

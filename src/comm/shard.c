@@ -33,7 +33,8 @@ struct _p_PofShard {
   } stats; /* this rank's, since the last pof_shard_stats_reset */
 };
 
-PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems, const float *params, PofShard *out)
+PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems,
+                                const float *params, PofShard *out)
 {
   PofShard s;
   PetscFunctionBegin;
@@ -53,7 +54,8 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
     PetscCall(VecGetOwnershipRanges(s->master, &r));
     for (PetscMPIInt i = 0; i <= s->size; i++) s->ranges[i] = r[i];
   }
-  PetscCheck(n / s->size < PETSC_MAX_INT && n < 0x7fffffff, comm, PETSC_ERR_SUP, "more than 2^31 parameters are not supported (MPI int counts)");
+  PetscCheck(n / s->size < PETSC_MAX_INT && n < 0x7fffffff, comm, PETSC_ERR_SUP,
+             "more than 2^31 parameters are not supported (MPI int counts)");
   {
     PetscScalar *m;
     PetscCall(VecGetArray(s->master, &m));
@@ -93,7 +95,8 @@ PetscErrorCode pof_shard_destroy(PofShard *ps)
   PetscFunctionBegin;
   if (!s) PetscFunctionReturn(PETSC_SUCCESS);
   for (PetscInt b = 0; b < s->nbuckets; b++) {
-    if (s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
+    if (s->buckets[b].req != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
     PetscCall(PetscFree(s->buckets[b].recvcounts));
   }
   PetscCall(PetscFree(s->buckets));
@@ -136,7 +139,8 @@ static PetscErrorCode launch(PofShard s, Bucket *B)
     if (e > a) PetscCall(PetscArraycpy(recv, s->grads + a, e - a));
     B->req = MPI_REQUEST_NULL;
   } else {
-    PetscCallMPI(MPI_Ireduce_scatter(s->grads + B->begin, recv, B->recvcounts, MPI_FLOAT, MPI_SUM, s->comm, &B->req));
+    PetscCallMPI(MPI_Ireduce_scatter(s->grads + B->begin, recv, B->recvcounts, MPI_FLOAT, MPI_SUM,
+                                     s->comm, &B->req));
   }
   B->launched = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -146,7 +150,10 @@ PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count)
 {
   PofShard s = (PofShard)ctx;
   PetscFunctionBegin;
-  PetscCheck(offset + count == s->low, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "gradient slices must arrive in decreasing, contiguous order (got [%" PetscInt_FMT ", %" PetscInt_FMT ") after %" PetscInt_FMT ")", offset, offset + count, s->low);
+  PetscCheck(offset + count == s->low, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+             "gradient slices must arrive in decreasing, contiguous order (got [%" PetscInt_FMT
+             ", %" PetscInt_FMT ") after %" PetscInt_FMT ")",
+             offset, offset + count, s->low);
   s->low = offset;
   /* buckets are launched from the top of the arena downwards, all ranks in the same order */
   for (PetscInt b = s->nbuckets - 1; b >= 0; b--) {
@@ -158,7 +165,8 @@ PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count)
   /* let the non-blocking collectives progress (Open MPI progresses them inside MPI calls) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
     int flag;
-    if (s->buckets[b].launched && s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Test(&s->buckets[b].req, &flag, MPI_STATUS_IGNORE));
+    if (s->buckets[b].launched && s->buckets[b].req != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Test(&s->buckets[b].req, &flag, MPI_STATUS_IGNORE));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -172,11 +180,13 @@ PetscErrorCode pof_shard_end(PofShard s)
   /* how many buckets the overlap with backward did not finish (an MPI_Test also progresses them) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
     int done = 1;
-    if (s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Test(&s->buckets[b].req, &done, MPI_STATUS_IGNORE));
+    if (s->buckets[b].req != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Test(&s->buckets[b].req, &done, MPI_STATUS_IGNORE));
     if (!done) s->stats.open_at_end++;
   }
   for (PetscInt b = 0; b < s->nbuckets; b++)
-    if (s->buckets[b].req != MPI_REQUEST_NULL) PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
+    if (s->buckets[b].req != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
   s->stats.grad_wait += pof_now() - t0;
   s->stats.exchanges++;
   pof_timer_stop(POF_T_COMM_WAIT);
@@ -187,7 +197,8 @@ const float *pof_shard_grad_slice(PofShard s) { return s->gslice; }
 
 PetscErrorCode pof_shard_stats(PofShard s, PofShardStats *st)
 {
-  double w[2] = { s->stats.grad_wait, s->stats.param_gather }, open = (double)s->stats.open_at_end / (double)PetscMax(s->stats.exchanges, 1);
+  double w[2] = { s->stats.grad_wait, s->stats.param_gather },
+         open = (double)s->stats.open_at_end / (double)PetscMax(s->stats.exchanges, 1);
   PetscFunctionBegin;
   PetscCall(pof_comm_allreduce_sum(s->comm, w, 2));
   PetscCall(pof_comm_allreduce_max(s->comm, &open, 1));
@@ -208,7 +219,8 @@ PetscErrorCode pof_shard_gather_params(PofShard s, float *params)
   PetscCall(VecRestoreArrayRead(s->master, &m));
   pof_timer_start(POF_T_COMM_WAIT);
   const double t0 = pof_now();
-  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, s->gather_counts, s->gather_displs, MPI_FLOAT, s->comm));
+  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, s->gather_counts,
+                              s->gather_displs, MPI_FLOAT, s->comm));
   s->stats.param_gather += pof_now() - t0;
   pof_timer_stop(POF_T_COMM_WAIT);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -217,12 +229,15 @@ PetscErrorCode pof_shard_gather_params(PofShard s, float *params)
 PetscErrorCode pof_shard_gather_grad(PofShard s, float *full)
 {
   PetscFunctionBegin;
-  if (s->hi > s->lo && full + s->lo != s->gslice) PetscCall(PetscArraycpy(full + s->lo, s->gslice, s->hi - s->lo));
-  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full, s->gather_counts, s->gather_displs, MPI_FLOAT, s->comm));
+  if (s->hi > s->lo && full + s->lo != s->gslice)
+    PetscCall(PetscArraycpy(full + s->lo, s->gslice, s->hi - s->lo));
+  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full, s->gather_counts,
+                              s->gather_displs, MPI_FLOAT, s->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end, float *params)
+PetscErrorCode pof_shard_sgd(PofShard s, const PofSgdParams *p, PetscInt begin, PetscInt end,
+                             float *params)
 {
   PetscScalar *m, *v;
   PetscFunctionBegin;

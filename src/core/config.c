@@ -12,30 +12,30 @@
 const char *const PofPrecisions[]     = { "fp32", "bf16", "PofPrecision", "POF_PREC_", NULL };
 const char *const PofConvAlgs[]       = { "winograd", "direct", "PofConvAlg", "POF_CONV_", NULL };
 const char *const PofOptimizerKinds[] = { "sgd", "sam", "PofOptimizerKind", "POF_OPT_", NULL };
-const char *const PofScheduleKinds[]  = { "step", "cosine", "const", "PofScheduleKind", "POF_SCHED_", NULL };
-const char *const PofPofModes[]       = { "global", "local", "off", "PofPofMode", "POF_MODE_", NULL };
-const char *const PofFlatPolicies[]   = { "cap", "reject", "PofFlatPolicy", "POF_FLAT_", NULL };
-const char *const PofBenchSteps[]     = { "forward", "train", "pof", "PofBenchStep", "POF_BENCH_", NULL };
-const char *const PofConvertFormats[] = { "idx", "cifar10", "cifar100", "svhn", "PofConvertFormat", "POF_FMT_", NULL };
+const char *const PofScheduleKinds[]  = { "step",       "cosine", "const", "PofScheduleKind",
+                                          "POF_SCHED_", NULL };
+const char *const PofPofModes[]     = { "global", "local", "off", "PofPofMode", "POF_MODE_", NULL };
+const char *const PofFlatPolicies[] = { "cap", "reject", "PofFlatPolicy", "POF_FLAT_", NULL };
+const char *const PofBenchSteps[]   = {
+    "forward", "train", "pof", "PofBenchStep", "POF_BENCH_", NULL
+};
+const char *const PofConvertFormats[] = { "idx",  "cifar10",          "cifar100",
+                                          "svhn", "PofConvertFormat", "POF_FMT_",
+                                          NULL };
 const char *const PofResumeModes[]    = { "no", "auto", "PofResumeMode", "POF_RESUME_", NULL };
 const char *const PofSplits[]         = { "test", "train", NULL };
 const char *const PofSweepCommands[]  = { "posttrain", "pretrain", NULL };
-const char *const PofConfigCommands[] = { "convert", "pretrain", "posttrain", "eval", "bench", NULL };
+const char *const PofConfigCommands[] = {
+  "convert", "pretrain", "posttrain", "eval", "bench", NULL
+};
 
-static const char *const command_names[POF_NCOMMANDS] = { "convert", "pretrain", "posttrain", "eval", "bench", "analyze", "sweep", "config" };
+static const char *const command_names[POF_NCOMMANDS] = { "convert", "pretrain", "posttrain",
+                                                          "eval",    "bench",    "analyze",
+                                                          "sweep",   "config" };
 
 /* ------------------------------------------------------------------ the table */
-typedef enum { T_INT,
-               T_REAL,
-               T_BOOL,
-               T_STRING,
-               T_ENUM,
-               T_CHOICE,
-               T_INTS,
-               T_SHAPE } OptType;
-typedef enum { RS_FIXED,
-               RS_FREE,
-               RS_RESOLVED } ResumeRule;
+typedef enum { T_INT, T_REAL, T_BOOL, T_STRING, T_ENUM, T_CHOICE, T_INTS, T_SHAPE } OptType;
+typedef enum { RS_FIXED, RS_FREE, RS_RESOLVED } ResumeRule;
 
 typedef struct {
   const char        *name; /* "-run_dir" */
@@ -52,15 +52,26 @@ typedef struct {
 
 #define FIELD_SIZE(f) sizeof(((PofConfig *)0)->f)
 #define ROW(name, type, field, count, def, range, values, cmds, resume, help) \
-  { "-" #name, type, offsetof(PofConfig, field), FIELD_SIZE(field), count, def, range, values, cmds, RS_##resume, help },
-#define POF_INT(n, f, d, r, c, rs, h)       ROW(n, T_INT, f, 0, d, r, NULL, c, rs, h)
-#define POF_REAL(n, f, d, r, c, rs, h)      ROW(n, T_REAL, f, 0, d, r, NULL, c, rs, h)
-#define POF_BOOL(n, f, d, c, rs, h)         ROW(n, T_BOOL, f, 0, d, "", NULL, c, rs, h)
-#define POF_STRING(n, f, d, c, rs, h)       ROW(n, T_STRING, f, 0, d, "", NULL, c, rs, h)
-#define POF_ENUM(n, f, d, v, c, rs, h)      ROW(n, T_ENUM, f, 0, d, "", v, c, rs, h)
-#define POF_CHOICE(n, f, d, v, c, rs, h)    ROW(n, T_CHOICE, f, 0, d, "", v, c, rs, h)
-#define POF_INTS(n, f, cnt, d, r, c, rs, h) ROW(n, T_INTS, f, offsetof(PofConfig, cnt), d, r, NULL, c, rs, h)
-#define POF_SHAPE(n, f, d, c, rs, h)        ROW(n, T_SHAPE, f, 0, d, "", NULL, c, rs, h)
+  { "-" #name,                                                                \
+    type,                                                                     \
+    offsetof(PofConfig, field),                                               \
+    FIELD_SIZE(field),                                                        \
+    count,                                                                    \
+    def,                                                                      \
+    range,                                                                    \
+    values,                                                                   \
+    cmds,                                                                     \
+    RS_##resume,                                                              \
+    help },
+#define POF_INT(n, f, d, r, c, rs, h)    ROW(n, T_INT, f, 0, d, r, NULL, c, rs, h)
+#define POF_REAL(n, f, d, r, c, rs, h)   ROW(n, T_REAL, f, 0, d, r, NULL, c, rs, h)
+#define POF_BOOL(n, f, d, c, rs, h)      ROW(n, T_BOOL, f, 0, d, "", NULL, c, rs, h)
+#define POF_STRING(n, f, d, c, rs, h)    ROW(n, T_STRING, f, 0, d, "", NULL, c, rs, h)
+#define POF_ENUM(n, f, d, v, c, rs, h)   ROW(n, T_ENUM, f, 0, d, "", v, c, rs, h)
+#define POF_CHOICE(n, f, d, v, c, rs, h) ROW(n, T_CHOICE, f, 0, d, "", v, c, rs, h)
+#define POF_INTS(n, f, cnt, d, r, c, rs, h) \
+  ROW(n, T_INTS, f, offsetof(PofConfig, cnt), d, r, NULL, c, rs, h)
+#define POF_SHAPE(n, f, d, c, rs, h) ROW(n, T_SHAPE, f, 0, d, "", NULL, c, rs, h)
 static const Option table[POF_NOPTIONS] = {
 #include "pof/options.def"
 };
@@ -75,10 +86,17 @@ static const Option table[POF_NOPTIONS] = {
 #undef ROW
 
 /* bench_input is three consecutive PetscInts */
-_Static_assert(offsetof(PofBenchConfig, in_h) == offsetof(PofBenchConfig, in_c) + sizeof(PetscInt) && offsetof(PofBenchConfig, in_w) == offsetof(PofBenchConfig, in_h) + sizeof(PetscInt), "bench.in_c, in_h, in_w must be consecutive");
+_Static_assert(offsetof(PofBenchConfig, in_h) ==
+                       offsetof(PofBenchConfig, in_c) + sizeof(PetscInt) &&
+                   offsetof(PofBenchConfig, in_w) ==
+                       offsetof(PofBenchConfig, in_h) + sizeof(PetscInt),
+               "bench.in_c, in_h, in_w must be consecutive");
 
 static void       *value_of(PofConfig *cfg, const Option *o) { return (char *)cfg + o->offset; }
-static const void *cvalue_of(const PofConfig *cfg, const Option *o) { return (const char *)cfg + o->offset; }
+static const void *cvalue_of(const PofConfig *cfg, const Option *o)
+{
+  return (const char *)cfg + o->offset;
+}
 #define INT_AT(cfg, o)  (*(PetscInt *)value_of(cfg, o))
 #define CINT_AT(cfg, o) (*(const PetscInt *)cvalue_of(cfg, o))
 
@@ -116,7 +134,9 @@ static int parse_shape(const char *s, PetscInt *chw)
 {
   long a = 0, b = 0, d = 0;
   char tail = 0;
-  if (sscanf(s, "%ldx%ldx%ld%c", &a, &b, &d, &tail) != 3 || a <= 0 || b <= 0 || d <= 0 || a > 4096 || b > 65536 || d > 65536) return 0;
+  if (sscanf(s, "%ldx%ldx%ld%c", &a, &b, &d, &tail) != 3 || a <= 0 || b <= 0 || d <= 0 ||
+      a > 4096 || b > 65536 || d > 65536)
+    return 0;
   chw[0] = (PetscInt)a, chw[1] = (PetscInt)b, chw[2] = (PetscInt)d;
   return 1;
 }
@@ -137,7 +157,8 @@ static void set_default(PofConfig *cfg, const Option *o)
   case T_INTS: {
     PetscInt   *a = (PetscInt *)v, n = 0;
     const char *p = o->def;
-    for (char *e; *p && n < (PetscInt)(o->size / sizeof(PetscInt)); p = *e ? e + 1 : e) a[n++] = (PetscInt)strtol(p, &e, 10);
+    for (char *e; *p && n < (PetscInt)(o->size / sizeof(PetscInt)); p = *e ? e + 1 : e)
+      a[n++] = (PetscInt)strtol(p, &e, 10);
     *(PetscInt *)((char *)cfg + o->count) = n;
   } break;
   case T_SHAPE: (void)parse_shape(o->def, (PetscInt *)v); break;
@@ -185,7 +206,8 @@ static void range_words(const Option *o, char *buf, size_t len)
 {
   const Range g = parse_range(o->range);
   if (g.has_lo && g.has_hi)
-    snprintf(buf, len, "in %c%s, %s%c", g.lo_open ? '(' : '[', g.lo_text, g.hi_text, g.hi_open ? ')' : ']');
+    snprintf(buf, len, "in %c%s, %s%c", g.lo_open ? '(' : '[', g.lo_text, g.hi_text,
+             g.hi_open ? ')' : ']');
   else if (g.has_lo && ((g.lo == 0 && g.lo_open) || (g.lo == 1 && !g.lo_open && o->type != T_REAL)))
     snprintf(buf, len, "positive");
   else if (g.has_lo)
@@ -202,9 +224,12 @@ static void choice_words(const Option *o, char *buf, size_t len)
   const int n    = enum_count(o);
   size_t    used = 0;
   buf[0]         = '\0';
-  for (int k = 0; k < n && used < len; k++) used += (size_t)snprintf(buf + used, len - used, "%s%s", k == 0 ? "" : k == n - 1 ? " or "
-                                                                                                                              : ", ",
-                                                                     o->values[k]);
+  for (int k = 0; k < n && used < len; k++)
+    used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                             k == 0       ? ""
+                             : k == n - 1 ? " or "
+                                          : ", ",
+                             o->values[k]);
 }
 
 static PetscErrorCode check_value(MPI_Comm comm, const PofConfig *cfg, const Option *o)
@@ -214,19 +239,28 @@ static PetscErrorCode check_value(MPI_Comm comm, const PofConfig *cfg, const Opt
   PetscFunctionBegin;
   range_words(o, words, sizeof words);
   switch (o->type) {
-  case T_INT: PetscCheck(in_range(&g, (double)CINT_AT(cfg, o)), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %" PetscInt_FMT, o->name, words, CINT_AT(cfg, o)); break;
+  case T_INT:
+    PetscCheck(in_range(&g, (double)CINT_AT(cfg, o)), comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "%s must be %s, got %" PetscInt_FMT, o->name, words, CINT_AT(cfg, o));
+    break;
   case T_REAL: {
     const double x = (double)*(const PetscReal *)cvalue_of(cfg, o);
-    PetscCheck(isfinite(x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be a finite number, got %g", o->name, x);
-    PetscCheck(in_range(&g, x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %g", o->name, words, x);
+    PetscCheck(isfinite(x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be a finite number, got %g",
+               o->name, x);
+    PetscCheck(in_range(&g, x), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %g", o->name,
+               words, x);
   } break;
   case T_INTS: {
-    const PetscInt *a = (const PetscInt *)cvalue_of(cfg, o), n = *(const PetscInt *)((const char *)cfg + o->count);
-    for (PetscInt k = 0; k < n; k++) PetscCheck(in_range(&g, (double)a[k]), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s must be %s, got %" PetscInt_FMT, o->name, words, a[k]);
+    const PetscInt *a = (const PetscInt *)cvalue_of(cfg, o),
+                   n  = *(const PetscInt *)((const char *)cfg + o->count);
+    for (PetscInt k = 0; k < n; k++)
+      PetscCheck(in_range(&g, (double)a[k]), comm, PETSC_ERR_ARG_OUTOFRANGE,
+                 "%s must be %s, got %" PetscInt_FMT, o->name, words, a[k]);
   } break;
   case T_CHOICE: {
-    const char *s  = (const char *)cvalue_of(cfg, o);
-    int         ok = !s[0] && !o->def[0]; /* not given, and no default: the command says whether it is needed */
+    const char *s = (const char *)cvalue_of(cfg, o);
+    int         ok =
+        !s[0] && !o->def[0]; /* not given, and no default: the command says whether it is needed */
     for (int k = 0; !ok && o->values[k]; k++) ok = !strcmp(s, o->values[k]);
     choice_words(o, words, sizeof words);
     PetscCheck(ok, comm, PETSC_ERR_ARG_WRONG, "%s must be %s, got '%s'", o->name, words, s);
@@ -241,28 +275,50 @@ static PetscErrorCode check_combination(MPI_Comm comm, const PofConfig *cfg)
 {
   const PofCommandId cmd = cfg->command;
   PetscFunctionBegin;
-  if (cmd & POF_CMDS_RUN) PetscCheck(cfg->run.dir[0], comm, PETSC_ERR_ARG_WRONG, "-run_dir must not be empty");
-  if (cmd & (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE)) PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -data_file (an HDF5 file written by pof convert)", pof_command_name(cmd));
+  if (cmd & POF_CMDS_RUN)
+    PetscCheck(cfg->run.dir[0], comm, PETSC_ERR_ARG_WRONG, "-run_dir must not be empty");
+  if (cmd & (POF_CMDS_TRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE))
+    PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG,
+               "pof %s needs -data_file (an HDF5 file written by pof convert)",
+               pof_command_name(cmd));
   if (cmd & POF_CMDS_MODEL) {
     const PetscInt d = cfg->model.depth;
-    PetscCheck((d - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-model_depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got %" PetscInt_FMT, d);
+    PetscCheck((d - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-model_depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got %" PetscInt_FMT,
+               d);
   }
-  if (cmd & (POF_CMD_POSTTRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE)) PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG, "pof %s needs -model_in (a model file of pof pretrain or posttrain)", pof_command_name(cmd));
+  if (cmd & (POF_CMD_POSTTRAIN | POF_CMD_EVAL | POF_CMD_ANALYZE))
+    PetscCheck(cfg->model.in[0], comm, PETSC_ERR_ARG_WRONG,
+               "pof %s needs -model_in (a model file of pof pretrain or posttrain)",
+               pof_command_name(cmd));
   if (cmd & POF_CMDS_OPT) {
-    PetscCheck(!cfg->opt.nesterov || cfg->opt.momentum > 0, comm, PETSC_ERR_ARG_WRONG, "-opt_nesterov needs -opt_momentum > 0 (as torch.optim.SGD)");
-    for (PetscInt i = 1; i < cfg->opt.nmilestones; i++) PetscCheck(cfg->opt.milestones[i] > cfg->opt.milestones[i - 1], comm, PETSC_ERR_ARG_WRONG, "-opt_milestones must increase, got %" PetscInt_FMT " after %" PetscInt_FMT, cfg->opt.milestones[i], cfg->opt.milestones[i - 1]);
+    PetscCheck(!cfg->opt.nesterov || cfg->opt.momentum > 0, comm, PETSC_ERR_ARG_WRONG,
+               "-opt_nesterov needs -opt_momentum > 0 (as torch.optim.SGD)");
+    for (PetscInt i = 1; i < cfg->opt.nmilestones; i++)
+      PetscCheck(cfg->opt.milestones[i] > cfg->opt.milestones[i - 1], comm, PETSC_ERR_ARG_WRONG,
+                 "-opt_milestones must increase, got %" PetscInt_FMT " after %" PetscInt_FMT,
+                 cfg->opt.milestones[i], cfg->opt.milestones[i - 1]);
   }
   if (cmd & POF_CMDS_POF) {
-    PetscCheck(cfg->pof.eta_cap >= cfg->pof.eta_init, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_eta_cap (%g) must be >= -pof_eta_init (%g)", (double)cfg->pof.eta_cap, (double)cfg->pof.eta_init);
-    PetscCheck(cfg->pof.eta_cap / cfg->pof.eta_init <= 0x1p40, comm, PETSC_ERR_ARG_OUTOFRANGE, "-pof_eta_cap / -pof_eta_init must be <= 2^40 (at most 41 bracket trials)");
+    PetscCheck(cfg->pof.eta_cap >= cfg->pof.eta_init, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-pof_eta_cap (%g) must be >= -pof_eta_init (%g)", (double)cfg->pof.eta_cap,
+               (double)cfg->pof.eta_init);
+    PetscCheck(cfg->pof.eta_cap / cfg->pof.eta_init <= 0x1p40, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-pof_eta_cap / -pof_eta_init must be <= 2^40 (at most 41 bracket trials)");
   }
   if (cmd & POF_CMD_CONVERT) {
-    PetscCheck(cfg->convert.output[0], comm, PETSC_ERR_ARG_WRONG, "pof convert needs -convert_output F.h5");
+    PetscCheck(cfg->convert.output[0], comm, PETSC_ERR_ARG_WRONG,
+               "pof convert needs -convert_output F.h5");
     if (cfg->convert.format == POF_FMT_IDX) {
-      PetscCheck(cfg->convert.train_images[0] && cfg->convert.train_labels[0] && cfg->convert.test_images[0] && cfg->convert.test_labels[0], comm, PETSC_ERR_ARG_WRONG,
-                 "-convert_format idx needs -convert_train_images, -convert_train_labels, -convert_test_images and -convert_test_labels");
+      PetscCheck(cfg->convert.train_images[0] && cfg->convert.train_labels[0] &&
+                     cfg->convert.test_images[0] && cfg->convert.test_labels[0],
+                 comm, PETSC_ERR_ARG_WRONG,
+                 "-convert_format idx needs -convert_train_images, -convert_train_labels, "
+                 "-convert_test_images and -convert_test_labels");
     } else {
-      PetscCheck(cfg->convert.input_dir[0], comm, PETSC_ERR_ARG_WRONG, "-convert_format %s needs -convert_input_dir", PofConvertFormats[cfg->convert.format]);
+      PetscCheck(cfg->convert.input_dir[0], comm, PETSC_ERR_ARG_WRONG,
+                 "-convert_format %s needs -convert_input_dir",
+                 PofConvertFormats[cfg->convert.format]);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -285,7 +341,8 @@ static void help_text(const Option *o, char *buf, size_t len)
 
 /* One option through PETSc's public options API (inside PetscOptionsBegin/End: the macros
    PetscOptionsInt etc. use the variable PetscOptionsObject). */
-static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Comm comm, const Option *o, PofConfig *cfg)
+static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Comm comm,
+                                   const Option *o, PofConfig *cfg)
 {
   void     *v   = value_of(cfg, o);
   PetscBool set = PETSC_FALSE;
@@ -293,14 +350,24 @@ static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Com
   PetscFunctionBegin;
   help_text(o, text, sizeof text);
   switch (o->type) {
-  case T_INT: PetscCall(PetscOptionsInt(o->name, text, NULL, *(PetscInt *)v, (PetscInt *)v, &set)); break;
-  case T_REAL: PetscCall(PetscOptionsReal(o->name, text, NULL, *(PetscReal *)v, (PetscReal *)v, &set)); break;
-  case T_BOOL: PetscCall(PetscOptionsBool(o->name, text, NULL, *(PetscBool *)v, (PetscBool *)v, &set)); break;
-  case T_ENUM: PetscCall(PetscOptionsEnum(o->name, text, NULL, o->values, *(PetscEnum *)v, (PetscEnum *)v, &set)); break;
+  case T_INT:
+    PetscCall(PetscOptionsInt(o->name, text, NULL, *(PetscInt *)v, (PetscInt *)v, &set));
+    break;
+  case T_REAL:
+    PetscCall(PetscOptionsReal(o->name, text, NULL, *(PetscReal *)v, (PetscReal *)v, &set));
+    break;
+  case T_BOOL:
+    PetscCall(PetscOptionsBool(o->name, text, NULL, *(PetscBool *)v, (PetscBool *)v, &set));
+    break;
+  case T_ENUM:
+    PetscCall(
+        PetscOptionsEnum(o->name, text, NULL, o->values, *(PetscEnum *)v, (PetscEnum *)v, &set));
+    break;
   case T_STRING:
   case T_CHOICE:
     PetscCall(PetscOptionsString(o->name, text, NULL, (char *)v, (char *)v, o->size, &set));
-    PetscCheck(strlen((char *)v) + 1 < o->size, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s is too long: at most %zu characters", o->name, o->size - 2);
+    PetscCheck(strlen((char *)v) + 1 < o->size, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "%s is too long: at most %zu characters", o->name, o->size - 2);
     break;
   case T_INTS: {
     PetscInt n = (PetscInt)(o->size / sizeof(PetscInt));
@@ -310,9 +377,11 @@ static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Com
   case T_SHAPE: {
     PetscInt *chw = (PetscInt *)v;
     char      s[64];
-    PetscCall(PetscSNPrintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, chw[0], chw[1], chw[2]));
+    PetscCall(PetscSNPrintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT,
+                            chw[0], chw[1], chw[2]));
     PetscCall(PetscOptionsString(o->name, text, NULL, s, s, sizeof s, &set));
-    PetscCheck(!set || parse_shape(s, chw), comm, PETSC_ERR_ARG_WRONG, "%s must be CxHxW with positive integers (e.g. 1x28x28), got '%s'", o->name, s);
+    PetscCheck(!set || parse_shape(s, chw), comm, PETSC_ERR_ARG_WRONG,
+               "%s must be CxHxW with positive integers (e.g. 1x28x28), got '%s'", o->name, s);
   } break;
   }
   cfg->given[o - table] = set;
@@ -348,14 +417,41 @@ static PetscErrorCode parse(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, 
   cfg->model.base_set    = cfg->given[POF_O_model_base];
   cfg->model.classes_set = cfg->given[POF_O_model_classes];
   cfg->opt.lr_set        = cfg->given[POF_O_opt_lr];
-  cfg->opt.sched_set     = cfg->given[POF_O_opt_schedule] || cfg->given[POF_O_opt_milestones] || cfg->given[POF_O_opt_warmup];
+  cfg->opt.sched_set     = cfg->given[POF_O_opt_schedule] || cfg->given[POF_O_opt_milestones] ||
+                       cfg->given[POF_O_opt_warmup];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* PETSc's own run-time options, which a pof command never reads but must accept. */
 static PetscBool is_petsc_option(const char *name)
 {
-  static const char *const prefixes[] = { "log", "malloc", "options_", "help", "info", "on_error", "start_in_debugger", "debugger", "stop_for_debugger", "fp_trap", "no_signal_handler", "objects_dump", "memory_view", "checkstack", "check_pointer_intensity", "skip_petscrc", "petsc", "history", "get_total_flops", "use_gpu_aware_mpi", "viewer_", "display", "nox", "mpi_linear_solver_server", "saws", "v", NULL };
+  static const char *const prefixes[] = { "log",
+                                          "malloc",
+                                          "options_",
+                                          "help",
+                                          "info",
+                                          "on_error",
+                                          "start_in_debugger",
+                                          "debugger",
+                                          "stop_for_debugger",
+                                          "fp_trap",
+                                          "no_signal_handler",
+                                          "objects_dump",
+                                          "memory_view",
+                                          "checkstack",
+                                          "check_pointer_intensity",
+                                          "skip_petscrc",
+                                          "petsc",
+                                          "history",
+                                          "get_total_flops",
+                                          "use_gpu_aware_mpi",
+                                          "viewer_",
+                                          "display",
+                                          "nox",
+                                          "mpi_linear_solver_server",
+                                          "saws",
+                                          "v",
+                                          NULL };
   for (int i = 0; prefixes[i]; i++) {
     const size_t n = strlen(prefixes[i]);
     if (!strcmp(prefixes[i], "v")) {
@@ -380,10 +476,13 @@ static PetscErrorCode reject_unused(PetscOptions opts, MPI_Comm comm)
   for (PetscInt i = 0; i < n; i++) {
     if (is_petsc_option(names[i])) continue;
     bad++;
-    if (used + strlen(names[i]) + 4 < sizeof(list)) used += (size_t)snprintf(list + used, sizeof(list) - used, "%s-%s", bad > 1 ? ", " : "", names[i]);
+    if (used + strlen(names[i]) + 4 < sizeof(list))
+      used += (size_t)snprintf(list + used, sizeof(list) - used, "%s-%s", bad > 1 ? ", " : "",
+                               names[i]);
   }
   PetscCall(PetscOptionsLeftRestore(opts, &n, &names, &values));
-  PetscCheck(!bad, comm, PETSC_ERR_ARG_WRONG, "unknown option%s for this command: %s (see -help)", bad > 1 ? "s" : "", list);
+  PetscCheck(!bad, comm, PETSC_ERR_ARG_WRONG, "unknown option%s for this command: %s (see -help)",
+             bad > 1 ? "s" : "", list);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -421,8 +520,11 @@ static PetscErrorCode reject_unknown(PetscOptions opts, MPI_Comm comm, PofComman
       char   who[256] = "";
       size_t used     = 0;
       for (int c = 0; c < POF_NCOMMANDS; c++)
-        if (o->commands & (1 << c)) used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s", used ? ", " : "", command_names[c]);
-      snprintf(msg, sizeof(msg), "-%s is not an option of this command (it is one of: %s)", names[i], who);
+        if (o->commands & (1 << c))
+          used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s", used ? ", " : "",
+                                   command_names[c]);
+      snprintf(msg, sizeof(msg), "-%s is not an option of this command (it is one of: %s)",
+               names[i], who);
     } else {
       const Option *best = NULL;
       int           bd   = 99;
@@ -431,7 +533,8 @@ static PetscErrorCode reject_unknown(PetscOptions opts, MPI_Comm comm, PofComman
         if (d < bd) bd = d, best = &table[k];
       }
       if (best && bd <= PetscMax(2, (int)strlen(names[i]) / 3))
-        snprintf(msg, sizeof(msg), "unknown option -%s: did you mean %s? (see -help)", names[i], best->name);
+        snprintf(msg, sizeof(msg), "unknown option -%s: did you mean %s? (see -help)", names[i],
+                 best->name);
       else
         snprintf(msg, sizeof(msg), "unknown option -%s for this command (see -help)", names[i]);
     }
@@ -441,12 +544,14 @@ static PetscErrorCode reject_unknown(PetscOptions opts, MPI_Comm comm, PofComman
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg, PetscBool *help_only)
+PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cmd, PofConfig *cfg,
+                               PetscBool *help_only)
 {
   PetscBool help = PETSC_FALSE;
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasHelp(opts, &help));
-  if (!help && !(cmd & (POF_CMD_SWEEP | POF_CMD_CONFIG))) PetscCall(reject_unknown(opts, comm, cmd));
+  if (!help && !(cmd & (POF_CMD_SWEEP | POF_CMD_CONFIG)))
+    PetscCall(reject_unknown(opts, comm, cmd));
   PetscCall(parse(opts, comm, cmd, cfg));
   if (help_only) *help_only = help;
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
@@ -458,7 +563,9 @@ PetscErrorCode pof_config_read(PetscOptions opts, MPI_Comm comm, PofCommandId cm
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base, const char *line, const char *run_dir, PetscBool check_only, PofConfig *cfg)
+PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char *base,
+                                    const char *line, const char *run_dir, PetscBool check_only,
+                                    PofConfig *cfg)
 {
   PetscOptions   o    = NULL;
   PetscBool      help = PETSC_FALSE;
@@ -467,14 +574,16 @@ PetscErrorCode pof_config_read_text(MPI_Comm comm, PofCommandId cmd, const char 
   PetscCall(PetscOptionsCreate(&o));
   ierr = base ? PetscOptionsInsertString(o, base) : PETSC_SUCCESS;
   if (!ierr && line) ierr = PetscOptionsInsertString(o, line);
-  if (!ierr && run_dir) ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* wins over base and line */
+  if (!ierr && run_dir)
+    ierr = PetscOptionsSetValue(o, "-run_dir", run_dir); /* wins over base and line */
   if (!ierr && !check_only) ierr = pof_config_read(o, comm, cmd, cfg, &help);
   if (!ierr && check_only) ierr = reject_unknown(o, comm, cmd);
   if (!ierr && check_only) ierr = parse(o, comm, cmd, cfg);
   if (!ierr && check_only) ierr = reject_unused(o, comm);
   PetscCall(PetscOptionsDestroy(&o));
   if (ierr) PetscFunctionReturn(ierr);
-  PetscCheck(!help, comm, PETSC_ERR_ARG_WRONG, "-help in the options of a run (give it on the command line alone)");
+  PetscCheck(!help, comm, PETSC_ERR_ARG_WRONG,
+             "-help in the options of a run (give it on the command line alone)");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -522,7 +631,8 @@ static json_t *option_json(const PofConfig *cfg, const Option *o)
   case T_SHAPE: {
     const PetscInt *chw = (const PetscInt *)v;
     char            s[64];
-    snprintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, chw[0], chw[1], chw[2]);
+    snprintf(s, sizeof s, "%" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, chw[0], chw[1],
+             chw[2]);
     return json_string(s);
   }
   }
@@ -539,7 +649,9 @@ static PetscErrorCode config_object(const PofConfig *cfg, json_t **obj)
     json_t *v = option_json(cfg, &table[i]);
     if (!v || json_object_set_new(o, table[i].name + 1, v)) {
       json_decref(o);
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: its value cannot be written as JSON (not UTF-8, or not a finite number)", table[i].name);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+              "option %s: its value cannot be written as JSON (not UTF-8, or not a finite number)",
+              table[i].name);
     }
   }
   *obj = o;
@@ -617,27 +729,33 @@ static int ignored(const char *const *ignore, const char *key)
   return 0;
 }
 
-int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore, char *buf, size_t len)
+int pof_config_json_diff(const char *old_json, const char *new_json, const char *const *ignore,
+                         char *buf, size_t len)
 {
-  json_t *a = json_loads(old_json, JSON_DECODE_ANY, NULL), *b = json_loads(new_json, JSON_DECODE_ANY, NULL);
-  int     count = 0, cut = 0;
-  size_t  used = 0;
+  json_t *a    = json_loads(old_json, JSON_DECODE_ANY, NULL),
+         *b    = json_loads(new_json, JSON_DECODE_ANY, NULL);
+  int    count = 0, cut = 0;
+  size_t used = 0;
   if (len) buf[0] = '\0';
   if (!json_is_object(a) || !json_is_object(b)) {
     json_decref(a);
     json_decref(b);
     return -1;
   }
-  for (int pass = 0; pass < 2; pass++) { /* keys of the new set in its order, then keys only in the old */
+  for (int pass = 0; pass < 2;
+       pass++) { /* keys of the new set in its order, then keys only in the old */
     json_t     *x = pass ? a : b, *y = pass ? b : a, *val;
     const char *key;
     json_object_foreach(x, key, val)
     {
-      const json_t *other = json_object_get(y, key), *was = pass ? val : other, *now = pass ? NULL : val;
-      const Option *o = find_key(key);
+      const json_t *other = json_object_get(y, key), *was = pass ? val : other,
+                   *now = pass ? NULL : val;
+      const Option *o   = find_key(key);
       if (ignored(ignore, key) || (pass && other)) continue;
       if (was && now && same_value(was, now)) continue;
-      if (was && now && o && o->resume == RS_RESOLVED && json_is_number(was) && json_number_value(was) == 0) continue; /* 0 = resolved at run time */
+      if (was && now && o && o->resume == RS_RESOLVED && json_is_number(was) &&
+          json_number_value(was) == 0)
+        continue; /* 0 = resolved at run time */
       char w[256], n[256], item[600];
       value_text(was, w, sizeof w);
       value_text(now, n, sizeof n);
@@ -668,7 +786,8 @@ const char *const *pof_config_resume_free_keys(void)
 }
 
 /* ------------------------------------------------------------------ docs/options.md */
-static const char *const type_names[]   = { "int", "real", "bool", "string", "enum", "string", "int list", "CxHxW" };
+static const char *const type_names[]   = { "int",  "real",   "bool",     "string",
+                                            "enum", "string", "int list", "CxHxW" };
 static const char *const resume_names[] = { "no", "yes", "resolved" };
 
 /* text into a Markdown table cell: '|' escaped */
@@ -701,29 +820,40 @@ PetscErrorCode pof_options_write_markdown(FILE *f)
 {
   char section[32] = "";
   PetscFunctionBegin;
-  fprintf(f, "# Options\n\n"
-             "<!-- Generated from the option table include/pof/options.def by tests/unit/options_doc.c:\n"
-             "     do not edit; regenerate with `build/tests/options_doc markdown > docs/options.md`.\n"
-             "     The test options_table checks that this page, each command's -help and the keys of\n"
-             "     config.json match the table. -->\n\n"
-             "Options come from the command line, from `-options_file F` and from the `PETSC_OPTIONS`\n"
-             "environment variable (PETSc's options database). Every option is validated with a message naming\n"
-             "the option and the value; an option the command does not know is an error naming it, so a typo\n"
-             "never silently falls back to a default. PETSc's own run-time options (`-log_view`,\n"
-             "`-malloc_debug`, ...) are accepted everywhere. `pof <command> -help` lists the options of a\n"
-             "command with their defaults and ranges; `pof config -config_command C [options]` prints the\n"
-             "options of C, defaults filled in, as the JSON object a run writes to `config.json` (keys: the\n"
-             "option names without the dash).\n\n"
-             "`pof sweep` takes its `-sweep_*` options and passes every other option to the command of its\n"
-             "lines (see [sweeps.md](sweeps.md)); `pof config` takes `-config_command` and the options of\n"
-             "that command. Post-training's learning rate is, unless `-opt_lr` is given, the pretraining\n"
-             "schedule (stored in the model file) read at the global epoch where post-training starts (see\n"
-             "[algorithm.md](algorithm.md#learning-rate-and-schedule)). See also\n"
-             "[bf16 and memory](design.md#bf16-and-memory), [Winograd](design.md#winograd-convolutions),\n"
-             "[analysis.md](analysis.md#analysis-pof-analyze) and [Datasets](../README.md#datasets).\n\n"
-             "The column *resume* says whether a resumed run may change the option without a warning\n"
-             "(*resolved*: a checkpoint's 0 means the value resolved at run time, which the run records).\n\n"
-             "## Which command takes how many options\n\n| command | options |\n|---|---|\n");
+  fprintf(
+      f,
+      "# Options\n\n"
+      "<!-- Generated from the option table include/pof/options.def by tests/unit/options_doc.c:\n"
+      "     do not edit; regenerate with `build/tests/options_doc markdown > docs/options.md`.\n"
+      "     The test options_table checks that this page, each command's -help and the keys of\n"
+      "     config.json match the table. -->\n\n"
+      "Options come from the command line, from `-options_file F` and from the `PETSC_OPTIONS`\n"
+      "environment variable (PETSc's options database). Every option is validated with a message "
+      "naming\n"
+      "the option and the value; an option the command does not know is an error naming it, so a "
+      "typo\n"
+      "never silently falls back to a default. PETSc's own run-time options (`-log_view`,\n"
+      "`-malloc_debug`, ...) are accepted everywhere. `pof <command> -help` lists the options of "
+      "a\n"
+      "command with their defaults and ranges; `pof config -config_command C [options]` prints "
+      "the\n"
+      "options of C, defaults filled in, as the JSON object a run writes to `config.json` (keys: "
+      "the\n"
+      "option names without the dash).\n\n"
+      "`pof sweep` takes its `-sweep_*` options and passes every other option to the command of "
+      "its\n"
+      "lines (see [sweeps.md](sweeps.md)); `pof config` takes `-config_command` and the options "
+      "of\n"
+      "that command. Post-training's learning rate is, unless `-opt_lr` is given, the pretraining\n"
+      "schedule (stored in the model file) read at the global epoch where post-training starts "
+      "(see\n"
+      "[algorithm.md](algorithm.md#learning-rate-and-schedule)). See also\n"
+      "[bf16 and memory](design.md#bf16-and-memory), [Winograd](design.md#winograd-convolutions),\n"
+      "[analysis.md](analysis.md#analysis-pof-analyze) and [Datasets](../README.md#datasets).\n\n"
+      "The column *resume* says whether a resumed run may change the option without a warning\n"
+      "(*resolved*: a checkpoint's 0 means the value resolved at run time, which the run "
+      "records).\n\n"
+      "## Which command takes how many options\n\n| command | options |\n|---|---|\n");
   for (int c = 0; c < POF_NCOMMANDS; c++) {
     int n = 0;
     for (int i = 0; i < POF_NOPTIONS; i++) n += (table[i].commands & (1u << c)) != 0;
@@ -735,13 +865,17 @@ PetscErrorCode pof_options_write_markdown(FILE *f)
     concern(o, c, sizeof c);
     if (strcmp(c, section)) {
       snprintf(section, sizeof section, "%s", c);
-      fprintf(f, "\n## %s\n\n| option | type | default | range or values | commands | resume | meaning |\n|---|---|---|---|---|---|---|\n", section);
+      fprintf(f,
+              "\n## %s\n\n| option | type | default | range or values | commands | resume | "
+              "meaning |\n|---|---|---|---|---|---|---|\n",
+              section);
     }
     if (o->type == T_ENUM || o->type == T_CHOICE)
       choice_words(o, words, sizeof words);
     else
       range_words(o, words, sizeof words);
-    fprintf(f, "| `%s` | %s | %s%s%s | ", o->name, type_names[o->type], o->def[0] ? "`" : "", o->def, o->def[0] ? "`" : "");
+    fprintf(f, "| `%s` | %s | %s%s%s | ", o->name, type_names[o->type], o->def[0] ? "`" : "",
+            o->def, o->def[0] ? "`" : "");
     md_cell(f, words);
     fprintf(f, " | ");
     md_commands(f, o->commands);

@@ -15,7 +15,7 @@ static PetscBool      trace_on = PETSC_FALSE;
 const PofErrorRecord *pof_error_record(void) { return &rec; }
 void                  pof_error_set_trace(PetscBool on) { trace_on = on; }
 PetscBool             pof_error_trace(void) { return trace_on; }
-int                   pof_error_exit_status(PetscErrorCode code) { return code ? POF_EXIT_ERROR : POF_EXIT_OK; }
+int pof_error_exit_status(PetscErrorCode code) { return code ? POF_EXIT_ERROR : POF_EXIT_OK; }
 
 /* Record, do not print: the ranks agree on who prints in pof_comm_finish. The first call of an
    error (PETSC_ERROR_INITIAL) gives its message (a later error replaces an earlier one that was
@@ -39,7 +39,8 @@ static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *fun
     rec.trace[0] = '\0';
   }
   if (used + 8 < sizeof rec.trace)
-    snprintf(rec.trace + used, sizeof rec.trace - used, "  %s() at %s:%d\n", func ? func : "?", file ? file : "?", line);
+    snprintf(rec.trace + used, sizeof rec.trace - used, "  %s() at %s:%d\n", func ? func : "?",
+             file ? file : "?", line);
   return n;
 }
 
@@ -55,7 +56,8 @@ PetscErrorCode pof_error_handler_push(void)
 void pof_error_print(const char *prefix)
 {
   fprintf(stderr, "pof: error: %s%s\n", prefix ? prefix : "", rec.have ? rec.msg : "unknown error");
-  if (trace_on && rec.have) fprintf(stderr, "pof: error trace (code %d):\n%s", (int)rec.code, rec.trace);
+  if (trace_on && rec.have)
+    fprintf(stderr, "pof: error trace (code %d):\n%s", (int)rec.code, rec.trace);
   fflush(stderr);
 }
 

@@ -78,7 +78,10 @@ void pof_json_set(json_t **obj, const char *key, json_t *value)
   *obj = NULL;
 }
 
-char *pof_json_line(const json_t *value) { return value ? json_dumps(value, POF_JSON_FLAGS) : NULL; }
+char *pof_json_line(const json_t *value)
+{
+  return value ? json_dumps(value, POF_JSON_FLAGS) : NULL;
+}
 
 PetscErrorCode pof_json_write_line(FILE *f, json_t *value)
 {

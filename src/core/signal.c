@@ -25,7 +25,12 @@ PetscErrorCode pof_signal_install(void)
     long long n    = -1;
     char      tail = 0, sname[8] = "";
     int       k = sscanf(env, "step:%lld%c%7s", &n, &tail, sname);
-    PetscCheck((k == 1 || (k == 3 && tail == ':' && (!strcmp(sname, "USR1") || !strcmp(sname, "TERM") || !strcmp(sname, "WAIT")))) && n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM|WAIT", env);
+    PetscCheck((k == 1 ||
+                (k == 3 && tail == ':' &&
+                 (!strcmp(sname, "USR1") || !strcmp(sname, "TERM") || !strcmp(sname, "WAIT")))) &&
+                   n >= 0,
+               PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+               "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM|WAIT", env);
     test_step = (PetscInt)n;
     test_sig  = SIGUSR1;
     if (k == 3 && !strcmp(sname, "TERM")) test_sig = SIGTERM;
@@ -37,7 +42,8 @@ PetscErrorCode pof_signal_install(void)
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART; /* a signal during I/O or MPI does not make the call fail with EINTR */
-  PetscCheck(sigaction(SIGUSR1, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGUSR1/SIGTERM handlers");
+  PetscCheck(sigaction(SIGUSR1, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0,
+             PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGUSR1/SIGTERM handlers");
   installed = 1;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -50,7 +56,8 @@ void pof_signal_test_hook(PetscInt global_step)
 {
   int rank = 0;
   if (test_step < 0 || global_step != test_step) return;
-  if (!test_sig) { /* WAIT: hold this rank until a stop signal arrives from outside (60 s at most) */
+  if (!test_sig) { /* WAIT: hold this rank until a stop signal arrives from outside (60 s at most)
+                    */
     struct timespec ts = { 0, 10000000 };
     for (int i = 0; i < 6000 && !caught; i++) nanosleep(&ts, NULL);
     return;

@@ -23,7 +23,8 @@ PetscErrorCode pof_timers_register(void)
   PetscFunctionBegin;
   if (timer_registered) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscClassIdRegister("pof", &timer_classid));
-  for (int i = 0; i < POF_T_COUNT; i++) PetscCall(PetscLogEventRegister(timer_event_names[i], timer_classid, &timer_events[i]));
+  for (int i = 0; i < POF_T_COUNT; i++)
+    PetscCall(PetscLogEventRegister(timer_event_names[i], timer_classid, &timer_events[i]));
   timer_registered = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -46,14 +46,17 @@ static PetscErrorCode attr_s(hid_t loc, const char *name, const char *v)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode dset(hid_t loc, const char *name, int rank, PetscInt d0, PetscInt d1, const double *v)
+static PetscErrorCode dset(hid_t loc, const char *name, int rank, PetscInt d0, PetscInt d1,
+                           const double *v)
 {
   hsize_t dims[2] = { (hsize_t)d0, (hsize_t)d1 };
   hid_t   sp, d;
   PetscFunctionBegin;
   PofCallH5Id(sp, H5Screate_simple(rank, dims, NULL));
-  PofCallH5Id(d, H5Dcreate2(loc, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (d0 > 0 && (rank == 1 || d1 > 0)) PofCallH5(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
+  PofCallH5Id(d,
+              H5Dcreate2(loc, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (d0 > 0 && (rank == 1 || d1 > 0))
+    PofCallH5(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
   PofCallH5(H5Dclose(d));
   PofCallH5(H5Sclose(sp));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -87,7 +90,8 @@ static PetscErrorCode write_file(const char *path, const PofAnalysis *a)
   pof_h5_quiet_begin(&q);
   f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   pof_h5_quiet_end(&q);
-  PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the analysis file '%s'", path);
+  PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the analysis file '%s'",
+             path);
   PetscCall(attr_s(f, "model", a->model));
   PetscCall(attr_s(f, "data", a->data));
   PetscCall(attr_s(f, "split", a->split));

@@ -28,7 +28,8 @@ void pof_augment_lut(int channels, const double *mean, const double *std, float 
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h, int w, const float *lut, const uint8_t *src, float *dst)
+void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h, int w,
+                       const float *lut, const uint8_t *src, float *dst)
 {
   const int oy = d->dy - p->crop_pad, ox = d->dx - p->crop_pad; /* source = output + offset */
   for (int ch = 0; ch < c; ch++) {
@@ -58,8 +59,10 @@ void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h,
     }
   }
   if (p->cutout > 0) {
-    const int y0 = clampi(d->cy - p->cutout / 2, 0, h), y1 = clampi(d->cy - p->cutout / 2 + p->cutout, 0, h);
-    const int x0 = clampi(d->cx - p->cutout / 2, 0, w), x1 = clampi(d->cx - p->cutout / 2 + p->cutout, 0, w);
+    const int y0 = clampi(d->cy - p->cutout / 2, 0, h),
+              y1 = clampi(d->cy - p->cutout / 2 + p->cutout, 0, h);
+    const int x0 = clampi(d->cx - p->cutout / 2, 0, w),
+              x1 = clampi(d->cx - p->cutout / 2 + p->cutout, 0, w);
     for (int ch = 0; ch < c; ch++)
       for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) dst[((size_t)ch * h + y) * w + x] = 0.0f;

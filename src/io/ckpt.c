@@ -37,9 +37,7 @@ static PetscInt ckpt_io_chunk = (PetscInt)1 << 26;
 
 /* ------------------------------------------------------------------ metadata attributes */
 
-typedef enum { CKPT_A_INT,
-               CKPT_A_REAL,
-               CKPT_A_STR } CkptAttrKind;
+typedef enum { CKPT_A_INT, CKPT_A_REAL, CKPT_A_STR } CkptAttrKind;
 
 /* One attribute of "/" <-> one PofCkptMeta field. count: elements (int/real) or buffer bytes (str).
    optional: a file without it reads as 0 (fields added after format version 1 was fixed). */
@@ -110,13 +108,11 @@ static const CkptAttr ckpt_attrs[] = {
 #define CKPT_NATTRS ((int)(sizeof(ckpt_attrs) / sizeof(ckpt_attrs[0])))
 
 /* The four datasets, in file order of their checksum attributes. */
-enum { CKPT_D_PARAMS,
-       CKPT_D_MOMENTUM,
-       CKPT_D_RUNNING,
-       CKPT_D_THETA0,
-       CKPT_ND };
-static const char *const ckpt_dset_names[CKPT_ND] = { "params", "momentum", "bn_running", "theta0" };
-static const char *const ckpt_crc_names[CKPT_ND]  = { "crc32_params", "crc32_momentum", "crc32_bn_running", "crc32_theta0" };
+enum { CKPT_D_PARAMS, CKPT_D_MOMENTUM, CKPT_D_RUNNING, CKPT_D_THETA0, CKPT_ND };
+static const char *const ckpt_dset_names[CKPT_ND] = { "params", "momentum", "bn_running",
+                                                      "theta0" };
+static const char *const ckpt_crc_names[CKPT_ND]  = { "crc32_params", "crc32_momentum",
+                                                      "crc32_bn_running", "crc32_theta0" };
 
 /* What the file holds besides PofCkptMeta. */
 typedef struct {
@@ -153,7 +149,8 @@ static PetscErrorCode ckpt_crc_global(MPI_Comm comm, const void *buf, size_t nby
   mine[1] = nbytes;
   PetscCall(PetscMalloc1(2 * (size_t)size, &all));
   PetscCall(pof_comm_allgather_u64(comm, mine, 2, all));
-  for (PetscMPIInt r = 0; r < size; r++) c = crc32_combine(c, (uLong)all[2 * r], (z_off_t)all[2 * r + 1]);
+  for (PetscMPIInt r = 0; r < size; r++)
+    c = crc32_combine(c, (uLong)all[2 * r], (z_off_t)all[2 * r + 1]);
   PetscCall(PetscFree(all));
   *crc = c;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -177,7 +174,10 @@ static PetscErrorCode ckpt_quiet_begin(CkptQuiet *q)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void ckpt_quiet_end(const CkptQuiet *q) { (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+static void ckpt_quiet_end(const CkptQuiet *q)
+{
+  (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
 
 typedef struct {
   char  *buf;
@@ -191,7 +191,8 @@ static herr_t ckpt_h5_walk(unsigned n, const H5E_error2_t *e, void *ctx)
   return 0;
 }
 
-/* The most specific message on HDF5's error stack (e.g. "truncated file: eof = ..."), then clear it. */
+/* The most specific message on HDF5's error stack (e.g. "truncated file: eof = ..."), then clear
+ * it. */
 static void ckpt_h5_error(char *buf, size_t len)
 {
   CkptH5Msg m = { buf, len };
@@ -212,8 +213,9 @@ static const char *ckpt_open_name(const char *path, char *buf, size_t len)
   return buf;
 }
 
-/* File-access list: the core driver on the registered image of `path` (pof/image.h) if any, else MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL),
-   no file locking (= HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
+/* File-access list: the core driver on the registered image of `path` (pof/image.h) if any, else
+   MPI-IO on comm (or the default serial driver for comm == MPI_COMM_NULL), no file locking (=
+   HDF5_USE_FILE_LOCKING=FALSE), collective metadata. */
 static PetscErrorCode ckpt_fapl(MPI_Comm comm, const char *path, hid_t *fapl)
 {
   const void *img;
@@ -231,14 +233,16 @@ static PetscErrorCode ckpt_fapl(MPI_Comm comm, const char *path, hid_t *fapl)
     PofCallH5(H5Pset_all_coll_metadata_ops(*fapl, 1));
     PofCallH5(H5Pset_coll_metadata_write(*fapl, 1));
   } else {
-    PofCallH5(H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG)); /* closing the file closes what is open in it */
+    PofCallH5(H5Pset_fclose_degree(
+        *fapl, H5F_CLOSE_STRONG)); /* closing the file closes what is open in it */
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ------------------------------------------------------------------ attributes */
 
-static PetscErrorCode ckpt_attr_write(hid_t fid, const char *name, CkptAttrKind kind, const void *data, size_t count)
+static PetscErrorCode ckpt_attr_write(hid_t fid, const char *name, CkptAttrKind kind,
+                                      const void *data, size_t count)
 {
   hid_t   space, type = -1, a;
   hsize_t dims[1] = { count };
@@ -275,7 +279,8 @@ static PetscErrorCode ckpt_attr_write_int(hid_t fid, const char *name, int64_t v
 
 /* Read attribute `name` of the probed file `path` (serial, errors are reasons: PETSC_COMM_SELF).
    INT: count int64_t; REAL: count doubles; STR: a NUL-terminated string in count bytes. */
-static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *name, CkptAttrKind kind, void *out, size_t count)
+static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *name,
+                                     CkptAttrKind kind, void *out, size_t count)
 {
   static const char *const what[] = { "integer", "real", "string" };
   htri_t                   exists;
@@ -286,7 +291,8 @@ static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *na
   htri_t                   vlen = 0;
   PetscFunctionBegin;
   PofCallH5Id(exists, H5Aexists(fid, name));
-  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s lacks the attribute '%s'", path, name);
+  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s lacks the attribute '%s'", path, name);
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
   PofCallH5Id(space, H5Aget_space(a));
   npoints = H5Sget_simple_extent_npoints(space);
@@ -299,8 +305,12 @@ static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *na
   }
   PofCallH5(H5Tclose(type));
   if (kind == CKPT_A_STR) {
-    PetscCheck(cls == H5T_STRING && npoints == 1 && vlen == 0 && size >= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' is not a fixed-length string", path, name);
-    PetscCheck(size <= count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' has %zu bytes, more than the %zu pof keeps", path, name, size, count);
+    PetscCheck(cls == H5T_STRING && npoints == 1 && vlen == 0 && size >= 1, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: attribute '%s' is not a fixed-length string", path, name);
+    PetscCheck(size <= count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: attribute '%s' has %zu bytes, more than the %zu pof keeps", path,
+               name, size, count);
     PofCallH5Id(type, H5Tcopy(H5T_C_S1));
     PofCallH5(H5Tset_size(type, size));
     PofCallH5(H5Tset_strpad(type, H5T_STR_NULLTERM));
@@ -310,29 +320,38 @@ static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *na
     ((char *)out)[size < count ? size : count - 1] = '\0';
   } else {
     const H5T_class_t want = kind == CKPT_A_INT ? H5T_INTEGER : H5T_FLOAT;
-    PetscCheck(cls == want && npoints == (hssize_t)count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' should hold %zu %s value(s)", path, name, count, what[kind]);
+    PetscCheck(
+        cls == want && npoints == (hssize_t)count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+        "checkpoint %s: attribute '%s' should hold %zu %s value(s)", path, name, count, what[kind]);
     PofCallH5(H5Aread(a, kind == CKPT_A_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, out));
   }
   PofCallH5(H5Aclose(a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_attr_read_petscint(hid_t fid, const char *path, const char *name, PetscInt *v, size_t count)
+static PetscErrorCode ckpt_attr_read_petscint(hid_t fid, const char *path, const char *name,
+                                              PetscInt *v, size_t count)
 {
   int64_t buf[POF_MAX_MILESTONES];
   PetscFunctionBegin;
-  PetscCheck(count <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_PLIB, "attribute '%s': %zu values", name, count);
+  PetscCheck(count <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "attribute '%s': %zu values", name, count);
   PetscCall(ckpt_attr_read(fid, path, name, CKPT_A_INT, buf, count));
   for (size_t i = 0; i < count; i++) {
-    PetscCheck(buf[i] >= PETSC_MIN_INT && buf[i] <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' = %lld is out of range", path, name, (long long)buf[i]);
+    PetscCheck(buf[i] >= PETSC_MIN_INT && buf[i] <= PETSC_MAX_INT, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: attribute '%s' = %lld is out of range",
+               path, name, (long long)buf[i]);
     v[i] = (PetscInt)buf[i];
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* ------------------------------------------------------------------ probing a file (rank 0, serial) */
+/* ------------------------------------------------------------------ probing a file (rank 0,
+ * serial) */
 
-static PetscErrorCode ckpt_record_handler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+static PetscErrorCode ckpt_record_handler(MPI_Comm comm, int line, const char *func,
+                                          const char *file, PetscErrorCode n, PetscErrorType p,
+                                          const char *mess, void *ctx)
 {
   CkptProbe *res = (CkptProbe *)ctx;
   (void)comm;
@@ -354,7 +373,8 @@ static PetscErrorCode ckpt_has_h5_signature(const char *path, off_t size, PetscB
   FILE                      *f = fopen(path, "rb");
   PetscFunctionBegin;
   *yes = PETSC_FALSE;
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s: %s", path, strerror(errno));
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s: %s", path,
+             strerror(errno));
   for (off_t off = 0; off + 8 <= size && !*yes; off = off ? 2 * off : 512) {
     if (fseeko(f, off, SEEK_SET) != 0 || fread(buf, 1, 8, f) != 8) break;
     if (!memcmp(buf, sig, 8)) *yes = PETSC_TRUE;
@@ -364,7 +384,8 @@ static PetscErrorCode ckpt_has_h5_signature(const char *path, off_t size, PetscB
 }
 
 /* Dataset /name must exist as a 1-D float array of `elsize`-byte values and length n. */
-static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char *name, size_t elsize, PetscInt n, const char *nname)
+static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char *name,
+                                         size_t elsize, PetscInt n, const char *nname)
 {
   htri_t      exists;
   hid_t       d, type, space;
@@ -374,7 +395,8 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   hsize_t     dims[1] = { 0 };
   PetscFunctionBegin;
   PofCallH5Id(exists, H5Lexists(fid, name, H5P_DEFAULT));
-  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s has no dataset /%s", path, name);
+  PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s has no dataset /%s", path, name);
   PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
   PofCallH5Id(type, H5Dget_type(d));
   cls  = H5Tget_class(type);
@@ -385,67 +407,152 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   if (ndims == 1) PofCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
   PofCallH5(H5Sclose(space));
   PofCallH5(H5Dclose(d));
-  PetscCheck(cls == H5T_FLOAT && size == elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s should hold %s values", path, name, elsize == 8 ? "double" : "float");
-  PetscCheck(ndims == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s has %d dimensions, expected 1", path, name, ndims);
-  PetscCheck(dims[0] == (hsize_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: dataset /%s has %llu values, but %s = %" PetscInt_FMT, path, name, (unsigned long long)dims[0], nname, n);
+  PetscCheck(cls == H5T_FLOAT && size == elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: dataset /%s should hold %s values", path, name,
+             elsize == 8 ? "double" : "float");
+  PetscCheck(ndims == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: dataset /%s has %d dimensions, expected 1", path, name, ndims);
+  PetscCheck(dims[0] == (hsize_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: dataset /%s has %llu values, but %s = %" PetscInt_FMT, path, name,
+             (unsigned long long)dims[0], nname, n);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid)
+/* The file exists, is a regular non-empty file (or a registered image) with the HDF5 signature,
+   and HDF5 opens it (serial driver): *fapl and *fid are set. */
+static PetscErrorCode ckpt_probe_open(const char *path, hid_t *fapl, hid_t *fid)
 {
-  struct stat  st;
-  PetscBool    sig;
-  PofCkptMeta *m       = &res->meta;
-  PetscInt     version = 0, complete = 0;
-  char         h5msg[CKPT_H5_LEN];
-  int64_t      crc;
-  const void  *img;
-  size_t       img_len;
-  char         oname[POF_PATH_MAX + 32];
+  struct stat st;
+  PetscBool   sig;
+  char        h5msg[CKPT_H5_LEN];
+  const void *img;
+  size_t      img_len;
+  char        oname[POF_PATH_MAX + 32];
   PetscFunctionBegin;
   pof_file_image_lookup(path, &img, &img_len);
   if (img) { /* registered in-memory image: no file to stat */
     static const unsigned char h5sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
-    PetscCheck(img_len >= 8 && !memcmp(img, h5sig, 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s (in-memory image, %zu bytes) is not an HDF5 file", path, img_len);
+    PetscCheck(img_len >= 8 && !memcmp(img, h5sig, 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s (in-memory image, %zu bytes) is not an HDF5 file", path, img_len);
     st.st_size = (off_t)img_len;
   } else if (stat(path, &st) != 0) {
-    PetscCheck(errno != ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s does not exist", path);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot access checkpoint %s: %s", path, strerror(errno));
+    PetscCheck(errno != ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+               "checkpoint %s does not exist", path);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot access checkpoint %s: %s", path,
+            strerror(errno));
   }
   if (!img) {
-    PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "checkpoint %s is not a regular file", path);
-    PetscCheck(st.st_size > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is empty (0 bytes)", path);
+    PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+               "checkpoint %s is not a regular file", path);
+    PetscCheck(st.st_size > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s is empty (0 bytes)", path);
     PetscCall(ckpt_has_h5_signature(path, st.st_size, &sig));
   } else
     sig = PETSC_TRUE;
-  PetscCheck(sig, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is not an HDF5 file (%lld bytes, no HDF5 signature)", path, (long long)st.st_size);
+  PetscCheck(sig, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s is not an HDF5 file (%lld bytes, no HDF5 signature)", path,
+             (long long)st.st_size);
 
   PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
   *fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl);
   if (*fid < 0) {
     ckpt_h5_error(h5msg, sizeof(h5msg));
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is truncated or damaged: HDF5 cannot open it (%s; %lld bytes)", path, h5msg, (long long)st.st_size);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+            "checkpoint %s is truncated or damaged: HDF5 cannot open it (%s; %lld bytes)", path,
+            h5msg, (long long)st.st_size);
   }
+
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Every field read must be plausible (ranges, sizes that agree), naming the field. */
+static PetscErrorCode ckpt_probe_plausible(const char *path, const CkptProbe *res)
+{
+  const PofCkptMeta *m = &res->meta;
+  PetscFunctionBegin;
+  PetscCheck(!strcmp(m->kind, "pretrain") || !strcmp(m->kind, "posttrain"), PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: kind '%s' is neither 'pretrain' nor 'posttrain'", path, m->kind);
+  PetscCheck(m->n_params > 0 && m->n_bn_state >= 0 && m->n_feature > 0 && m->classes > 0,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: implausible sizes n_params %" PetscInt_FMT
+             ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT,
+             path, m->n_params, m->n_bn_state, m->n_feature, m->classes);
+  PetscCheck(m->nmilestones >= 0 && m->nmilestones <= POF_MAX_MILESTONES, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range", path,
+             m->nmilestones);
+  PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) &&
+                 (m->have_theta0 == 0 || m->have_theta0 == 1),
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
+  if (m->have_theta0)
+    PetscCheck(res->extra.n_theta0 == m->n_params - m->n_feature, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: n_theta0 = %" PetscInt_FMT
+               " but the classifier has n_params - n_feature = %" PetscInt_FMT " values",
+               path, res->extra.n_theta0, m->n_params - m->n_feature);
+
+  PetscCheck(m->epochs_done >= 0 && m->step_in_epoch >= 0 && m->global_step >= 0 &&
+                 m->run_start_epoch >= 0 && m->run_start_epoch <= m->epochs_done,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: implausible progress epochs_done %" PetscInt_FMT
+             ", step_in_epoch %" PetscInt_FMT ", global_step %" PetscInt_FMT
+             ", run_start_epoch %" PetscInt_FMT,
+             path, m->epochs_done, m->step_in_epoch, m->global_step, m->run_start_epoch);
+  PetscCheck(isfinite(m->post_lr) && m->post_lr >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: post_lr = %g is not a learning rate", path, m->post_lr);
+  PetscCheck(m->acc_wrong >= 0 && m->acc_seen >= 0 && m->acc_wrong <= m->acc_seen &&
+                 m->acc_capped >= 0 && m->acc_rejected >= 0,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: implausible epoch counts acc_wrong %" PetscInt_FMT
+             ", acc_seen %" PetscInt_FMT,
+             path, m->acc_wrong, m->acc_seen);
+  PetscCheck(m->schedule >= POF_SCHED_STEP && m->schedule <= POF_SCHED_CONST, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: schedule = %" PetscInt_FMT " is not a known schedule", path,
+             m->schedule);
+  PetscCheck(isfinite(m->lr_base) && m->lr_base >= 0 && isfinite(m->lr_factor) && m->lr_factor >= 0,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: implausible learning rate lr_base %g, lr_factor %g", path, m->lr_base,
+             m->lr_factor);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid)
+{
+  PofCkptMeta *m       = &res->meta;
+  PetscInt     version = 0, complete = 0;
+  int64_t      crc;
+  PetscFunctionBegin;
+  PetscCall(ckpt_probe_open(path, fapl, fid));
 
   {
     htri_t has;
     PofCallH5Id(has, H5Aexists(*fid, "format_version"));
-    PetscCheck(has > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pof checkpoint (no 'format_version' attribute)", path);
+    PetscCheck(has > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "%s is not a pof checkpoint (no 'format_version' attribute)", path);
     /* a writer sets the model attributes first, so even an interrupted checkpoint has them */
     PofCallH5Id(has, H5Aexists(*fid, "n_params"));
     if (has <= 0) {
       htri_t data;
       PofCallH5Id(data, H5Aexists(*fid, "source_format"));
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pof model or checkpoint (no 'n_params' attribute)%s", path, data > 0 ? ": it is a dataset written by pof convert" : "");
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+              "%s is not a pof model or checkpoint (no 'n_params' attribute)%s", path,
+              data > 0 ? ": it is a dataset written by pof convert" : "");
     }
   }
   PetscCall(ckpt_attr_read_petscint(*fid, path, "format_version", &version, 1));
-  PetscCheck(version == POF_CKPT_FORMAT_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s has format version %" PetscInt_FMT ", this pof reads version %d", path, version, POF_CKPT_FORMAT_VERSION);
+  PetscCheck(version == POF_CKPT_FORMAT_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s has format version %" PetscInt_FMT ", this pof reads version %d", path,
+             version, POF_CKPT_FORMAT_VERSION);
   {
     htri_t has;
     PofCallH5Id(has, H5Aexists(*fid, "complete"));
     if (has > 0) PetscCall(ckpt_attr_read_petscint(*fid, path, "complete", &complete, 1));
-    PetscCheck(complete == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is incomplete (no 'complete' mark): its writer was interrupted", path);
+    PetscCheck(complete == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s is incomplete (no 'complete' mark): its writer was interrupted",
+               path);
   }
 
   for (int i = 0; i < CKPT_NATTRS; i++) {
@@ -457,7 +564,8 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
       if (has <= 0) continue; /* res is zeroed: the field reads as 0 */
     }
     if (at->kind == CKPT_A_INT)
-      PetscCall(ckpt_attr_read_petscint(*fid, path, at->name, (PetscInt *)(void *)field, at->count));
+      PetscCall(
+          ckpt_attr_read_petscint(*fid, path, at->name, (PetscInt *)(void *)field, at->count));
     else
       PetscCall(ckpt_attr_read(*fid, path, at->name, at->kind, field, at->count));
   }
@@ -467,23 +575,13 @@ static PetscErrorCode ckpt_probe_body(const char *path, CkptProbe *res, hid_t *f
     res->extra.crc[k] = (uLong)crc;
   }
 
-  /* plausibility of what was read */
-  PetscCheck(!strcmp(m->kind, "pretrain") || !strcmp(m->kind, "posttrain"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: kind '%s' is neither 'pretrain' nor 'posttrain'", path, m->kind);
-  PetscCheck(m->n_params > 0 && m->n_bn_state >= 0 && m->n_feature > 0 && m->classes > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible sizes n_params %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT, path, m->n_params, m->n_bn_state, m->n_feature, m->classes);
-  PetscCheck(m->nmilestones >= 0 && m->nmilestones <= POF_MAX_MILESTONES, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range", path, m->nmilestones);
-  PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) && (m->have_theta0 == 0 || m->have_theta0 == 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
-  if (m->have_theta0) PetscCheck(res->extra.n_theta0 == m->n_params - m->n_feature, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: n_theta0 = %" PetscInt_FMT " but the classifier has n_params - n_feature = %" PetscInt_FMT " values", path, res->extra.n_theta0, m->n_params - m->n_feature);
-
-  PetscCheck(m->epochs_done >= 0 && m->step_in_epoch >= 0 && m->global_step >= 0 && m->run_start_epoch >= 0 && m->run_start_epoch <= m->epochs_done, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: implausible progress epochs_done %" PetscInt_FMT ", step_in_epoch %" PetscInt_FMT ", global_step %" PetscInt_FMT ", run_start_epoch %" PetscInt_FMT, path, m->epochs_done, m->step_in_epoch, m->global_step, m->run_start_epoch);
-  PetscCheck(isfinite(m->post_lr) && m->post_lr >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: post_lr = %g is not a learning rate", path, m->post_lr);
-  PetscCheck(m->acc_wrong >= 0 && m->acc_seen >= 0 && m->acc_wrong <= m->acc_seen && m->acc_capped >= 0 && m->acc_rejected >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible epoch counts acc_wrong %" PetscInt_FMT ", acc_seen %" PetscInt_FMT, path, m->acc_wrong, m->acc_seen);
-  PetscCheck(m->schedule >= POF_SCHED_STEP && m->schedule <= POF_SCHED_CONST, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: schedule = %" PetscInt_FMT " is not a known schedule", path, m->schedule);
-  PetscCheck(isfinite(m->lr_base) && m->lr_base >= 0 && isfinite(m->lr_factor) && m->lr_factor >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s: implausible learning rate lr_base %g, lr_factor %g", path, m->lr_base, m->lr_factor);
+  PetscCall(ckpt_probe_plausible(path, res));
   PetscCall(ckpt_check_dataset(*fid, path, "params", 8, m->n_params, "n_params"));
-  if (m->have_momentum) PetscCall(ckpt_check_dataset(*fid, path, "momentum", 8, m->n_params, "n_params"));
+  if (m->have_momentum)
+    PetscCall(ckpt_check_dataset(*fid, path, "momentum", 8, m->n_params, "n_params"));
   PetscCall(ckpt_check_dataset(*fid, path, "bn_running", 4, m->n_bn_state, "n_bn_state"));
-  if (m->have_theta0) PetscCall(ckpt_check_dataset(*fid, path, "theta0", 8, res->extra.n_theta0, "n_theta0"));
+  if (m->have_theta0)
+    PetscCall(ckpt_check_dataset(*fid, path, "theta0", 8, res->extra.n_theta0, "n_theta0"));
 
   PofCallH5(H5Fclose(*fid));
   *fid = -1;
@@ -504,7 +602,8 @@ static PetscErrorCode ckpt_probe(const char *path, CkptProbe *res)
   PetscCall(PetscPushErrorHandler(ckpt_record_handler, res));
   ierr = ckpt_probe_body(path, res, &fapl, &fid);
   PetscCall(PetscPopErrorHandler());
-  if (fid >= 0) (void)H5Fclose(fid); /* strong close degree: also closes what the failed probe left open */
+  if (fid >= 0)
+    (void)H5Fclose(fid); /* strong close degree: also closes what the failed probe left open */
   if (fapl >= 0) (void)H5Pclose(fapl);
   (void)H5Eclear2(H5E_DEFAULT);
   ckpt_quiet_end(&q);
@@ -517,17 +616,20 @@ static PetscErrorCode ckpt_probe(const char *path, CkptProbe *res)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo, PetscInt hi, PetscInt npieces, void *buf);
+static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo,
+                                PetscInt hi, PetscInt npieces, void *buf);
 
 /* Read every dataset the probed file holds (res->ok) with the serial driver and compare its
    CRC-32 with the stored one; errors name the file and the dataset. Local (rank 0 of a search). */
-static PetscErrorCode ckpt_verify_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid, void **buf)
+static PetscErrorCode ckpt_verify_body(const char *path, CkptProbe *res, hid_t *fapl, hid_t *fid,
+                                       void **buf)
 {
-  const PofCkptMeta *m             = &res->meta;
-  const PetscInt     n[CKPT_ND]    = { m->n_params, m->have_momentum ? m->n_params : 0, m->n_bn_state, m->have_theta0 ? res->extra.n_theta0 : 0 };
-  const size_t       elsz[CKPT_ND] = { sizeof(double), sizeof(double), sizeof(float), sizeof(double) };
-  const PetscInt     piece         = PetscMin(ckpt_io_chunk, (PetscInt)1 << 20);
-  char               oname[POF_PATH_MAX + 32];
+  const PofCkptMeta *m          = &res->meta;
+  const PetscInt     n[CKPT_ND] = { m->n_params, m->have_momentum ? m->n_params : 0, m->n_bn_state,
+                                m->have_theta0 ? res->extra.n_theta0 : 0 };
+  const size_t   elsz[CKPT_ND]  = { sizeof(double), sizeof(double), sizeof(float), sizeof(double) };
+  const PetscInt piece          = PetscMin(ckpt_io_chunk, (PetscInt)1 << 20);
+  char           oname[POF_PATH_MAX + 32];
   PetscFunctionBegin;
   PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
   PofCallH5Id(*fid, H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl));
@@ -539,11 +641,15 @@ static PetscErrorCode ckpt_verify_body(const char *path, CkptProbe *res, hid_t *
     PofCallH5Id(d, H5Dopen2(*fid, ckpt_dset_names[k], H5P_DEFAULT));
     for (PetscInt a = 0; a < n[k]; a += piece) {
       const PetscInt b = PetscMin(n[k], a + piece);
-      PetscCall(ckpt_xfer(d, elsz[k] == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, elsz[k], PETSC_FALSE, a, b, 1, *buf));
+      PetscCall(ckpt_xfer(d, elsz[k] == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE,
+                          elsz[k], PETSC_FALSE, a, b, 1, *buf));
       c = crc32_z(c, (const Bytef *)*buf, (size_t)(b - a) * elsz[k]);
     }
     PofCallH5(H5Dclose(d));
-    PetscCheck(c == res->extra.crc[k], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored %08lx, read %08lx)", path, ckpt_dset_names[k], res->extra.crc[k], c);
+    PetscCheck(c == res->extra.crc[k], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored "
+               "%08lx, read %08lx)",
+               path, ckpt_dset_names[k], res->extra.crc[k], c);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -601,7 +707,8 @@ static PetscInt ckpt_npieces(const PetscInt *ranges, PetscMPIInt size)
 
 /* Collective transfer of this rank's elements [lo, hi) of dataset d to/from buf, in npieces
    calls (the same count on every rank; a rank with nothing left selects none). */
-static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo, PetscInt hi, PetscInt npieces, void *buf)
+static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool write, PetscInt lo,
+                                PetscInt hi, PetscInt npieces, void *buf)
 {
   static double dummy;
   hid_t         fspace, mspace, dxpl;
@@ -609,7 +716,8 @@ static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool
   PofCallH5Id(fspace, H5Dget_space(d));
   PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
   {
-    /* collective transfers on MPI-IO files; an in-memory image (core driver) is read independently */
+    /* collective transfers on MPI-IO files; an in-memory image (core driver) is read independently
+     */
     hid_t fid, fapl, drv;
     PofCallH5Id(fid, H5Iget_file_id(d));
     PofCallH5Id(fapl, H5Fget_access_plist(fid));
@@ -645,7 +753,8 @@ static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_dset_create(hid_t fid, const char *name, hid_t ftype, PetscInt n, hid_t *d)
+static PetscErrorCode ckpt_dset_create(hid_t fid, const char *name, hid_t ftype, PetscInt n,
+                                       hid_t *d)
 {
   hid_t   space, dcpl;
   hsize_t dims[1] = { (hsize_t)n };
@@ -675,7 +784,8 @@ static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name,
   PetscCall(VecGetOwnershipRanges(v, &ranges));
   PetscCall(ckpt_dset_create(fid, name, H5T_IEEE_F64LE, n, &d));
   PetscCall(VecGetArrayRead(v, &a));
-  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_TRUE, lo, hi, ckpt_npieces(ranges, size), (void *)a));
+  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_TRUE, lo, hi,
+                      ckpt_npieces(ranges, size), (void *)a));
   PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
   PetscCall(VecRestoreArrayRead(v, &a));
   PofCallH5(H5Dclose(d));
@@ -683,7 +793,9 @@ static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name,
 }
 
 /* Write an array identical on every rank as /name: rank 0 selects all, the others none. */
-static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t ftype, hid_t mtype, size_t elsize, PetscInt n, const void *buf, uLong *crc)
+static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t ftype,
+                                            hid_t mtype, size_t elsize, PetscInt n, const void *buf,
+                                            uLong *crc)
 {
   hid_t       d;
   PetscMPIInt rank;
@@ -691,7 +803,8 @@ static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(ckpt_dset_create(fid, name, ftype, n, &d));
-  PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_TRUE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), (void *)buf));
+  PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_TRUE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1),
+                      (void *)buf));
   PofCallH5(H5Dclose(d));
   *crc = ckpt_crc(buf, (size_t)n * elsize);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -706,21 +819,93 @@ typedef struct {
   PofCkptMeta *meta; /* copy with the derived fields */
 } CkptWriteCtx;
 
-static PetscErrorCode ckpt_check_vec(MPI_Comm comm, const char *path, Vec v, const char *what, PetscInt n)
+static PetscErrorCode ckpt_check_vec(MPI_Comm comm, const char *path, Vec v, const char *what,
+                                     PetscInt n)
 {
   PetscInt    N;
   MPI_Comm    vcomm;
   PetscMPIInt cmp;
   PetscFunctionBegin;
   PetscCall(VecGetSize(v, &N));
-  PetscCheck(N == n, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: the %s Vec has %" PetscInt_FMT " entries, but n_params = %" PetscInt_FMT, path, what, N, n);
+  PetscCheck(N == n, comm, PETSC_ERR_ARG_SIZ,
+             "checkpoint %s: the %s Vec has %" PetscInt_FMT
+             " entries, but n_params = %" PetscInt_FMT,
+             path, what, N, n);
   PetscCall(PetscObjectGetComm((PetscObject)v, &vcomm));
   PetscCallMPI(MPI_Comm_compare(comm, vcomm, &cmp));
-  PetscCheck(cmp == MPI_IDENT || cmp == MPI_CONGRUENT, comm, PETSC_ERR_ARG_NOTSAMECOMM, "checkpoint %s: the %s Vec lives on another communicator", path, what);
+  PetscCheck(cmp == MPI_IDENT || cmp == MPI_CONGRUENT, comm, PETSC_ERR_ARG_NOTSAMECOMM,
+             "checkpoint %s: the %s Vec lives on another communicator", path, what);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0, CkptWriteCtx *w)
+/* The arguments of pof_ckpt_write, each with an error naming the value. Collective (no
+ * communication). */
+static PetscErrorCode ckpt_write_check_args(MPI_Comm comm, const char *path, size_t tmp_len,
+                                            const PofCkptMeta *meta, Vec master, Vec momentum,
+                                            const float *running, const double *theta0,
+                                            PetscInt n_theta0)
+{
+  PetscFunctionBegin;
+  PetscCheck(path && *path, comm, PETSC_ERR_ARG_NULL, "checkpoint: no path given");
+  PetscCheck(strlen(path) + 48 < tmp_len, comm, PETSC_ERR_ARG_SIZ, "checkpoint path %s is too long",
+             path);
+  PetscCheck(meta && master, comm, PETSC_ERR_ARG_NULL,
+             "checkpoint %s: meta and master are required", path);
+  PetscCheck(memchr(meta->dataset, 0, sizeof(meta->dataset)) &&
+                 memchr(meta->kind, 0, sizeof(meta->kind)) &&
+                 memchr(meta->options_json, 0, sizeof(meta->options_json)),
+             comm, PETSC_ERR_ARG_WRONG,
+             "checkpoint %s: a string field of the metadata is not NUL-terminated", path);
+  PetscCheck(!strcmp(meta->kind, "pretrain") || !strcmp(meta->kind, "posttrain"), comm,
+             PETSC_ERR_ARG_WRONG, "checkpoint %s: kind must be 'pretrain' or 'posttrain', got '%s'",
+             path, meta->kind);
+  PetscCheck(meta->n_params > 0 && meta->n_bn_state >= 0 && meta->n_feature > 0 &&
+                 meta->classes > 0,
+             comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "checkpoint %s: implausible sizes n_params %" PetscInt_FMT
+             ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT,
+             path, meta->n_params, meta->n_bn_state, meta->n_feature, meta->classes);
+  PetscCheck(meta->nmilestones >= 0 && meta->nmilestones <= POF_MAX_MILESTONES, comm,
+             PETSC_ERR_ARG_OUTOFRANGE,
+             "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range [0, %d]", path,
+             meta->nmilestones, POF_MAX_MILESTONES);
+  PetscCall(ckpt_check_vec(comm, path, master, "master", meta->n_params));
+  if (momentum) PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", meta->n_params));
+  PetscCheck(running || meta->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
+             "checkpoint %s: running statistics missing", path);
+  if (theta0)
+    PetscCheck(n_theta0 == meta->n_params - meta->n_feature, comm, PETSC_ERR_ARG_SIZ,
+               "checkpoint %s: theta0 has %" PetscInt_FMT
+               " values, but the classifier has n_params - n_feature = %" PetscInt_FMT,
+               path, n_theta0, meta->n_params - meta->n_feature);
+
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The metadata attributes: the format, the writer, one per PofCkptMeta field, n_theta0. */
+static PetscErrorCode ckpt_write_meta(hid_t fid, const PofCkptMeta *m, PetscInt n_theta0)
+{
+  PetscFunctionBegin;
+  PetscCall(ckpt_attr_write_int(fid, "format_version", POF_CKPT_FORMAT_VERSION));
+  PetscCall(ckpt_attr_write(fid, "writer", CKPT_A_STR, "pof " POF_VERSION, 0));
+  for (int i = 0; i < CKPT_NATTRS; i++) {
+    const CkptAttr *at    = &ckpt_attrs[i];
+    const char     *field = (const char *)m + at->offset;
+    if (at->kind == CKPT_A_INT) {
+      int64_t v[POF_MAX_MILESTONES];
+      for (size_t k = 0; k < at->count; k++) v[k] = ((const PetscInt *)(const void *)field)[k];
+      PetscCall(ckpt_attr_write(fid, at->name, CKPT_A_INT, v, at->count));
+    } else
+      PetscCall(ckpt_attr_write(fid, at->name, at->kind, field, at->count));
+  }
+  PetscCall(ckpt_attr_write_int(fid, "n_theta0", n_theta0));
+
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const PofCkptMeta *meta,
+                                      Vec master, Vec momentum, const float *running,
+                                      const double *theta0, PetscInt n_theta0, CkptWriteCtx *w)
 {
   PetscMPIInt  rank, size;
   PofCkptMeta *m;
@@ -735,18 +920,8 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
 
-  /* arguments */
-  PetscCheck(path && *path, comm, PETSC_ERR_ARG_NULL, "checkpoint: no path given");
-  PetscCheck(strlen(path) + 48 < sizeof(w->tmp), comm, PETSC_ERR_ARG_SIZ, "checkpoint path %s is too long", path);
-  PetscCheck(meta && master, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: meta and master are required", path);
-  PetscCheck(memchr(meta->dataset, 0, sizeof(meta->dataset)) && memchr(meta->kind, 0, sizeof(meta->kind)) && memchr(meta->options_json, 0, sizeof(meta->options_json)), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: a string field of the metadata is not NUL-terminated", path);
-  PetscCheck(!strcmp(meta->kind, "pretrain") || !strcmp(meta->kind, "posttrain"), comm, PETSC_ERR_ARG_WRONG, "checkpoint %s: kind must be 'pretrain' or 'posttrain', got '%s'", path, meta->kind);
-  PetscCheck(meta->n_params > 0 && meta->n_bn_state >= 0 && meta->n_feature > 0 && meta->classes > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint %s: implausible sizes n_params %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT, path, meta->n_params, meta->n_bn_state, meta->n_feature, meta->classes);
-  PetscCheck(meta->nmilestones >= 0 && meta->nmilestones <= POF_MAX_MILESTONES, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range [0, %d]", path, meta->nmilestones, POF_MAX_MILESTONES);
-  PetscCall(ckpt_check_vec(comm, path, master, "master", meta->n_params));
-  if (momentum) PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", meta->n_params));
-  PetscCheck(running || meta->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "checkpoint %s: running statistics missing", path);
-  if (theta0) PetscCheck(n_theta0 == meta->n_params - meta->n_feature, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, but the classifier has n_params - n_feature = %" PetscInt_FMT, path, n_theta0, meta->n_params - meta->n_feature);
+  PetscCall(ckpt_write_check_args(comm, path, sizeof(w->tmp), meta, master, momentum, running,
+                                  theta0, n_theta0));
 
   PetscCall(PetscMalloc1(1, &w->meta));
   m                = w->meta;
@@ -762,33 +937,27 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
 
   PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
   PetscCall(ckpt_quiet_begin(&q));
-  w->tmp_made = PETSC_TRUE; /* from here on a failure removes the temporary (a partly created one too) */
-  w->fid      = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, w->fapl);
+  w->tmp_made =
+      PETSC_TRUE; /* from here on a failure removes the temporary (a partly created one too) */
+  w->fid = H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, w->fapl); /* a new name, made exclusively */
   if (w->fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);
-  PetscCheck(w->fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot create checkpoint file %s (%s)", w->tmp, h5msg);
+  PetscCheck(w->fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot create checkpoint file %s (%s)",
+             w->tmp, h5msg);
 
-  /* metadata */
-  PetscCall(ckpt_attr_write_int(w->fid, "format_version", POF_CKPT_FORMAT_VERSION));
-  PetscCall(ckpt_attr_write(w->fid, "writer", CKPT_A_STR, "pof " POF_VERSION, 0));
-  for (int i = 0; i < CKPT_NATTRS; i++) {
-    const CkptAttr *at    = &ckpt_attrs[i];
-    const char     *field = (const char *)m + at->offset;
-    if (at->kind == CKPT_A_INT) {
-      int64_t v[POF_MAX_MILESTONES];
-      for (size_t k = 0; k < at->count; k++) v[k] = ((const PetscInt *)(const void *)field)[k];
-      PetscCall(ckpt_attr_write(w->fid, at->name, CKPT_A_INT, v, at->count));
-    } else
-      PetscCall(ckpt_attr_write(w->fid, at->name, at->kind, field, at->count));
-  }
-  PetscCall(ckpt_attr_write_int(w->fid, "n_theta0", n_theta0));
+  PetscCall(ckpt_write_meta(w->fid, m, n_theta0));
 
   /* data */
   PetscCall(ckpt_write_vec(comm, w->fid, "params", master, &crc[CKPT_D_PARAMS]));
-  if (momentum) PetscCall(ckpt_write_vec(comm, w->fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
-  PetscCall(ckpt_write_replicated(comm, w->fid, "bn_running", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
-  if (theta0) PetscCall(ckpt_write_replicated(comm, w->fid, "theta0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
-  for (int k = 0; k < CKPT_ND; k++) PetscCall(ckpt_attr_write_int(w->fid, ckpt_crc_names[k], (int64_t)crc[k]));
+  if (momentum)
+    PetscCall(ckpt_write_vec(comm, w->fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
+  PetscCall(ckpt_write_replicated(comm, w->fid, "bn_running", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                                  sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
+  if (theta0)
+    PetscCall(ckpt_write_replicated(comm, w->fid, "theta0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                                    sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
+  for (int k = 0; k < CKPT_ND; k++)
+    PetscCall(ckpt_attr_write_int(w->fid, ckpt_crc_names[k], (int64_t)crc[k]));
 
   /* every rank's data on disk, then the mark, then close and commit */
   PofCallH5(H5Fflush(w->fid, H5F_SCOPE_GLOBAL));
@@ -805,14 +974,16 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master, Vec momentum, const float *running, const double *theta0, PetscInt n_theta0)
+PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master,
+                              Vec momentum, const float *running, const double *theta0,
+                              PetscInt n_theta0)
 {
   CkptWriteCtx  *w;
   PetscErrorCode ierr;
   PetscFunctionBegin;
   PetscCall(PetscNew(&w));
   w->fapl = w->fid = -1;
-  ierr             = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
+  ierr = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
   if (ierr) {
     /* The file handle is abandoned, not closed: H5Fclose is collective and the other ranks may
        be elsewhere (the caller stops every rank). The temporary file goes now. */
@@ -856,7 +1027,8 @@ static PetscErrorCode ckpt_read_vec(MPI_Comm comm, hid_t fid, const char *name, 
   PetscCall(VecGetOwnershipRanges(v, &ranges));
   PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
   PetscCall(VecGetArrayWrite(v, &a));
-  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_FALSE, lo, hi, ckpt_npieces(ranges, size), a));
+  PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_FALSE, lo, hi,
+                      ckpt_npieces(ranges, size), a));
   PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
   PetscCall(VecRestoreArrayWrite(v, &a));
   PofCallH5(H5Dclose(d));
@@ -864,7 +1036,8 @@ static PetscErrorCode ckpt_read_vec(MPI_Comm comm, hid_t fid, const char *name, 
 }
 
 /* Rank 0 reads /name (n values), then broadcast: buf is filled on every rank. */
-static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t mtype, size_t elsize, PetscInt n, void *buf, uLong *crc)
+static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t mtype,
+                                           size_t elsize, PetscInt n, void *buf, uLong *crc)
 {
   hid_t       d;
   PetscMPIInt rank;
@@ -872,14 +1045,17 @@ static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PofCallH5Id(d, H5Dopen2(fid, name, H5P_DEFAULT));
-  PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_FALSE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), buf));
+  PetscCall(
+      ckpt_xfer(d, mtype, elsize, PETSC_FALSE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1), buf));
   PofCallH5(H5Dclose(d));
   PetscCall(pof_comm_bcast_bytes(comm, buf, (size_t)n * elsize, 0));
   *crc = ckpt_crc(buf, (size_t)n * elsize);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0, CkptProbe *p)
+static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master, Vec momentum,
+                                     float *running, double *theta0, PetscInt n_theta0,
+                                     CkptProbe *p)
 {
   PofCkptMeta   *m;
   hid_t          fapl         = -1, fid;
@@ -898,13 +1074,19 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   PetscCheck(master, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: master Vec required", path);
   PetscCall(ckpt_check_vec(comm, path, master, "master", m->n_params));
   if (momentum) {
-    PetscCheck(m->have_momentum, comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s holds no optimizer state (momentum)", path);
+    PetscCheck(m->have_momentum, comm, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s holds no optimizer state (momentum)", path);
     PetscCall(ckpt_check_vec(comm, path, momentum, "momentum", m->n_params));
   }
-  PetscCheck(running || m->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "checkpoint %s: no buffer for the running statistics", path);
+  PetscCheck(running || m->n_bn_state == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
+             "checkpoint %s: no buffer for the running statistics", path);
   if (theta0) {
-    PetscCheck(m->have_theta0, comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s holds no theta0 (it was not written by PoF post-training)", path);
-    PetscCheck(n_theta0 == p->extra.n_theta0, comm, PETSC_ERR_ARG_SIZ, "checkpoint %s: theta0 has %" PetscInt_FMT " values, the caller expects %" PetscInt_FMT, path, p->extra.n_theta0, n_theta0);
+    PetscCheck(m->have_theta0, comm, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s holds no theta0 (it was not written by PoF post-training)", path);
+    PetscCheck(n_theta0 == p->extra.n_theta0, comm, PETSC_ERR_ARG_SIZ,
+               "checkpoint %s: theta0 has %" PetscInt_FMT
+               " values, the caller expects %" PetscInt_FMT,
+               path, p->extra.n_theta0, n_theta0);
   }
 
   PetscCall(ckpt_fapl(comm, path, &fapl));
@@ -912,11 +1094,15 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, fapl);
   if (fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);
-  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s with MPI-IO (%s)", path, h5msg);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open checkpoint %s with MPI-IO (%s)",
+             path, h5msg);
   PetscCall(ckpt_read_vec(comm, fid, "params", master, &crc[CKPT_D_PARAMS]));
   if (momentum) PetscCall(ckpt_read_vec(comm, fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
-  PetscCall(ckpt_read_replicated(comm, fid, "bn_running", H5T_NATIVE_FLOAT, sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
-  if (theta0) PetscCall(ckpt_read_replicated(comm, fid, "theta0", H5T_NATIVE_DOUBLE, sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
+  PetscCall(ckpt_read_replicated(comm, fid, "bn_running", H5T_NATIVE_FLOAT, sizeof(float),
+                                 m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
+  if (theta0)
+    PetscCall(ckpt_read_replicated(comm, fid, "theta0", H5T_NATIVE_DOUBLE, sizeof(double), n_theta0,
+                                   theta0, &crc[CKPT_D_THETA0]));
   PofCallH5(H5Fclose(fid));
   PofCallH5(H5Pclose(fapl));
 
@@ -926,11 +1112,15 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   want[CKPT_D_RUNNING]  = PETSC_TRUE;
   want[CKPT_D_THETA0]   = theta0 ? PETSC_TRUE : PETSC_FALSE;
   for (int k = 0; k < CKPT_ND; k++)
-    PetscCheck(!want[k] || crc[k] == p->extra.crc[k], comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored %08lx, read %08lx)", path, ckpt_dset_names[k], p->extra.crc[k], crc[k]);
+    PetscCheck(!want[k] || crc[k] == p->extra.crc[k], comm, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s is corrupt: the data of /%s do not match their checksum (stored "
+               "%08lx, read %08lx)",
+               path, ckpt_dset_names[k], p->extra.crc[k], crc[k]);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum, float *running, double *theta0, PetscInt n_theta0)
+PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec momentum,
+                             float *running, double *theta0, PetscInt n_theta0)
 {
   CkptProbe     *p;
   PetscErrorCode ierr;
@@ -946,22 +1136,24 @@ PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec mo
 
 static void ckpt_describe(const PofCkptMeta *m, char *buf, size_t len)
 {
-  snprintf(buf, len, "WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " input, %" PetscInt_FMT " classes%s%s)", m->depth, m->width, m->base, m->in_c, m->in_h, m->in_w, m->classes, m->dataset[0] ? ", dataset " : "", m->dataset);
+  snprintf(buf, len,
+           "WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT
+           "x%" PetscInt_FMT "x%" PetscInt_FMT " input, %" PetscInt_FMT " classes%s%s)",
+           m->depth, m->width, m->base, m->in_c, m->in_h, m->in_w, m->classes,
+           m->dataset[0] ? ", dataset " : "", m->dataset);
 }
 
-PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofCkptMeta *want)
+PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const PofCkptMeta *have,
+                                        const PofCkptMeta *want)
 {
   char h[256], w[256];
   const struct {
     const char *name;
     PetscInt    have, want;
   } f[] = {
-    { "depth", have->depth, want->depth },
-    { "width", have->width, want->width },
-    { "base", have->base, want->base },
-    { "input channels", have->in_c, want->in_c },
-    { "input height", have->in_h, want->in_h },
-    { "input width", have->in_w, want->in_w },
+    { "depth", have->depth, want->depth },       { "width", have->width, want->width },
+    { "base", have->base, want->base },          { "input channels", have->in_c, want->in_c },
+    { "input height", have->in_h, want->in_h },  { "input width", have->in_w, want->in_w },
     { "classes", have->classes, want->classes },
   };
   const struct {
@@ -976,14 +1168,23 @@ PetscErrorCode pof_ckpt_check_signature(MPI_Comm comm, const char *path, const P
   ckpt_describe(have, h, sizeof(h));
   ckpt_describe(want, w, sizeof(w));
   for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-    PetscCheck(f[i].have == f[i].want, comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT, path, h, w, f[i].name, f[i].have, f[i].want);
-  PetscCheck(!have->dataset[0] || !want->dataset[0] || !strcmp(have->dataset, want->dataset), comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: dataset '%s' != '%s'", path, h, w, have->dataset, want->dataset);
+    PetscCheck(f[i].have == f[i].want, comm, PETSC_ERR_ARG_INCOMP,
+               "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT,
+               path, h, w, f[i].name, f[i].have, f[i].want);
+  PetscCheck(!have->dataset[0] || !want->dataset[0] || !strcmp(have->dataset, want->dataset), comm,
+             PETSC_ERR_ARG_INCOMP,
+             "model file %s is %s, but this run needs %s: dataset '%s' != '%s'", path, h, w,
+             have->dataset, want->dataset);
   for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
-    PetscCheck(g[i].have == g[i].want, comm, PETSC_ERR_ARG_INCOMP, "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT " (same architecture, different layout: written by another pof version?)", path, h, w, g[i].name, g[i].have, g[i].want);
+    PetscCheck(g[i].have == g[i].want, comm, PETSC_ERR_ARG_INCOMP,
+               "model file %s is %s, but this run needs %s: %s %" PetscInt_FMT " != %" PetscInt_FMT
+               " (same architecture, different layout: written by another pof version?)",
+               path, h, w, g[i].name, g[i].have, g[i].want);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, const PofCkptMeta *have, const PofModelConfig *model)
+PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path,
+                                            const PofCkptMeta *have, const PofModelConfig *model)
 {
   char h[256];
   const struct {
@@ -999,14 +1200,18 @@ PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path, con
   PetscFunctionBegin;
   ckpt_describe(have, h, sizeof(h));
   for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-    PetscCheck(!f[i].set || f[i].given == f[i].file, comm, PETSC_ERR_ARG_INCOMP, "%s %" PetscInt_FMT " does not match model file %s, a %s: a run from a model file takes the file's shape; drop %s", f[i].opt, f[i].given, path, h, f[i].opt);
+    PetscCheck(!f[i].set || f[i].given == f[i].file, comm, PETSC_ERR_ARG_INCOMP,
+               "%s %" PetscInt_FMT " does not match model file %s, a %s: a run from a model file "
+               "takes the file's shape; drop %s",
+               f[i].opt, f[i].given, path, h, f[i].opt);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode pof_ckpt_set_io_chunk(PetscInt elems)
 {
   PetscFunctionBegin;
-  PetscCheck(elems > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint I/O piece must be positive, got %" PetscInt_FMT, elems);
+  PetscCheck(elems > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "checkpoint I/O piece must be positive, got %" PetscInt_FMT, elems);
   ckpt_io_chunk = elems;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

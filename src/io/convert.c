@@ -21,11 +21,13 @@ static PetscErrorCode create_split(PofConvWriter *wr, int sp)
   hsize_t       dims[1] = { 0 }, maxd[1] = { H5S_UNLIMITED }, chunk[1] = { 65536 };
   hid_t         space, dcpl;
   PetscFunctionBegin;
-  PofCallH5Id(s->group, H5Gcreate2(wr->file, split_names[sp], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  PofCallH5Id(s->group,
+              H5Gcreate2(wr->file, split_names[sp], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PofCallH5Id(space, H5Screate_simple(1, dims, maxd));
   PofCallH5Id(dcpl, H5Pcreate(H5P_DATASET_CREATE));
   PofCallH5(H5Pset_chunk(dcpl, 1, chunk));
-  PofCallH5Id(s->labels, H5Dcreate2(s->group, "labels", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  PofCallH5Id(s->labels,
+              H5Dcreate2(s->group, "labels", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   PofCallH5(H5Pclose(dcpl));
   PofCallH5(H5Sclose(space));
   s->max_label = -1;
@@ -35,23 +37,32 @@ static PetscErrorCode create_split(PofConvWriter *wr, int sp)
 PetscErrorCode pof_conv_shape(PofConvWriter *wr, int c, int h, int w, const char *file)
 {
   PetscFunctionBegin;
-  PetscCheck(c >= 1 && h >= 1 && w >= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': zero image dimension (%d channels, %d x %d)", file, c, h, w);
-  PetscCheck(c <= POF_CONV_MAX_CHANNELS && h <= 65536 && w <= 65536, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': image shape %d x %d x %d is too large (at most %d channels, 65536 x 65536)", file, c, h, w, POF_CONV_MAX_CHANNELS);
+  PetscCheck(c >= 1 && h >= 1 && w >= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': zero image dimension (%d channels, %d x %d)", file, c, h, w);
+  PetscCheck(c <= POF_CONV_MAX_CHANNELS && h <= 65536 && w <= 65536, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': image shape %d x %d x %d is too large (at most %d channels, 65536 x 65536)",
+             file, c, h, w, POF_CONV_MAX_CHANNELS);
   if (wr->c) {
-    PetscCheck(wr->c == c && wr->h == h && wr->w == w, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds %d x %d x %d images but '%s' holds %d x %d x %d", file, c, h, w, wr->shape_from, wr->c, wr->h, wr->w);
+    PetscCheck(wr->c == c && wr->h == h && wr->w == w, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' holds %d x %d x %d images but '%s' holds %d x %d x %d", file, c, h, w,
+               wr->shape_from, wr->c, wr->h, wr->w);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   wr->c = c, wr->h = h, wr->w = w;
   PetscCall(PetscStrncpy(wr->shape_from, file, sizeof(wr->shape_from)));
   const size_t sample  = (size_t)c * h * w;
-  hsize_t      dims[4] = { 0, (hsize_t)c, (hsize_t)h, (hsize_t)w }, maxd[4] = { H5S_UNLIMITED, (hsize_t)c, (hsize_t)h, (hsize_t)w };
-  hsize_t      chunk[4] = { (hsize_t)PetscMax(1, ((size_t)1 << 20) / sample), (hsize_t)c, (hsize_t)h, (hsize_t)w };
+  hsize_t      dims[4] = { 0, (hsize_t)c, (hsize_t)h, (hsize_t)w },
+          maxd[4]      = { H5S_UNLIMITED, (hsize_t)c, (hsize_t)h, (hsize_t)w };
+  hsize_t chunk[4]     = { (hsize_t)PetscMax(1, ((size_t)1 << 20) / sample), (hsize_t)c, (hsize_t)h,
+                           (hsize_t)w };
   for (int sp = 0; sp < 2; sp++) {
     hid_t space, dcpl;
     PofCallH5Id(space, H5Screate_simple(4, dims, maxd));
     PofCallH5Id(dcpl, H5Pcreate(H5P_DATASET_CREATE));
     PofCallH5(H5Pset_chunk(dcpl, 4, chunk));
-    PofCallH5Id(wr->split[sp].images, H5Dcreate2(wr->split[sp].group, "images", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    PofCallH5Id(wr->split[sp].images, H5Dcreate2(wr->split[sp].group, "images", H5T_STD_U8LE, space,
+                                                 H5P_DEFAULT, dcpl, H5P_DEFAULT));
     PofCallH5(H5Pclose(dcpl));
     PofCallH5(H5Sclose(space));
   }
@@ -59,7 +70,8 @@ PetscErrorCode pof_conv_shape(PofConvWriter *wr, int c, int h, int w, const char
 }
 
 /* Append count rows of row (row_dims[1..rank)) elements to a 1-D or 4-D extendible dataset. */
-static PetscErrorCode append_rows(hid_t dset, int rank, const hsize_t *row_dims, uint64_t have, size_t count, hid_t memtype, const void *buf)
+static PetscErrorCode append_rows(hid_t dset, int rank, const hsize_t *row_dims, uint64_t have,
+                                  size_t count, hid_t memtype, const void *buf)
 {
   hsize_t size[4], start[4] = { (hsize_t)have, 0, 0, 0 }, cnt[4];
   hid_t   fs, ms;
@@ -85,12 +97,14 @@ PetscErrorCode pof_conv_images(PofConvWriter *wr, int sp, const uint8_t *buf, si
   const size_t  plane   = (size_t)wr->h * wr->w;
   const size_t  per_sam = plane * wr->c;
   PetscFunctionBegin;
-  PetscCheck(wr->c > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "pof_conv_shape must come before the first images");
+  PetscCheck(wr->c > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "pof_conv_shape must come before the first images");
   /* write in pieces of at most 2^30 bytes */
   const size_t piece = PetscMax(1, ((size_t)1 << 30) / per_sam);
   for (size_t off = 0; off < count; off += piece) {
     const size_t n = PetscMin(piece, count - off);
-    PetscCall(append_rows(s->images, 4, row, s->n_images, n, H5T_NATIVE_UINT8, buf + off * per_sam));
+    PetscCall(
+        append_rows(s->images, 4, row, s->n_images, n, H5T_NATIVE_UINT8, buf + off * per_sam));
     s->n_images += n;
   }
   if (sp == 0)
@@ -103,14 +117,19 @@ PetscErrorCode pof_conv_images(PofConvWriter *wr, int sp, const uint8_t *buf, si
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_conv_labels(PofConvWriter *wr, int sp, const int32_t *lab, size_t count, const char *file, uint64_t first)
+PetscErrorCode pof_conv_labels(PofConvWriter *wr, int sp, const int32_t *lab, size_t count,
+                               const char *file, uint64_t first)
 {
   PofConvSplit *s      = &wr->split[sp];
   hsize_t       row[1] = { 0 };
   PetscFunctionBegin;
   for (size_t i = 0; i < count; i++) {
-    PetscCheck(lab[i] >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "label %d of sample %llu in '%s' is negative", (int)lab[i], (unsigned long long)(first + i), file);
-    PetscCheck(!wr->classes || lab[i] < wr->classes, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "label %d of sample %llu in '%s' >= class count %d", (int)lab[i], (unsigned long long)(first + i), file, wr->classes);
+    PetscCheck(lab[i] >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "label %d of sample %llu in '%s' is negative", (int)lab[i],
+               (unsigned long long)(first + i), file);
+    PetscCheck(!wr->classes || lab[i] < wr->classes, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "label %d of sample %llu in '%s' >= class count %d", (int)lab[i],
+               (unsigned long long)(first + i), file, wr->classes);
     if (lab[i] > s->max_label) {
       s->max_label    = lab[i];
       s->max_label_at = (int64_t)(first + i);
@@ -132,7 +151,8 @@ PetscErrorCode pof_conv_source(PofConvWriter *wr, const char *path)
   char          line[POF_PATH_MAX + 96];
   PetscFunctionBegin;
   f = fopen(path, "rb");
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open '%s': %s", path, strerror(errno));
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open '%s': %s", path,
+             strerror(errno));
   while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
     crc = crc32(crc, buf, (uInt)got);
     bytes += got;
@@ -140,7 +160,9 @@ PetscErrorCode pof_conv_source(PofConvWriter *wr, const char *path)
   const int err = ferror(f);
   fclose(f);
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "error reading '%s'", path);
-  PetscCall(PetscSNPrintf(line, sizeof(line), "%s%s bytes=%llu crc32=%08lx", wr->prov_len ? "; " : "", path, (unsigned long long)bytes, (unsigned long)crc));
+  PetscCall(PetscSNPrintf(line, sizeof(line), "%s%s bytes=%llu crc32=%08lx",
+                          wr->prov_len ? "; " : "", path, (unsigned long long)bytes,
+                          (unsigned long)crc));
   const size_t len = strlen(line);
   if (wr->prov_len + len + 1 > wr->prov_cap) {
     char        *grown = NULL;
@@ -200,20 +222,29 @@ static PetscErrorCode attr_string(hid_t obj, const char *name, const char *v)
 }
 
 /* All sources read: check counts and classes, compute the statistics, write the attributes. */
-static PetscErrorCode finish(PofConvWriter *wr, const PofConvertConfig *cfg, const char *name, PofConvertSummary *sum)
+static PetscErrorCode finish(PofConvWriter *wr, const PofConvertConfig *cfg, const char *name,
+                             PofConvertSummary *sum)
 {
   PetscFunctionBegin;
-  PetscCheck(wr->c > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "no images found in the %s input", PofConvertFormats[cfg->format]);
+  PetscCheck(wr->c > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "no images found in the %s input", PofConvertFormats[cfg->format]);
   for (int sp = 0; sp < 2; sp++) {
     const PofConvSplit *s = &wr->split[sp];
-    PetscCheck(s->n_images == s->n_labels, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "count mismatch in the %s split: %llu images but %llu labels", split_names[sp], (unsigned long long)s->n_images, (unsigned long long)s->n_labels);
-    PetscCheck(s->n_images > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "the %s split is empty", split_names[sp]);
-    PetscCheck(s->n_images <= (uint64_t)PETSC_MAX_INT / 2, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "the %s split has %llu samples, more than pof supports", split_names[sp], (unsigned long long)s->n_images);
+    PetscCheck(s->n_images == s->n_labels, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "count mismatch in the %s split: %llu images but %llu labels", split_names[sp],
+               (unsigned long long)s->n_images, (unsigned long long)s->n_labels);
+    PetscCheck(s->n_images > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "the %s split is empty",
+               split_names[sp]);
+    PetscCheck(s->n_images <= (uint64_t)PETSC_MAX_INT / 2, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED, "the %s split has %llu samples, more than pof supports",
+               split_names[sp], (unsigned long long)s->n_images);
   }
   if (!wr->classes) { /* IDX: the training labels define the classes */
     wr->classes             = wr->split[0].max_label + 1;
     const PofConvSplit *tst = &wr->split[1];
-    PetscCheck(tst->max_label < wr->classes, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "label %d of sample %lld in '%s' >= class count %d (1 + the largest training label)", (int)tst->max_label, (long long)tst->max_label_at, tst->max_label_file, wr->classes);
+    PetscCheck(tst->max_label < wr->classes, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "label %d of sample %lld in '%s' >= class count %d (1 + the largest training label)",
+               (int)tst->max_label, (long long)tst->max_label_at, tst->max_label_file, wr->classes);
   }
   sum->n_train = (PetscInt)wr->split[0].n_images;
   sum->n_test  = (PetscInt)wr->split[1].n_images;
@@ -230,7 +261,8 @@ static PetscErrorCode finish(PofConvWriter *wr, const PofConvertConfig *cfg, con
     sum->mean[c] = (double)m;
     sum->std[c]  = (double)sqrtl(var > 0 ? var : 0);
   }
-  const int32_t one[4] = { (int32_t)wr->classes, (int32_t)wr->c, (int32_t)wr->h, (int32_t)wr->w }, version = 1;
+  const int32_t one[4]  = { (int32_t)wr->classes, (int32_t)wr->c, (int32_t)wr->h, (int32_t)wr->w },
+                version = 1;
   PetscCall(attr_ints(wr->file, "classes", 1, &one[0]));
   PetscCall(attr_ints(wr->file, "channels", 1, &one[1]));
   PetscCall(attr_ints(wr->file, "height", 1, &one[2]));
@@ -261,7 +293,8 @@ static PetscErrorCode default_name(const PofConvertConfig *cfg, char *name, size
       dir[0] = 0;
     slash = strrchr(dir, '/');
     PetscCall(PetscStrncpy(name, dir[0] ? (slash ? slash + 1 : dir) : "idx", n));
-    if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..")) PetscCall(PetscStrncpy(name, "idx", n));
+    if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+      PetscCall(PetscStrncpy(name, "idx", n));
   } else if (cfg->format == POF_FMT_CIFAR100) {
     PetscCall(PetscStrncpy(name, cfg->cifar100_coarse ? "cifar100-coarse" : "cifar100", n));
   } else if (cfg->format == POF_FMT_SVHN) {
@@ -272,24 +305,29 @@ static PetscErrorCode default_name(const PofConvertConfig *cfg, char *name, size
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode convert_into(PofConvWriter *wr, const PofConvertConfig *cfg, const char *tmp, PofConvertSummary *sum)
+static PetscErrorCode convert_into(PofConvWriter *wr, const PofConvertConfig *cfg, const char *tmp,
+                                   PofConvertSummary *sum)
 {
   hid_t fapl;
   char  name[64];
   PetscFunctionBegin;
   PetscCall(default_name(cfg, name, sizeof(name)));
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
-  PofCallH5(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)); /* closing the file closes everything in it */
+  PofCallH5(
+      H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)); /* closing the file closes everything in it */
   wr->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   PofCallH5(H5Pclose(fapl));
-  PetscCheck(wr->file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create '%s' (does the directory of -convert_output exist and is it writable?)", tmp);
+  PetscCheck(wr->file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "cannot create '%s' (does the directory of -convert_output exist and is it writable?)",
+             tmp);
   for (int sp = 0; sp < 2; sp++) PetscCall(create_split(wr, sp));
   switch (cfg->format) {
   case POF_FMT_IDX: PetscCall(pof_conv_read_idx(wr, cfg)); break;
   case POF_FMT_CIFAR10:
   case POF_FMT_CIFAR100: PetscCall(pof_conv_read_cifar(wr, cfg)); break;
   case POF_FMT_SVHN: PetscCall(pof_conv_read_svhn(wr, cfg)); break;
-  default: SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "unknown -convert_format %d", (int)cfg->format);
+  default:
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "unknown -convert_format %d", (int)cfg->format);
   }
   PetscCall(finish(wr, cfg, name, sum));
   PofCallH5(H5Fclose(wr->file));
@@ -305,13 +343,16 @@ static PetscErrorCode convert_rank0(const PofConvertConfig *cfg, PofConvertSumma
   PofH5Quiet     q;
   PetscErrorCode ierr;
   PetscFunctionBegin;
-  PetscCheck(!pof_fs_tmp_name(cfg->output, tmp, sizeof(tmp)), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "-convert_output %s is too long", cfg->output);
+  PetscCheck(!pof_fs_tmp_name(cfg->output, tmp, sizeof(tmp)), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "-convert_output %s is too long", cfg->output);
   PetscCall(PetscNew(&wr));
   wr->file = -1;
-  for (int sp = 0; sp < 2; sp++) wr->split[sp].group = wr->split[sp].images = wr->split[sp].labels = -1;
-  wr->classes = cfg->format == POF_FMT_CIFAR10 ? 10 : cfg->format == POF_FMT_CIFAR100 ? (cfg->cifar100_coarse ? 20 : 100)
-                                                  : cfg->format == POF_FMT_SVHN       ? 10
-                                                                                      : 0;
+  for (int sp = 0; sp < 2; sp++)
+    wr->split[sp].group = wr->split[sp].images = wr->split[sp].labels = -1;
+  wr->classes = cfg->format == POF_FMT_CIFAR10    ? 10
+                : cfg->format == POF_FMT_CIFAR100 ? (cfg->cifar100_coarse ? 20 : 100)
+                : cfg->format == POF_FMT_SVHN     ? 10
+                                                  : 0;
   pof_h5_quiet_begin(&q);
   ierr = convert_into(wr, cfg, tmp, sum);
   if (ierr) {

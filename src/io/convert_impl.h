@@ -30,12 +30,15 @@ typedef struct {
   size_t       prov_len, prov_cap;
 } PofConvWriter;
 
-/* Image shape of every source; the first call fixes it, later calls must agree (file names the source). */
+/* Image shape of every source; the first call fixes it, later calls must agree (file names the
+ * source). */
 PetscErrorCode pof_conv_shape(PofConvWriter *wr, int c, int h, int w, const char *file);
 /* Append count images (count x C x H x W uint8) to split sp (0 train, 1 test). */
 PetscErrorCode pof_conv_images(PofConvWriter *wr, int sp, const uint8_t *buf, size_t count);
-/* Append count labels; lab[i] is sample first + i of `file` (for messages); checked against classes when fixed. */
-PetscErrorCode pof_conv_labels(PofConvWriter *wr, int sp, const int32_t *lab, size_t count, const char *file, uint64_t first);
+/* Append count labels; lab[i] is sample first + i of `file` (for messages); checked against classes
+ * when fixed. */
+PetscErrorCode pof_conv_labels(PofConvWriter *wr, int sp, const int32_t *lab, size_t count,
+                               const char *file, uint64_t first);
 /* Record a source file in the provenance attribute (its size and CRC-32 of its bytes). */
 PetscErrorCode pof_conv_source(PofConvWriter *wr, const char *path);
 

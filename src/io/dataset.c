@@ -64,28 +64,40 @@ static PetscErrorCode read_int_attr(PofDataset ds, hid_t fid, const char *name, 
   hid_t   a, s;
   int64_t x = 0;
   PetscFunctionBegin;
-  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source, name);
+  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source,
+             name);
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
   PofCallH5Id(s, H5Aget_space(a));
-  PetscCheck(H5Sget_simple_extent_npoints(s) == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be one integer", ds->source, name);
+  PetscCheck(H5Sget_simple_extent_npoints(s) == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' must be one integer", ds->source, name);
   PofCallH5(H5Aread(a, H5T_NATIVE_INT64, &x));
   PofCallH5(H5Sclose(s));
   PofCallH5(H5Aclose(a));
-  PetscCheck(x >= 0 && x <= PETSC_MAX_INT, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' = %lld is out of range", ds->source, name, (long long)x);
+  PetscCheck(x >= 0 && x <= PETSC_MAX_INT, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' = %lld is out of range", ds->source, name,
+             (long long)x);
   *v = (PetscInt)x;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Double array attribute with exactly n values (required). */
-static PetscErrorCode read_double_attr(PofDataset ds, hid_t fid, const char *name, PetscInt n, double *v)
+static PetscErrorCode read_double_attr(PofDataset ds, hid_t fid, const char *name, PetscInt n,
+                                       double *v)
 {
   hid_t a, s;
   PetscFunctionBegin;
-  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source, name);
+  PetscCheck(H5Aexists(fid, name) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' has no attribute '%s' (not written by pof convert?)", ds->source,
+             name);
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
   PofCallH5Id(s, H5Aget_space(a));
   const hssize_t np = H5Sget_simple_extent_npoints(s);
-  PetscCheck(np == n, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' has %lld values, expected one per channel (%" PetscInt_FMT ")", ds->source, name, (long long)np, n);
+  PetscCheck(
+      np == n, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+      "dataset file '%s': attribute '%s' has %lld values, expected one per channel (%" PetscInt_FMT
+      ")",
+      ds->source, name, (long long)np, n);
   PofCallH5(H5Aread(a, H5T_NATIVE_DOUBLE, v));
   PofCallH5(H5Sclose(s));
   PofCallH5(H5Aclose(a));
@@ -117,9 +129,15 @@ static PetscErrorCode read_str_attr(PofDataset ds, hid_t fid, const char *name, 
     len  = H5Tget_size(t);
   }
   PofCallH5(H5Tclose(t));
-  PetscCheck(cls == H5T_STRING && vlen >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be a string", ds->source, name);
-  PetscCheck(np == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' must be one string, it holds %lld", ds->source, name, (long long)np);
-  PetscCheck(vlen || (len >= 1 && len <= POF_DATA_MAX_STR_ATTR), ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': attribute '%s' is a string of %zu bytes (1 to %d allowed)", ds->source, name, len, POF_DATA_MAX_STR_ATTR);
+  PetscCheck(cls == H5T_STRING && vlen >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' must be a string", ds->source, name);
+  PetscCheck(np == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' must be one string, it holds %lld", ds->source,
+             name, (long long)np);
+  PetscCheck(vlen || (len >= 1 && len <= POF_DATA_MAX_STR_ATTR), ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' is a string of %zu bytes (1 to %d allowed)",
+             ds->source, name, len, POF_DATA_MAX_STR_ATTR);
   PofCallH5Id(mt, H5Tcopy(H5T_C_S1));
   if (vlen) {
     char *v = NULL;
@@ -143,25 +161,32 @@ static PetscErrorCode read_str_attr(PofDataset ds, hid_t fid, const char *name, 
 }
 
 /* Open /<split>/<what> and check it is an integer dataset of the given rank; dims out. */
-static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, const char *what, int want_rank, size_t want_size, hid_t *dset, hsize_t dims[4])
+static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, const char *what,
+                                   int want_rank, size_t want_size, hid_t *dset, hsize_t dims[4])
 {
   char  path[64];
   hid_t s, t;
   PetscFunctionBegin;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/%s", split, what));
-  PetscCheck(H5Lexists(fid, path, H5P_DEFAULT) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no dataset /%s", ds->source, path);
+  PetscCheck(H5Lexists(fid, path, H5P_DEFAULT) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' has no dataset /%s", ds->source, path);
   *dset = H5Dopen2(fid, path, H5P_DEFAULT);
-  PetscCheck(*dset >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s is not a dataset", ds->source, path);
+  PetscCheck(*dset >= 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': /%s is not a dataset", ds->source, path);
   PofCallH5Id(s, H5Dget_space(*dset));
   const int rank = H5Sget_simple_extent_ndims(s);
-  PetscCheck(rank == want_rank, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s has %d dimensions, expected %d", ds->source, path, rank, want_rank);
+  PetscCheck(rank == want_rank, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': /%s has %d dimensions, expected %d", ds->source, path, rank,
+             want_rank);
   PofCallH5(H5Sget_simple_extent_dims(s, dims, NULL));
   PofCallH5(H5Sclose(s));
   PofCallH5Id(t, H5Dget_type(*dset));
   const H5T_class_t cls = H5Tget_class(t);
   const size_t      sz  = H5Tget_size(t);
   PofCallH5(H5Tclose(t));
-  PetscCheck(cls == H5T_INTEGER && (!want_size || sz == want_size), ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s must hold %s", ds->source, path, want_size == 1 ? "8-bit unsigned integers" : "integers");
+  PetscCheck(cls == H5T_INTEGER && (!want_size || sz == want_size), ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s must hold %s", ds->source, path,
+             want_size == 1 ? "8-bit unsigned integers" : "integers");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -169,7 +194,9 @@ static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, 
    Collective with collective transfers: every rank makes the same number of H5Dread calls
    (max_rows = the largest hi - lo of any rank), a rank with nothing left selects none.
    Each call moves at most 2^30 bytes. */
-static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank, const hsize_t *dims, PetscInt lo, PetscInt hi, PetscInt max_rows, size_t row_bytes, void *buf)
+static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank,
+                                const hsize_t *dims, PetscInt lo, PetscInt hi, PetscInt max_rows,
+                                size_t row_bytes, void *buf)
 {
   const PetscInt rpc    = (PetscInt)PetscMax(1, ((size_t)1 << 30) / row_bytes);
   const PetscInt ncalls = (max_rows + rpc - 1) / rpc;
@@ -214,7 +241,10 @@ static PetscErrorCode check_labels(PofDataset ds, int sp)
   bad[0] = INT64_MIN;
   if (vals[0] >= d->lo && vals[0] < d->hi) bad[0] = d->labels[vals[0] - d->lo];
   PetscCall(pof_comm_allreduce_i64(ds->comm, bad, 1, POF_COMM_MAX));
-  SETERRQ(ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': label %lld of sample %lld in /%s/labels is outside [0, %" PetscInt_FMT ") (classes attribute)", ds->source, (long long)bad[0], (long long)vals[0], split_names[sp], ds->info.classes);
+  SETERRQ(ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+          "dataset file '%s': label %lld of sample %lld in /%s/labels is outside [0, %" PetscInt_FMT
+          ") (classes attribute)",
+          ds->source, (long long)bad[0], (long long)vals[0], split_names[sp], ds->info.classes);
 }
 
 /* Everything after the file is open: validate the layout, read this rank's slabs. */
@@ -225,7 +255,10 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
   hsize_t         idims[2][4], ldims[2][4];
   PetscFunctionBegin;
   for (int sp = 0; sp < 2; sp++) {
-    PetscCheck(H5Lexists(fid, split_names[sp], H5P_DEFAULT) > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' has no group /%s (not written by pof convert?)", ds->source, split_names[sp]);
+    PetscCheck(H5Lexists(fid, split_names[sp], H5P_DEFAULT) > 0, ds->comm,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s' has no group /%s (not written by pof convert?)", ds->source,
+               split_names[sp]);
     PetscCall(open_dataset(ds, fid, split_names[sp], "images", 4, 1, &dimg[sp], idims[sp]));
     PetscCall(open_dataset(ds, fid, split_names[sp], "labels", 1, 0, &dlab[sp], ldims[sp]));
   }
@@ -233,23 +266,47 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
   PetscCall(read_int_attr(ds, fid, "channels", &in->c));
   PetscCall(read_int_attr(ds, fid, "height", &in->h));
   PetscCall(read_int_attr(ds, fid, "width", &in->w));
-  PetscCheck(in->c >= 1 && in->c <= POF_DATA_MAX_CHANNELS, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': %" PetscInt_FMT " channels, pof supports 1 to %d", ds->source, in->c, POF_DATA_MAX_CHANNELS);
-  PetscCheck(in->h >= 1 && in->w >= 1 && in->h <= 65536 && in->w <= 65536, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': image size %" PetscInt_FMT "x%" PetscInt_FMT " is zero or too large", ds->source, in->h, in->w);
-  PetscCheck(in->classes >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': classes attribute is 0", ds->source);
+  PetscCheck(in->c >= 1 && in->c <= POF_DATA_MAX_CHANNELS, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': %" PetscInt_FMT " channels, pof supports 1 to %d", ds->source,
+             in->c, POF_DATA_MAX_CHANNELS);
+  PetscCheck(in->h >= 1 && in->w >= 1 && in->h <= 65536 && in->w <= 65536, ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': image size %" PetscInt_FMT "x%" PetscInt_FMT
+             " is zero or too large",
+             ds->source, in->h, in->w);
+  PetscCheck(in->classes >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': classes attribute is 0", ds->source);
   for (int sp = 0; sp < 2; sp++) {
-    PetscCheck(idims[sp][1] == (hsize_t)in->c && idims[sp][2] == (hsize_t)in->h && idims[sp][3] == (hsize_t)in->w, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "dataset file '%s': /%s/images is N x %llu x %llu x %llu but the attributes say %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT, ds->source, split_names[sp], (unsigned long long)idims[sp][1], (unsigned long long)idims[sp][2], (unsigned long long)idims[sp][3], in->c, in->h, in->w);
-    PetscCheck(ldims[sp][0] == idims[sp][0], ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s holds %llu images but %llu labels", ds->source, split_names[sp], (unsigned long long)idims[sp][0], (unsigned long long)ldims[sp][0]);
-    PetscCheck(idims[sp][0] <= (hsize_t)PETSC_MAX_INT / 2, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': too many samples in /%s", ds->source, split_names[sp]);
+    PetscCheck(idims[sp][1] == (hsize_t)in->c && idims[sp][2] == (hsize_t)in->h &&
+                   idims[sp][3] == (hsize_t)in->w,
+               ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': /%s/images is N x %llu x %llu x %llu but the attributes say "
+               "%" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT,
+               ds->source, split_names[sp], (unsigned long long)idims[sp][1],
+               (unsigned long long)idims[sp][2], (unsigned long long)idims[sp][3], in->c, in->h,
+               in->w);
+    PetscCheck(ldims[sp][0] == idims[sp][0], ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': /%s holds %llu images but %llu labels", ds->source,
+               split_names[sp], (unsigned long long)idims[sp][0], (unsigned long long)ldims[sp][0]);
+    PetscCheck(idims[sp][0] <= (hsize_t)PETSC_MAX_INT / 2, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': too many samples in /%s", ds->source, split_names[sp]);
   }
   PetscCall(read_double_attr(ds, fid, "mean", in->c, in->mean));
   PetscCall(read_double_attr(ds, fid, "std", in->c, in->std));
   for (PetscInt c = 0; c < in->c; c++)
-    PetscCheck(isfinite(in->mean[c]) && isfinite(in->std[c]) && in->std[c] > 0, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': channel %" PetscInt_FMT " has mean %g, std %g (std must be positive and finite)", ds->source, c, in->mean[c], in->std[c]);
+    PetscCheck(isfinite(in->mean[c]) && isfinite(in->std[c]) && in->std[c] > 0, ds->comm,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': channel %" PetscInt_FMT
+               " has mean %g, std %g (std must be positive and finite)",
+               ds->source, c, in->mean[c], in->std[c]);
   PetscCall(read_str_attr(ds, fid, "name", in->name, sizeof(in->name)));
   const PetscInt ntrain_file = (PetscInt)idims[0][0];
-  PetscCheck(ntrain_file >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /train is empty", ds->source);
-  PetscCheck(train_subset <= ntrain_file, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset %" PetscInt_FMT " exceeds the %" PetscInt_FMT " training samples of '%s'", train_subset, ntrain_file, ds->source);
+  PetscCheck(ntrain_file >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': /train is empty", ds->source);
+  PetscCheck(train_subset <= ntrain_file, ds->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_train_subset %" PetscInt_FMT " exceeds the %" PetscInt_FMT
+             " training samples of '%s'",
+             train_subset, ntrain_file, ds->source);
   in->n_train      = train_subset > 0 ? train_subset : ntrain_file;
   in->n_test       = (PetscInt)idims[1][0];
   ds->sample_bytes = (size_t)in->c * (size_t)in->h * (size_t)in->w;
@@ -263,8 +320,10 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
     d->hi                  = ds->replicate ? d->n : pof_data_share_lo(d->n, ds->size, ds->rank + 1);
     PetscCall(PetscMalloc1((size_t)(d->hi - d->lo) * ds->sample_bytes + 1, &d->images));
     PetscCall(PetscMalloc1((size_t)(d->hi - d->lo) + 1, &d->labels));
-    PetscCall(read_rows(dimg[sp], H5T_NATIVE_UINT8, dxpl, 4, idims[sp], d->lo, d->hi, maxrows, ds->sample_bytes, d->images));
-    PetscCall(read_rows(dlab[sp], H5T_NATIVE_INT32, dxpl, 1, ldims[sp], d->lo, d->hi, maxrows, sizeof(int32_t), d->labels));
+    PetscCall(read_rows(dimg[sp], H5T_NATIVE_UINT8, dxpl, 4, idims[sp], d->lo, d->hi, maxrows,
+                        ds->sample_bytes, d->images));
+    PetscCall(read_rows(dlab[sp], H5T_NATIVE_INT32, dxpl, 1, ldims[sp], d->lo, d->hi, maxrows,
+                        sizeof(int32_t), d->labels));
     PofCallH5(H5Dclose(dimg[sp]));
     PofCallH5(H5Dclose(dlab[sp]));
   }
@@ -274,14 +333,19 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
 
 /* ------------------------------------------------------------------ open / destroy */
 
-static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const PofDataConfig *cfg,
+                                     PetscInt seed, PofDataset *out)
 {
   PofDataset ds;
   PetscFunctionBegin;
-  PetscCheck(seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "seed must be >= 0, got %" PetscInt_FMT, seed);
-  PetscCheck(cfg->train_subset >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_subset must be >= 0, got %" PetscInt_FMT, cfg->train_subset);
-  PetscCheck(cfg->crop_pad >= 0 && cfg->crop_pad <= 64, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_crop_pad must be in [0, 64], got %" PetscInt_FMT, cfg->crop_pad);
-  PetscCheck(cfg->cutout >= 0 && cfg->cutout <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout must be in [0, 1024], got %" PetscInt_FMT, cfg->cutout);
+  PetscCheck(seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "seed must be >= 0, got %" PetscInt_FMT,
+             seed);
+  PetscCheck(cfg->train_subset >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_train_subset must be >= 0, got %" PetscInt_FMT, cfg->train_subset);
+  PetscCheck(cfg->crop_pad >= 0 && cfg->crop_pad <= 64, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_crop_pad must be in [0, 64], got %" PetscInt_FMT, cfg->crop_pad);
+  PetscCheck(cfg->cutout >= 0 && cfg->cutout <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_cutout must be in [0, 1024], got %" PetscInt_FMT, cfg->cutout);
   PetscCall(PetscNew(&ds));
   ds->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &ds->rank));
@@ -295,7 +359,8 @@ static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const Po
     ds->aug.flip     = cfg->flip ? 1 : 0;
     ds->aug.cutout   = (int)cfg->cutout;
   }
-  PetscCall(PetscCalloc3(ds->size, &ds->sendcounts, ds->size, &ds->recvcounts, ds->size, &ds->cursor));
+  PetscCall(
+      PetscCalloc3(ds->size, &ds->sendcounts, ds->size, &ds->recvcounts, ds->size, &ds->cursor));
   *out = ds;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -304,15 +369,23 @@ static PetscErrorCode dataset_create(MPI_Comm comm, const char *source, const Po
 static PetscErrorCode dataset_finish(PofDataset ds)
 {
   PetscFunctionBegin;
-  PetscCheck(ds->aug.cutout <= PetscMax(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_cutout %d is larger than the %" PetscInt_FMT "x%" PetscInt_FMT " images of '%s': the hole would erase whole images", ds->aug.cutout, ds->info.h, ds->info.w, ds->source);
-  PetscCheck(ds->aug.crop_pad < PetscMin(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_crop_pad %d is not smaller than the %" PetscInt_FMT "x%" PetscInt_FMT " images of '%s': some crops would hold no pixel of the image", ds->aug.crop_pad, ds->info.h, ds->info.w, ds->source);
+  PetscCheck(ds->aug.cutout <= PetscMax(ds->info.h, ds->info.w), ds->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_cutout %d is larger than the %" PetscInt_FMT "x%" PetscInt_FMT
+             " images of '%s': the hole would erase whole images",
+             ds->aug.cutout, ds->info.h, ds->info.w, ds->source);
+  PetscCheck(ds->aug.crop_pad < PetscMin(ds->info.h, ds->info.w), ds->comm,
+             PETSC_ERR_ARG_OUTOFRANGE,
+             "-data_crop_pad %d is not smaller than the %" PetscInt_FMT "x%" PetscInt_FMT
+             " images of '%s': some crops would hold no pixel of the image",
+             ds->aug.crop_pad, ds->info.h, ds->info.w, ds->source);
   PetscCall(PetscMalloc1((size_t)ds->info.c * 256, &ds->lut));
   pof_augment_lut((int)ds->info.c, ds->info.mean, ds->info.std, ds->lut);
   PetscCall(PetscMalloc1((size_t)ds->info.n_train, &ds->perm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg,
+                                PetscInt seed, PofDataset *out)
 {
   PofDataset ds    = NULL;
   int64_t    st[2] = { 0, 0 };
@@ -320,7 +393,8 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   hid_t      fapl, fid, dxpl;
   PetscFunctionBegin;
   *out = NULL;
-  PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG, "no dataset file given (-data_file F.h5, written by pof convert)");
+  PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG,
+             "no dataset file given (-data_file F.h5, written by pof convert)");
   {
     const void *img;
     size_t      img_len;
@@ -342,12 +416,15 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
       st[0] = 2;
   }
   PetscCall(pof_comm_bcast_bytes(comm, st, sizeof(st), 0));
-  PetscCheck(st[0] != 1, comm, PETSC_ERR_FILE_OPEN, "cannot read dataset file '%s': %s", path, strerror((int)st[1]));
-  PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
+  PetscCheck(st[0] != 1, comm, PETSC_ERR_FILE_OPEN, "cannot read dataset file '%s': %s", path,
+             strerror((int)st[1]));
+  PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open dataset file '%s' with the MPI-IO driver (damaged HDF5 file?)", path);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN,
+             "cannot open dataset file '%s' with the MPI-IO driver (damaged HDF5 file?)", path);
   PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
   PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
   PetscCall(load(ds, fid, dxpl, cfg->train_subset));
@@ -369,7 +446,8 @@ static PetscBool has_hdf5_signature(const unsigned char *b, size_t len)
   return PETSC_FALSE;
 }
 
-PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len, const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len,
+                                      const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
 {
   PofDataset ds = NULL;
   PofH5Quiet q;
@@ -377,14 +455,16 @@ PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len
   PetscFunctionBegin;
   *out = NULL;
   PetscCall(dataset_create(comm, "<in-memory file image>", cfg, seed, &ds));
-  PetscCheck(buf && has_hdf5_signature((const unsigned char *)buf, len), comm, PETSC_ERR_FILE_UNEXPECTED, "dataset file image (%zu bytes) is not an HDF5 file", len);
+  PetscCheck(buf && has_hdf5_signature((const unsigned char *)buf, len), comm,
+             PETSC_ERR_FILE_UNEXPECTED, "dataset file image (%zu bytes) is not an HDF5 file", len);
   pof_h5_no_file_locking();
   pof_h5_quiet_begin(&q);
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
   PofCallH5(H5Pset_file_image(fapl, (void *)buf, len));
   fid = H5Fopen("pof-dataset-image.h5", H5F_ACC_RDONLY, fapl);
-  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot open the dataset file image (%zu bytes; damaged HDF5 file?)", len);
+  PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN,
+             "cannot open the dataset file image (%zu bytes; damaged HDF5 file?)", len);
   PetscCall(load(ds, fid, H5P_DEFAULT, cfg->train_subset));
   PofCallH5(H5Fclose(fid));
   PofCallH5(H5Pclose(fapl));
@@ -423,7 +503,10 @@ PetscErrorCode pof_dataset_get_info(PofDataset ds, PofDatasetInfo *info)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscInt pof_dataset_batches_per_epoch(PofDataset ds, PetscInt global_batch) { return global_batch > 0 ? ds->info.n_train / global_batch : 0; }
+PetscInt pof_dataset_batches_per_epoch(PofDataset ds, PetscInt global_batch)
+{
+  return global_batch > 0 ? ds->info.n_train / global_batch : 0;
+}
 
 /* ------------------------------------------------------------------ batches */
 
@@ -451,7 +534,8 @@ static PetscErrorCode ensure_cap(PofDataset ds, size_t slots)
  * ds->lab. Exchanged mode: owners pack the requested samples per destination in slot order,
  * one all-to-all moves them, receivers unpack per source in slot order. Collective.
  */
-static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const PetscInt *gidx, PetscInt my_lo, PetscInt my_hi)
+static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const PetscInt *gidx,
+                             PetscInt my_lo, PetscInt my_hi)
 {
   const DataSplit *d  = &ds->split[sp];
   const size_t     sb = ds->sample_bytes, rb = ds->record_bytes;
@@ -466,7 +550,8 @@ static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const Petsc
   }
   for (PetscInt r = 0; r < P; r++) ds->sendcounts[r] = ds->recvcounts[r] = 0;
   for (PetscInt s = 0; s < nslots; s++) {
-    const PetscInt o = pof_data_share_owner(d->n, P, gidx[s]), t = pof_data_share_owner(nslots, P, s);
+    const PetscInt o = pof_data_share_owner(d->n, P, gidx[s]),
+                   t = pof_data_share_owner(nslots, P, s);
     if (o == ds->rank) ds->sendcounts[t]++;
     if (t == ds->rank) ds->recvcounts[o]++;
   }
@@ -478,7 +563,8 @@ static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const Petsc
     PetscCall(PetscMemcpy(rec, d->images + (size_t)(gidx[s] - d->lo) * sb, sb));
     PetscCall(PetscMemcpy(rec + sb, &d->labels[gidx[s] - d->lo], sizeof(int32_t)));
   }
-  PetscCall(pof_comm_exchange_records(ds->comm, rb, ds->sendbuf, ds->sendcounts, ds->recvbuf, ds->recvcounts));
+  PetscCall(pof_comm_exchange_records(ds->comm, rb, ds->sendbuf, ds->sendcounts, ds->recvbuf,
+                                      ds->recvcounts));
   for (PetscInt r = 0, acc = 0; r < P; r++) ds->cursor[r] = (int)acc, acc += ds->recvcounts[r];
   for (PetscInt s = my_lo; s < my_hi; s++) {
     const PetscInt o   = pof_data_share_owner(d->n, P, gidx[s]);
@@ -491,7 +577,8 @@ static PetscErrorCode gather(PofDataset ds, int sp, PetscInt nslots, const Petsc
 
 /* Augment (with the stream (seed, purpose, epoch, step, slot)) or, for evaluation, only
    normalize the gathered samples into x; labels into y. */
-static void emit(PofDataset ds, PetscBool augment, PofRngPurpose purpose, PetscInt epoch, PetscInt step, PetscInt my_lo, PetscInt nmine, float *x, int32_t *y)
+static void emit(PofDataset ds, PetscBool augment, PofRngPurpose purpose, PetscInt epoch,
+                 PetscInt step, PetscInt my_lo, PetscInt nmine, float *x, int32_t *y)
 {
   const PofAugParams none = { 0, 0, 0 };
   const int          c = (int)ds->info.c, h = (int)ds->info.h, w = (int)ds->info.w;
@@ -500,7 +587,8 @@ static void emit(PofDataset ds, PetscBool augment, PofRngPurpose purpose, PetscI
     const PofAugParams *p  = augment ? &ds->aug : &none;
     if (augment) {
       PofRng r;
-      pof_rng_init(&r, (uint64_t)ds->seed, purpose, (uint32_t)epoch, (uint32_t)step, (uint32_t)(my_lo + k));
+      pof_rng_init(&r, (uint64_t)ds->seed, purpose, (uint32_t)epoch, (uint32_t)step,
+                   (uint32_t)(my_lo + k));
       pof_augment_draw(p, h, w, &r, &dr);
     }
     pof_augment_apply(p, &dr, c, h, w, ds->lut, ds->src[k], x + (size_t)k * ds->sample_bytes);
@@ -511,18 +599,27 @@ static void emit(PofDataset ds, PetscBool augment, PofRngPurpose purpose, PetscI
 static PetscErrorCode check_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B)
 {
   PetscFunctionBegin;
-  PetscCheck(B >= 1 && B % ds->size == 0, ds->comm, PETSC_ERR_ARG_WRONG, "global batch %" PetscInt_FMT " must be positive and divisible by the %d ranks", B, ds->size);
-  PetscCheck(epoch >= 0 && epoch < (1 << 24), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "epoch %" PetscInt_FMT " out of range [0, 2^24)", epoch);
-  PetscCheck(step >= 0, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " must be >= 0", step);
+  PetscCheck(B >= 1 && B % ds->size == 0, ds->comm, PETSC_ERR_ARG_WRONG,
+             "global batch %" PetscInt_FMT " must be positive and divisible by the %d ranks", B,
+             ds->size);
+  PetscCheck(epoch >= 0 && epoch < (1 << 24), ds->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "epoch %" PetscInt_FMT " out of range [0, 2^24)", epoch);
+  PetscCheck(step >= 0, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " must be >= 0",
+             step);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, PetscInt *idx)
+PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B,
+                                         PetscInt *idx)
 {
   PetscFunctionBegin;
-  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " out of range", B, epoch);
+  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " out of range", B, epoch);
   const PetscInt nb = pof_dataset_batches_per_epoch(ds, B);
-  PetscCheck(step >= 0 && step < nb, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " out of range: an epoch has %" PetscInt_FMT " batches of %" PetscInt_FMT, step, nb, B);
+  PetscCheck(step >= 0 && step < nb, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "step %" PetscInt_FMT " out of range: an epoch has %" PetscInt_FMT
+             " batches of %" PetscInt_FMT,
+             step, nb, B);
   if (ds->perm_epoch != epoch) {
     pof_data_epoch_perm(ds->seed, epoch, ds->info.n_train, ds->perm);
     ds->perm_epoch = epoch;
@@ -531,21 +628,30 @@ PetscErrorCode pof_dataset_train_indices(PofDataset ds, PetscInt epoch, PetscInt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_weak_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, PetscInt *idx)
+PetscErrorCode pof_dataset_weak_indices(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B,
+                                        PetscInt *idx)
 {
   PofRng r;
   PetscFunctionBegin;
-  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24) && step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " / step %" PetscInt_FMT " out of range", B, epoch, step);
+  PetscCheck(B >= 1 && epoch >= 0 && epoch < (1 << 24) && step >= 0, PETSC_COMM_SELF,
+             PETSC_ERR_ARG_OUTOFRANGE,
+             "batch %" PetscInt_FMT " / epoch %" PetscInt_FMT " / step %" PetscInt_FMT
+             " out of range",
+             B, epoch, step);
   pof_rng_init(&r, (uint64_t)ds->seed, POF_RNG_WEAK_INDEX, (uint32_t)epoch, (uint32_t)step, 0);
   for (PetscInt s = 0; s < B; s++) idx[s] = (PetscInt)pof_rng_below(&r, (uint32_t)ds->info.n_train);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, float *x, int32_t *y)
+PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B,
+                                       float *x, int32_t *y)
 {
   PetscFunctionBegin;
   PetscCall(check_batch(ds, epoch, step, B));
-  PetscCheck(step < pof_dataset_batches_per_epoch(ds, B), ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " out of range: an epoch of %" PetscInt_FMT " samples has %" PetscInt_FMT " batches of %" PetscInt_FMT, step, ds->info.n_train, pof_dataset_batches_per_epoch(ds, B), B);
+  PetscCheck(step < pof_dataset_batches_per_epoch(ds, B), ds->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "step %" PetscInt_FMT " out of range: an epoch of %" PetscInt_FMT
+             " samples has %" PetscInt_FMT " batches of %" PetscInt_FMT,
+             step, ds->info.n_train, pof_dataset_batches_per_epoch(ds, B), B);
   PetscCall(ensure_cap(ds, (size_t)B));
   PetscCall(pof_dataset_train_indices(ds, epoch, step, B, ds->idx));
   const PetscInt lo = ds->rank * (B / ds->size), n = B / ds->size;
@@ -554,7 +660,8 @@ PetscErrorCode pof_dataset_train_batch(PofDataset ds, PetscInt epoch, PetscInt s
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B, float *x, int32_t *y)
+PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt step, PetscInt B,
+                                      float *x, int32_t *y)
 {
   PetscFunctionBegin;
   PetscCall(check_batch(ds, epoch, step, B));
@@ -566,13 +673,19 @@ PetscErrorCode pof_dataset_weak_batch(PofDataset ds, PetscInt epoch, PetscInt st
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt start, PetscInt count, float *x, int32_t *y, PetscInt *nlocal)
+PetscErrorCode pof_dataset_eval_batch(PofDataset ds, PofSplit split, PetscInt start, PetscInt count,
+                                      float *x, int32_t *y, PetscInt *nlocal)
 {
   PetscFunctionBegin;
-  PetscCheck(split == POF_SPLIT_TRAIN || split == POF_SPLIT_TEST, ds->comm, PETSC_ERR_ARG_WRONG, "unknown split %d", (int)split);
+  PetscCheck(split == POF_SPLIT_TRAIN || split == POF_SPLIT_TEST, ds->comm, PETSC_ERR_ARG_WRONG,
+             "unknown split %d", (int)split);
   const PetscInt n = ds->split[split].n;
-  PetscCheck(start >= 0 && count >= 0 && start + count <= n, ds->comm, PETSC_ERR_ARG_OUTOFRANGE, "evaluation samples [%" PetscInt_FMT ", %" PetscInt_FMT ") outside the %" PetscInt_FMT " samples of /%s", start, start + count, n, split_names[split]);
-  const PetscInt lo = pof_data_share_lo(count, ds->size, ds->rank), hi = pof_data_share_lo(count, ds->size, ds->rank + 1);
+  PetscCheck(start >= 0 && count >= 0 && start + count <= n, ds->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "evaluation samples [%" PetscInt_FMT ", %" PetscInt_FMT ") outside the %" PetscInt_FMT
+             " samples of /%s",
+             start, start + count, n, split_names[split]);
+  const PetscInt lo = pof_data_share_lo(count, ds->size, ds->rank),
+                 hi = pof_data_share_lo(count, ds->size, ds->rank + 1);
   PetscCall(ensure_cap(ds, (size_t)PetscMax(count, 1)));
   for (PetscInt s = 0; s < count; s++) ds->idx[s] = start + s;
   PetscCall(gather(ds, split, count, ds->idx, lo, hi));

@@ -11,8 +11,10 @@
 int pof_fs_tmp_name(const char *path, char *buf, size_t len)
 {
   uint64_t r = 0;
-  if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)buf;
-  const int n = snprintf(buf, len, "%s.tmp.%ld.%016llx", path, (long)getpid(), (unsigned long long)r);
+  if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+    r ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)buf;
+  const int n =
+      snprintf(buf, len, "%s.tmp.%ld.%016llx", path, (long)getpid(), (unsigned long long)r);
   return n < 0 || (size_t)n >= len ? ENAMETOOLONG : 0;
 }
 
@@ -61,7 +63,8 @@ int pof_fs_write_atomic(const char *path, PofFsWriteFn fn, void *ctx, char *msg,
     snprintf(msg, len, "path %s is too long", path);
     return e;
   }
-  if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 || !(f = fdopen(fd, "w"))) {
+  if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+      !(f = fdopen(fd, "w"))) {
     e = errno;
     if (fd >= 0) close(fd);
     (void)unlink(tmp);

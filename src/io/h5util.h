@@ -33,9 +33,16 @@ static inline void pof_h5_quiet_begin(PofH5Quiet *q)
 }
 
 /** Restore what pof_h5_quiet_begin saved. */
-static inline void pof_h5_quiet_end(const PofH5Quiet *q) { (void)H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
+static inline void pof_h5_quiet_end(const PofH5Quiet *q)
+{
+  (void)H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
+}
 
-/** Set HDF5_USE_FILE_LOCKING=FALSE unless the user set it (locking fails on many parallel file systems). */
-static inline void pof_h5_no_file_locking(void) { (void)setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0); }
+/** Set HDF5_USE_FILE_LOCKING=FALSE unless the user set it (locking fails on many parallel file
+ * systems). */
+static inline void pof_h5_no_file_locking(void)
+{
+  (void)setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
+}
 
 #endif

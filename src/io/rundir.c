@@ -28,13 +28,16 @@ PetscErrorCode pof_rundir_ckpt_name(const char *dir, PetscInt global_step, char 
 {
   int n;
   PetscFunctionBegin;
-  PetscCheck(global_step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "checkpoint step must be >= 0, got %" PetscInt_FMT, global_step);
+  PetscCheck(global_step >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "checkpoint step must be >= 0, got %" PetscInt_FMT, global_step);
   n = snprintf(path, len, "%s/ckpt-%010" PetscInt_FMT ".h5", dir, global_step);
-  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "checkpoint name in %s is longer than %zu bytes", dir, len);
+  PetscCheck(n >= 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "checkpoint name in %s is longer than %zu bytes", dir, len);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* "ckpt-<10 digits>.h5" exactly (tmp = PETSC_FALSE) or "ckpt-<10 digits>.h5.tmp.*" (tmp = PETSC_TRUE). */
+/* "ckpt-<10 digits>.h5" exactly (tmp = PETSC_FALSE) or "ckpt-<10 digits>.h5.tmp.*" (tmp =
+ * PETSC_TRUE). */
 static PetscBool ckpt_is_name(const char *s, PetscBool tmp)
 {
   if (strncmp(s, "ckpt-", 5)) return PETSC_FALSE;
@@ -44,7 +47,10 @@ static PetscBool ckpt_is_name(const char *s, PetscBool tmp)
   return tmp ? (PetscBool)!strncmp(s + 18, ".tmp.", 5) : (PetscBool)(s[18] == '\0');
 }
 
-static int ckpt_cmp_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
+static int ckpt_cmp_desc(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)b, *(char *const *)a);
+}
 
 typedef struct {
   char **names;
@@ -120,7 +126,8 @@ static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFo
   PetscCall(ckpt_list(dir, PETSC_FALSE, &l, &err));
   if (err && err != ENOENT) {
     res->status = -1;
-    snprintf(res->msg, sizeof(res->msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
+    snprintf(res->msg, sizeof(res->msg), "cannot list checkpoint directory %s: %s", dir,
+             strerror(err));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   if (l.n) PetscCall(PetscCalloc1((size_t)l.n, &why));
@@ -129,7 +136,8 @@ static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFo
     int  n = snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
     if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
       res->status = -1;
-      snprintf(res->msg, sizeof(res->msg), "checkpoint path %s/%s does not fit in %zu bytes", dir, l.names[i], len);
+      snprintf(res->msg, sizeof(res->msg), "checkpoint path %s/%s does not fit in %zu bytes", dir,
+               l.names[i], len);
       break;
     }
     if (pof_ckpt_verify_local(path, why[nbad], CKPT_MSG_LEN)) {
@@ -144,25 +152,39 @@ static PetscErrorCode ckpt_find_latest_rank0(const char *dir, size_t len, CkptFo
       snprintf(path, sizeof(path), "%s/%s", dir, l.names[i]);
       ckpt_set_aside(path, to, sizeof(to));
       if (to[0])
-        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s): renamed to %s; resuming from %s\n", path, why[i], to, res->path));
+        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR,
+                               "pof: warning: checkpoint %s failed verification (%s): renamed to "
+                               "%s; resuming from %s\n",
+                               path, why[i], to, res->path));
       else
-        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: checkpoint %s failed verification (%s) and could not be renamed: %s; resuming from %s\n", path, why[i], strerror(errno), res->path));
+        PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR,
+                               "pof: warning: checkpoint %s failed verification (%s) and could not "
+                               "be renamed: %s; resuming from %s\n",
+                               path, why[i], strerror(errno), res->path));
     }
   } else if (res->status == 0 && nbad > 0) {
     size_t off;
     res->status = -1;
     if (nbad == 1)
-      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: its only one failed verification (it is left as it is; move it away to start the run anew):", dir);
+      off = (size_t)snprintf(res->msg, sizeof(res->msg),
+                             "no usable checkpoint in %s: its only one failed verification (it is "
+                             "left as it is; move it away to start the run anew):",
+                             dir);
     else
-      off = (size_t)snprintf(res->msg, sizeof(res->msg), "no usable checkpoint in %s: all %d failed verification (they are left as they are; move them away to start the run anew):", dir, nbad);
-    for (int i = 0; i < nbad && off < sizeof(res->msg); i++) off += (size_t)snprintf(res->msg + off, sizeof(res->msg) - off, " [%s]", why[i]);
+      off = (size_t)snprintf(res->msg, sizeof(res->msg),
+                             "no usable checkpoint in %s: all %d failed verification (they are "
+                             "left as they are; move them away to start the run anew):",
+                             dir, nbad);
+    for (int i = 0; i < nbad && off < sizeof(res->msg); i++)
+      off += (size_t)snprintf(res->msg + off, sizeof(res->msg) - off, " [%s]", why[i]);
   }
   PetscCall(PetscFree(why));
   PetscCall(ckpt_list_free(&l));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_rundir_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len, PetscBool *found)
+PetscErrorCode pof_rundir_find_latest(MPI_Comm comm, const char *dir, char *path, size_t len,
+                                      PetscBool *found)
 {
   PetscMPIInt rank;
   CkptFound  *res;
@@ -186,7 +208,10 @@ static PetscErrorCode ckpt_remove(const char *dir, const char *name)
   char path[POF_PATH_MAX];
   PetscFunctionBegin;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
-  if (unlink(path) != 0 && errno != ENOENT) PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "pof: warning: cannot delete old checkpoint %s: %s\n", path, strerror(errno)));
+  if (unlink(path) != 0 && errno != ENOENT)
+    PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR,
+                           "pof: warning: cannot delete old checkpoint %s: %s\n", path,
+                           strerror(errno)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -198,7 +223,8 @@ PetscErrorCode pof_rundir_prune(MPI_Comm comm, const char *dir, PetscInt keep)
     char msg[CKPT_MSG_LEN];
   } res;
   PetscFunctionBegin;
-  PetscCheck(keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "checkpoints to keep must be >= 1, got %" PetscInt_FMT, keep);
+  PetscCheck(keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "checkpoints to keep must be >= 1, got %" PetscInt_FMT, keep);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   memset(&res, 0, sizeof(res));
   if (rank == 0) {
@@ -214,7 +240,8 @@ PetscErrorCode pof_rundir_prune(MPI_Comm comm, const char *dir, PetscInt keep)
     }
     if (err && err != ENOENT) {
       res.err = err;
-      snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
+      snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir,
+               strerror(err));
     }
   }
   PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
@@ -241,7 +268,8 @@ static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
       const int e = errno;
       if (strcmp(buf, dir))
-        snprintf(msg, len, "cannot create checkpoint directory %s: %s (at %s)", dir, strerror(e), buf);
+        snprintf(msg, len, "cannot create checkpoint directory %s: %s (at %s)", dir, strerror(e),
+                 buf);
       else
         snprintf(msg, len, "cannot create checkpoint directory %s: %s", dir, strerror(e));
       return e;
@@ -260,7 +288,8 @@ static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
       close(fd);
       (void)unlink(buf);
     }
-    snprintf(msg, len, "checkpoint directory %s is not writable: cannot create a file in it (%s)", dir, strerror(e));
+    snprintf(msg, len, "checkpoint directory %s is not writable: cannot create a file in it (%s)",
+             dir, strerror(e));
     return e;
   }
   if (close(fd) != 0) {
@@ -291,7 +320,10 @@ PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir)
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
   first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
   PetscCall(rundir_min_int(comm, &first_bad));
-  PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN, "checkpoint directory %s is not visible on rank %d (every rank must see the same file system)", dir, first_bad);
+  PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN,
+             "checkpoint directory %s is not visible on rank %d (every rank must see the same file "
+             "system)",
+             dir, first_bad);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -323,20 +355,27 @@ static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
       n                             = pread(f, holder, sizeof(holder) - 1, 0);
       holder[n > 0 ? n : 0]         = '\0';
       holder[strcspn(holder, "\n")] = '\0';
-      if (fcntl(f, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && !holder[0]) snprintf(holder, sizeof(holder), "pid %ld", (long)q.l_pid);
-      snprintf(msg, len, "run directory %s is in use by another pof job (%s): wait for it to end or stop it (ranks of a killed mpirun may still run), or use another directory", dir, holder[0] ? holder : "holder unknown");
+      if (fcntl(f, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && !holder[0])
+        snprintf(holder, sizeof(holder), "pid %ld", (long)q.l_pid);
+      snprintf(msg, len,
+               "run directory %s is in use by another pof job (%s): wait for it to end or stop it "
+               "(ranks of a killed mpirun may still run), or use another directory",
+               dir, holder[0] ? holder : "holder unknown");
       close(f);
       return EAGAIN;
     }
     close(f);
-    snprintf(msg, len, "pof: warning: cannot lock %s (%s): the file system has no fcntl locks; nothing stops a second job from writing into %s\n", path, strerror(e), dir);
+    snprintf(msg, len,
+             "pof: warning: cannot lock %s (%s): the file system has no fcntl locks; nothing stops "
+             "a second job from writing into %s\n",
+             path, strerror(e), dir);
     return ENOLCK;
   }
   char host[128] = "?";
   (void)gethostname(host, sizeof(host) - 1);
   host[sizeof(host) - 1] = '\0';
-  n                      = snprintf(holder, sizeof(holder), "pid %ld host %s\n", (long)getpid(), host);
-  const int wrote        = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n;
+  n               = snprintf(holder, sizeof(holder), "pid %ld host %s\n", (long)getpid(), host);
+  const int wrote = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n;
   (void)wrote; /* the text only helps the message of a second job; the lock holds without it */
   *fd = f;
   return 0;
@@ -388,7 +427,9 @@ PetscErrorCode pof_rundir_any_checkpoint(MPI_Comm comm, const char *dir, char na
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode rundir_start_body(MPI_Comm comm, const char *dir, PetscBool resume_auto, const char *model_in, PofModelCheck check, void *ctx, PofRunStart *out)
+static PetscErrorCode rundir_start_body(MPI_Comm comm, const char *dir, PetscBool resume_auto,
+                                        const char *model_in, PofModelCheck check, void *ctx,
+                                        PofRunStart *out)
 {
   char own[256] = "";
   PetscFunctionBegin;
@@ -408,7 +449,10 @@ static PetscErrorCode rundir_start_body(MPI_Comm comm, const char *dir, PetscBoo
   if (!resume_auto) {
     char name[256];
     PetscCall(pof_rundir_any_checkpoint(comm, dir, name));
-    PetscCheck(!name[0], comm, PETSC_ERR_ARG_WRONG, "-ckpt_resume no, but the run directory '%s' already holds checkpoints (%s): use another -run_dir, remove them, or resume with -ckpt_resume auto", dir, name);
+    PetscCheck(!name[0], comm, PETSC_ERR_ARG_WRONG,
+               "-ckpt_resume no, but the run directory '%s' already holds checkpoints (%s): use "
+               "another -run_dir, remove them, or resume with -ckpt_resume auto",
+               dir, name);
   }
   /* 4. the newest good checkpoint of this run */
   if (resume_auto) {
@@ -423,7 +467,9 @@ static PetscErrorCode rundir_start_body(MPI_Comm comm, const char *dir, PetscBoo
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_rundir_start(MPI_Comm comm, const char *dir, PetscBool resume_auto, const char *model_in, PofModelCheck check, void *ctx, PofRunStart *out)
+PetscErrorCode pof_rundir_start(MPI_Comm comm, const char *dir, PetscBool resume_auto,
+                                const char *model_in, PofModelCheck check, void *ctx,
+                                PofRunStart *out)
 {
   PetscErrorCode ierr;
   PetscFunctionBegin;

@@ -1,5 +1,6 @@
 /*
- * BatchNorm(+ReLU), average pooling and copies on blocked activations (nChw16c or nChw8c), f32 or bf16.
+ * BatchNorm(+ReLU), average pooling and copies on blocked activations (nChw16c or nChw8c), f32 or
+ * bf16.
  *
  * Own kernels rather than oneDNN's batch normalization primitive: synchronized BN needs the
  * per-channel sums of the forward (Σx, Σx²) and of the backward (Σdz, Σdz·x̂) reduced across
@@ -21,8 +22,11 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-ALWAYS_INLINE float ld(const void *p, size_t i, int bf) { return bf ? pof_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i]; }
-ALWAYS_INLINE void  st(void *p, size_t i, float v, int bf)
+ALWAYS_INLINE float ld(const void *p, size_t i, int bf)
+{
+  return bf ? pof_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+ALWAYS_INLINE void st(void *p, size_t i, float v, int bf)
 {
   if (bf)
     ((uint16_t *)p)[i] = pof_f32_to_bf16(v);
@@ -43,7 +47,8 @@ ALWAYS_INLINE float relu_mask(float v, float pre)
 
 /* Sums per (channel block, lane) over n and hw. Parallel over channel blocks, then over
    images inside (each thread keeps its own partial sums, added in a fixed order). */
-ALWAYS_INLINE void stats_tile(const PofAct *a, const void *x, double *sum, double *sumsq, PetscInt b, int bf, int B)
+ALWAYS_INLINE void stats_tile(const PofAct *a, const void *x, double *sum, double *sumsq,
+                              PetscInt b, int bf, int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
   double         s[POF_CBLK_MAX], q[POF_CBLK_MAX];
@@ -69,11 +74,12 @@ ALWAYS_INLINE void stats_tile(const PofAct *a, const void *x, double *sum, doubl
 }
 
 /* Parallel over channel blocks, each thread summing its blocks over all images in a fixed order. */
-#define STATS_DRIVER(NAME, BF, BLK)                                                                                             \
-  static void NAME(const PofAct *a, const void *x, double *sum, double *sumsq)                                                  \
-  {                                                                                                                             \
-    for (PetscInt c = 0; c < a->c; c++) sum[c] = sumsq[c] = 0;                                                                  \
-    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++) stats_tile(a, x, sum, sumsq, b, BF, BLK); \
+#define STATS_DRIVER(NAME, BF, BLK)                                                   \
+  static void NAME(const PofAct *a, const void *x, double *sum, double *sumsq)        \
+  {                                                                                   \
+    for (PetscInt c = 0; c < a->c; c++) sum[c] = sumsq[c] = 0;                        \
+    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++) \
+        stats_tile(a, x, sum, sumsq, b, BF, BLK);                                     \
   }
 STATS_DRIVER(stats_f32, 0, 16)
 STATS_DRIVER(stats_bf16, 1, 16)
@@ -83,14 +89,13 @@ STATS_DRIVER(stats_bf16_b8, 1, 8)
 void pof_bn_stats(const PofAct *a, const void *x, double *sum, double *sumsq)
 {
   typedef void (*Fn)(const PofAct *, const void *, double *, double *);
-  static const Fn fn[2][2] = {
-    { stats_f32, stats_bf16 },
-    { stats_f32_b8, stats_bf16_b8 }
-  };
+  static const Fn fn[2][2] = { { stats_f32, stats_bf16 }, { stats_f32_b8, stats_bf16_b8 } };
   fn[a->blk == 8][a->dt == POF_DT_BF16](a, x, sum, sumsq);
 }
 
-ALWAYS_INLINE void apply_tile(const PofAct *a, const void *x, const float *scale, const float *shift, void *y, PetscInt i, PetscInt b, int relu, int bf, int B)
+ALWAYS_INLINE void apply_tile(const PofAct *a, const void *x, const float *scale,
+                              const float *shift, void *y, PetscInt i, PetscInt b, int relu, int bf,
+                              int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb;
   float          sc[POF_CBLK_MAX], sh[POF_CBLK_MAX];
@@ -111,11 +116,14 @@ ALWAYS_INLINE void apply_tile(const PofAct *a, const void *x, const float *scale
   }
 }
 
-#define APPLY_DRIVER(NAME, RELU, BF, BLK)                                                                                             \
-  static void NAME(const PofAct *a, const void *x, const float *scale, const float *shift, void *y)                                   \
-  {                                                                                                                                   \
-    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++) \
-        apply_tile(a, x, scale, shift, y, i, b, RELU, BF, BLK);                                                                       \
+#define APPLY_DRIVER(NAME, RELU, BF, BLK)                                                   \
+  static void NAME(const PofAct *a, const void *x, const float *scale, const float *shift,  \
+                   void *y)                                                                 \
+  {                                                                                         \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; \
+                                                                  i++) for (PetscInt b = 0; \
+                                                                            b < a->cb; b++) \
+        apply_tile(a, x, scale, shift, y, i, b, RELU, BF, BLK);                             \
   }
 APPLY_DRIVER(apply_f32, 0, 0, 16)
 APPLY_DRIVER(apply_relu_f32, 1, 0, 16)
@@ -126,7 +134,8 @@ APPLY_DRIVER(apply_relu_f32_b8, 1, 0, 8)
 APPLY_DRIVER(apply_bf16_b8, 0, 1, 8)
 APPLY_DRIVER(apply_relu_bf16_b8, 1, 1, 8)
 
-void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y)
+void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu,
+                  void *y)
 {
   typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, void *);
   static const Fn fn[2][2][2] = {
@@ -136,7 +145,10 @@ void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const floa
   fn[a->blk == 8][a->dt == POF_DT_BF16][relu != 0](a, x, scale, shift, y);
 }
 
-ALWAYS_INLINE void bwd_sums_tile(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx, PetscInt b, int relu, int bf, int B)
+ALWAYS_INLINE void bwd_sums_tile(const PofAct *a, const void *dy, const float *rsc,
+                                 const float *rsh, const void *x, const float *mean,
+                                 const float *rstd, double *sdz, double *sdzx, PetscInt b, int relu,
+                                 int bf, int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb, n = a->n;
   double         s[POF_CBLK_MAX], q[POF_CBLK_MAX];
@@ -158,7 +170,8 @@ ALWAYS_INLINE void bwd_sums_tile(const PofAct *a, const void *dy, const float *r
       for (int l = 0; l < B; l++) {
         const size_t k  = base + (size_t)p * B + (size_t)l;
         const float  xv = ld(x, k, bf), dyv = ld(dy, k, bf);
-        const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l]) : dyv; /* the ReLU mask, recomputed: y is not read */
+        const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l])
+                               : dyv; /* the ReLU mask, recomputed: y is not read */
         fs[l] += dz;
         fq[l] += dz * (xv - mu[l]) * rs[l];
       }
@@ -171,10 +184,12 @@ ALWAYS_INLINE void bwd_sums_tile(const PofAct *a, const void *dy, const float *r
   }
 }
 
-#define BWD_SUMS_DRIVER(NAME, RELU, BF, BLK)                                                                                                                            \
-  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx) \
-  {                                                                                                                                                                     \
-    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++) bwd_sums_tile(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, b, RELU, BF, BLK);       \
+#define BWD_SUMS_DRIVER(NAME, RELU, BF, BLK)                                                       \
+  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh,            \
+                   const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx) \
+  {                                                                                                \
+    _Pragma("omp parallel for schedule(static)") for (PetscInt b = 0; b < a->cb; b++)              \
+        bwd_sums_tile(a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx, b, RELU, BF, BLK);                \
   }
 BWD_SUMS_DRIVER(bwd_sums_f32, 0, 0, 16)
 BWD_SUMS_DRIVER(bwd_sums_relu_f32, 1, 0, 16)
@@ -185,9 +200,11 @@ BWD_SUMS_DRIVER(bwd_sums_relu_f32_b8, 1, 0, 8)
 BWD_SUMS_DRIVER(bwd_sums_bf16_b8, 0, 1, 8)
 BWD_SUMS_DRIVER(bwd_sums_relu_bf16_b8, 1, 1, 8)
 
-void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx)
+void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *rsc, const float *rsh,
+                     const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx)
 {
-  typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, const void *, const float *, const float *, double *, double *);
+  typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, const void *,
+                     const float *, const float *, double *, double *);
   static const Fn fn[2][2][2] = {
     { { bwd_sums_f32, bwd_sums_relu_f32 }, { bwd_sums_bf16, bwd_sums_relu_bf16 } },
     { { bwd_sums_f32_b8, bwd_sums_relu_f32_b8 }, { bwd_sums_bf16_b8, bwd_sums_relu_bf16_b8 } }
@@ -195,10 +212,15 @@ void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *rsc, const fl
   fn[a->blk == 8][a->dt == POF_DT_BF16][rsc != NULL](a, dy, rsc, rsh, x, mean, rstd, sdz, sdzx);
 }
 
-ALWAYS_INLINE void bwd_dx_tile(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx, PetscInt i, PetscInt b, int relu, int add, int bf, int B)
+ALWAYS_INLINE void bwd_dx_tile(const PofAct *a, const void *dy, const float *rsc, const float *rsh,
+                               const void *x, const float *mean, const float *rstd,
+                               const float *gamma, const double *sdz, const double *sdzx, double M,
+                               const void *addend, void *dx, PetscInt i, PetscInt b, int relu,
+                               int add, int bf, int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb;
-  float          mu[POF_CBLK_MAX], rs[POF_CBLK_MAX], g[POF_CBLK_MAX], mdz[POF_CBLK_MAX], mdzx[POF_CBLK_MAX], sc[POF_CBLK_MAX], sh[POF_CBLK_MAX];
+  float mu[POF_CBLK_MAX], rs[POF_CBLK_MAX], g[POF_CBLK_MAX], mdz[POF_CBLK_MAX], mdzx[POF_CBLK_MAX],
+      sc[POF_CBLK_MAX], sh[POF_CBLK_MAX];
   for (int l = 0; l < B; l++) {
     const PetscInt c  = b * B + l;
     const int      in = c < a->c;
@@ -216,7 +238,8 @@ ALWAYS_INLINE void bwd_dx_tile(const PofAct *a, const void *dy, const float *rsc
     for (int l = 0; l < B; l++) {
       const size_t k  = base + (size_t)p * B + (size_t)l;
       const float  xv = ld(x, k, bf), dyv = ld(dy, k, bf);
-      const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l]) : dyv; /* the ReLU mask, recomputed: y is not read */
+      const float  dz = relu ? relu_mask(dyv, xv * sc[l] + sh[l])
+                             : dyv; /* the ReLU mask, recomputed: y is not read */
       const float  xh = (xv - mu[l]) * rs[l];
       float        v  = g[l] * (dz - mdz[l] - xh * mdzx[l]);
       if (add) v += ld(addend, k, bf);
@@ -225,11 +248,16 @@ ALWAYS_INLINE void bwd_dx_tile(const PofAct *a, const void *dy, const float *rsc
   }
 }
 
-#define BWD_DX_DRIVER(NAME, RELU, ADD, BF, BLK)                                                                                                                                                                                                 \
-  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx) \
-  {                                                                                                                                                                                                                                             \
-    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++)                                                                                                           \
-        bwd_dx_tile(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, i, b, RELU, ADD, BF, BLK);                                                                                                                                 \
+#define BWD_DX_DRIVER(NAME, RELU, ADD, BF, BLK)                                                   \
+  static void NAME(const PofAct *a, const void *dy, const float *rsc, const float *rsh,           \
+                   const void *x, const float *mean, const float *rstd, const float *gamma,       \
+                   const double *sdz, const double *sdzx, double M, const void *addend, void *dx) \
+  {                                                                                               \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n;       \
+                                                                  i++) for (PetscInt b = 0;       \
+                                                                            b < a->cb; b++)       \
+        bwd_dx_tile(a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx, i, b, RELU,  \
+                    ADD, BF, BLK);                                                                \
   }
 BWD_DX_DRIVER(bwd_dx_f32, 0, 0, 0, 16)
 BWD_DX_DRIVER(bwd_dx_add_f32, 0, 1, 0, 16)
@@ -248,17 +276,25 @@ BWD_DX_DRIVER(bwd_dx_add_bf16_b8, 0, 1, 1, 8)
 BWD_DX_DRIVER(bwd_dx_relu_bf16_b8, 1, 0, 1, 8)
 BWD_DX_DRIVER(bwd_dx_relu_add_bf16_b8, 1, 1, 1, 8)
 
-void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *rsc, const float *rsh, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx)
+void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *rsc, const float *rsh,
+                   const void *x, const float *mean, const float *rstd, const float *gamma,
+                   const double *sdz, const double *sdzx, double M, const void *addend, void *dx)
 {
-  typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, const void *, const float *, const float *, const float *, const double *, const double *, double, const void *, void *);
+  typedef void (*Fn)(const PofAct *, const void *, const float *, const float *, const void *,
+                     const float *, const float *, const float *, const double *, const double *,
+                     double, const void *, void *);
   static const Fn fn[2][2][2][2] = {
-    { { { bwd_dx_f32, bwd_dx_add_f32 }, { bwd_dx_relu_f32, bwd_dx_relu_add_f32 } }, { { bwd_dx_bf16, bwd_dx_add_bf16 }, { bwd_dx_relu_bf16, bwd_dx_relu_add_bf16 } } },
-    { { { bwd_dx_f32_b8, bwd_dx_add_f32_b8 }, { bwd_dx_relu_f32_b8, bwd_dx_relu_add_f32_b8 } }, { { bwd_dx_bf16_b8, bwd_dx_add_bf16_b8 }, { bwd_dx_relu_bf16_b8, bwd_dx_relu_add_bf16_b8 } } }
+    { { { bwd_dx_f32, bwd_dx_add_f32 }, { bwd_dx_relu_f32, bwd_dx_relu_add_f32 } },
+      { { bwd_dx_bf16, bwd_dx_add_bf16 }, { bwd_dx_relu_bf16, bwd_dx_relu_add_bf16 } } },
+    { { { bwd_dx_f32_b8, bwd_dx_add_f32_b8 }, { bwd_dx_relu_f32_b8, bwd_dx_relu_add_f32_b8 } },
+      { { bwd_dx_bf16_b8, bwd_dx_add_bf16_b8 }, { bwd_dx_relu_bf16_b8, bwd_dx_relu_add_bf16_b8 } } }
   };
-  fn[a->blk == 8][a->dt == POF_DT_BF16][rsc != NULL][addend != NULL](a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx);
+  fn[a->blk == 8][a->dt == POF_DT_BF16][rsc != NULL][addend != NULL](
+      a, dy, rsc, rsh, x, mean, rstd, gamma, sdz, sdzx, M, addend, dx);
 }
 
-ALWAYS_INLINE void pool_fwd_tile(const PofAct *a, const void *x, float *h, PetscInt i, PetscInt b, int bf, int B)
+ALWAYS_INLINE void pool_fwd_tile(const PofAct *a, const void *x, float *h, PetscInt i, PetscInt b,
+                                 int bf, int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb;
   float          s[POF_CBLK_MAX] = { 0 };
@@ -273,7 +309,8 @@ ALWAYS_INLINE void pool_fwd_tile(const PofAct *a, const void *x, float *h, Petsc
   }
 }
 
-ALWAYS_INLINE void pool_bwd_tile(const PofAct *a, const float *dh, void *dx, PetscInt i, PetscInt b, int bf, int B)
+ALWAYS_INLINE void pool_bwd_tile(const PofAct *a, const float *dh, void *dx, PetscInt i, PetscInt b,
+                                 int bf, int B)
 {
   const PetscInt hw = a->h * a->w, cb = a->cb;
   float          v[POF_CBLK_MAX];
@@ -288,10 +325,13 @@ ALWAYS_INLINE void pool_bwd_tile(const PofAct *a, const float *dh, void *dx, Pet
   }
 }
 
-#define POOL_DRIVER(NAME, TILE, IN_T, OUT_T, BF, BLK)                                                                                                                  \
-  static void NAME(const PofAct *a, IN_T in, OUT_T out)                                                                                                                \
-  {                                                                                                                                                                    \
-    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; i++) for (PetscInt b = 0; b < a->cb; b++) TILE(a, in, out, i, b, BF, BLK); \
+#define POOL_DRIVER(NAME, TILE, IN_T, OUT_T, BF, BLK)                                       \
+  static void NAME(const PofAct *a, IN_T in, OUT_T out)                                     \
+  {                                                                                         \
+    _Pragma("omp parallel for schedule(static) collapse(2)") for (PetscInt i = 0; i < a->n; \
+                                                                  i++) for (PetscInt b = 0; \
+                                                                            b < a->cb; b++) \
+        TILE(a, in, out, i, b, BF, BLK);                                                    \
   }
 POOL_DRIVER(pool_fwd_f32, pool_fwd_tile, const void *, float *, 0, 16)
 POOL_DRIVER(pool_fwd_bf16, pool_fwd_tile, const void *, float *, 1, 16)

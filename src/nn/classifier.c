@@ -3,7 +3,8 @@
 
 #include <math.h>
 
-void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *b, const float *h, float *logits)
+void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *b,
+                        const float *h, float *logits)
 {
 #pragma omp parallel for schedule(static) if (n * C * F > 100000)
   for (PetscInt i = 0; i < n; i++) {
@@ -15,7 +16,8 @@ void pof_linear_forward(PetscInt n, PetscInt F, PetscInt C, const float *W, cons
   }
 }
 
-void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *h, const float *dlogits, float *dW, float *db, float *dh)
+void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, const float *h,
+                         const float *dlogits, float *dW, float *db, float *dh)
 {
   if (dW) {
 #pragma omp parallel for schedule(static) if (n * C * F > 100000)
@@ -46,7 +48,8 @@ void pof_linear_backward(PetscInt n, PetscInt F, PetscInt C, const float *W, con
   }
 }
 
-void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *labels, double scale, double *loss_sum, PetscInt *wrong, float *dlogits)
+void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *labels,
+                    double scale, double *loss_sum, PetscInt *wrong, float *dlogits)
 {
   double   total = 0;
   PetscInt bad   = 0;

@@ -5,10 +5,10 @@
  * plain NCHW). Weights are described with format_tag_any so oneDNN picks its blocked format;
  * the plain OIHW float weights of the parameter arena are reordered into the forward and
  * backward-data formats when the parameter version changes (reorders only at the edge of the
- * arena), and the weight gradient is reordered back to plain OIHW into the gradient arena. Backward descriptors are built from
- * format_tag_any weights with the forward primitive descriptor as hint (PERF.md: building them
- * from the forward's blocked descriptors fell back to a reference implementation).
- * Primitives are created once per batch size (a few sizes per run) and reused.
+ * arena), and the weight gradient is reordered back to plain OIHW into the gradient arena. Backward
+ * descriptors are built from format_tag_any weights with the forward primitive descriptor as hint
+ * (PERF.md: building them from the forward's blocked descriptors fell back to a reference
+ * implementation). Primitives are created once per batch size (a few sizes per run) and reused.
  */
 #include "nn_internal.h"
 
@@ -16,24 +16,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_blocked4(const dnnl_memory_desc_t *md) { return md->format_kind == dnnl_blocked && md->ndims == 4; }
+static int is_blocked4(const dnnl_memory_desc_t *md)
+{
+  return md->format_kind == dnnl_blocked && md->ndims == 4;
+}
 
 struct PofConvEntry {
-  PetscInt              n;    /* batch size this entry serves */
-  PetscInt              m;    /* images per primitive call (n / m calls; m < n only with Winograd) */
+  PetscInt              n; /* batch size this entry serves */
+  PetscInt              m; /* images per primitive call (n / m calls; m < n only with Winograd) */
   PetscBool             wino; /* some pass runs Winograd */
   dnnl_primitive_desc_t fwd_pd, bd_pd, bw_pd;
   dnnl_primitive_t      fwd, bd, bw;
   dnnl_memory_desc_t    src_md, dst_md; /* activation formats (fixed by us) */
   dnnl_memory_desc_t    dw_md;          /* format of the weight gradient chosen by oneDNN */
-  dnnl_memory_desc_t    bw_src_md;      /* source format of backward weights (src_md unless reordered) */
-  dnnl_primitive_t      r_bw_src;       /* plain input -> bw_src_md (first conv on AVX2, see entry_build) */
-  PetscBool             dw_reorder;     /* dw_md differs from plain OIHW f32 */
-  dnnl_primitive_t      r_dw;           /* oneDNN's reorder for a dw_md our loop does not handle */
-  size_t                scratch[3];
+  dnnl_memory_desc_t    bw_src_md; /* source format of backward weights (src_md unless reordered) */
+  dnnl_primitive_t r_bw_src;   /* plain input -> bw_src_md (first conv on AVX2, see entry_build) */
+  PetscBool        dw_reorder; /* dw_md differs from plain OIHW f32 */
+  dnnl_primitive_t r_dw;       /* oneDNN's reorder for a dw_md our loop does not handle */
+  size_t           scratch[3];
 };
 
-static PetscErrorCode md_plain_weights(const PofConv *cv, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
+static PetscErrorCode md_plain_weights(const PofConv *cv, dnnl_data_type_t dt,
+                                       dnnl_memory_desc_t *md)
 {
   const dnnl_dims_t d = { cv->cout_p, cv->cin_p, cv->k, cv->k };
   PetscFunctionBegin;
@@ -75,12 +79,16 @@ static size_t scratch_size(dnnl_primitive_desc_t pd)
  * oneDNN's Winograd F(4x4,3x3) (jit_wino_4x3); where oneDNN has none (bf16, the plain-input
  * first convolution, an ISA without it) the direct algorithm is used.
  */
-static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, const dnnl_memory_desc_t *src, PetscBool wino, int which, const dnnl_memory_desc_t *w, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
+static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, const dnnl_memory_desc_t *src,
+                                PetscBool wino, int which, const dnnl_memory_desc_t *w,
+                                const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
+                                dnnl_primitive_desc_t *pd)
 {
   const dnnl_dims_t strides = { cv->stride, cv->stride };
   const dnnl_dims_t pad_l   = { cv->pad, cv->pad };
   /* right padding so that the output size is (in + 2 pad - k) / stride + 1 exactly */
-  const dnnl_dims_t pad_r = { (cv->hout - 1) * cv->stride + cv->k - cv->hin - cv->pad, (cv->wout - 1) * cv->stride + cv->k - cv->win - cv->pad };
+  const dnnl_dims_t pad_r = { (cv->hout - 1) * cv->stride + cv->k - cv->hin - cv->pad,
+                              (cv->wout - 1) * cv->stride + cv->k - cv->win - cv->pad };
   dnnl_engine_t     eng;
   dnnl_stream_t     stream;
   dnnl_alg_kind_t   alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
@@ -90,11 +98,14 @@ static PetscErrorCode create_pd(const PofConv *cv, PofConvEntry *e, const dnnl_m
     dnnl_convolution_desc_t d;
     dnnl_status_t           st;
     if (which == 0)
-      PofCallDNNL(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, src, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, src, w, NULL,
+                                                     &e->dst_md, strides, pad_l, pad_r));
     else if (which == 1)
-      PofCallDNNL(dnnl_convolution_backward_data_desc_init(&d, alg, src, w, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_backward_data_desc_init(&d, alg, src, w, &e->dst_md, strides,
+                                                           pad_l, pad_r));
     else
-      PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&d, alg, src, w, NULL, &e->dst_md, strides, pad_l, pad_r));
+      PofCallDNNL(dnnl_convolution_backward_weights_desc_init(&d, alg, src, w, NULL, &e->dst_md,
+                                                              strides, pad_l, pad_r));
     st = dnnl_primitive_desc_create(pd, &d, attr, eng, hint);
     if (st == dnnl_unimplemented && alg == dnnl_convolution_winograd) {
       alg = dnnl_convolution_direct;
@@ -162,13 +173,15 @@ static PetscErrorCode entry_build(PofConv *cv, PetscInt n, PetscBool wino, PofCo
          with the source format left to oneDNN it takes nChw8c: the input is reordered per call */
       dnnl_memory_desc_t    src_any;
       dnnl_primitive_desc_t rpd;
-      PofCallDNNL(dnnl_memory_desc_init_by_tag(&src_any, 4, e->src_md.dims, e->src_md.data_type, dnnl_format_tag_any));
+      PofCallDNNL(dnnl_memory_desc_init_by_tag(&src_any, 4, e->src_md.dims, e->src_md.data_type,
+                                               dnnl_format_tag_any));
       PofCallDNNL(dnnl_primitive_desc_destroy(e->bw_pd));
       PetscCall(create_pd(cv, e, &src_any, wino, 2, &dw_any, attr, e->fwd_pd, &e->bw_pd));
       PetscCall(impl_name(e->bw_pd, cv->impl[2], sizeof(cv->impl[2])));
       e->bw_src_md = *dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_src_md, 0);
       if (!dnnl_memory_desc_equal(&e->bw_src_md, &e->src_md)) {
-        PofCallDNNL(dnnl_reorder_primitive_desc_create(&rpd, &e->src_md, eng, &e->bw_src_md, eng, NULL));
+        PofCallDNNL(
+            dnnl_reorder_primitive_desc_create(&rpd, &e->src_md, eng, &e->bw_src_md, eng, NULL));
         PofCallDNNL(dnnl_primitive_create(&e->r_bw_src, rpd));
         PofCallDNNL(dnnl_primitive_desc_destroy(rpd));
       }
@@ -241,8 +254,11 @@ static size_t entry_scratch(const PofConvEntry *e)
 
 static PetscErrorCode entry_create(PofConv *cv, PetscInt n, PofConvEntry **out)
 {
-  PetscBool wino = (cv->winograd && cv->dt == POF_DT_F32 && cv->k == 3 && cv->stride == 1 && !cv->plain_src) ? PETSC_TRUE : PETSC_FALSE;
-  PetscInt  m    = n;
+  PetscBool wino =
+      (cv->winograd && cv->dt == POF_DT_F32 && cv->k == 3 && cv->stride == 1 && !cv->plain_src)
+          ? PETSC_TRUE
+          : PETSC_FALSE;
+  PetscInt m = n;
   PetscFunctionBegin;
   PetscCall(entry_build(cv, m, wino, out));
   const size_t budget = cv->wino_scratch_max ? cv->wino_scratch_max : POF_WINO_SCRATCH_MAX;
@@ -304,7 +320,8 @@ static PetscErrorCode exec(dnnl_primitive_t p, int nargs, const ExecArg *a)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Run p over the n / e->m chunks of the batch: activation arguments advance by m images (the size of their md). */
+/* Run p over the n / e->m chunks of the batch: activation arguments advance by m images (the size
+ * of their md). */
 static PetscErrorCode exec_chunks(const PofConvEntry *e, dnnl_primitive_t p, int nargs, ExecArg *a)
 {
   void *base[8];
@@ -312,7 +329,9 @@ static PetscErrorCode exec_chunks(const PofConvEntry *e, dnnl_primitive_t p, int
   for (int i = 0; i < nargs; i++) base[i] = a[i].ptr;
   for (PetscInt c = 0; c < e->n / e->m; c++) {
     for (int i = 0; i < nargs; i++)
-      if (a[i].arg == DNNL_ARG_SRC || a[i].arg == DNNL_ARG_DST || a[i].arg == DNNL_ARG_DIFF_SRC || a[i].arg == DNNL_ARG_DIFF_DST) a[i].ptr = (char *)base[i] + (size_t)c * dnnl_memory_desc_get_size(a[i].md);
+      if (a[i].arg == DNNL_ARG_SRC || a[i].arg == DNNL_ARG_DST || a[i].arg == DNNL_ARG_DIFF_SRC ||
+          a[i].arg == DNNL_ARG_DIFF_DST)
+        a[i].ptr = (char *)base[i] + (size_t)c * dnnl_memory_desc_get_size(a[i].md);
     PetscCall(exec(p, nargs, a));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -347,7 +366,8 @@ static size_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t pos[
  * per (o, i) on one thread had cost 5 % of a bf16 WRN-28-10 training step in `perf record`
  * (36 M weights reordered twice per step) and 16 % of its time (the other thread waited).
  */
-static PetscErrorCode reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *blocked, int to_blocked)
+static PetscErrorCode reorder_weights(const dnnl_memory_desc_t *md, float *plain, void *blocked,
+                                      int to_blocked)
 {
   const dnnl_dim_t *d  = md->dims;
   const int         bf = md->data_type == dnnl_bf16;
@@ -367,7 +387,8 @@ static PetscErrorCode reorder_weights(const dnnl_memory_desc_t *md, float *plain
   for (dnnl_dim_t o = 0; o < d[0]; o++)
     for (dnnl_dim_t i = 0; i < d[1]; i++)
       for (dnnl_dim_t h = 0; h < d[2]; h++) {
-        const size_t qh = off0 + tab[0][o] + tab[1][i] + tab[2][h], ph = (size_t)(((o * d[1] + i) * d[2] + h) * d[3]);
+        const size_t qh = off0 + tab[0][o] + tab[1][i] + tab[2][h],
+                     ph = (size_t)(((o * d[1] + i) * d[2] + h) * d[3]);
         for (dnnl_dim_t w = 0; w < d[3]; w++) {
           const size_t p = ph + (size_t)w, q = qh + tab[3][w];
           if (to_blocked) {
@@ -376,7 +397,8 @@ static PetscErrorCode reorder_weights(const dnnl_memory_desc_t *md, float *plain
             else
               ((float *)blocked)[q] = plain[p];
           } else
-            plain[p] = bf ? pof_bf16_to_f32(((const uint16_t *)blocked)[q]) : ((const float *)blocked)[q];
+            plain[p] =
+                bf ? pof_bf16_to_f32(((const uint16_t *)blocked)[q]) : ((const float *)blocked)[q];
         }
       }
   PetscCall(PetscFree(tab[0]));
@@ -390,26 +412,33 @@ static PetscErrorCode pad_weights(PofConv *cv)
   if (cv->w_pad) {
     const PetscInt kk = cv->k * cv->k;
     for (PetscInt o = 0; o < cv->cout; o++)
-      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk, cv->w_plain + (o * cv->cin + i) * kk, kk));
+      for (PetscInt i = 0; i < cv->cin; i++)
+        PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk,
+                                cv->w_plain + (o * cv->cin + i) * kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when stale. */
-static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf, dnnl_memory_desc_t *cur, PetscInt *have_version, PetscInt version, void **rp)
+/* Reorder the plain weights into format md (buffer *buf with md *cur, cached reorder *rp), when
+ * stale. */
+static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, void **buf,
+                                     dnnl_memory_desc_t *cur, PetscInt *have_version,
+                                     PetscInt version, void **rp)
 {
   dnnl_engine_t      eng;
   dnnl_stream_t      stream;
   dnnl_memory_desc_t plain;
   PetscFunctionBegin;
-  if (*buf && dnnl_memory_desc_equal(md, cur) && *have_version == version) PetscFunctionReturn(PETSC_SUCCESS);
+  if (*buf && dnnl_memory_desc_equal(md, cur) && *have_version == version)
+    PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pof_nn_engine(&eng, &stream));
   PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
   if (!*buf || !dnnl_memory_desc_equal(md, cur)) {
     dnnl_primitive_desc_t rpd;
     free(*buf);
     *buf = aligned_alloc(64, (dnnl_memory_desc_get_size(md) + 63) / 64 * 64);
-    PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of convolution weights", dnnl_memory_desc_get_size(md));
+    PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "cannot allocate %zu bytes of convolution weights", dnnl_memory_desc_get_size(md));
     *cur = *md;
     if (*rp) PofCallDNNL(dnnl_primitive_destroy((dnnl_primitive_t)*rp));
     *rp = NULL;
@@ -423,10 +452,8 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
   if (is_blocked4(md)) {
     PetscCall(reorder_weights(md, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, *buf, 1));
   } else {
-    ExecArg a[2] = {
-      { DNNL_ARG_FROM, &plain, cv->w_pad ? (void *)cv->w_pad : (void *)cv->w_plain },
-      { DNNL_ARG_TO, md, *buf }
-    };
+    ExecArg a[2] = { { DNNL_ARG_FROM, &plain, cv->w_pad ? (void *)cv->w_pad : (void *)cv->w_plain },
+                     { DNNL_ARG_TO, md, *buf } };
     PetscCall(exec((dnnl_primitive_t)*rp, 2, a));
   }
   *have_version = version;
@@ -436,7 +463,8 @@ static PetscErrorCode ensure_weights(PofConv *cv, const dnnl_memory_desc_t *md, 
 PetscErrorCode pof_conv_setup(PofConv *cv)
 {
   PetscFunctionBegin;
-  PetscCheck(cv->k >= 1 && cv->stride >= 1 && cv->cin >= 1 && cv->cout >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "bad convolution shape");
+  PetscCheck(cv->k >= 1 && cv->stride >= 1 && cv->cin >= 1 && cv->cout >= 1, PETSC_COMM_SELF,
+             PETSC_ERR_ARG_OUTOFRANGE, "bad convolution shape");
   cv->hout          = (cv->hin + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->wout          = (cv->win + 2 * cv->pad - cv->k) / cv->stride + 1;
   cv->w_fwd_version = cv->w_bd_version = -1;
@@ -465,7 +493,8 @@ PetscErrorCode pof_conv_release(PofConv *cv)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src, void *dst)
+PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src,
+                                void *dst)
 {
   PofConvEntry *e;
   void         *scr;
@@ -478,27 +507,29 @@ PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const
     PetscCall(pad_weights(cv));
     PetscCall(reorder_weights(wmd, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, w, 1));
   } else {
-    PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version, &cv->r_fwd));
+    PetscCall(ensure_weights(cv, wmd, &cv->w_fwd, &cv->w_fwd_md, &cv->w_fwd_version, version,
+                             &cv->r_fwd));
     w = cv->w_fwd;
   }
   PetscCall(pof_nn_scratchpad(e->scratch[0], &scr));
-  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
-  ExecArg                   a[4] = {
-                      { DNNL_ARG_SRC, &e->src_md, (void *)src },
-                      { DNNL_ARG_WEIGHTS, wmd, w },
-                      { DNNL_ARG_DST, &e->dst_md, dst },
-                      { DNNL_ARG_SCRATCHPAD, smd, scr }
-  };
+  const dnnl_memory_desc_t *smd =
+      dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_scratchpad_md, 0);
+  ExecArg a[4] = { { DNNL_ARG_SRC, &e->src_md, (void *)src },
+                   { DNNL_ARG_WEIGHTS, wmd, w },
+                   { DNNL_ARG_DST, &e->dst_md, dst },
+                   { DNNL_ARG_SCRATCHPAD, smd, scr } };
   PetscCall(exec_chunks(e, e->fwd, 4, a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst, void *dsrc)
+PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst,
+                                      void *dsrc)
 {
   PofConvEntry *e;
   void         *scr;
   PetscFunctionBegin;
-  PetscCheck(cv->need_dsrc, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "convolution was set up without backward data");
+  PetscCheck(cv->need_dsrc, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "convolution was set up without backward data");
   PetscCall(get_entry(cv, n, &e));
   const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_weights_md, 0);
   void                     *w;
@@ -509,17 +540,17 @@ PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version,
     PetscCall(pad_weights(cv));
     PetscCall(reorder_weights(wmd, cv->w_pad ? cv->w_pad : (float *)cv->w_plain, w, 1));
   } else {
-    PetscCall(ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version, &cv->r_bd));
+    PetscCall(
+        ensure_weights(cv, wmd, &cv->w_bd, &cv->w_bd_md, &cv->w_bd_version, version, &cv->r_bd));
     w = cv->w_bd;
   }
   PetscCall(pof_nn_scratchpad(e->scratch[1], &scr));
-  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_scratchpad_md, 0);
-  ExecArg                   a[4] = {
-                      { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
-                      { DNNL_ARG_WEIGHTS, wmd, w },
-                      { DNNL_ARG_DIFF_SRC, &e->src_md, dsrc },
-                      { DNNL_ARG_SCRATCHPAD, smd, scr }
-  };
+  const dnnl_memory_desc_t *smd =
+      dnnl_primitive_desc_query_md(e->bd_pd, dnnl_query_scratchpad_md, 0);
+  ExecArg a[4] = { { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
+                   { DNNL_ARG_WEIGHTS, wmd, w },
+                   { DNNL_ARG_DIFF_SRC, &e->src_md, dsrc },
+                   { DNNL_ARG_SCRATCHPAD, smd, scr } };
   PetscCall(exec_chunks(e, e->bd, 4, a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -530,33 +561,36 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   void         *scr;
   PetscFunctionBegin;
   PetscCall(get_entry(cv, n, &e));
-  const dnnl_memory_desc_t *smd  = dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
-  const size_t              dwsz = dnnl_memory_desc_get_size(&e->dw_md);
-  const size_t              dwal = (dwsz + 63) / 64 * 64, scal = (e->scratch[2] + 63) / 64 * 64;
-  const PetscInt            nch  = e->n / e->m;
-  const size_t              srcb = e->r_bw_src ? dnnl_memory_desc_get_size(&e->bw_src_md) : 0;
-  /* scratchpad | reordered dW (when not plain) | one chunk's dW (when chunked) | reordered source */
-  PetscCall(pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0) + srcb, &scr));
-  void  *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal) : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
+  const dnnl_memory_desc_t *smd =
+      dnnl_primitive_desc_query_md(e->bw_pd, dnnl_query_scratchpad_md, 0);
+  const size_t   dwsz = dnnl_memory_desc_get_size(&e->dw_md);
+  const size_t   dwal = (dwsz + 63) / 64 * 64, scal = (e->scratch[2] + 63) / 64 * 64;
+  const PetscInt nch  = e->n / e->m;
+  const size_t   srcb = e->r_bw_src ? dnnl_memory_desc_get_size(&e->bw_src_md) : 0;
+  /* scratchpad | reordered dW (when not plain) | one chunk's dW (when chunked) | reordered source
+   */
+  PetscCall(
+      pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0) + srcb, &scr));
+  void  *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal)
+                               : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
   float *part  = (float *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
-  if (e->r_bw_src) { /* unchunked: only the plain-input first convolution, which never runs Winograd */
+  if (e->r_bw_src) { /* unchunked: only the plain-input first convolution, which never runs Winograd
+                      */
     void   *rs   = (char *)scr + scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0);
-    ExecArg r[2] = {
-      { DNNL_ARG_FROM, &e->src_md, (void *)src },
-      { DNNL_ARG_TO, &e->bw_src_md, rs }
-    };
-    PetscCheck(nch == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB, "reordered backward-weights source in a chunked convolution");
+    ExecArg r[2] = { { DNNL_ARG_FROM, &e->src_md, (void *)src },
+                     { DNNL_ARG_TO, &e->bw_src_md, rs } };
+    PetscCheck(nch == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+               "reordered backward-weights source in a chunked convolution");
     PetscCall(exec(e->r_bw_src, 2, r));
     src = rs;
   }
-  ExecArg a[4] = {
-    { DNNL_ARG_SRC, &e->bw_src_md, (void *)src },
-    { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
-    { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
-    { DNNL_ARG_SCRATCHPAD, smd, scr }
-  };
+  ExecArg a[4] = { { DNNL_ARG_SRC, &e->bw_src_md, (void *)src },
+                   { DNNL_ARG_DIFF_DST, &e->dst_md, (void *)ddst },
+                   { DNNL_ARG_DIFF_WEIGHTS, &e->dw_md, dwbuf },
+                   { DNNL_ARG_SCRATCHPAD, smd, scr } };
   for (PetscInt c = 0; c < nch; c++) {
-    a[0].ptr = (char *)src + (size_t)c * dnnl_memory_desc_get_size(&e->bw_src_md); /* mds hold m images */
+    a[0].ptr =
+        (char *)src + (size_t)c * dnnl_memory_desc_get_size(&e->bw_src_md); /* mds hold m images */
     a[1].ptr = (char *)ddst + (size_t)c * dnnl_memory_desc_get_size(&e->dst_md);
     a[2].ptr = c ? (void *)part : dwbuf;
     PetscCall(exec(e->bw, 4, a));
@@ -570,21 +604,22 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
   } else if (e->r_dw) {
     dnnl_memory_desc_t plain;
     PetscCall(md_plain_weights(cv, dnnl_f32, &plain));
-    ExecArg r[2] = {
-      { DNNL_ARG_FROM, &e->dw_md, dwbuf },
-      { DNNL_ARG_TO, &plain, cv->dw_pad ? cv->dw_pad : cv->dw_plain }
-    };
+    ExecArg r[2] = { { DNNL_ARG_FROM, &e->dw_md, dwbuf },
+                     { DNNL_ARG_TO, &plain, cv->dw_pad ? cv->dw_pad : cv->dw_plain } };
     PetscCall(exec(e->r_dw, 2, r));
   }
   if (cv->dw_pad) { /* the logical part of the padded gradient */
     const PetscInt kk = cv->k * cv->k;
     for (PetscInt o = 0; o < cv->cout; o++)
-      for (PetscInt i = 0; i < cv->cin; i++) PetscCall(PetscArraycpy(cv->dw_plain + (o * cv->cin + i) * kk, cv->dw_pad + (o * cv->cin_p + i) * kk, kk));
+      for (PetscInt i = 0; i < cv->cin; i++)
+        PetscCall(PetscArraycpy(cv->dw_plain + (o * cv->cin + i) * kk,
+                                cv->dw_pad + (o * cv->cin_p + i) * kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino, size_t *scratch)
+PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino,
+                             size_t *scratch)
 {
   PofConvEntry *e;
   PetscFunctionBegin;
@@ -601,7 +636,9 @@ void pof_conv_describe(const PofConv *cv, char *buf, size_t len)
   buf[0]   = 0;
   for (PetscInt i = 0; i < cv->nentries && k < len; i++) {
     const PofConvEntry *e = cv->entries[i];
-    int                 w = snprintf(buf + k, len - k, "%sbatch %d: %s %d x %d, scratchpad %.1f MB", i ? "; " : "", (int)e->n, e->wino ? "Winograd" : "direct", (int)(e->n / e->m), (int)e->m, (double)entry_scratch(e) / 1e6);
+    int w = snprintf(buf + k, len - k, "%sbatch %d: %s %d x %d, scratchpad %.1f MB", i ? "; " : "",
+                     (int)e->n, e->wino ? "Winograd" : "direct", (int)(e->n / e->m), (int)e->m,
+                     (double)entry_scratch(e) / 1e6);
     if (w < 0) break;
     k += (size_t)w;
   }

@@ -29,7 +29,8 @@ PetscErrorCode pof_nn_scratchpad(size_t bytes, void **ptr)
     free(nn_scratch);
     nn_scratch_size = (bytes + 4095) / 4096 * 4096;
     nn_scratch      = aligned_alloc(4096, nn_scratch_size);
-    PetscCheck(nn_scratch, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate a %zu-byte oneDNN scratchpad", nn_scratch_size);
+    PetscCheck(nn_scratch, PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "cannot allocate a %zu-byte oneDNN scratchpad", nn_scratch_size);
   }
   *ptr = nn_scratch;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -42,7 +43,8 @@ PetscErrorCode pof_nn_weight_scratch(size_t bytes, void **ptr)
     free(nn_wscratch);
     nn_wscratch_size = (bytes + 4095) / 4096 * 4096;
     nn_wscratch      = aligned_alloc(4096, nn_wscratch_size);
-    PetscCheck(nn_wscratch, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes of shared convolution weights", nn_wscratch_size);
+    PetscCheck(nn_wscratch, PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "cannot allocate %zu bytes of shared convolution weights", nn_wscratch_size);
   }
   *ptr = nn_wscratch;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -81,7 +83,9 @@ PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md)
 {
   const dnnl_dims_t d = { a->n, a->c, a->h, a->w };
   PetscFunctionBegin;
-  PetscCheck(a->blk == 8 || a->blk == 16, PETSC_COMM_SELF, PETSC_ERR_PLIB, "activation block %" PetscInt_FMT " is neither 8 nor 16", a->blk);
-  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(a->dt), a->blk == 16 ? dnnl_nChw16c : dnnl_nChw8c));
+  PetscCheck(a->blk == 8 || a->blk == 16, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "activation block %" PetscInt_FMT " is neither 8 nor 16", a->blk);
+  PofCallDNNL(dnnl_memory_desc_init_by_tag(md, 4, d, pof_dt_dnnl(a->dt),
+                                           a->blk == 16 ? dnnl_nChw16c : dnnl_nChw8c));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -15,7 +15,10 @@ PetscErrorCode pof_nn_weight_scratch(size_t bytes, void **ptr);
 
 /** Bytes of one element of a pof data type. */
 static inline size_t           pof_dt_size(PofDType dt) { return dt == POF_DT_BF16 ? 2 : 4; }
-static inline dnnl_data_type_t pof_dt_dnnl(PofDType dt) { return dt == POF_DT_BF16 ? dnnl_bf16 : dnnl_f32; }
+static inline dnnl_data_type_t pof_dt_dnnl(PofDType dt)
+{
+  return dt == POF_DT_BF16 ? dnnl_bf16 : dnnl_f32;
+}
 
 /* ------------------------------------------------------------------ blocked activations */
 /*
@@ -46,8 +49,14 @@ static inline PofAct pof_act(PetscInt n, PetscInt c, PetscInt h, PetscInt w, Pof
   const PetscInt blk = pof_nn_cblk();
   return (PofAct){ n, c, h, w, pof_cpad(c) / blk, dt, blk };
 }
-static inline PetscInt pof_act_elems(const PofAct *a) { return a->n * a->cb * a->blk * a->h * a->w; }
-static inline size_t   pof_act_bytes(const PofAct *a) { return (size_t)pof_act_elems(a) * pof_dt_size(a->dt); }
+static inline PetscInt pof_act_elems(const PofAct *a)
+{
+  return a->n * a->cb * a->blk * a->h * a->w;
+}
+static inline size_t pof_act_bytes(const PofAct *a)
+{
+  return (size_t)pof_act_elems(a) * pof_dt_size(a->dt);
+}
 /** oneDNN memory descriptor of an activation (nChw16c or nChw8c by a->blk). */
 PetscErrorCode pof_act_md(const PofAct *a, dnnl_memory_desc_t *md);
 
@@ -79,19 +88,26 @@ static inline uint16_t pof_f32_to_bf16(float f)
 /** Per-channel local sums of x: sum[c], sumsq[c] (double), c < a->c. */
 void pof_bn_stats(const PofAct *a, const void *x, double *sum, double *sumsq);
 /** y = relu?(x * scale[c] + shift[c]); padded lanes of y are set to zero. x may equal y. */
-void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu, void *y);
+void pof_bn_apply(const PofAct *a, const void *x, const float *scale, const float *shift, int relu,
+                  void *y);
 /**
  * Backward sums through ReLU(x * relu_scale + relu_shift) (the forward's affine; the mask is
  * recomputed from x instead of reading the output; relu_scale = NULL: no ReLU):
- *   dz = dy * [x * relu_scale[c] + relu_shift[c] > 0];  sdz[c] = sum dz,  sdzx[c] = sum dz * (x - mean[c]) * rstd[c]   (double, local).
+ *   dz = dy * [x * relu_scale[c] + relu_shift[c] > 0];  sdz[c] = sum dz,  sdzx[c] = sum dz * (x -
+ * mean[c]) * rstd[c]   (double, local).
  */
-void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *relu_scale, const float *relu_shift, const void *x, const float *mean, const float *rstd, double *sdz, double *sdzx);
+void pof_bn_bwd_sums(const PofAct *a, const void *dy, const float *relu_scale,
+                     const float *relu_shift, const void *x, const float *mean, const float *rstd,
+                     double *sdz, double *sdzx);
 /**
  * dx = gamma[c] * rstd[c] * (dz - sdz[c] / M - xhat * sdzx[c] / M) (+ addend if not NULL), with the
- * sums already reduced over every rank that shares the statistics and M their element count per channel.
- * dx may alias dy (elementwise). Padded lanes of dx are set to zero.
+ * sums already reduced over every rank that shares the statistics and M their element count per
+ * channel. dx may alias dy (elementwise). Padded lanes of dx are set to zero.
  */
-void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *relu_scale, const float *relu_shift, const void *x, const float *mean, const float *rstd, const float *gamma, const double *sdz, const double *sdzx, double M, const void *addend, void *dx);
+void pof_bn_bwd_dx(const PofAct *a, const void *dy, const float *relu_scale,
+                   const float *relu_shift, const void *x, const float *mean, const float *rstd,
+                   const float *gamma, const double *sdz, const double *sdzx, double M,
+                   const void *addend, void *dx);
 /** h[n][c] = mean over h,w of x (x blocked, h plain [n][c] float). */
 void pof_avgpool_fwd(const PofAct *a, const void *x, float *h);
 /** dx[n][c][hw] = dh[n][c] / (H W); padded lanes zero. */
@@ -117,11 +133,11 @@ typedef struct {
   void              *r_fwd, *r_bd; /* cached plain -> blocked weight reorders (dnnl_primitive_t) */
   /* channel counts rounded up to POF_CPAD (oneDNN's JIT kernels need full channel blocks; smaller
      counts fell back to ref:any): zero-padded plain weights and gradient when they differ */
-  PetscInt      cin_p, cout_p;
-  float        *w_pad, *dw_pad;
-  PetscBool     low_mem;          /* backward-data weights reordered into a shared buffer on each use */
-  PetscBool     winograd;         /* Winograd F(4x4,3x3) where oneDNN has it (f32, 3x3, stride 1) */
-  size_t        wino_scratch_max; /* largest Winograd scratchpad before the batch is chunked (0: 64 MiB) */
+  PetscInt  cin_p, cout_p;
+  float    *w_pad, *dw_pad;
+  PetscBool low_mem;       /* backward-data weights reordered into a shared buffer on each use */
+  PetscBool winograd;      /* Winograd F(4x4,3x3) where oneDNN has it (f32, 3x3, stride 1) */
+  size_t wino_scratch_max; /* largest Winograd scratchpad before the batch is chunked (0: 64 MiB) */
   PetscInt      nentries;
   PofConvEntry *entries[8];
   char          impl[3][64];
@@ -130,16 +146,22 @@ typedef struct {
 /** Winograd on or off (cached primitives are dropped when it changes). */
 PetscErrorCode pof_conv_set_winograd(PofConv *cv, PetscBool on);
 /** How batch n runs: images per primitive call, whether Winograd runs, largest scratchpad. */
-PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino, size_t *scratch);
+PetscErrorCode pof_conv_plan(PofConv *cv, PetscInt n, PetscInt *chunk, PetscBool *wino,
+                             size_t *scratch);
 PetscErrorCode pof_conv_setup(PofConv *cv);
 PetscErrorCode pof_conv_release(PofConv *cv);
-/** dst = conv(src) (+ dst when sum_dst). version = parameter version (re-reorder weights when changed). */
-PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src, void *dst);
+/** dst = conv(src) (+ dst when sum_dst). version = parameter version (re-reorder weights when
+ * changed). */
+PetscErrorCode pof_conv_forward(PofConv *cv, PetscInt n, PetscInt version, const void *src,
+                                void *dst);
 /** dsrc = conv^T(ddst) (needs need_dsrc). */
-PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst, void *dsrc);
+PetscErrorCode pof_conv_backward_data(PofConv *cv, PetscInt n, PetscInt version, const void *ddst,
+                                      void *dsrc);
 /** dw_plain = dL/dW from src and ddst (overwrites). */
-PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *src, const void *ddst);
-/** The oneDNN implementation names of the forward, backward-data and backward-weights primitives. */
+PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *src,
+                                         const void *ddst);
+/** The oneDNN implementation names of the forward, backward-data and backward-weights primitives.
+ */
 void pof_conv_impl(const PofConv *cv, const char **fwd, const char **bd, const char **bw);
 /** One line per cached batch size: algorithm, calls x images per call, largest scratchpad. */
 void pof_conv_describe(const PofConv *cv, char *buf, size_t len);

@@ -89,11 +89,18 @@ struct _p_PofWrn {
 PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm)
 {
   PetscFunctionBegin;
-  PetscCheck(s->depth >= 10 && (s->depth - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN depth must be 6n+4 with n >= 1, got %" PetscInt_FMT, s->depth);
-  PetscCheck(s->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN width must be >= 1, got %" PetscInt_FMT, s->width);
-  PetscCheck(s->base >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN base width must be >= 1, got %" PetscInt_FMT, s->base);
-  PetscCheck(s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN input shape must be positive, got %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, s->in_c, s->in_h, s->in_w);
-  PetscCheck(s->classes >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  PetscCheck(s->depth >= 10 && (s->depth - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN depth must be 6n+4 with n >= 1, got %" PetscInt_FMT, s->depth);
+  PetscCheck(s->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN width must be >= 1, got %" PetscInt_FMT, s->width);
+  PetscCheck(s->base >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN base width must be >= 1, got %" PetscInt_FMT, s->base);
+  PetscCheck(s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN input shape must be positive, got %" PetscInt_FMT "x%" PetscInt_FMT
+             "x%" PetscInt_FMT,
+             s->in_c, s->in_h, s->in_w);
+  PetscCheck(s->classes >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -103,7 +110,8 @@ typedef struct {
   PetscInt       n, off;
 } TensorList;
 
-static void add_tensor(TensorList *L, const char *name, PofTensorKind kind, PetscInt ndim, PetscInt d0, PetscInt d1, PetscInt d2, PetscInt d3)
+static void add_tensor(TensorList *L, const char *name, PofTensorKind kind, PetscInt ndim,
+                       PetscInt d0, PetscInt d1, PetscInt d2, PetscInt d3)
 {
   const PetscInt dims[4] = { d0, d1, d2, d3 };
   PetscInt       numel   = 1;
@@ -123,7 +131,8 @@ static void add_tensor(TensorList *L, const char *name, PofTensorKind kind, Pets
 
 static void walk(const PofWrnShape *s, TensorList *L, PetscInt *n_feature, PetscInt *n_bn_state)
 {
-  const PetscInt n = (s->depth - 4) / 6, w[4] = { s->base, s->base * s->width, 2 * s->base * s->width, 4 * s->base * s->width };
+  const PetscInt n = (s->depth - 4) / 6, w[4] = { s->base, s->base * s->width,
+                                                  2 * s->base * s->width, 4 * s->base * s->width };
   char           name[64];
   PetscInt       in = w[0], bnstate = 0;
   add_tensor(L, "conv1.weight", POF_TENSOR_CONV, 4, w[0], s->in_c, 3, 3);
@@ -159,7 +168,8 @@ static void walk(const PofWrnShape *s, TensorList *L, PetscInt *n_feature, Petsc
   if (n_bn_state) *n_bn_state = bnstate;
 }
 
-PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature, PetscInt *feature_dim, PetscInt *n_bn_state)
+PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature,
+                                   PetscInt *feature_dim, PetscInt *n_bn_state)
 {
   TensorList L = { NULL, 0, 0 };
   PetscInt   nf, nb;
@@ -198,16 +208,89 @@ static void *xalloc(size_t bytes)
   return p;
 }
 
-PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad, PofWrn *model)
+/* One pre-activation block (BN, conv1, BN, conv2, shortcut) at tensor *t of the arena and BN
+   state *r_off, for an input of in channels and *H x *W pixels; advances *t, *r_off, *H, *W. */
+static PetscErrorCode block_setup(PofWrn m, Block *B, PetscInt in, PetscInt out, PetscInt stride,
+                                  PofDType dt, PetscInt *t, PetscInt *r_off, PetscInt *H,
+                                  PetscInt *W)
+{
+  PetscFunctionBegin;
+  B->in = in, B->out = out, B->stride = stride;
+  B->has_sc  = stride != 1 || in != out;
+  B->p_begin = m->tensors[*t].offset;
+  PetscCall(bn_setup(&B->bn1, in, m->tensors[*t].offset, *r_off));
+  *r_off += 2 * in;
+  *t += 2;
+  B->conv1          = (PofConv){ .cin       = in,
+                                 .cout      = out,
+                                 .k         = 3,
+                                 .stride    = 1,
+                                 .pad       = 1,
+                                 .hin       = *H,
+                                 .win       = *W,
+                                 .dt        = dt,
+                                 .need_dsrc = PETSC_TRUE };
+  B->conv1.w_plain  = m->params + m->tensors[*t].offset;
+  B->conv1.dw_plain = m->grads + m->tensors[*t].offset;
+  PetscCall(pof_conv_setup(&B->conv1));
+  (*t)++;
+  PetscCall(bn_setup(&B->bn2, out, m->tensors[*t].offset, *r_off));
+  *r_off += 2 * out;
+  *t += 2;
+  B->conv2          = (PofConv){ .cin       = out,
+                                 .cout      = out,
+                                 .k         = 3,
+                                 .stride    = stride,
+                                 .pad       = 1,
+                                 .hin       = *H,
+                                 .win       = *W,
+                                 .dt        = dt,
+                                 .need_dsrc = PETSC_TRUE,
+                                 .sum_dst   = PETSC_TRUE };
+  B->conv2.w_plain  = m->params + m->tensors[*t].offset;
+  B->conv2.dw_plain = m->grads + m->tensors[*t].offset;
+  PetscCall(pof_conv_setup(&B->conv2));
+  (*t)++;
+  if (B->has_sc) {
+    B->sc          = (PofConv){ .cin       = in,
+                                .cout      = out,
+                                .k         = 1,
+                                .stride    = stride,
+                                .pad       = 0,
+                                .hin       = *H,
+                                .win       = *W,
+                                .dt        = dt,
+                                .need_dsrc = PETSC_TRUE };
+    B->sc.w_plain  = m->params + m->tensors[*t].offset;
+    B->sc.dw_plain = m->grads + m->tensors[*t].offset;
+    PetscCall(pof_conv_setup(&B->sc));
+    PetscCheck(B->sc.hout == B->conv2.hout && B->sc.wout == B->conv2.wout, PETSC_COMM_SELF,
+               PETSC_ERR_PLIB, "shortcut and conv2 output sizes differ");
+    (*t)++;
+  }
+  B->p_end = m->tensors[*t].offset;
+  B->ax    = pof_act(0, in, *H, *W, dt);
+  B->amid  = pof_act(0, out, *H, *W, dt);
+  *H = B->conv2.hout, *W = B->conv2.wout;
+  B->aout = pof_act(0, out, *H, *W, dt);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool input_grad,
+                              PofWrn *model)
 {
   PofWrn     m;
   TensorList L = { NULL, 0, 0 };
   PetscFunctionBegin;
   PetscCall(pof_wrn_shape_check(shape, PETSC_COMM_SELF));
-  if (dt == POF_DT_BF16 && !pof_nn_has_avx512()) { /* oneDNN 2.6 has bf16 convolutions from avx512_core up */
+  if (dt == POF_DT_BF16 &&
+      !pof_nn_has_avx512()) { /* oneDNN 2.6 has bf16 convolutions from avx512_core up */
     char ver[128];
     pof_nn_version(ver, sizeof ver);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_SUP, "-precision bf16 needs a CPU with AVX-512: oneDNN %s has no bf16 convolutions here; use -precision fp32", ver);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_SUP,
+            "-precision bf16 needs a CPU with AVX-512: oneDNN %s has no bf16 convolutions here; "
+            "use -precision fp32",
+            ver);
   }
   PetscCall(PetscCalloc1(1, &m));
   m->shape      = *shape;
@@ -224,14 +307,26 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
   m->params  = xalloc(sizeof(float) * (size_t)m->n_params);
   m->grads   = xalloc(sizeof(float) * (size_t)m->n_params);
   m->running = xalloc(sizeof(float) * (size_t)m->n_bn_state);
-  PetscCheck(m->params && m->grads && m->running, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the parameter arenas (%" PetscInt_FMT " parameters)", m->n_params);
+  PetscCheck(m->params && m->grads && m->running, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "cannot allocate the parameter arenas (%" PetscInt_FMT " parameters)", m->n_params);
   m->version = 0;
 
   /* layers, offsets taken from the tensor list in arena order */
-  const PetscInt n = (shape->depth - 4) / 6, w[4] = { shape->base, shape->base * shape->width, 2 * shape->base * shape->width, 4 * shape->base * shape->width };
-  PetscInt       t = 0, r_off = 0, H = shape->in_h, W = shape->in_w, in = w[0];
+  const PetscInt n    = (shape->depth - 4) / 6,
+                 w[4] = { shape->base, shape->base * shape->width, 2 * shape->base * shape->width,
+                          4 * shape->base * shape->width };
+  PetscInt t = 0, r_off = 0, H = shape->in_h, W = shape->in_w, in = w[0];
   PetscCall(PetscCalloc1(m->nblocks, &m->blocks));
-  m->conv0          = (PofConv){ .cin = shape->in_c, .cout = w[0], .k = 3, .stride = 1, .pad = 1, .hin = H, .win = W, .dt = dt, .plain_src = PETSC_TRUE, .need_dsrc = input_grad };
+  m->conv0          = (PofConv){ .cin       = shape->in_c,
+                                 .cout      = w[0],
+                                 .k         = 3,
+                                 .stride    = 1,
+                                 .pad       = 1,
+                                 .hin       = H,
+                                 .win       = W,
+                                 .dt        = dt,
+                                 .plain_src = PETSC_TRUE,
+                                 .need_dsrc = input_grad };
   m->conv0.w_plain  = m->params + m->tensors[t].offset;
   m->conv0.dw_plain = m->grads + m->tensors[t].offset;
   PetscCall(pof_conv_setup(&m->conv0));
@@ -240,47 +335,16 @@ PetscErrorCode pof_wrn_create(const PofWrnShape *shape, PofDType dt, PetscBool i
   PetscInt b = 0;
   for (int st = 1; st <= 3; st++) {
     for (PetscInt j = 0; j < n; j++, b++) {
-      Block         *B   = &m->blocks[b];
       const PetscInt out = w[st], stride = (j == 0 && st > 1) ? 2 : 1;
-      B->in = in, B->out = out, B->stride = stride;
-      B->has_sc  = stride != 1 || in != out;
-      B->p_begin = m->tensors[t].offset;
-      PetscCall(bn_setup(&B->bn1, in, m->tensors[t].offset, r_off));
-      r_off += 2 * in;
-      t += 2;
-      B->conv1          = (PofConv){ .cin = in, .cout = out, .k = 3, .stride = 1, .pad = 1, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE };
-      B->conv1.w_plain  = m->params + m->tensors[t].offset;
-      B->conv1.dw_plain = m->grads + m->tensors[t].offset;
-      PetscCall(pof_conv_setup(&B->conv1));
-      t++;
-      PetscCall(bn_setup(&B->bn2, out, m->tensors[t].offset, r_off));
-      r_off += 2 * out;
-      t += 2;
-      B->conv2          = (PofConv){ .cin = out, .cout = out, .k = 3, .stride = stride, .pad = 1, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE, .sum_dst = PETSC_TRUE };
-      B->conv2.w_plain  = m->params + m->tensors[t].offset;
-      B->conv2.dw_plain = m->grads + m->tensors[t].offset;
-      PetscCall(pof_conv_setup(&B->conv2));
-      t++;
-      if (B->has_sc) {
-        B->sc          = (PofConv){ .cin = in, .cout = out, .k = 1, .stride = stride, .pad = 0, .hin = H, .win = W, .dt = dt, .need_dsrc = PETSC_TRUE };
-        B->sc.w_plain  = m->params + m->tensors[t].offset;
-        B->sc.dw_plain = m->grads + m->tensors[t].offset;
-        PetscCall(pof_conv_setup(&B->sc));
-        PetscCheck(B->sc.hout == B->conv2.hout && B->sc.wout == B->conv2.wout, PETSC_COMM_SELF, PETSC_ERR_PLIB, "shortcut and conv2 output sizes differ");
-        t++;
-      }
-      B->p_end = m->tensors[t].offset;
-      B->ax    = pof_act(0, in, H, W, dt);
-      B->amid  = pof_act(0, out, H, W, dt);
-      H = B->conv2.hout, W = B->conv2.wout;
-      B->aout = pof_act(0, out, H, W, dt);
-      in      = out;
+      PetscCall(block_setup(m, &m->blocks[b], in, out, stride, dt, &t, &r_off, &H, &W));
+      in = out;
     }
   }
   m->bnf_begin = m->tensors[t].offset;
   PetscCall(bn_setup(&m->bnf, w[3], m->tensors[t].offset, r_off));
   r_off += 2 * w[3];
-  PetscCheck(r_off == m->n_bn_state && m->tensors[t + 2].offset == m->n_feature, PETSC_COMM_SELF, PETSC_ERR_PLIB, "WRN layout walk is inconsistent");
+  PetscCheck(r_off == m->n_bn_state && m->tensors[t + 2].offset == m->n_feature, PETSC_COMM_SELF,
+             PETSC_ERR_PLIB, "WRN layout walk is inconsistent");
   m->af = pof_act(0, w[3], H, W, dt);
   PetscCall(PetscMalloc1(m->nblocks + 1, &m->X));
   for (PetscInt i = 0; i <= m->nblocks; i++) m->X[i] = NULL;
@@ -409,9 +473,11 @@ PetscErrorCode pof_wrn_init_params(PofWrn m, PetscInt seed)
   for (PetscInt b = 0; b < m->nblocks; b++) {
     BnLayer *bns[2] = { &m->blocks[b].bn1, &m->blocks[b].bn2 };
     for (int k = 0; k < 2; k++)
-      for (PetscInt c = 0; c < bns[k]->c; c++) m->running[bns[k]->r_off + c] = 0.0f, m->running[bns[k]->r_off + bns[k]->c + c] = 1.0f;
+      for (PetscInt c = 0; c < bns[k]->c; c++)
+        m->running[bns[k]->r_off + c] = 0.0f, m->running[bns[k]->r_off + bns[k]->c + c] = 1.0f;
   }
-  for (PetscInt c = 0; c < m->bnf.c; c++) m->running[m->bnf.r_off + c] = 0.0f, m->running[m->bnf.r_off + m->bnf.c + c] = 1.0f;
+  for (PetscInt c = 0; c < m->bnf.c; c++)
+    m->running[m->bnf.r_off + c] = 0.0f, m->running[m->bnf.r_off + m->bnf.c + c] = 1.0f;
   m->version++;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -427,7 +493,8 @@ static PetscErrorCode ensure_keep(PofWrn m, PetscInt n)
   PofAct a = m->a0;
   a.n      = n;
   m->X[0]  = xalloc(pof_act_bytes(&a));
-  PetscCheck(m->X[0], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+  PetscCheck(m->X[0], PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "out of memory for activations (batch %" PetscInt_FMT ")", n);
   for (PetscInt b = 0; b < m->nblocks; b++) {
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid, ao = B->aout;
@@ -438,18 +505,21 @@ static PetscErrorCode ensure_keep(PofWrn m, PetscInt n)
       B->A1 = xalloc(pof_act_bytes(&ax));
       B->A2 = xalloc(pof_act_bytes(&am));
     }
-    PetscCheck((m->recompute || (B->A1 && B->A2)) && B->C1 && m->X[b + 1], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+    PetscCheck((m->recompute || (B->A1 && B->A2)) && B->C1 && m->X[b + 1], PETSC_COMM_SELF,
+               PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
   }
   if (m->recompute) {
     free(m->R);
     m->R = xalloc(max_act_bytes(m, n));
-    PetscCheck(m->R, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+    PetscCheck(m->R, PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "out of memory for activations (batch %" PetscInt_FMT ")", n);
     m->r_cap = n;
   } else {
     a     = m->af;
     a.n   = n;
     m->AF = xalloc(pof_act_bytes(&a));
-    PetscCheck(m->AF, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activations (batch %" PetscInt_FMT ")", n);
+    PetscCheck(m->AF, PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "out of memory for activations (batch %" PetscInt_FMT ")", n);
   }
   m->keep_cap = n;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -464,7 +534,8 @@ static size_t max_act_bytes(PofWrn m, PetscInt n)
   for (PetscInt b = 0; b < m->nblocks; b++) {
     PofAct ax = m->blocks[b].ax, am = m->blocks[b].amid, ao = m->blocks[b].aout;
     ax.n = am.n = ao.n = n;
-    mx                 = PetscMax(mx, PetscMax(pof_act_bytes(&ax), PetscMax(pof_act_bytes(&am), pof_act_bytes(&ao))));
+    const size_t bx = pof_act_bytes(&ax), bm = pof_act_bytes(&am), bo = pof_act_bytes(&ao);
+    mx = PetscMax(mx, PetscMax(bx, PetscMax(bm, bo)));
   }
   return mx;
 }
@@ -477,14 +548,16 @@ static PetscErrorCode ensure_bufs(void *buf[4], PetscInt *cap, PofWrn m, PetscIn
   for (int i = 0; i < 4; i++) {
     free(buf[i]);
     buf[i] = xalloc(bytes);
-    PetscCheck(buf[i], PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for activation buffers (batch %" PetscInt_FMT ")", n);
+    PetscCheck(buf[i], PETSC_COMM_SELF, PETSC_ERR_MEM,
+               "out of memory for activation buffers (batch %" PetscInt_FMT ")", n);
   }
   *cap = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ------------------------------------------------------------------ BN forward/backward */
-static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMode mode, unsigned flags, const void *x, void *y)
+static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMode mode,
+                                 unsigned flags, const void *x, void *y)
 {
   const float   *gamma = m->params + bn->w_off, *beta = m->params + bn->b_off;
   float         *rmean = m->running + bn->r_off, *rvar = m->running + bn->r_off + bn->c;
@@ -504,7 +577,9 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
     buf[2 * C] = (double)(a->n * a->h * a->w);
     if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, buf, 2 * C + 1));
     const double M = buf[2 * C];
-    PetscCheck(M > 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch normalization in training mode needs more than one value per channel (got %g)", M);
+    PetscCheck(
+        M > 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+        "batch normalization in training mode needs more than one value per channel (got %g)", M);
     for (PetscInt c = 0; c < C; c++) {
       const double mu  = buf[c] / M;
       double       var = buf[C + c] / M - mu * mu;
@@ -526,7 +601,9 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
   }
   /* recorded masks: one byte per element (padded lanes included), consumed in pass order */
   const size_t elems = (size_t)pof_act_elems(a);
-  PetscCheck(m->mask_pos + elems <= m->mask_cap, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "ReLU mask buffer too small (%zu bytes, need more than %zu)", m->mask_cap, m->mask_pos + elems);
+  PetscCheck(m->mask_pos + elems <= m->mask_cap, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "ReLU mask buffer too small (%zu bytes, need more than %zu)", m->mask_cap,
+             m->mask_pos + elems);
   uint8_t *mk = m->mask_buf + m->mask_pos;
   m->mask_pos += elems;
   bn->mask = mk;
@@ -554,7 +631,8 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
 /* dy -> dx through ReLU(BN(x)) with y the ReLU output; writes dγ, dβ (local sums) to grads.
    After an eval-mode forward the statistics are constants: dx = γ·rstd·dz (the batch-statistics
    terms vanish, done by passing zero sums) and nothing is reduced across ranks. */
-static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const void *dy, const void *y, const void *x, const void *addend, void *dx)
+static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const void *dy,
+                                  const void *y, const void *x, const void *addend, void *dx)
 {
   const PetscInt C   = bn->c;
   double        *sdz = m->red, *sdzx = m->red + C;
@@ -572,19 +650,22 @@ static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const 
     }
     y = NULL;
   }
-  pof_bn_bwd_sums(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, sdz, sdzx);
+  pof_bn_bwd_sums(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, sdz,
+                  sdzx);
   for (PetscInt c = 0; c < C; c++) {
     m->grads[bn->w_off + c] = (float)sdzx[c];
     m->grads[bn->b_off + c] = (float)sdz[c];
   }
   if (m->kept_mode == POF_BN_EVAL) {
     for (PetscInt c = 0; c < 2 * C; c++) m->red[c] = 0.0;
-    pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, 1.0, addend, dx);
+    pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd,
+                  m->params + bn->w_off, sdz, sdzx, 1.0, addend, dx);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   m->red[2 * C] = (double)(a->n * a->h * a->w);
   if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, m->red, 2 * C + 1));
-  pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd, m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
+  pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd,
+                m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -609,12 +690,14 @@ static PetscErrorCode input_to_compute(PofWrn m, PetscInt n, const float *x, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n, const float *x, float *h)
+PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscInt n,
+                                const float *x, float *h)
 {
   const PetscBool keep = (flags & POF_FWD_KEEP) ? PETSC_TRUE : PETSC_FALSE;
   const void     *xin;
   PetscFunctionBegin;
-  PetscCheck(n >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch must be positive, got %" PetscInt_FMT, n);
+  PetscCheck(n >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "batch must be positive, got %" PetscInt_FMT, n);
   if (keep)
     PetscCall(ensure_keep(m, n));
   else
@@ -626,7 +709,8 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
     Block *B  = &m->blocks[b];
     PofAct ax = B->ax, am = B->amid;
     ax.n = am.n = n;
-    void *A1 = keep ? (m->recompute ? m->R : B->A1) : m->G[1], *C1 = keep ? B->C1 : m->G[2], *A2 = keep ? (m->recompute ? m->R : B->A2) : m->G[1];
+    void *A1 = keep ? (m->recompute ? m->R : B->A1) : m->G[1], *C1 = keep ? B->C1 : m->G[2],
+         *A2  = keep ? (m->recompute ? m->R : B->A2) : m->G[1];
     void *OUT = keep ? m->X[b + 1] : m->G[3];
     PetscCall(bn_forward(m, &B->bn1, &ax, mode, flags, cur, A1));
     PetscCall(pof_conv_forward(&B->conv1, n, m->version, A1, C1));
@@ -661,7 +745,8 @@ PetscErrorCode pof_wrn_features(PofWrn m, PofBnMode mode, unsigned flags, PetscI
 PetscErrorCode pof_wrn_relu_masks(PofWrn m, PofReluMode mode, uint8_t *buf, size_t cap)
 {
   PetscFunctionBegin;
-  PetscCheck(mode == POF_RELU_LIVE || buf, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "ReLU mask recording/replay needs a buffer");
+  PetscCheck(mode == POF_RELU_LIVE || buf, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
+             "ReLU mask recording/replay needs a buffer");
   m->relu_mode = mode;
   m->mask_buf  = buf;
   m->mask_cap  = cap;
@@ -694,15 +779,18 @@ PetscErrorCode pof_wrn_features_backward(PofWrn m, const float *dh, float *dx)
 {
   const PetscInt n = m->kept_n;
   PetscFunctionBegin;
-  PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "pof_wrn_features_backward needs a preceding forward with POF_FWD_KEEP");
-  PetscCheck(!dx || m->input_grad, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "input gradient requested from a model created without input_grad");
+  PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "pof_wrn_features_backward needs a preceding forward with POF_FWD_KEEP");
+  PetscCheck(!dx || m->input_grad, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "input gradient requested from a model created without input_grad");
   PetscCall(ensure_bufs(m->G, &m->grad_cap, m, n));
   void  *G0 = m->G[0], *G1 = m->G[1], *G2 = m->G[2], *G3 = m->G[3];
   PofAct af = m->af;
   af.n      = n;
   pof_avgpool_bwd(&af, dh, G0);
   const void *AF = m->AF;
-  if (m->recompute) pof_bn_apply(&af, m->X[m->nblocks], m->bnf.scale, m->bnf.shift, 1, m->R), AF = m->R;
+  if (m->recompute)
+    pof_bn_apply(&af, m->X[m->nblocks], m->bnf.scale, m->bnf.shift, 1, m->R), AF = m->R;
   PetscCall(bn_backward(m, &m->bnf, &af, G0, AF, m->X[m->nblocks], NULL, G0));
   PetscCall(grad_ready(m, m->bnf_begin, m->n_feature));
   for (PetscInt b = m->nblocks - 1; b >= 0; b--) {
@@ -766,20 +854,29 @@ PetscErrorCode pof_wrn_print_impls(PofWrn m, FILE *f)
     Block *B = &m->blocks[i];
     pof_conv_impl(&B->conv1, &a, &b, &c);
     pof_conv_describe(&B->conv1, plan, sizeof(plan));
-    fprintf(f, "  block %2d conv1 (%" PetscInt_FMT "->%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, B->in, B->out, a, b, c, plan);
+    fprintf(f,
+            "  block %2d conv1 (%" PetscInt_FMT "->%" PetscInt_FMT
+            "): fwd %s | bwd-data %s | bwd-weights %s | %s\n",
+            (int)i, B->in, B->out, a, b, c, plan);
     pof_conv_impl(&B->conv2, &a, &b, &c);
     pof_conv_describe(&B->conv2, plan, sizeof(plan));
-    fprintf(f, "  block %2d conv2 (s%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, B->stride, a, b, c, plan);
+    fprintf(f,
+            "  block %2d conv2 (s%" PetscInt_FMT "): fwd %s | bwd-data %s | bwd-weights %s | %s\n",
+            (int)i, B->stride, a, b, c, plan);
     if (B->has_sc) {
       pof_conv_impl(&B->sc, &a, &b, &c);
       pof_conv_describe(&B->sc, plan, sizeof(plan));
-      fprintf(f, "  block %2d shortcut: fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, a, b, c, plan);
+      fprintf(f, "  block %2d shortcut: fwd %s | bwd-data %s | bwd-weights %s | %s\n", (int)i, a, b,
+              c, plan);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscBool is_ref(const char *s) { return strncmp(s, "ref", 3) == 0 ? PETSC_TRUE : PETSC_FALSE; }
+static PetscBool is_ref(const char *s)
+{
+  return strncmp(s, "ref", 3) == 0 ? PETSC_TRUE : PETSC_FALSE;
+}
 
 PetscBool pof_wrn_uses_ref_impl(PofWrn m)
 {
@@ -787,7 +884,8 @@ PetscBool pof_wrn_uses_ref_impl(PofWrn m)
   pof_conv_impl(&m->conv0, &a, &b, &c);
   if (is_ref(a) || is_ref(c)) return PETSC_TRUE;
   for (PetscInt i = 0; i < m->nblocks; i++) {
-    PofConv *cv[3] = { &m->blocks[i].conv1, &m->blocks[i].conv2, m->blocks[i].has_sc ? &m->blocks[i].sc : NULL };
+    PofConv *cv[3] = { &m->blocks[i].conv1, &m->blocks[i].conv2,
+                       m->blocks[i].has_sc ? &m->blocks[i].sc : NULL };
     for (int k = 0; k < 3; k++) {
       if (!cv[k]) continue;
       pof_conv_impl(cv[k], &a, &b, &c);

@@ -33,7 +33,8 @@ double pof_gamma_draw(PetscInt seed, PetscInt epoch, PetscInt step, PetscInt slo
 
 /* Step 3 (local part): logits z0 (n, C) and softmax p (n, C) of the weak features under θ0, and
    into dir the sums of the CE gradient (g_W (C, F), then g_b (C)); returns the local CE sum. */
-static double direction_sums(PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, double *z0, double *p, double *dir)
+static double direction_sums(PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n,
+                             const float *h, const int32_t *y, double *z0, double *p, double *dir)
 {
   double L0_local = 0;
   for (PetscInt i = 0; i < n; i++) {
@@ -59,7 +60,8 @@ static double direction_sums(PetscInt F, PetscInt C, const double *W0, const dou
 }
 
 /* u_i = G h_i + g_b (n, C); returns the curvature sum Σ_i [Σ_c p u² − (Σ_c p u)²]. */
-static double curvature_sum(PetscInt F, PetscInt C, const double *gW, const double *gb, PetscInt n, const float *h, const double *p, double *u)
+static double curvature_sum(PetscInt F, PetscInt C, const double *gW, const double *gb, PetscInt n,
+                            const float *h, const double *p, double *u)
 {
   double kap = 0;
   for (PetscInt i = 0; i < n; i++) {
@@ -77,7 +79,8 @@ static double curvature_sum(PetscInt F, PetscInt C, const double *gW, const doub
 }
 
 /* Local CE sum at step eta along -g for each of the m steps eta[k]. */
-static void trial_sums(PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, PetscInt m, const double *eta, double *out)
+static void trial_sums(PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y,
+                       PetscInt m, const double *eta, double *out)
 {
   for (PetscInt k = 0; k < m; k++) {
     double s = 0;
@@ -88,7 +91,10 @@ static void trial_sums(PetscInt C, PetscInt n, const double *z0, const double *u
 
 /* Step 4: the first trial step 2^j eta_init whose loss exceeds Lref (capped at eta_cap), and the
    curvature along g from the same reduction. */
-static PetscErrorCode bracket(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt J, PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, double kap, double gn, double Lref, double *trial, double *eta, PofRangeResult *res)
+static PetscErrorCode bracket(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt J,
+                              PetscInt C, PetscInt n, const double *z0, const double *u,
+                              const int32_t *y, double kap, double gn, double Lref, double *trial,
+                              double *eta, PofRangeResult *res)
 {
   PetscInt first = -1;
   PetscFunctionBegin;
@@ -111,7 +117,9 @@ static PetscErrorCode bracket(const PofPofConfig *cfg, const PofRangeComm *rc, P
 }
 
 /* Step 5: K points k eta_max / K in one reduction; ties go to the smallest k. */
-static PetscErrorCode grid(const PofRangeComm *rc, PetscInt K, PetscInt C, PetscInt n, const double *z0, const double *u, const int32_t *y, double *trial, double *eta, PofRangeResult *res)
+static PetscErrorCode grid(const PofRangeComm *rc, PetscInt K, PetscInt C, PetscInt n,
+                           const double *z0, const double *u, const int32_t *y, double *trial,
+                           double *eta, PofRangeResult *res)
 {
   PetscInt best = 0;
   PetscFunctionBegin;
@@ -124,7 +132,10 @@ static PetscErrorCode grid(const PofRangeComm *rc, PetscInt K, PetscInt C, Petsc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F, PetscInt C, const double *W0, const double *b0, PetscInt n, const float *h, const int32_t *y, PetscInt weak_global, double gamma, float *Wt, float *bt, PofRangeResult *res)
+PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F,
+                                PetscInt C, const double *W0, const double *b0, PetscInt n,
+                                const float *h, const int32_t *y, PetscInt weak_global,
+                                double gamma, float *Wt, float *bt, PofRangeResult *res)
 {
   double  *z0, *p, *u, *dir, *trial, *eta;
   PetscInt J = 0;
@@ -132,9 +143,12 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   for (double e = cfg->eta_init; e <= cfg->eta_cap * (1 + 1e-12); e *= 2) J++;
   const PetscInt K  = cfg->partitions;
   const PetscInt nd = C * F + C + 2; /* g_W, g_b, L0 sum, weak count */
-  PetscCall(PetscMalloc6(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial, PetscMax(J, K) + 2, &eta));
+  PetscCall(PetscMalloc6(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial,
+                         PetscMax(J, K) + 2, &eta));
   PetscCall(PetscArrayzero(dir, nd));
-  for (PetscInt i = 0; i < n; i++) PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
+  for (PetscInt i = 0; i < n; i++)
+    PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
 
   /* 3. direction: one reduction of the gradient sums, L0 and the weak count */
   const double L0_local = direction_sums(F, C, W0, b0, n, h, y, z0, p, dir);
@@ -142,7 +156,8 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   dir[C * F + C + 1]    = (double)n;
   PetscCall(reduce(rc->dir_sum, rc->dir_ctx, dir, nd));
   const double Bw = dir[C * F + C + 1];
-  PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB, "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
+  PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
   for (PetscInt k = 0; k < C * F + C; k++) dir[k] /= Bw; /* g */
   const double *gW = dir, *gb = dir + C * F;
   double        gn = 0;
@@ -153,7 +168,7 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
 
   /* 4. bracket and 5. grid */
   const int    global = rc->range_sum != NULL || rc->dir_sum == NULL; /* range shared with g */
-  const double Lref   = global ? dir[C * F + C] : L0_local;           /* sums over the same samples */
+  const double Lref   = global ? dir[C * F + C] : L0_local; /* sums over the same samples */
   PetscCall(bracket(cfg, rc, J, C, n, z0, u, y, kap, gn, Lref, trial, eta, res));
   if (res->rejected)
     res->eta_max = res->eta_star = 0;

@@ -16,12 +16,16 @@ static PetscErrorCode ensure(PetscInt n, PetscInt F, PetscInt C)
   PetscFunctionBegin;
   if (n <= bufs.cap && F == bufs.F && C == bufs.C) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree4(bufs.h, bufs.dh, bufs.logits, bufs.dlogits));
-  PetscCall(PetscMalloc4(n * F, &bufs.h, n * F, &bufs.dh, n * C, &bufs.logits, n * C, &bufs.dlogits));
+  PetscCall(
+      PetscMalloc4(n * F, &bufs.h, n * F, &bufs.dh, n * C, &bufs.logits, n * C, &bufs.dlogits));
   bufs.cap = n, bufs.F = F, bufs.C = C;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const int32_t *y, PetscInt global_batch, const float *W, const float *b, PetscBool classifier_grad, PetscBool update_running, double *loss_sum, PetscInt *wrong)
+PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const int32_t *y,
+                                   PetscInt global_batch, const float *W, const float *b,
+                                   PetscBool classifier_grad, PetscBool update_running,
+                                   double *loss_sum, PetscInt *wrong)
 {
   PofWrnShape s;
   PetscFunctionBegin;
@@ -32,12 +36,14 @@ PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const i
   if (!b) b = P + nf + C * F;
   PetscCall(ensure(n, F, C));
   pof_timer_start(POF_T_FORWARD);
-  PetscCall(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP | (update_running ? POF_FWD_UPDATE_RUNNING : 0), n, x, bufs.h));
+  PetscCall(pof_wrn_features(
+      m, POF_BN_TRAIN, POF_FWD_KEEP | (update_running ? POF_FWD_UPDATE_RUNNING : 0), n, x, bufs.h));
   pof_linear_forward(n, F, C, W, b, bufs.h, bufs.logits);
   pof_softmax_ce(n, C, bufs.logits, y, 1.0 / (double)global_batch, loss_sum, wrong, bufs.dlogits);
   pof_timer_stop(POF_T_FORWARD);
   pof_timer_start(POF_T_BACKWARD);
-  pof_linear_backward(n, F, C, W, bufs.h, bufs.dlogits, classifier_grad ? G + nf : NULL, classifier_grad ? G + nf + C * F : NULL, bufs.dh);
+  pof_linear_backward(n, F, C, W, bufs.h, bufs.dlogits, classifier_grad ? G + nf : NULL,
+                      classifier_grad ? G + nf + C * F : NULL, bufs.dh);
   if (!classifier_grad) PetscCall(PetscArrayzero(G + nf, pof_wrn_num_params(m) - nf));
   PetscCall(pof_wrn_report_grad(m, nf, pof_wrn_num_params(m) - nf));
   PetscCall(pof_wrn_features_backward(m, bufs.dh, NULL));
@@ -45,7 +51,8 @@ PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong)
+PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_t *y,
+                              double *loss_sum, PetscInt *wrong)
 {
   PofWrnShape s;
   PetscFunctionBegin;
@@ -59,7 +66,8 @@ PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n, PetscInt sample_len, PetscInt classes, float *x, int32_t *y)
+void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n,
+                         PetscInt sample_len, PetscInt classes, float *x, int32_t *y)
 {
   for (PetscInt i = 0; i < n; i++) {
     PofRng r;
@@ -77,7 +85,11 @@ PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *c
   if (any) {
     char ver[128];
     pof_nn_version(ver, sizeof ver);
-    PetscCall(pof_print(comm, "%s: warning: oneDNN %s runs reference (ref:) convolution kernels on this CPU: steps can be 1000x slower (pof has JIT kernels with AVX2 and AVX-512); POF_BENCH_IMPLS=1 pof bench lists them\n", cmd, ver));
+    PetscCall(pof_print(comm,
+                        "%s: warning: oneDNN %s runs reference (ref:) convolution kernels on this "
+                        "CPU: steps can be 1000x slower (pof has JIT kernels with AVX2 and "
+                        "AVX-512); POF_BENCH_IMPLS=1 pof bench lists them\n",
+                        cmd, ver));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

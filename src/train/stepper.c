@@ -5,7 +5,8 @@
 
 #include <math.h>
 
-PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *cfg, PofWrn m, PofShard s, PetscInt B, PetscInt Bw, const double *theta0)
+PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *cfg, PofWrn m,
+                                PofShard s, PetscInt B, PetscInt Bw, const double *theta0)
 {
   PofWrnShape sh;
   PetscFunctionBegin;
@@ -16,7 +17,8 @@ PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *
   st->shard = s;
   PetscCallMPI(MPI_Comm_rank(comm, &st->rank));
   PetscCallMPI(MPI_Comm_size(comm, &st->size));
-  PetscCheck(B % st->size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", B, (int)st->size);
+  PetscCheck(B % st->size == 0, comm, PETSC_ERR_ARG_WRONG,
+             "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", B, (int)st->size);
   st->B     = B;
   st->nloc  = B / st->size;
   st->Bw    = Bw;
@@ -27,8 +29,11 @@ PetscErrorCode pof_stepper_init(PofStepper *st, MPI_Comm comm, const PofConfig *
   st->F  = pof_wrn_feature_dim(m);
   st->C  = sh.classes;
   if (theta0) {
-    PetscCheck(Bw % st->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", Bw, (int)st->size);
-    PetscCall(PetscMalloc4(st->np - st->nf, &st->theta0, PetscMax(st->nwloc, 1) * st->F, &st->hw, st->C * st->F, &st->Wt, st->C, &st->bt));
+    PetscCheck(Bw % st->size == 0, comm, PETSC_ERR_ARG_WRONG,
+               "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", Bw,
+               (int)st->size);
+    PetscCall(PetscMalloc4(st->np - st->nf, &st->theta0, PetscMax(st->nwloc, 1) * st->F, &st->hw,
+                           st->C * st->F, &st->Wt, st->C, &st->bt));
     PetscCall(PetscArraycpy(st->theta0, theta0, st->np - st->nf));
   }
   if (st->size > 1 && cfg->opt.bn_sync) pof_wrn_set_bn_sum(m, pof_comm_sum_doubles, &st->comm);
@@ -46,20 +51,24 @@ PetscErrorCode pof_stepper_release(PofStepper *st)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_stepper_sgd(PofStepper *st, double lr, const float *x, const int32_t *y, PetscInt upd_end, const float *W, const float *b, PetscBool classifier_grad, double *loss_sum, PetscInt *wrong)
+PetscErrorCode pof_stepper_sgd(PofStepper *st, double lr, const float *x, const int32_t *y,
+                               PetscInt upd_end, const float *W, const float *b,
+                               PetscBool classifier_grad, double *loss_sum, PetscInt *wrong)
 {
   const PofConfig *cfg = st->cfg;
   PofSgdParams     sp  = { lr, cfg->opt.momentum, cfg->opt.wd, cfg->opt.nesterov };
   PetscFunctionBegin;
   PetscCall(pof_shard_begin(st->shard, pof_wrn_grads(st->m)));
-  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, W, b, classifier_grad, PETSC_TRUE, loss_sum, wrong));
+  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, W, b, classifier_grad, PETSC_TRUE,
+                                loss_sum, wrong));
   PetscCall(pof_shard_end(st->shard));
   PetscCall(pof_shard_sgd(st->shard, &sp, 0, upd_end, pof_wrn_params(st->m)));
   pof_wrn_params_changed(st->m);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const int32_t *y, double *loss_sum, PetscInt *wrong)
+PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const int32_t *y,
+                               double *loss_sum, PetscInt *wrong)
 {
   const PofConfig *cfg = st->cfg;
   PofSgdParams     sp  = { lr, cfg->opt.momentum, cfg->opt.wd, cfg->opt.nesterov };
@@ -71,7 +80,8 @@ PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const 
   PetscCall(PetscArraycpy(st->saved, P, st->np));
   /* pass 1: gradient at w; BN running statistics are updated here only */
   PetscCall(pof_shard_begin(st->shard, G));
-  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, NULL, NULL, PETSC_TRUE, PETSC_TRUE, loss_sum, wrong));
+  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, NULL, NULL, PETSC_TRUE, PETSC_TRUE,
+                                loss_sum, wrong));
   PetscCall(pof_shard_end(st->shard));
   /* synchronized: the global gradient on every rank; per rank: the local arena as it is */
   if (cfg->opt.sam_sync) PetscCall(pof_shard_gather_grad(st->shard, G));
@@ -81,7 +91,8 @@ PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const 
   pof_wrn_params_changed(st->m);
   /* pass 2: gradient at w + e */
   PetscCall(pof_shard_begin(st->shard, G));
-  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, NULL, NULL, PETSC_TRUE, PETSC_FALSE, &ls2, &wrong2));
+  PetscCall(pof_train_loss_grad(st->m, st->nloc, x, y, st->B, NULL, NULL, PETSC_TRUE, PETSC_FALSE,
+                                &ls2, &wrong2));
   PetscCall(pof_shard_end(st->shard));
   /* base step from w (the master copy was never perturbed) */
   PetscCall(pof_shard_sgd(st->shard, &sp, 0, st->np, P));
@@ -89,7 +100,10 @@ PetscErrorCode pof_stepper_sam(PofStepper *st, double lr, const float *x, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscInt epoch, PetscInt step, const float *x, const int32_t *y, const float *xw, const int32_t *yw, PofRangeResult *res, double *loss_sum, PetscInt *wrong)
+PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscInt epoch,
+                               PetscInt step, const float *x, const int32_t *y, const float *xw,
+                               const int32_t *yw, PofRangeResult *res, double *loss_sum,
+                               PetscInt *wrong)
 {
   const PofConfig *cfg = st->cfg;
   PofRangeComm     rc  = { NULL, NULL, NULL, NULL };
@@ -97,7 +111,9 @@ PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscIn
   PetscCheck(st->theta0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "PoF step without theta0");
   /* 1-2. weak features: training-mode BN (synchronized), nothing kept */
   pof_timer_start(POF_T_WEAK_FORWARD);
-  PetscCall(pof_wrn_features(st->m, POF_BN_TRAIN, cfg->pof.weak_bn_update ? POF_FWD_UPDATE_RUNNING : 0, st->nwloc, xw, st->hw));
+  PetscCall(pof_wrn_features(st->m, POF_BN_TRAIN,
+                             cfg->pof.weak_bn_update ? POF_FWD_UPDATE_RUNNING : 0, st->nwloc, xw,
+                             st->hw));
   pof_timer_stop(POF_T_WEAK_FORWARD);
   /* 3-7. range: g always global; bracket and grid jointly (global) or per rank (local) */
   pof_timer_start(POF_T_POF_RANGE);
@@ -109,8 +125,10 @@ PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscIn
       rc.range_ctx = &st->comm;
     }
   }
-  const double gamma = pof_gamma_draw(seed, epoch, step, cfg->pof.mode == POF_MODE_LOCAL ? st->rank : 0, cfg->pof.gamma_max);
-  PetscCall(pof_range_search(&cfg->pof, &rc, st->F, st->C, st->theta0, st->theta0 + st->C * st->F, st->nwloc, st->hw, yw, st->Bw, gamma, st->Wt, st->bt, res));
+  const double gamma = pof_gamma_draw(
+      seed, epoch, step, cfg->pof.mode == POF_MODE_LOCAL ? st->rank : 0, cfg->pof.gamma_max);
+  PetscCall(pof_range_search(&cfg->pof, &rc, st->F, st->C, st->theta0, st->theta0 + st->C * st->F,
+                             st->nwloc, st->hw, yw, st->Bw, gamma, st->Wt, st->bt, res));
   pof_timer_stop(POF_T_POF_RANGE);
   /* 8. main batch through φ and θ̃; update φ only (θ stays θ0) */
   PetscCall(pof_stepper_sgd(st, lr, x, y, st->nf, st->Wt, st->bt, PETSC_FALSE, loss_sum, wrong));

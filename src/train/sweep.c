@@ -131,13 +131,16 @@ static PetscErrorCode result_format(const LineResult *r, char **json, char **csv
   pof_json_set(&o, "message", pof_json_string(r->msg));
   *json = pof_json_line(o);
   json_decref(o);
-  PetscCheck(*json, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot build the JSON result of line %" PetscInt_FMT " (out of memory)", r->line);
+  PetscCheck(*json, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "cannot build the JSON result of line %" PetscInt_FMT " (out of memory)", r->line);
   f = open_memstream(csv, &n);
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_MEM, "open_memstream failed");
-  fprintf(f, "%" PetscInt_FMT ",%" PetscInt_FMT ",%s,", r->line, r->file_line, r->ok ? "ok" : "failed");
+  fprintf(f, "%" PetscInt_FMT ",%" PetscInt_FMT ",%s,", r->line, r->file_line,
+          r->ok ? "ok" : "failed");
   csv_str(f, r->opts);
   if (r->ok)
-    fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%" PetscInt_FMT ",%" PetscInt_FMT, r->s.test_error, r->s.test_loss, r->s.train_loss, r->s.train_error, r->s.epochs_done, r->s.global_step);
+    fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%" PetscInt_FMT ",%" PetscInt_FMT, r->s.test_error,
+            r->s.test_loss, r->s.train_loss, r->s.train_error, r->s.epochs_done, r->s.global_step);
   else
     fprintf(f, ",,,,,,");
   fprintf(f, ",%.3f,", r->seconds);
@@ -148,14 +151,16 @@ static PetscErrorCode result_format(const LineResult *r, char **json, char **csv
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static const char csv_header[] = "line,grid_line,status,options,test_error,test_loss,train_loss,train_error,epochs,global_step,seconds,run_dir,message";
+static const char csv_header[] = "line,grid_line,status,options,test_error,test_loss,train_loss,"
+                                 "train_error,epochs,global_step,seconds,run_dir,message";
 
 /* write text to path atomically (tmp + rename); 0 or errno */
 static int write_atomic(const char *path, const char *a, const char *b)
 {
   char  tmp[POF_PATH_MAX + 64];
   FILE *f;
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) return ENAMETOOLONG;
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+    return ENAMETOOLONG;
   if (!(f = fopen(tmp, "w"))) return errno;
   fputs(a, f);
   fputc('\n', f);
@@ -185,7 +190,9 @@ typedef struct {
 } ErrCapture;
 
 /* Records the first message of a line's error and prints it like pof's handler (once per group). */
-static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func, const char *file,
+                                      PetscErrorCode n, PetscErrorType p, const char *mess,
+                                      void *ctx)
 {
   ErrCapture *e = (ErrCapture *)ctx;
   (void)line, (void)func, (void)file;
@@ -210,7 +217,10 @@ static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *func,
 }
 
 /* the command of a sweep's lines */
-static PofCommandId run_command(PofRunKind kind) { return kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN; }
+static PofCommandId run_command(PofRunKind kind)
+{
+  return kind == POF_RUN_PRETRAIN ? POF_CMD_PRETRAIN : POF_CMD_POSTTRAIN;
+}
 
 /* The base options (the command line) alone, parsed into *cfg: an unknown or malformed one would
    fail every line, so it stops the sweep before any line runs. Collective on world. */
@@ -222,7 +232,8 @@ static PetscErrorCode check_base(MPI_Comm world, PofRunKind kind, const char *ba
 }
 
 /* The run of one line on the group: options, trainer. Errors are returned. */
-static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base, const char *line, const char *run_dir, PofRunSummary *s)
+static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base, const char *line,
+                                const char *run_dir, PofRunSummary *s)
 {
   PofConfig      cfg;
   PofTrainer     t = NULL;
@@ -237,7 +248,8 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
   if (!ierr) ierr = pof_trainer_run(t, s);
   if (t) PetscCall(pof_trainer_destroy(&t));
   if (!ierr && s->status == POF_RUN_STOPPED) PetscFunctionReturn(PETSC_SUCCESS);
-  if (!ierr && (!isfinite(s->test_loss) || (s->status != POF_RUN_ALREADY_FINISHED && !isfinite(s->train_loss)))) {
+  if (!ierr && (!isfinite(s->test_loss) ||
+                (s->status != POF_RUN_ALREADY_FINISHED && !isfinite(s->train_loss)))) {
     char a[32], b[32];
     snprintf(a, sizeof(a), "%g", s->train_loss);
     snprintf(b, sizeof(b), "%g", s->test_loss);
@@ -261,7 +273,8 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   PetscCall(PetscPopErrorHandler());
   /* agree on the verdict: the lowest group rank that failed sends its message */
   if (ierr && !cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
-  PetscCall(pof_comm_agree_failure(g->comm, ierr ? PETSC_TRUE : PETSC_FALSE, cap.msg, sizeof(cap.msg), &failed));
+  PetscCall(pof_comm_agree_failure(g->comm, ierr ? PETSC_TRUE : PETSC_FALSE, cap.msg,
+                                   sizeof(cap.msg), &failed));
   r->ok = failed ? PETSC_FALSE : PETSC_TRUE;
   if (!r->ok)
     snprintf(r->msg, sizeof(r->msg), "%s", cap.msg);
@@ -276,7 +289,8 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
 static PetscErrorCode result_path(const char *run_dir, char *path, size_t len)
 {
   PetscFunctionBegin;
-  PetscCheck(snprintf(path, len, "%s/result.json", run_dir) < (int)len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "path %s/result.json is too long", run_dir);
+  PetscCheck(snprintf(path, len, "%s/result.json", run_dir) < (int)len, PETSC_COMM_SELF,
+             PETSC_ERR_ARG_SIZ, "path %s/result.json is too long", run_dir);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -311,7 +325,8 @@ static json_t *result_read(const char *path, char **second)
 static PetscBool finished_earlier(const char *run_dir)
 {
   char path[POF_PATH_MAX + 32];
-  if (snprintf(path, sizeof(path), "%s/result.json", run_dir) >= (int)sizeof(path)) return PETSC_FALSE;
+  if (snprintf(path, sizeof(path), "%s/result.json", run_dir) >= (int)sizeof(path))
+    return PETSC_FALSE;
   json_t     *res    = result_read(path, NULL);
   const char *status = json_string_value(json_object_get(res, "status"));
   PetscBool   ok     = status && !strcmp(status, "ok") ? PETSC_TRUE : PETSC_FALSE;
@@ -338,12 +353,21 @@ static int grid_matches_results(const char *dir, const Grid *grid, char *msg, si
     json_t *want = pof_json_string(grid->opts[i]), *ran = json_object_get(res, "options");
     if (!want) {
       json_decref(res);
-      if (snprintf(msg, len, "out of memory comparing %s with the grid", path) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4);
+      if (snprintf(msg, len, "out of memory comparing %s with the grid", path) >= (int)len &&
+          len > 4)
+        memcpy(msg + len - 4, "...", 4);
       return ENOMEM;
     }
     const int   same = json_equal(ran, want);
     const char *was  = json_string_value(ran);
-    if (!same && snprintf(msg, len, "the grid changed since %s was written: line %" PetscInt_FMT " ran '%s' there, the grid's line %" PetscInt_FMT " now says '%s'; use a new -sweep_dir, or restore the grid", path, i + 1, was ? was : "?", i + 1, grid->opts[i]) >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
+    if (!same &&
+        snprintf(msg, len,
+                 "the grid changed since %s was written: line %" PetscInt_FMT
+                 " ran '%s' there, the grid's line %" PetscInt_FMT
+                 " now says '%s'; use a new -sweep_dir, or restore the grid",
+                 path, i + 1, was ? was : "?", i + 1, grid->opts[i]) >= (int)len &&
+        len > 4)
+      memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
     json_decref(want);
     json_decref(res);
     if (!same) return EINVAL;
@@ -368,8 +392,12 @@ static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *
   char *json = NULL, *csv = NULL, cpath[POF_PATH_MAX + 32];
   int   e = mkdir_p(r->run_dir);
   PetscCall(result_format(r, &json, &csv));
-  /* result.csv (the summary's row) first: a result.json, which marks the line done, always has it */
-  if (!e) e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r->run_dir) < (int)sizeof(cpath) ? write_atomic(cpath, csv, NULL) : ENAMETOOLONG;
+  /* result.csv (the summary's row) first: a result.json, which marks the line done, always has it
+   */
+  if (!e)
+    e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r->run_dir) < (int)sizeof(cpath)
+            ? write_atomic(cpath, csv, NULL)
+            : ENAMETOOLONG;
   if (!e) e = write_atomic(rpath, json, NULL);
   if (e)
     fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
@@ -386,8 +414,11 @@ static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *
       close(fd);
     }
   }
-  printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r->line, r->ok ? "finished" : "FAILED", r->seconds, r->ok ? "" : ": ", r->msg);
-  if (r->ok) printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r->line, r->s.test_error, r->s.test_loss);
+  printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r->line,
+         r->ok ? "finished" : "FAILED", r->seconds, r->ok ? "" : ": ", r->msg);
+  if (r->ok)
+    printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r->line,
+           r->s.test_error, r->s.test_loss);
   fflush(stdout);
   free(json);
   free(csv);
@@ -451,7 +482,9 @@ static int merge_summary(const char *dir, const Grid *grid, const char *summary,
 /* Before any line runs: the base options checked, the grid read (rank 0, broadcast) and parsed,
    the sweep directory made and locked, the grid checked against its lines' results, the summary
    path. Collective on world. */
-static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofConfig *basecfg, Grid *grid, int *lock, char *summary, size_t len)
+static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, const char *base,
+                                    PofConfig *basecfg, Grid *grid, int *lock, char *summary,
+                                    size_t len)
 {
   void       *text = NULL;
   size_t      text_len;
@@ -459,17 +492,22 @@ static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, co
   int64_t     err = 0;
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
-  PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_grid FILE (one run's options per line)");
-  PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG, "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
+  PetscCheck(sc->grid[0], world, PETSC_ERR_ARG_WRONG,
+             "pof sweep needs -sweep_grid FILE (one run's options per line)");
+  PetscCheck(sc->dir[0], world, PETSC_ERR_ARG_WRONG,
+             "pof sweep needs -sweep_dir DIR (one run directory per line goes there)");
   PetscCall(check_base(world, sc->kind, base, basecfg));
   PetscCall(pof_bcast_file(world, 0, sc->grid, &text, &text_len));
   PetscCall(grid_parse((const char *)text, text_len, grid));
   PetscCall(PetscFree(text));
-  PetscCheck(grid->n > 0, world, PETSC_ERR_ARG_WRONG, "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
-  PetscCheck(grid->n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE, "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid->n);
+  PetscCheck(grid->n > 0, world, PETSC_ERR_ARG_WRONG,
+             "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
+  PetscCheck(grid->n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE,
+             "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid->n);
   if (wrank == 0) err = mkdir_p(sc->dir);
   PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s", sc->dir, strerror((int)err));
+  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s",
+             sc->dir, strerror((int)err));
   PetscCall(pof_rundir_lock(world, sc->dir, lock)); /* one sweep per sweep directory */
   {
     char msg[1024] = "";
@@ -481,25 +519,51 @@ static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, co
   if (sc->summary[0])
     PetscCall(PetscStrncpy(summary, sc->summary, len));
   else
-    PetscCheck(snprintf(summary, len, "%s/summary", sc->dir) < (int)len, world, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+    PetscCheck(snprintf(summary, len, "%s/summary", sc->dir) < (int)len, world, PETSC_ERR_ARG_SIZ,
+               "-sweep_dir is too long");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base, PofSweepTotals *tot)
+/* After every group is done: the totals over the groups (each line counted by its leader), and
+   rank 0 merges the per-line results in line order into the summary. Collective on world. */
+static PetscErrorCode sweep_totals(MPI_Comm world, const PofGroups *g, const PofSweepConfig *sc,
+                                   const Grid *grid, const char *summary, PetscInt counts[4],
+                                   PofSweepTotals *tot)
 {
-  PofGroups   g;
-  PofConfig   basecfg; /* the base options alone */
-  PofCounter  ctr = NULL;
-  Grid        grid;
-  void       *data_img = NULL, *model_img = NULL;
   PetscMPIInt wrank;
-  char        data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
-  int64_t     err       = 0;
-  int         lock      = -1;
-  PetscInt    counts[4] = { 0, 0, 0, 0 }; /* ok, failed, skipped, run by this group leader */
+  int64_t     err = 0;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(world, &wrank));
+  PetscCall(pof_comm_barrier(world));
+  if (g->rank != 0) counts[0] = counts[1] = counts[2] = 0; /* count each line once (its leader) */
+  {
+    int64_t c64[3] = { counts[0], counts[1], counts[2] };
+    PetscCall(pof_comm_allreduce_i64(world, c64, 3, POF_COMM_SUM));
+    tot->lines = grid->n, tot->ok = (PetscInt)c64[0], tot->failed = (PetscInt)c64[1],
+    tot->skipped = (PetscInt)c64[2];
+  }
+  PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
+  if (wrank == 0) err = merge_summary(sc->dir, grid, summary, &tot->not_run);
+  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
+  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s",
+             summary, strerror((int)err));
+  PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base,
+                             PofSweepTotals *tot)
+{
+  PofGroups  g;
+  PofConfig  basecfg; /* the base options alone */
+  PofCounter ctr = NULL;
+  Grid       grid;
+  void      *data_img = NULL, *model_img = NULL;
+  char       data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
+  int        lock      = -1;
+  PetscInt   counts[4] = { 0, 0, 0, 0 }; /* ok, failed, skipped, run by this group leader */
   PetscFunctionBegin;
   memset(tot, 0, sizeof(*tot));
-  PetscCallMPI(MPI_Comm_rank(world, &wrank));
   PetscCall(sweep_prepare(world, sc, base, &basecfg, &grid, &lock, summary, sizeof(summary)));
   PetscCall(pof_group_split(world, sc->group_size, &g));
 
@@ -508,8 +572,13 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCall(PetscStrncpy(model_in, basecfg.model.in, sizeof(model_in)));
   if (data_file[0]) PetscCall(share_file(world, data_file, &data_img));
   if (model_in[0]) PetscCall(share_file(world, model_in, &model_img));
-  PetscCall(pof_print(world, "sweep: %" PetscInt_FMT " runs of %s from %s, %d group(s) of %d rank(s), run directories %s/line-NNN%s%s%s%s\n", grid.n, sc->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sc->grid, (int)g.ngroups, (int)g.size, sc->dir, data_file[0] ? ", data " : "", data_file,
-                      model_in[0] ? ", model " : "", model_in));
+  PetscCall(pof_print(
+      world,
+      "sweep: %" PetscInt_FMT
+      " runs of %s from %s, %d group(s) of %d rank(s), run directories %s/line-NNN%s%s%s%s\n",
+      grid.n, sc->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sc->grid, (int)g.ngroups,
+      (int)g.size, sc->dir, data_file[0] ? ", data " : "", data_file, model_in[0] ? ", model " : "",
+      model_in));
 
   PetscCall(pof_counter_create(world, &ctr));
   for (;;) {
@@ -530,19 +599,28 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     r.line      = (PetscInt)item + 1;
     r.file_line = grid.file_line[item];
     r.opts      = grid.opts[item];
-    PetscCheck(snprintf(r.run_dir, sizeof(r.run_dir), "%s/line-%03" PetscInt_FMT, sc->dir, r.line) < (int)sizeof(r.run_dir), g.comm, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
+    PetscCheck(snprintf(r.run_dir, sizeof(r.run_dir), "%s/line-%03" PetscInt_FMT, sc->dir, r.line) <
+                   (int)sizeof(r.run_dir),
+               g.comm, PETSC_ERR_ARG_SIZ, "-sweep_dir is too long");
     PetscCall(result_path(r.run_dir, rpath, sizeof(rpath)));
     if (g.rank == 0) skip = finished_earlier(r.run_dir);
     PetscCall(pof_comm_bcast_bytes(g.comm, &skip, sizeof(skip), 0));
     if (skip) {
-      PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " (%s): finished earlier (%s), skipped\n", r.line, r.opts, rpath));
+      PetscCall(pof_print(g.comm,
+                          "sweep: line %" PetscInt_FMT " (%s): finished earlier (%s), skipped\n",
+                          r.line, r.opts, rpath));
       counts[2]++;
       continue;
     }
-    PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line, (int)g.group, r.opts));
+    PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line,
+                        (int)g.group, r.opts));
     PetscCall(run_line(&g, sc->kind, base, &r));
-    if (r.ok && r.s.status == POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
-      PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " stopped on request after a checkpoint; rerun the sweep to resume it\n", r.line));
+    if (r.ok && r.s.status ==
+                    POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
+      PetscCall(pof_print(g.comm,
+                          "sweep: line %" PetscInt_FMT
+                          " stopped on request after a checkpoint; rerun the sweep to resume it\n",
+                          r.line));
       tot->stopped = PETSC_TRUE;
       break;
     }
@@ -550,20 +628,8 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     if (g.rank == 0) PetscCall(record_line(&r, rpath, summary));
   }
   /* every group is done: merge the per-line results in line order */
-  PetscCall(pof_comm_barrier(world));
   PetscCall(pof_counter_destroy(&ctr));
-  if (g.rank != 0) counts[0] = counts[1] = counts[2] = 0; /* count each line once (its leader) */
-  {
-    int64_t c64[3] = { counts[0], counts[1], counts[2] };
-    PetscCall(pof_comm_allreduce_i64(world, c64, 3, POF_COMM_SUM));
-    tot->lines = grid.n, tot->ok = (PetscInt)c64[0], tot->failed = (PetscInt)c64[1], tot->skipped = (PetscInt)c64[2];
-  }
-  PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
-  err = 0;
-  if (wrank == 0) err = merge_summary(sc->dir, &grid, summary, &tot->not_run);
-  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s", summary, strerror((int)err));
-  PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
+  PetscCall(sweep_totals(world, &g, sc, &grid, summary, counts, tot));
   if (data_file[0]) PetscCall(pof_file_image_unregister(data_file));
   if (model_in[0]) PetscCall(pof_file_image_unregister(model_in));
   PetscCall(PetscFree(data_img));

@@ -35,15 +35,9 @@ static double stat_std(const Stat *a)
   return v > 0 ? sqrt(v) : 0.0;
 }
 
-enum { ST_L0,
-       ST_ETA_MAX,
-       ST_ETA_STAR,
-       ST_GAMMA,
-       ST_PERT,
-       ST_KAPPA,
-       ST_GNORM,
-       ST_COUNT };
-static const char *const stat_names[ST_COUNT] = { "L0", "eta_max", "eta_star", "gamma", "pert_norm", "kappa", "gnorm" };
+enum { ST_L0, ST_ETA_MAX, ST_ETA_STAR, ST_GAMMA, ST_PERT, ST_KAPPA, ST_GNORM, ST_COUNT };
+static const char *const stat_names[ST_COUNT] = { "L0",        "eta_max", "eta_star", "gamma",
+                                                  "pert_norm", "kappa",   "gnorm" };
 
 struct _p_PofTrainer {
   MPI_Comm       comm;
@@ -75,10 +69,12 @@ struct _p_PofTrainer {
   PetscBool finished;                  /* the directory holds a finished run (nothing to train) */
   char      resume_path[POF_PATH_MAX]; /* the checkpoint resumed from ("" if none) */
   PetscInt  last_ckpt_step;            /* global step of the newest checkpoint written, -1 = none */
-  PetscBool kernels_checked;           /* the reference-kernel warning, after this process's first step */
+  PetscBool kernels_checked; /* the reference-kernel warning, after this process's first step */
 };
 
-double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones, PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs, PetscInt epoch)
+double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
+                       PetscInt nmilestones, double factor, PetscInt warmup, PetscInt total_epochs,
+                       PetscInt epoch)
 {
   double lr = lr_base;
   switch (kind) {
@@ -87,7 +83,10 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
       if (epoch >= milestones[i]) lr *= factor;
     break;
   case POF_SCHED_COSINE:
-    if (total_epochs > 0) lr = 0.5 * lr_base * (1.0 + cos(3.14159265358979323846 * (double)PetscMin(epoch, total_epochs) / (double)total_epochs));
+    if (total_epochs > 0)
+      lr = 0.5 * lr_base *
+           (1.0 + cos(3.14159265358979323846 * (double)PetscMin(epoch, total_epochs) /
+                      (double)total_epochs));
     break;
   case POF_SCHED_CONST: break;
   }
@@ -101,7 +100,8 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
    checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
    uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
    {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that is not a JSON object with these
-   integers (cut by a kill) goes too. The file is rewritten atomically (pof_fs_write_atomic). Rank 0. */
+   integers (cut by a kill) goes too. The file is rewritten atomically (pof_fs_write_atomic). Rank
+   0. */
 typedef struct {
   FILE     *in;
   PetscBool steps;
@@ -116,10 +116,12 @@ static int trim_rows_write(FILE *out, void *ctx)
   size_t    cap  = 0;
   for (ssize_t n; (n = getline(&line, &cap, c->in)) > 0;) {
     json_t          *row = n > 1 && line[n - 1] == '\n' ? pof_json_parse(line, (size_t)n) : NULL;
-    const json_int_t e = json_integer_value(json_object_get(row, "epoch")), st = json_integer_value(json_object_get(row, "step"));
-    int              ok = json_is_integer(json_object_get(row, "epoch")) && e >= 1;
+    const json_int_t e   = json_integer_value(json_object_get(row, "epoch")),
+                     st  = json_integer_value(json_object_get(row, "step"));
+    int ok               = json_is_integer(json_object_get(row, "epoch")) && e >= 1;
     if (ok && c->steps)
-      ok = json_is_integer(json_object_get(row, "step")) && (e - 1 < c->E || (e - 1 == c->E && st < c->S));
+      ok = json_is_integer(json_object_get(row, "step")) &&
+           (e - 1 < c->E || (e - 1 == c->E && st < c->S));
     else if (ok)
       ok = e <= c->E;
     json_decref(row);
@@ -134,7 +136,8 @@ static int trim_rows_write(FILE *out, void *ctx)
   return 0;
 }
 
-static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S, int *dropped)
+static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S,
+                                int *dropped)
 {
   TrimRows c = { fopen(path, "r"), steps, E, S, 0 };
   char     msg[2 * POF_PATH_MAX + 128];
@@ -144,7 +147,8 @@ static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, P
   if (!c.in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
   err = pof_fs_write_atomic(path, trim_rows_write, &c, msg, sizeof msg);
   fclose(c.in);
-  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rewrite '%s' without the rows after the checkpoint: %s", path, msg);
+  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE,
+             "cannot rewrite '%s' without the rows after the checkpoint: %s", path, msg);
   *dropped = c.dropped;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -155,23 +159,33 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
   int  changed = 0;
   PetscFunctionBegin;
   PetscCall(pof_rundir_check(t->comm, t->cfg.run.dir));
-  if (resumed && t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
+  if (resumed &&
+      t->meta.options_json[0]) { /* the options of the checkpoint's writer against these */
     char *json = NULL, diff[1024];
     PetscCall(pof_config_json(&t->cfg, &json));
     /* by type, skipping what the table lets a resume change (run_dir: a moved or copied run) */
-    changed = pof_config_json_diff(t->meta.options_json, json, pof_config_resume_free_keys(), diff, sizeof diff);
+    changed = pof_config_json_diff(t->meta.options_json, json, pof_config_resume_free_keys(), diff,
+                                   sizeof diff);
     free(json);
     if (changed > 0) {
-      PetscCall(PetscSNPrintf(kept, sizeof(kept), "%s/config-before-step-%" PetscInt_FMT ".json", t->cfg.run.dir, t->meta.global_step));
-      PetscCall(pof_print(t->comm, "%s: warning: resuming with %d option(s) other than the checkpoint's: %s; the run will not equal an uninterrupted one (config.json now holds these options, the earlier config.json is kept as %s)\n", t->meta.kind, changed, diff, kept));
+      PetscCall(PetscSNPrintf(kept, sizeof(kept), "%s/config-before-step-%" PetscInt_FMT ".json",
+                              t->cfg.run.dir, t->meta.global_step));
+      PetscCall(pof_print(t->comm,
+                          "%s: warning: resuming with %d option(s) other than the checkpoint's: "
+                          "%s; the run will not equal an uninterrupted one (config.json now holds "
+                          "these options, the earlier config.json is kept as %s)\n",
+                          t->meta.kind, changed, diff, kept));
     }
   }
   if (t->rank == 0) {
     FILE *f;
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/config.json", t->cfg.run.dir));
-    if (changed > 0 && rename(path, kept) != 0 && errno != ENOENT) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n", path, kept, strerror(errno)));
+    if (changed > 0 && rename(path, kept) != 0 && errno != ENOENT)
+      PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n",
+                             path, kept, strerror(errno)));
     f = fopen(path, "w");
-    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
+               strerror(errno));
     PetscCall(pof_config_write_json(&t->cfg, f));
     fprintf(f, "\n");
     fclose(f);
@@ -182,14 +196,20 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
       PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
       PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
       PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
-      if (dm + ds) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout, "%s: dropped %d metrics row(s) and %d step row(s) written after the checkpoint (they are computed again)\n", t->meta.kind, dm, ds));
+      if (dm + ds)
+        PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout,
+                               "%s: dropped %d metrics row(s) and %d step row(s) written after the "
+                               "checkpoint (they are computed again)\n",
+                               t->meta.kind, dm, ds));
     }
     t->metrics = fopen(path, resumed ? "a" : "w");
-    PetscCheck(t->metrics, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+    PetscCheck(t->metrics, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
+               strerror(errno));
     if (t->cfg.run.step_log) {
       PetscCall(PetscSNPrintf(path, sizeof(path), "%s/steps.jsonl", t->cfg.run.dir));
       t->steps = fopen(path, resumed ? "a" : "w");
-      PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path, strerror(errno));
+      PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
+                 strerror(errno));
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -220,18 +240,29 @@ static PetscErrorCode write_state(PofTrainer t, const char *path)
   t->meta.ranks         = t->size;
   t->meta.have_momentum = 1;
   t->meta.have_theta0   = t->theta0 ? 1 : 0;
-  PetscCall(pof_ckpt_write(t->comm, path, &t->meta, pof_shard_master(t->shard), pof_shard_momentum(t->shard), pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
+  PetscCall(pof_ckpt_write(t->comm, path, &t->meta, pof_shard_master(t->shard),
+                           pof_shard_momentum(t->shard), pof_wrn_running(t->m), t->theta0,
+                           t->theta0 ? t->n_params - t->nf : 0));
   pof_timer_stop(POF_T_CKPT_IO);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A model file's input shape, class count and dataset must fit the data file. */
-static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, const PofCkptMeta *in, const char *data, const PofDatasetInfo *info)
+static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, const PofCkptMeta *in,
+                                            const char *data, const PofDatasetInfo *info)
 {
   PetscFunctionBegin;
-  PetscCheck(in->in_c == info->c && in->in_h == info->h && in->in_w == info->w, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images", model, in->in_c, in->in_h, in->in_w, data, info->c, info->h, info->w);
-  PetscCheck(in->classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP, "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, model, in->classes, data, info->classes);
-  PetscCheck(!in->dataset[0] || !info->name[0] || !strcmp(in->dataset, info->name), comm, PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'", model, in->dataset, data, info->name);
+  PetscCheck(in->in_c == info->c && in->in_h == info->h && in->in_w == info->w, comm,
+             PETSC_ERR_ARG_INCOMP,
+             "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT
+             " inputs, but '%s' holds %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " images",
+             model, in->in_c, in->in_h, in->in_w, data, info->c, info->h, info->w);
+  PetscCheck(in->classes >= info->classes, comm, PETSC_ERR_ARG_INCOMP,
+             "model file '%s' has %" PetscInt_FMT " classes, but '%s' has %" PetscInt_FMT, model,
+             in->classes, data, info->classes);
+  PetscCheck(!in->dataset[0] || !info->name[0] || !strcmp(in->dataset, info->name), comm,
+             PETSC_ERR_ARG_INCOMP, "model file '%s' was trained on '%s', but '%s' holds '%s'",
+             model, in->dataset, data, info->name);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -239,20 +270,30 @@ static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, co
 /* Post-training's learning rate at its start (global epoch `start`): -opt_lr, else the value a
    resumed run recorded, else the pretraining schedule of the model file `path` read at `start`
    (POF.md). *from says which. Below 1e-12 post-training would not move: an error naming -opt_lr. */
-static PetscErrorCode posttrain_lr(MPI_Comm comm, const PofConfig *cfg, const PofCkptMeta *in, const char *path, PetscBool resumed, PetscInt start, double *lr, const char **from)
+static PetscErrorCode posttrain_lr(MPI_Comm comm, const PofConfig *cfg, const PofCkptMeta *in,
+                                   const char *path, PetscBool resumed, PetscInt start, double *lr,
+                                   const char **from)
 {
   PetscFunctionBegin;
   if (cfg->opt.lr_set) {
     *lr   = cfg->opt.lr;
     *from = "-opt_lr";
-    PetscCheck(*lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE, "-opt_lr %g is below 1e-12: post-training would not change the model", *lr);
+    PetscCheck(*lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-opt_lr %g is below 1e-12: post-training would not change the model", *lr);
   } else if (resumed && in->post_lr > 0) {
     *lr   = in->post_lr;
     *from = "recorded when this post-training run started";
   } else {
-    *lr   = pof_schedule_lr(in->lr_base, (PofScheduleKind)in->schedule, in->milestones, in->nmilestones, in->lr_factor, in->warmup_epochs, in->schedule_epochs, start);
+    *lr =
+        pof_schedule_lr(in->lr_base, (PofScheduleKind)in->schedule, in->milestones, in->nmilestones,
+                        in->lr_factor, in->warmup_epochs, in->schedule_epochs, start);
     *from = "the pretraining schedule where post-training starts";
-    PetscCheck(*lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE, "the pretraining schedule of model file '%s' (%s, base %g over %" PetscInt_FMT " epochs) gives learning rate %g at epoch %" PetscInt_FMT ", where post-training starts: post-training would not change the model; give -opt_lr", path, PofScheduleKinds[in->schedule], in->lr_base, in->schedule_epochs, *lr, start);
+    PetscCheck(
+        *lr >= 1e-12, comm, PETSC_ERR_ARG_OUTOFRANGE,
+        "the pretraining schedule of model file '%s' (%s, base %g over %" PetscInt_FMT
+        " epochs) gives learning rate %g at epoch %" PetscInt_FMT
+        ", where post-training starts: post-training would not change the model; give -opt_lr",
+        path, PofScheduleKinds[in->schedule], in->lr_base, in->schedule_epochs, *lr, start);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -264,7 +305,8 @@ typedef struct {
   PofRunKind       kind;
 } ModelCheckCtx;
 
-static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofCkptMeta *meta, void *ctx)
+static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofCkptMeta *meta,
+                                     void *ctx)
 {
   const ModelCheckCtx *c = (const ModelCheckCtx *)ctx;
   PetscFunctionBegin;
@@ -279,16 +321,21 @@ static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofC
 
 /* A resumed run: its checkpoint must be of this command, and (pretrain without -model_in) of
    the model the options describe. */
-static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKind kind,
+                                   const PofRunStart *st)
 {
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(t->resume_path, st->path, sizeof(t->resume_path)));
   {
     /* a pretrain directory given to posttrain (or the reverse) is another run, not one to resume */
     const char *mine = kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
-    PetscCheck(!strcmp(st->meta.kind, mine), t->comm, PETSC_ERR_ARG_WRONG, "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir", cfg->run.dir, st->meta.kind[0] ? st->meta.kind : "(unknown)", st->path, mine, mine);
+    PetscCheck(
+        !strcmp(st->meta.kind, mine), t->comm, PETSC_ERR_ARG_WRONG,
+        "run directory '%s' holds a %s run (%s), not a %s run to resume: give %s another -run_dir",
+        cfg->run.dir, st->meta.kind[0] ? st->meta.kind : "(unknown)", st->path, mine, mine);
   }
-  if (kind == POF_RUN_PRETRAIN && !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
+  if (kind == POF_RUN_PRETRAIN &&
+      !cfg->model.in[0]) { /* the options describe the model: they must match the checkpoint */
     PofCkptMeta want = st->meta;
     want.depth = cfg->model.depth, want.width = cfg->model.width, want.base = cfg->model.base;
     if (cfg->model.classes) want.classes = cfg->model.classes;
@@ -296,30 +343,45 @@ static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKin
     want.in_c = t->info.c, want.in_h = t->info.h, want.in_w = t->info.w;
     PetscCall(pof_ckpt_check_signature(t->comm, st->path, &st->meta, &want));
   }
-  if (st->meta.epochs_done < st->meta.run_start_epoch + cfg->run.epochs || st->meta.step_in_epoch > 0) PetscCall(pof_print(t->comm, "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of the epoch)\n", kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", st->path, st->meta.epochs_done, st->meta.step_in_epoch));
+  if (st->meta.epochs_done < st->meta.run_start_epoch + cfg->run.epochs ||
+      st->meta.step_in_epoch > 0)
+    PetscCall(pof_print(t->comm,
+                        "%s: resuming from %s (epoch %" PetscInt_FMT ", step %" PetscInt_FMT
+                        " of the epoch)\n",
+                        kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", st->path,
+                        st->meta.epochs_done, st->meta.step_in_epoch));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The network: its shape from the start file or the options, its parameters from the start
    file or the seed, the sharded optimizer state. */
-static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind kind,
+                                  const PofRunStart *st)
 {
   const PetscBool have = st->resumed || st->from_model;
   PetscFunctionBegin;
   PofWrnShape shape;
   if (have) {
-    shape = (PofWrnShape){ st->meta.depth, st->meta.width, st->meta.base, st->meta.in_c, st->meta.in_h, st->meta.in_w, st->meta.classes };
+    shape = (PofWrnShape){ st->meta.depth, st->meta.width, st->meta.base,   st->meta.in_c,
+                           st->meta.in_h,  st->meta.in_w,  st->meta.classes };
     PetscCall(pof_ckpt_check_shape_options(t->comm, st->path, &st->meta, &cfg->model));
     PetscCall(check_model_fits_data(t->comm, st->path, &st->meta, cfg->data.file, &t->info));
     /* config.json records the model that runs */
-    t->cfg.model.depth = st->meta.depth, t->cfg.model.width = st->meta.width, t->cfg.model.base = st->meta.base, t->cfg.model.classes = st->meta.classes;
+    t->cfg.model.depth = st->meta.depth, t->cfg.model.width = st->meta.width,
+    t->cfg.model.base = st->meta.base, t->cfg.model.classes = st->meta.classes;
   } else {
     const PetscInt classes = cfg->model.classes ? cfg->model.classes : t->info.classes;
-    PetscCheck(classes >= t->info.classes, t->comm, PETSC_ERR_ARG_INCOMP, "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT " classes of '%s'", classes, t->info.classes, cfg->data.file);
-    shape                = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c, t->info.h, t->info.w, classes };
-    t->cfg.model.classes = classes; /* config.json and the checkpoints record the class count that runs */
+    PetscCheck(classes >= t->info.classes, t->comm, PETSC_ERR_ARG_INCOMP,
+               "-model_classes %" PetscInt_FMT " is smaller than the %" PetscInt_FMT
+               " classes of '%s'",
+               classes, t->info.classes, cfg->data.file);
+    shape = (PofWrnShape){ cfg->model.depth, cfg->model.width, cfg->model.base, t->info.c,
+                           t->info.h,        t->info.w,        classes };
+    t->cfg.model.classes =
+        classes; /* config.json and the checkpoints record the class count that runs */
   }
-  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, &t->m));
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32,
+                           PETSC_FALSE, &t->m));
   pof_wrn_set_recompute(t->m, cfg->model.recompute);
   PetscCall(pof_wrn_set_winograd(t->m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
   t->n_params = pof_wrn_num_params(t->m);
@@ -331,9 +393,17 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
   PetscCall(pof_shard_create(t->comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
   if (have) {
     const char *path = st->path;
-    PetscCheck(st->meta.n_params == t->n_params && st->meta.n_bn_state == pof_wrn_num_bn_state(t->m), t->comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT "-%" PetscInt_FMT " it describes has %" PetscInt_FMT, path, st->meta.n_params, st->meta.depth, st->meta.width, t->n_params);
-    if (kind == POF_RUN_POSTTRAIN && (st->resumed ? st->meta.have_theta0 : 0)) PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
-    PetscCall(pof_ckpt_read(t->comm, path, pof_shard_master(t->shard), st->meta.have_momentum ? pof_shard_momentum(t->shard) : NULL, pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
+    PetscCheck(st->meta.n_params == t->n_params &&
+                   st->meta.n_bn_state == pof_wrn_num_bn_state(t->m),
+               t->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT
+               "-%" PetscInt_FMT " it describes has %" PetscInt_FMT,
+               path, st->meta.n_params, st->meta.depth, st->meta.width, t->n_params);
+    if (kind == POF_RUN_POSTTRAIN && (st->resumed ? st->meta.have_theta0 : 0))
+      PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
+    PetscCall(pof_ckpt_read(t->comm, path, pof_shard_master(t->shard),
+                            st->meta.have_momentum ? pof_shard_momentum(t->shard) : NULL,
+                            pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
     PetscCall(pof_shard_gather_params(t->shard, pof_wrn_params(t->m)));
     pof_wrn_params_changed(t->m);
   }
@@ -341,8 +411,10 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Progress and schedule: the checkpoint's (resume), or a new run's (after a model file's epochs). */
-static PetscErrorCode init_progress(PofTrainer t, const PofConfig *cfg, PofRunKind kind, const PofRunStart *st)
+/* Progress and schedule: the checkpoint's (resume), or a new run's (after a model file's epochs).
+ */
+static PetscErrorCode init_progress(PofTrainer t, const PofConfig *cfg, PofRunKind kind,
+                                    const PofRunStart *st)
 {
   const PetscBool have = st->resumed || st->from_model;
   PetscFunctionBegin;
@@ -357,14 +429,16 @@ static PetscErrorCode init_progress(PofTrainer t, const PofConfig *cfg, PofRunKi
     }
     t->start_epoch          = have ? st->meta.epochs_done : 0;
     t->meta.run_start_epoch = t->start_epoch;
-    PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", sizeof(t->meta.kind)));
+    PetscCall(PetscStrncpy(t->meta.kind, kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain",
+                           sizeof(t->meta.kind)));
     t->meta.seed = cfg->run.seed;
     if (kind == POF_RUN_PRETRAIN || !have) { /* pretraining defines the schedule */
       t->meta.lr_base     = cfg->opt.lr;
       t->meta.lr_factor   = cfg->opt.factor;
       t->meta.schedule    = cfg->opt.schedule;
       t->meta.nmilestones = cfg->opt.nmilestones;
-      for (PetscInt i = 0; i < cfg->opt.nmilestones; i++) t->meta.milestones[i] = cfg->opt.milestones[i];
+      for (PetscInt i = 0; i < cfg->opt.nmilestones; i++)
+        t->meta.milestones[i] = cfg->opt.milestones[i];
       t->meta.warmup_epochs   = cfg->opt.warmup;
       t->meta.schedule_epochs = t->start_epoch + cfg->run.epochs;
     }
@@ -372,12 +446,18 @@ static PetscErrorCode init_progress(PofTrainer t, const PofConfig *cfg, PofRunKi
   t->end_epoch = t->start_epoch + cfg->run.epochs;
   if (kind == POF_RUN_POSTTRAIN && have) {
     const char *from;
-    PetscCall(posttrain_lr(t->comm, cfg, &st->meta, st->path, st->resumed, t->start_epoch, &t->post_lr, &from));
+    PetscCall(posttrain_lr(t->comm, cfg, &st->meta, st->path, st->resumed, t->start_epoch,
+                           &t->post_lr, &from));
     t->meta.post_lr = t->post_lr; /* recorded in every checkpoint: a resume uses the same rate */
-    PetscCall(pof_print(t->comm, "posttrain: learning rate %g (%s)%s\n", t->post_lr, from, cfg->opt.sched_set ? ", the base of the schedule given by -opt_schedule/-opt_milestones/-opt_warmup" : ", fixed for the run"));
+    PetscCall(pof_print(
+        t->comm, "posttrain: learning rate %g (%s)%s\n", t->post_lr, from,
+        cfg->opt.sched_set
+            ? ", the base of the schedule given by -opt_schedule/-opt_milestones/-opt_warmup"
+            : ", fixed for the run"));
   }
   if (st->resumed) t->last_ckpt_step = t->meta.global_step;
-  t->finished = (PetscBool)(st->resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
+  t->finished =
+      (PetscBool)(st->resumed && t->meta.epochs_done >= t->end_epoch && t->meta.step_in_epoch == 0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -399,7 +479,8 @@ static PetscErrorCode gather_theta0(PofTrainer t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer t)
+static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind,
+                                    PofTrainer t)
 {
   PetscFunctionBegin;
   t->comm = comm;
@@ -407,18 +488,25 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   t->kind = kind;
   PetscCallMPI(MPI_Comm_rank(comm, &t->rank));
   PetscCallMPI(MPI_Comm_size(comm, &t->size));
-  PetscCheck(cfg->opt.batch % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", cfg->opt.batch, (int)t->size);
+  PetscCheck(cfg->opt.batch % t->size == 0, comm, PETSC_ERR_ARG_WRONG,
+             "-opt_batch %" PetscInt_FMT " is not divisible by the %d ranks", cfg->opt.batch,
+             (int)t->size);
   t->B    = cfg->opt.batch;
   t->nloc = t->B / t->size;
   t->Bw   = cfg->pof.weak_batch > 0 ? cfg->pof.weak_batch : t->B;
-  if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF) PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG, "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw, (int)t->size);
+  if (kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF)
+    PetscCheck(t->Bw % t->size == 0, comm, PETSC_ERR_ARG_WRONG,
+               "-pof_weak_batch %" PetscInt_FMT " is not divisible by the %d ranks", t->Bw,
+               (int)t->size);
   t->nwloc = t->Bw / t->size;
 
   /* where the state comes from, resolved once: a checkpoint of this run (resume), -model_in
      (checked before the run directory exists), or scratch; the directory checked and locked */
   PofRunStart   start;
   ModelCheckCtx mc = { cfg, kind };
-  PetscCall(pof_rundir_start(comm, cfg->run.dir, cfg->ckpt.resume == POF_RESUME_AUTO ? PETSC_TRUE : PETSC_FALSE, cfg->model.in, check_model_in, &mc, &start));
+  PetscCall(pof_rundir_start(comm, cfg->run.dir,
+                             cfg->ckpt.resume == POF_RESUME_AUTO ? PETSC_TRUE : PETSC_FALSE,
+                             cfg->model.in, check_model_in, &mc, &start));
   t->lock           = start.lock;
   t->last_ckpt_step = -1;
 
@@ -426,22 +514,32 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
   PetscCall(pof_dataset_get_info(t->ds, &t->info));
   t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
-  PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG, "-opt_batch %" PetscInt_FMT " is larger than the %" PetscInt_FMT " training samples of '%s'", t->B, t->info.n_train, cfg->data.file);
+  PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG,
+             "-opt_batch %" PetscInt_FMT " is larger than the %" PetscInt_FMT
+             " training samples of '%s'",
+             t->B, t->info.n_train, cfg->data.file);
 
   if (start.resumed) PetscCall(check_resume(t, cfg, kind, &start));
-  PetscCheck(kind == POF_RUN_PRETRAIN || start.resumed || start.from_model, comm, PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
+  PetscCheck(kind == POF_RUN_PRETRAIN || start.resumed || start.from_model, comm,
+             PETSC_ERR_ARG_WRONG, "pof posttrain needs -model_in (a model file of pof pretrain)");
 
   PetscCall(build_model(t, cfg, kind, &start));
   PetscCall(init_progress(t, cfg, kind, &start));
   if (kind == POF_RUN_POSTTRAIN && !t->theta0) PetscCall(gather_theta0(t));
-  PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw, kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0 : NULL));
+  PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw,
+                             kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0
+                                                                                        : NULL));
   PetscCall(PetscMalloc2(t->nloc * t->sample, &t->x, t->nloc, &t->y));
-  if (kind == POF_RUN_POSTTRAIN) PetscCall(PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
-  if (!t->finished) PetscCall(open_run_files(t, start.resumed)); /* a finished run's files stay as they are */
+  if (kind == POF_RUN_POSTTRAIN)
+    PetscCall(
+        PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
+  if (!t->finished)
+    PetscCall(open_run_files(t, start.resumed)); /* a finished run's files stay as they are */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind, PofTrainer *out)
+PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKind kind,
+                                  PofTrainer *out)
 {
   PofTrainer     t;
   PetscErrorCode ierr;
@@ -467,7 +565,8 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   if (t->steps) fclose(t->steps);
   PetscCall(PetscFree2(t->x, t->y));
   PetscCall(PetscFree2(t->xw, t->yw));
-  if (t->st.m) PetscCall(pof_stepper_release(&t->st)); /* NULL if setup stopped before the stepper */
+  if (t->st.m)
+    PetscCall(pof_stepper_release(&t->st)); /* NULL if setup stopped before the stepper */
   PetscCall(PetscFree(t->theta0));
   PetscCall(pof_shard_destroy(&t->shard));
   PetscCall(pof_wrn_destroy(&t->m));
@@ -478,7 +577,9 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
 }
 
 /* ------------------------------------------------------------------ evaluation */
-static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit split, PetscInt limit, PetscInt Be, double *loss, double *err, PetscInt *count)
+static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit split,
+                               PetscInt limit, PetscInt Be, double *loss, double *err,
+                               PetscInt *count)
 {
   PofDatasetInfo info;
   PetscMPIInt    size;
@@ -510,7 +611,8 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info, PofWrn *pm, double **theta)
+PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofDatasetInfo *info,
+                              PofWrn *pm, double **theta)
 {
   PofCkptMeta        in;
   PofWrn             m;
@@ -523,10 +625,15 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
   PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
   PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
-  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32, PETSC_FALSE, pm));
+  PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32,
+                           PETSC_FALSE, pm));
   m = *pm;
   PetscCall(pof_wrn_set_winograd(m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
-  PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm, PETSC_ERR_FILE_UNEXPECTED, "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " has %" PetscInt_FMT, cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
+  PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT
+             "-%" PetscInt_FMT " has %" PetscInt_FMT,
+             cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));
   /* every rank needs all parameters: gather the Vec */
@@ -548,7 +655,8 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss, double *error_pct, PetscInt *count)
+PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *loss,
+                                 double *error_pct, PetscInt *count)
 {
   PofDataset     ds = NULL;
   PofDatasetInfo info;
@@ -559,14 +667,16 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscCall(pof_dataset_get_info(ds, &info));
   PetscCall(pof_model_load(comm, cfg, &info, &m, NULL));
   PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
-  PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch, loss, error_pct, count));
+  PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch,
+                     loss, error_pct, count));
   PetscCall(pof_wrn_destroy(&m));
   PetscCall(pof_dataset_destroy(&ds));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ------------------------------------------------------------------ one step */
-static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step, double *ls_out, PetscInt *wrong_out)
+static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscInt step,
+                                 double *ls_out, PetscInt *wrong_out)
 {
   double         ls    = 0;
   PetscInt       wrong = 0;
@@ -576,15 +686,18 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     if (t->cfg.opt.kind == POF_OPT_SAM)
       PetscCall(pof_stepper_sam(&t->st, lr, t->x, t->y, &ls, &wrong));
     else
-      PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, t->n_params, NULL, NULL, PETSC_TRUE, &ls, &wrong));
+      PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, t->n_params, NULL, NULL, PETSC_TRUE, &ls,
+                                &wrong));
   } else if (t->cfg.pof.mode == POF_MODE_OFF) {
     const PetscBool trainc = t->cfg.pof.train_classifier;
-    PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, trainc ? t->n_params : t->nf, NULL, NULL, trainc, &ls, &wrong));
+    PetscCall(pof_stepper_sgd(&t->st, lr, t->x, t->y, trainc ? t->n_params : t->nf, NULL, NULL,
+                              trainc, &ls, &wrong));
   } else {
     pof_timer_start(POF_T_DATA);
     PetscCall(pof_dataset_weak_batch(t->ds, epoch, step, t->Bw, t->xw, t->yw));
     pof_timer_stop(POF_T_DATA);
-    PetscCall(pof_stepper_pof(&t->st, lr, t->cfg.run.seed, epoch, step, t->x, t->y, t->xw, t->yw, &res, &ls, &wrong));
+    PetscCall(pof_stepper_pof(&t->st, lr, t->cfg.run.seed, epoch, step, t->x, t->y, t->xw, t->yw,
+                              &res, &ls, &wrong));
     stat_add(&t->st_[ST_L0], res.L0);
     stat_add(&t->st_[ST_ETA_MAX], res.eta_max);
     stat_add(&t->st_[ST_ETA_STAR], res.eta_star);
@@ -616,21 +729,26 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
 }
 
 /* ------------------------------------------------------------------ the loop */
-static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs, double test_loss, double test_err, double gap_loss, double gap_err)
+static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs,
+                                    double test_loss, double test_err, double gap_loss,
+                                    double gap_err)
 {
   double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT];
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PofShardStats ss;
   PetscCall(pof_shard_stats(t->shard, &ss));
-  const double train_loss = t->loss_sum / (double)t->seen, train_err = 100.0 * (double)t->wrong / (double)t->seen; /* global sums of every step */
+  const double train_loss = t->loss_sum / (double)t->seen,
+               train_err =
+                   100.0 * (double)t->wrong / (double)t->seen; /* global sums of every step */
   const double imgs = (double)(t->B * t->steps_per_epoch);
   if (t->rank == 0) {
     json_t *row = json_object();
     pof_json_set(&row, "epoch", json_integer((json_int_t)epoch + 1));
     pof_json_set(&row, "kind", pof_json_string(t->meta.kind));
     pof_json_set(&row, "lr", pof_json_real_or_null(lr));
-    pof_json_set(&row, "train_loss", pof_json_real_or_null(train_loss)); /* a diverged run's losses: null */
+    pof_json_set(&row, "train_loss",
+                 pof_json_real_or_null(train_loss)); /* a diverged run's losses: null */
     pof_json_set(&row, "train_error", pof_json_real_or_null(train_err));
     pof_json_set(&row, "test_loss", pof_json_real_or_null(test_loss));
     pof_json_set(&row, "test_error", pof_json_real_or_null(test_err));
@@ -680,7 +798,8 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The running epoch's figures into the checkpoint's fields (mid-epoch), or zeros (at a boundary). */
+/* The running epoch's figures into the checkpoint's fields (mid-epoch), or zeros (at a boundary).
+ */
 static void acc_to_meta(PofTrainer t, PetscBool mid)
 {
   PofCkptMeta *m = &t->meta;
@@ -701,7 +820,9 @@ static void acc_start(PofTrainer t, PetscBool resume_mid)
   t->loss_sum          = resume_mid ? m->acc_loss : 0;
   t->wrong = resume_mid ? m->acc_wrong : 0, t->seen = resume_mid ? m->acc_seen : 0;
   t->capped = resume_mid ? m->acc_capped : 0, t->rejected = resume_mid ? m->acc_rejected : 0;
-  for (int k = 0; k < ST_COUNT; k++) t->st_[k] = (Stat){ resume_mid ? m->acc_stat_s[k] : 0, resume_mid ? m->acc_stat_s2[k] : 0, resume_mid ? m->acc_stat_n[k] : 0 };
+  for (int k = 0; k < ST_COUNT; k++)
+    t->st_[k] = (Stat){ resume_mid ? m->acc_stat_s[k] : 0, resume_mid ? m->acc_stat_s2[k] : 0,
+                        resume_mid ? m->acc_stat_n[k] : 0 };
 }
 
 static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt step_in_epoch)
@@ -711,7 +832,8 @@ static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt ste
   t->meta.epochs_done   = epoch_done;
   t->meta.step_in_epoch = step_in_epoch;
   acc_to_meta(t, step_in_epoch > 0);
-  if (t->rank == 0) { /* every row the checkpoint covers is on disk before it (a resume keeps them) */
+  if (t->rank ==
+      0) { /* every row the checkpoint covers is on disk before it (a resume keeps them) */
     if (t->steps) (void)(fflush(t->steps) || fsync(fileno(t->steps)));
     if (t->metrics) (void)(fflush(t->metrics) || fsync(fileno(t->metrics)));
   }
@@ -772,15 +894,21 @@ static PetscErrorCode stop_agreed(PofTrainer t, int *sig)
 }
 
 /* A rerun of a finished run: report it (the test split evaluated), train nothing. */
-static PetscErrorCode report_finished(PofTrainer t, const char *name, double t_run, PofRunSummary *sum)
+static PetscErrorCode report_finished(PofTrainer t, const char *name, double t_run,
+                                      PofRunSummary *sum)
 {
   double test_loss = NAN, test_err = NAN;
   PetscFunctionBegin;
   PetscBool have_model;
-  PetscCall(pof_print(t->comm, "%s: run directory %s already finished (epoch %" PetscInt_FMT ", step %" PetscInt_FMT ", checkpoint %s): nothing to train\n", name, t->cfg.run.dir, t->meta.epochs_done, t->meta.global_step, t->resume_path));
+  PetscCall(pof_print(t->comm,
+                      "%s: run directory %s already finished (epoch %" PetscInt_FMT
+                      ", step %" PetscInt_FMT ", checkpoint %s): nothing to train\n",
+                      name, t->cfg.run.dir, t->meta.epochs_done, t->meta.global_step,
+                      t->resume_path));
   PetscCall(PetscTestFile(sum->model_path, 'r', &have_model));
   if (!have_model) PetscCall(link_model(t, t->resume_path, sum->model_path));
-  PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
+  PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0,
+                     t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
   sum->status      = POF_RUN_ALREADY_FINISHED;
   sum->epochs_done = t->meta.epochs_done;
   sum->global_step = t->meta.global_step;
@@ -792,8 +920,10 @@ static PetscErrorCode report_finished(PofTrainer t, const char *name, double t_r
 }
 
 /* The training steps of one epoch from first_step. *stopped: a stop agreed mid-epoch (its
-   checkpoint written); *stop_at_end: one agreed on the epoch's last step (the epoch is logged first). */
-static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt epoch, double lr, PetscInt first_step, int *stopped, int *stop_at_end)
+   checkpoint written); *stop_at_end: one agreed on the epoch's last step (the epoch is logged
+   first). */
+static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt epoch, double lr,
+                                        PetscInt first_step, int *stopped, int *stop_at_end)
 {
   PetscFunctionBegin;
   for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
@@ -810,8 +940,12 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
     }
     t->meta.global_step++;
     PetscCall(step_agreed(t, ls, wrong, &sig));
-    if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 && step + 1 < t->steps_per_epoch) PetscCall(checkpoint(t, epoch, step + 1));
-    if (sig && step + 1 < t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
+    if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 &&
+        step + 1 < t->steps_per_epoch)
+      PetscCall(checkpoint(t, epoch, step + 1));
+    if (sig &&
+        step + 1 <
+            t->steps_per_epoch) { /* mid-epoch: checkpoint here, with the data-order position */
       if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, epoch, step + 1));
       *stopped = sig;
       break;
@@ -827,9 +961,32 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
 static double epoch_lr(PofTrainer t, PetscInt epoch)
 {
   const PofOptConfig *o = &t->cfg.opt;
-  if (t->kind == POF_RUN_PRETRAIN) return pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones, t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs, t->meta.schedule_epochs, epoch);
+  if (t->kind == POF_RUN_PRETRAIN)
+    return pof_schedule_lr(t->meta.lr_base, (PofScheduleKind)t->meta.schedule, t->meta.milestones,
+                           t->meta.nmilestones, t->meta.lr_factor, t->meta.warmup_epochs,
+                           t->meta.schedule_epochs, epoch);
   if (!o->sched_set) return t->post_lr;
-  return pof_schedule_lr(t->post_lr, o->schedule, o->milestones, o->nmilestones, o->factor, o->warmup, t->cfg.run.epochs, epoch - t->start_epoch);
+  return pof_schedule_lr(t->post_lr, o->schedule, o->milestones, o->nmilestones, o->factor,
+                         o->warmup, t->cfg.run.epochs, epoch - t->start_epoch);
+}
+
+/* The run's first line: the model, data, batch, ranks and epochs. */
+static PetscErrorCode print_header(PofTrainer t, const char *name, PetscInt e0)
+{
+  PetscFunctionBegin;
+  PetscCall(pof_print(
+      t->comm,
+      "%s: WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT
+      " parameters) on %s (%" PetscInt_FMT " train / %" PetscInt_FMT " test), batch %" PetscInt_FMT
+      " on %d rank(s) x %d thread(s), epochs %" PetscInt_FMT "..%" PetscInt_FMT "%s%s\n",
+      name, t->meta.depth ? t->meta.depth : t->cfg.model.depth,
+      t->meta.width ? t->meta.width : t->cfg.model.width,
+      t->meta.base ? t->meta.base : t->cfg.model.base, t->n_params,
+      t->info.name[0] ? t->info.name : t->cfg.data.file, t->info.n_train, t->info.n_test, t->B,
+      (int)t->size, pof_threads(), e0 + 1, t->end_epoch,
+      t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "",
+      t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
@@ -847,9 +1004,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   const PetscInt e0 = t->meta.epochs_done > t->start_epoch ? t->meta.epochs_done : t->start_epoch;
-  PetscCall(pof_print(t->comm, "%s: WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT " parameters) on %s (%" PetscInt_FMT " train / %" PetscInt_FMT " test), batch %" PetscInt_FMT " on %d rank(s) x %d thread(s), epochs %" PetscInt_FMT "..%" PetscInt_FMT "%s%s\n", name, t->meta.depth ? t->meta.depth : t->cfg.model.depth,
-                      t->meta.width ? t->meta.width : t->cfg.model.width, t->meta.base ? t->meta.base : t->cfg.model.base, t->n_params, t->info.name[0] ? t->info.name : t->cfg.data.file, t->info.n_train, t->info.n_test, t->B, (int)t->size, pof_threads(), e0 + 1, t->end_epoch,
-                      t->kind == POF_RUN_POSTTRAIN ? ", PoF mode " : "", t->kind == POF_RUN_POSTTRAIN ? PofPofModes[t->cfg.pof.mode] : ""));
+  PetscCall(print_header(t, name, e0));
   for (PetscInt epoch = e0; epoch < t->end_epoch && !stopped; epoch++) {
     const double lr          = epoch_lr(t, epoch);
     int          stop_at_end = 0;
@@ -863,17 +1018,30 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     const double secs = pof_now() - t0;
     t_train += secs;
     img_total += (double)(t->B * t->steps_per_epoch);
-    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err, NULL));
+    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0,
+                       t->cfg.eval.batch > 0 ? t->cfg.eval.batch : 500, &test_loss, &test_err,
+                       NULL));
     double gl = -1, ge = -1;
-    if (t->cfg.run.gap) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TRAIN, t->cfg.run.gap_samples, 500, &gl, &ge, NULL));
+    if (t->cfg.run.gap)
+      PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TRAIN, t->cfg.run.gap_samples, 500, &gl,
+                         &ge, NULL));
     PetscCall(write_metrics(t, epoch, lr, secs, test_loss, test_err, gl, ge));
     t->meta.epochs_done   = epoch + 1;
     t->meta.step_in_epoch = 0;
     if (!t->cfg.run.quiet) {
-      const double left = (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
-      PetscCall(pof_print(t->comm, "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  %.1f s (%.0f img/s)  ETA %.0f s\n", name, epoch + 1, t->end_epoch, lr, t->last_train_loss, t->last_train_error, test_loss, test_err, t->cfg.run.gap ? "" : "", secs, (double)(t->B * t->steps_per_epoch) / secs, left));
+      const double left =
+          (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
+      PetscCall(pof_print(t->comm,
+                          "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT
+                          "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  "
+                          "%.1f s (%.0f img/s)  ETA %.0f s\n",
+                          name, epoch + 1, t->end_epoch, lr, t->last_train_loss,
+                          t->last_train_error, test_loss, test_err, t->cfg.run.gap ? "" : "", secs,
+                          (double)(t->B * t->steps_per_epoch) / secs, left));
     }
-    if (t->cfg.ckpt.every_epochs > 0 && (epoch + 1 - t->start_epoch) % t->cfg.ckpt.every_epochs == 0 && epoch + 1 < t->end_epoch) PetscCall(checkpoint(t, epoch + 1, 0));
+    if (t->cfg.ckpt.every_epochs > 0 &&
+        (epoch + 1 - t->start_epoch) % t->cfg.ckpt.every_epochs == 0 && epoch + 1 < t->end_epoch)
+      PetscCall(checkpoint(t, epoch + 1, 0));
     if (epoch + 1 < t->end_epoch) { /* a request that arrived during the evaluation counts too */
       int sig;
       PetscCall(stop_agreed(t, &sig));
@@ -896,11 +1064,18 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     sum->stop_signal = stopped;
     sum->test_loss = sum->test_error = NAN;
     PetscCall(PetscStrncpy(sum->model_path, ckpt, sizeof(sum->model_path)));
-    PetscCall(pof_print(t->comm, "%s: stopped on %s after global step %" PetscInt_FMT " (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of %" PetscInt_FMT "); checkpoint %s written; rerun the same command to resume\n", name, pof_signal_name(stopped), t->meta.global_step, t->meta.epochs_done + (t->meta.step_in_epoch > 0), t->meta.step_in_epoch > 0 ? t->meta.step_in_epoch : t->steps_per_epoch,
+    PetscCall(pof_print(t->comm,
+                        "%s: stopped on %s after global step %" PetscInt_FMT
+                        " (epoch %" PetscInt_FMT ", step %" PetscInt_FMT " of %" PetscInt_FMT
+                        "); checkpoint %s written; rerun the same command to resume\n",
+                        name, pof_signal_name(stopped), t->meta.global_step,
+                        t->meta.epochs_done + (t->meta.step_in_epoch > 0),
+                        t->meta.step_in_epoch > 0 ? t->meta.step_in_epoch : t->steps_per_epoch,
                         t->steps_per_epoch, ckpt));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  if (isnan(test_loss)) PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, 500, &test_loss, &test_err, NULL));
+  if (isnan(test_loss))
+    PetscCall(evaluate(t->comm, t->ds, t->m, POF_SPLIT_TEST, 0, 500, &test_loss, &test_err, NULL));
   /* the final state is a checkpoint (a rerun sees a finished run) and model.h5 is that file */
   if (t->last_ckpt_step != t->meta.global_step) PetscCall(checkpoint(t, t->meta.epochs_done, 0));
   PetscCall(link_model(t, ckpt, sum->model_path));

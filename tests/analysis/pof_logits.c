@@ -17,10 +17,12 @@ static PetscErrorCode run(const char *model, const char *xpath, PetscInt n, cons
   FILE       *f;
   PetscFunctionBegin;
   PetscCall(pof_ckpt_read_meta(PETSC_COMM_WORLD, model, &meta));
-  const PofWrnShape shape  = { meta.depth, meta.width, meta.base, meta.in_c, meta.in_h, meta.in_w, meta.classes };
+  const PofWrnShape shape  = { meta.depth, meta.width, meta.base,   meta.in_c,
+                               meta.in_h,  meta.in_w,  meta.classes };
   const PetscInt    sample = meta.in_c * meta.in_h * meta.in_w;
   PetscCall(pof_wrn_create(&shape, POF_DT_F32, PETSC_FALSE, &m));
-  PetscCheck(pof_wrn_num_params(m) == meta.n_params, PETSC_COMM_WORLD, PETSC_ERR_FILE_UNEXPECTED, "%s: n_params does not fit its WRN", model);
+  PetscCheck(pof_wrn_num_params(m) == meta.n_params, PETSC_COMM_WORLD, PETSC_ERR_FILE_UNEXPECTED,
+             "%s: n_params does not fit its WRN", model);
   PetscCall(VecCreateMPI(PETSC_COMM_WORLD, PETSC_DECIDE, meta.n_params, &master));
   PetscCall(pof_ckpt_read(PETSC_COMM_WORLD, model, master, NULL, pof_wrn_running(m), NULL, 0));
   {
@@ -31,9 +33,12 @@ static PetscErrorCode run(const char *model, const char *xpath, PetscInt n, cons
     PetscCall(VecRestoreArrayRead(master, &a));
     pof_wrn_params_changed(m);
   }
-  PetscCall(PetscMalloc3(n * sample, &x, n * pof_wrn_feature_dim(m), &h, n * meta.classes, &logits));
+  PetscCall(
+      PetscMalloc3(n * sample, &x, n * pof_wrn_feature_dim(m), &h, n * meta.classes, &logits));
   f = fopen(xpath, "rb");
-  PetscCheck(f && fread(x, sizeof(float), (size_t)(n * sample), f) == (size_t)(n * sample), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "cannot read %" PetscInt_FMT " samples from %s", n, xpath);
+  PetscCheck(f && fread(x, sizeof(float), (size_t)(n * sample), f) == (size_t)(n * sample),
+             PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "cannot read %" PetscInt_FMT " samples from %s",
+             n, xpath);
   fclose(f);
   PetscCall(pof_wrn_features(m, POF_BN_EVAL, 0, n, x, h));
   {
@@ -42,7 +47,11 @@ static PetscErrorCode run(const char *model, const char *xpath, PetscInt n, cons
     pof_linear_forward(n, F, meta.classes, p + nf, p + nf + meta.classes * F, h, logits);
   }
   f = fopen(out, "wb");
-  PetscCheck(f && fwrite(logits, sizeof(float), (size_t)(n * meta.classes), f) == (size_t)(n * meta.classes) && fclose(f) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", out);
+  PetscCheck(f &&
+                 fwrite(logits, sizeof(float), (size_t)(n * meta.classes), f) ==
+                     (size_t)(n * meta.classes) &&
+                 fclose(f) == 0,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", out);
   PetscCall(PetscFree3(x, h, logits));
   PetscCall(VecDestroy(&master));
   PetscCall(pof_wrn_destroy(&m));

@@ -44,16 +44,18 @@ static void test_classifier_block(void **state)
 {
   (void)state;
   const PetscInt N = 48, F = 5, C = 4, n = C * (F + 1);
-  double        *h = malloc(sizeof(double) * (size_t)(N * F)), *Wb = malloc(sizeof(double) * (size_t)n);
-  int32_t       *y = malloc(sizeof(int32_t) * (size_t)N);
-  PofRng         r;
+  double  *h = malloc(sizeof(double) * (size_t)(N * F)), *Wb = malloc(sizeof(double) * (size_t)n);
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)N);
+  PofRng   r;
   pof_rng_init(&r, 5, POF_RNG_TEST, 1, 0, 0);
   for (PetscInt i = 0; i < N * F; i++) h[i] = pof_rng_normal(&r);
   for (PetscInt i = 0; i < N; i++) y[i] = (int32_t)pof_rng_below(&r, (uint32_t)C);
   for (PetscInt i = 0; i < n; i++) Wb[i] = 0.7 * pof_rng_normal(&r);
-  for (PetscInt i = 0; i < N * F; i++) h[i] = (double)(float)h[i]; /* the operator sees float features */
+  for (PetscInt i = 0; i < N * F; i++)
+    h[i] = (double)(float)h[i]; /* the operator sees float features */
   /* closed form H = (1/N) Σ (diag p − p pᵀ) ⊗ [h;1][h;1]ᵀ in the (W row-major, b) order */
-  double *H = calloc((size_t)(n * n), sizeof(double)), *Hc = malloc(sizeof(double) * (size_t)(n * n)), w[64];
+  double *H  = calloc((size_t)(n * n), sizeof(double)),
+         *Hc = malloc(sizeof(double) * (size_t)(n * n)), w[64];
   for (PetscInt i = 0; i < N; i++) {
     double z[8], p[8], x[8], s = 0, mx = -1e300;
     for (PetscInt j = 0; j < C; j++) {
@@ -86,13 +88,21 @@ static void test_classifier_block(void **state)
   for (int exact = 0; exact <= 1; exact++) {
     PofHessOp   op;
     PofSpectrum s;
-    assert_int_equal(pof_hess_classifier_create(PETSC_COMM_WORLD, hi - lo, F, C, hl, y + lo, N, Wb, Wb + C * F, 1e-4, exact ? PETSC_TRUE : PETSC_FALSE, &op), 0);
-    assert_int_equal(pof_spectrum_compute(PETSC_COMM_WORLD, &op, 3, PETSC_TRUE, 1e-10, 500, 400, 7, &s), 0);
+    assert_int_equal(pof_hess_classifier_create(PETSC_COMM_WORLD, hi - lo, F, C, hl, y + lo, N, Wb,
+                                                Wb + C * F, 1e-4, exact ? PETSC_TRUE : PETSC_FALSE,
+                                                &op),
+                     0);
+    assert_int_equal(
+        pof_spectrum_compute(PETSC_COMM_WORLD, &op, 3, PETSC_TRUE, 1e-10, 500, 400, 7, &s), 0);
     for (int k = 0; k < 3; k++) {
-      if (g_rank == 0) printf("classifier block (%s): lambda_%d = %.10g, closed form %.10g\n", exact ? "closed-form Hv" : "FD Hv", k, s.eig[k], w[n - 1 - k]);
+      if (g_rank == 0)
+        printf("classifier block (%s): lambda_%d = %.10g, closed form %.10g\n",
+               exact ? "closed-form Hv" : "FD Hv", k, s.eig[k], w[n - 1 - k]);
       assert_true(rel(s.eig[k], w[n - 1 - k], w[n - 1]) < (exact ? 1e-9 : 1e-6));
     }
-    if (g_rank == 0) printf("classifier block: Hutchinson %.6g +- %.3g (400 probes), exact trace %.6g\n", s.trace, s.trace_se, tr);
+    if (g_rank == 0)
+      printf("classifier block: Hutchinson %.6g +- %.3g (400 probes), exact trace %.6g\n", s.trace,
+             s.trace_se, tr);
     assert_true(fabs(s.trace - tr) <= 4 * s.trace_se);
     assert_true(s.trace_se < 0.2 * tr);
     /* eigenvector: H x = λ x with the closed form */
@@ -114,7 +124,8 @@ static void test_classifier_block(void **state)
     assert_true(rel(kap, vhv / vv, w[n - 1]) < 1e-6);
     /* bad k */
     PofSpectrum bad;
-    assert_int_not_equal(pof_spectrum_compute(PETSC_COMM_WORLD, &op, n, PETSC_FALSE, 1e-8, 10, 0, 1, &bad), 0);
+    assert_int_not_equal(
+        pof_spectrum_compute(PETSC_COMM_WORLD, &op, n, PETSC_FALSE, 1e-8, 10, 0, 1, &bad), 0);
     pof_spectrum_free(&s);
     assert_int_equal(pof_hess_op_destroy(&op), 0);
   }
@@ -131,14 +142,16 @@ static void test_network(void **state)
   assert_int_equal(pof_wrn_init_params(m, 3), 0);
   const PetscInt n  = pof_wrn_num_params(m);
   float         *rv = pof_wrn_running(m);
-  for (PetscInt i = 0; i < pof_wrn_num_bn_state(m); i++) rv[i] = 0.9f + 0.01f * (float)(i % 7); /* non-trivial BN statistics */
+  for (PetscInt i = 0; i < pof_wrn_num_bn_state(m); i++)
+    rv[i] = 0.9f + 0.01f * (float)(i % 7); /* non-trivial BN statistics */
   const PetscInt lo = N * g_rank / g_size, hi = N * (g_rank + 1) / g_size;
   float         *x = malloc(sizeof(float) * (size_t)(N * sample));
   int32_t       *y = malloc(sizeof(int32_t) * (size_t)N);
   pof_synthetic_batch(4, 0, lo, hi - lo, sample, 3, x, y);
   PofLossFn L;
   assert_int_equal(pof_lossfn_create(PETSC_COMM_WORLD, m, hi - lo, x, y, N, 7, &L), 0);
-  double *theta = malloc(sizeof(double) * (size_t)n), *g = malloc(sizeof(double) * (size_t)n), *v = malloc(sizeof(double) * (size_t)n), *tp = malloc(sizeof(double) * (size_t)n);
+  double *theta = malloc(sizeof(double) * (size_t)n), *g = malloc(sizeof(double) * (size_t)n),
+         *v = malloc(sizeof(double) * (size_t)n), *tp = malloc(sizeof(double) * (size_t)n);
   for (PetscInt i = 0; i < n; i++) theta[i] = pof_wrn_params(m)[i];
   double loss, lp, lm, l0, e0;
   assert_int_equal(pof_lossfn_eval(L, theta, &l0, &e0), 0);
@@ -158,7 +171,9 @@ static void test_network(void **state)
   assert_int_equal(pof_lossfn_eval(L, tp, &lp, NULL), 0);
   for (PetscInt i = 0; i < n; i++) tp[i] = theta[i] - hh * v[i];
   assert_int_equal(pof_lossfn_eval(L, tp, &lm, NULL), 0);
-  if (g_rank == 0) printf("network (%" PetscInt_FMT " parameters): g.v = %.8g, central difference %.8g\n", n, gv, (lp - lm) / (2 * hh));
+  if (g_rank == 0)
+    printf("network (%" PetscInt_FMT " parameters): g.v = %.8g, central difference %.8g\n", n, gv,
+           (lp - lm) / (2 * hh));
   assert_true(fabs(gv - (lp - lm) / (2 * hh)) < 1e-3 * sqrt(gn * vn));
   assert_int_equal(pof_lossfn_freeze_relu(L, theta, PETSC_FALSE), 0);
   /* landscape at 0 is the loss */
@@ -184,14 +199,18 @@ static void test_network(void **state)
       fro += H[i * n + j] * H[i * n + j];
     }
   for (PetscInt i = 0; i < n; i++)
-    for (PetscInt j = i + 1; j < n; j++) H[i * n + j] = H[j * n + i] = 0.5 * (H[i * n + j] + H[j * n + i]);
+    for (PetscInt j = i + 1; j < n; j++)
+      H[i * n + j] = H[j * n + i] = 0.5 * (H[i * n + j] + H[j * n + i]);
   sym_eig(n, H, w);
   PofSpectrum s;
-  assert_int_equal(pof_spectrum_compute(PETSC_COMM_WORLD, &op, 3, PETSC_FALSE, 1e-8, 300, 0, 2, &s), 0);
-  if (g_rank == 0) printf("network: dense FD Hessian asymmetry %.2e (relative Frobenius)\n", sqrt(asym / fro));
+  assert_int_equal(pof_spectrum_compute(PETSC_COMM_WORLD, &op, 3, PETSC_FALSE, 1e-8, 300, 0, 2, &s),
+                   0);
+  if (g_rank == 0)
+    printf("network: dense FD Hessian asymmetry %.2e (relative Frobenius)\n", sqrt(asym / fro));
   assert_true(sqrt(asym / fro) < 1e-3);
   for (int k = 0; k < 3; k++) {
-    if (g_rank == 0) printf("network: SLEPc lambda_%d = %.8g, dense %.8g\n", k, s.eig[k], w[n - 1 - k]);
+    if (g_rank == 0)
+      printf("network: SLEPc lambda_%d = %.8g, dense %.8g\n", k, s.eig[k], w[n - 1 - k]);
     assert_true(rel(s.eig[k], w[n - 1 - k], w[n - 1]) < 1e-3);
   }
   pof_spectrum_free(&s);

@@ -5,9 +5,9 @@
  * ||bf16 - fp32|| / ||fp32|| must stay within the bounds below, which are 2x the maximum that
  * PyTorch's autocast bf16 gives for the same model, batch size and init over 3 seeds
  * (tests/bf16/torch_bf16_error.py; measured: features 0.0037, logits 0.0057, loss 0.0001,
- * conv weight grads 0.18, BN grads 0.25, final-BN grads 0.0201, linear grads 0.0049). Early-layer gradients are
- * noisy in bf16 in both implementations (rounded activations through BN backward at init).
- * Also: bf16 eval-mode forward against fp32, and the bf16 model runs no `ref:` primitive;
+ * conv weight grads 0.18, BN grads 0.25, final-BN grads 0.0201, linear grads 0.0049). Early-layer
+ * gradients are noisy in bf16 in both implementations (rounded activations through BN backward at
+ * init). Also: bf16 eval-mode forward against fp32, and the bf16 model runs no `ref:` primitive;
  * recompute mode (pof_wrn_set_recompute, -model_recompute) is bit-identical in f32 and bf16.
  */
 #include "nn/nn_internal.h"
@@ -46,7 +46,8 @@ static double rel_l2(const float *a, const float *ref, long n)
 static int check(const char *what, double e, double bound, double *worst)
 {
   const int bad = !(e <= bound);
-  if (bad || getenv("POF_TEST_VERBOSE")) printf("  %-40s rel L2 %.4f (bound %.4f)%s\n", what, e, bound, bad ? "  FAIL" : "");
+  if (bad || getenv("POF_TEST_VERBOSE"))
+    printf("  %-40s rel L2 %.4f (bound %.4f)%s\n", what, e, bound, bad ? "  FAIL" : "");
   if (worst && e > *worst) *worst = e;
   return bad;
 }
@@ -60,8 +61,9 @@ typedef struct {
 static void pass(PofWrn m, const float *x, const int32_t *y, PetscInt F, Pass *p)
 {
   const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m);
-  float         *P = pof_wrn_params(m), *dz = malloc(sizeof(float) * NB * NCLASSES), *dh = malloc(sizeof(float) * (size_t)(NB * F));
-  PetscInt       wrong;
+  float         *P = pof_wrn_params(m), *dz = malloc(sizeof(float) * NB * NCLASSES),
+        *dh = malloc(sizeof(float) * (size_t)(NB * F));
+  PetscInt wrong;
   p->h = malloc(sizeof(float) * (size_t)(NB * F));
   p->z = malloc(sizeof(float) * NB * NCLASSES);
   p->g = malloc(sizeof(float) * (size_t)np);
@@ -88,7 +90,8 @@ static void bf16_case(uint64_t seed, double worst[6], int *fails)
   assert_int_equal(pof_wrn_init_params(m32, (PetscInt)seed), 0);
   const PetscInt np = pof_wrn_num_params(m32), F = pof_wrn_feature_dim(m32);
   memcpy(pof_wrn_params(m16), pof_wrn_params(m32), sizeof(float) * (size_t)np);
-  memcpy(pof_wrn_running(m16), pof_wrn_running(m32), sizeof(float) * (size_t)pof_wrn_num_bn_state(m32));
+  memcpy(pof_wrn_running(m16), pof_wrn_running(m32),
+         sizeof(float) * (size_t)pof_wrn_num_bn_state(m32));
   pof_wrn_params_changed(m16);
 
   const long nx = NB * 28 * 28;
@@ -112,10 +115,10 @@ static void bf16_case(uint64_t seed, double worst[6], int *fails)
   PetscInt             nt;
   const PofTensorInfo *T = pof_wrn_tensors(m32, &nt);
   for (PetscInt t = 0; t < nt; t++) {
-    const int    k  = T[t].kind == POF_TENSOR_CONV ? 3 : (T[t].kind == POF_TENSOR_BN_WEIGHT || T[t].kind == POF_TENSOR_BN_BIAS) ? 4
-                                                                                                                                : 5;
-    const double bd = k == 3 ? B_GCONV : k == 4 ? B_GBN
-                                                : B_GLIN;
+    const int    k  = T[t].kind == POF_TENSOR_CONV                                             ? 3
+                      : (T[t].kind == POF_TENSOR_BN_WEIGHT || T[t].kind == POF_TENSOR_BN_BIAS) ? 4
+                                                                                               : 5;
+    const double bd = k == 3 ? B_GCONV : k == 4 ? B_GBN : B_GLIN;
     snprintf(what, sizeof(what), "seed %d grad %s", (int)seed, T[t].name);
     *fails += check(what, rel_l2(b.g + T[t].offset, a.g + T[t].offset, T[t].numel), bd, &worst[k]);
   }
@@ -135,7 +138,8 @@ static void test_bf16_vs_fp32(void **state)
   (void)state;
   int                fails    = 0;
   double             worst[6] = { 0 };
-  static const char *names[6] = { "features", "logits", "loss", "grad conv", "grad bn", "grad linear" };
+  static const char *names[6] = { "features",  "logits",  "loss",
+                                  "grad conv", "grad bn", "grad linear" };
   for (uint64_t seed = 1; seed <= 3; seed++) bf16_case(seed, worst, &fails);
   printf("pof bf16 vs fp32, WRN-10-1 1x28x28 batch %d, 3 seeds: max relative L2 error\n", NB);
   for (int k = 0; k < 6; k++) printf("  %-12s %.4f\n", names[k], worst[k]);
@@ -156,10 +160,11 @@ static void recompute_case(PofDType dt)
   assert_int_equal(pof_wrn_init_params(mb, 5), 0);
   pof_wrn_set_recompute(mb, PETSC_TRUE);
   assert_true(pof_wrn_recompute(mb));
-  const PetscInt np = pof_wrn_num_params(ma), nb = pof_wrn_num_bn_state(ma), F = pof_wrn_feature_dim(ma), nx = n * 3 * 12 * 12;
-  float         *x = malloc(sizeof(float) * (size_t)nx), *dh = malloc(sizeof(float) * (size_t)(n * F));
-  float         *h[2], *dx[2], *g[2];
-  PofRng         r;
+  const PetscInt np = pof_wrn_num_params(ma), nb = pof_wrn_num_bn_state(ma),
+                 F = pof_wrn_feature_dim(ma), nx = n * 3 * 12 * 12;
+  float *x = malloc(sizeof(float) * (size_t)nx), *dh = malloc(sizeof(float) * (size_t)(n * F));
+  float *h[2], *dx[2], *g[2];
+  PofRng r;
   pof_rng_init(&r, 9, POF_RNG_TEST, 78, 0, 0);
   for (PetscInt i = 0; i < nx; i++) x[i] = (float)pof_rng_normal(&r);
   for (PetscInt i = 0; i < n * F; i++) dh[i] = (float)pof_rng_normal(&r);
@@ -170,7 +175,9 @@ static void recompute_case(PofDType dt)
       h[k]  = malloc(sizeof(float) * (size_t)(n * F));
       dx[k] = malloc(sizeof(float) * (size_t)nx);
       g[k]  = pof_wrn_grads(mm[k]);
-      assert_int_equal(pof_wrn_features(mm[k], POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, x, h[k]), 0);
+      assert_int_equal(
+          pof_wrn_features(mm[k], POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, x, h[k]),
+          0);
       assert_int_equal(pof_wrn_features_backward(mm[k], dh, dx[k]), 0);
     }
     assert_memory_equal(h[0], h[1], sizeof(float) * (size_t)(n * F));
@@ -197,9 +204,9 @@ static void test_recompute_bit_identical(void **state)
   recompute_case(POF_DT_BF16);
 }
 
-/* f32 -> bf16 against a branchy reference (round to nearest even, NaN stays NaN with its sign, overflow
-   rounds to infinity), on every 65521st bit pattern (all exponents and mantissas) and the edge cases;
-   bf16 -> f32 is exact on the way back. */
+/* f32 -> bf16 against a branchy reference (round to nearest even, NaN stays NaN with its sign,
+   overflow rounds to infinity), on every 65521st bit pattern (all exponents and mantissas) and the
+   edge cases; bf16 -> f32 is exact on the way back. */
 static uint16_t ref_f32_to_bf16(uint32_t u)
 {
   if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40u);
@@ -212,7 +219,9 @@ static uint16_t ref_f32_to_bf16(uint32_t u)
 static void test_bf16_conversion(void **state)
 {
   (void)state;
-  const uint32_t edge[] = { 0u, 0x80000000u, 0x00008000u, 0x00018000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u, 0x7fffffffu, 0x00000001u };
+  const uint32_t edge[] = { 0u,          0x80000000u, 0x00008000u, 0x00018000u, 0x3f808000u,
+                            0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x7f800000u,
+                            0xff800000u, 0x7f800001u, 0xffc00000u, 0x7fffffffu, 0x00000001u };
   long           n      = 0;
   for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++, n++) {
     union {

@@ -1,8 +1,7 @@
-/* Driver of the checkpoint tests (tests/ckpt/ckpt_{roundtrip,errors,dirs}.sh). Every value it writes is a pseudo-random
-   bit pattern derived from (-vseed, dataset, index), so a reader at any rank count can
-   regenerate the expected data and compare bitwise (NaN payloads, denormals, -0 included).
-   Modes (-mode):
-     write     -path P            write a checkpoint (2 ranks in the tests)
+/* Driver of the checkpoint tests (tests/ckpt/ckpt_{roundtrip,errors,dirs}.sh). Every value it
+   writes is a pseudo-random bit pattern derived from (-vseed, dataset, index), so a reader at any
+   rank count can regenerate the expected data and compare bitwise (NaN payloads, denormals, -0
+   included). Modes (-mode): write     -path P            write a checkpoint (2 ranks in the tests)
      read      -path P            read_meta + read, compare every field and value bitwise
      meta      -path P            read_meta only (error-path tests)
      latest    -dir D             pof_rundir_find_latest: prints "found <path>" or "not found"
@@ -83,7 +82,9 @@ static void make_meta(const Args *a, PofCkptMeta *m)
   m->have_theta0   = a->theta0;
   /* a long JSON object that fills the buffer to 16000 characters */
   len += (size_t)snprintf(m->options_json, sizeof(m->options_json), "{\"run_seed\":424242");
-  for (int k = 0; len < 15950; k++) len += (size_t)snprintf(m->options_json + len, sizeof(m->options_json) - len, ",\"opt_%04d\":\"v%d-%s\"", k, k * 7, "\\\"quoted\\\" text");
+  for (int k = 0; len < 15950; k++)
+    len += (size_t)snprintf(m->options_json + len, sizeof(m->options_json) - len,
+                            ",\"opt_%04d\":\"v%d-%s\"", k, k * 7, "\\\"quoted\\\" text");
   while (len < 15999) m->options_json[len++] = ' ';
   m->options_json[len++] = '}';
   m->options_json[len]   = '\0';
@@ -189,18 +190,31 @@ static PetscErrorCode do_read(MPI_Comm comm, const Args *a)
   PetscCall(PetscNew(&e));
   make_meta(a, e);
   PetscCall(pof_ckpt_read_meta(comm, a->path, m));
-  CHECK_FIELD(m->depth == e->depth && m->width == e->width && m->base == e->base, "depth/width/base");
-  CHECK_FIELD(m->in_c == e->in_c && m->in_h == e->in_h && m->in_w == e->in_w && m->classes == e->classes, "input shape/classes");
+  CHECK_FIELD(m->depth == e->depth && m->width == e->width && m->base == e->base,
+              "depth/width/base");
+  CHECK_FIELD(m->in_c == e->in_c && m->in_h == e->in_h && m->in_w == e->in_w &&
+                  m->classes == e->classes,
+              "input shape/classes");
   CHECK_FIELD(!strcmp(m->dataset, e->dataset), "dataset");
-  CHECK_FIELD(m->n_params == e->n_params && m->n_feature == e->n_feature && m->n_bn_state == e->n_bn_state, "sizes");
+  CHECK_FIELD(m->n_params == e->n_params && m->n_feature == e->n_feature &&
+                  m->n_bn_state == e->n_bn_state,
+              "sizes");
   CHECK_FIELD(!strcmp(m->kind, e->kind), "kind");
-  CHECK_FIELD(m->epochs_done == e->epochs_done && m->step_in_epoch == e->step_in_epoch && m->global_step == e->global_step && m->seed == e->seed, "progress");
+  CHECK_FIELD(m->epochs_done == e->epochs_done && m->step_in_epoch == e->step_in_epoch &&
+                  m->global_step == e->global_step && m->seed == e->seed,
+              "progress");
   CHECK_FIELD(m->ranks == e->ranks, "ranks");
-  CHECK_FIELD(!memcmp(&m->lr_base, &e->lr_base, sizeof(double)) && !memcmp(&m->lr_factor, &e->lr_factor, sizeof(double)), "lr_base/lr_factor");
-  CHECK_FIELD(m->schedule == e->schedule && m->nmilestones == e->nmilestones && m->warmup_epochs == e->warmup_epochs && m->schedule_epochs == e->schedule_epochs, "schedule");
+  CHECK_FIELD(!memcmp(&m->lr_base, &e->lr_base, sizeof(double)) &&
+                  !memcmp(&m->lr_factor, &e->lr_factor, sizeof(double)),
+              "lr_base/lr_factor");
+  CHECK_FIELD(m->schedule == e->schedule && m->nmilestones == e->nmilestones &&
+                  m->warmup_epochs == e->warmup_epochs && m->schedule_epochs == e->schedule_epochs,
+              "schedule");
   CHECK_FIELD(!memcmp(m->milestones, e->milestones, sizeof(m->milestones)), "milestones");
-  CHECK_FIELD(m->have_momentum == e->have_momentum && m->have_theta0 == e->have_theta0, "have_momentum/have_theta0");
-  CHECK_FIELD(strlen(m->options_json) == 16000 && !strcmp(m->options_json, e->options_json), "options_json");
+  CHECK_FIELD(m->have_momentum == e->have_momentum && m->have_theta0 == e->have_theta0,
+              "have_momentum/have_theta0");
+  CHECK_FIELD(strlen(m->options_json) == 16000 && !strcmp(m->options_json, e->options_json),
+              "options_json");
 
   PetscCall(make_vec(comm, a, &master));
   PetscCall(VecSet(master, 0.0));
@@ -224,8 +238,16 @@ static PetscErrorCode do_read(MPI_Comm comm, const Args *a)
     if (memcmp(&theta0[i], &d, sizeof(d))) vbad[3]++;
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, vbad, 4, MPIU_INT, MPI_SUM, comm));
-  PetscCall(pof_print(comm, "read at %d ranks in %.3f s: %" PetscInt_FMT " params, %" PetscInt_FMT " momentum, %" PetscInt_FMT " bn_running, %" PetscInt_FMT " theta0 values; bitwise differences %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT "; metadata mismatches %" PetscInt_FMT "\n", size, t0, a->n, a->momentum ? a->n : 0, a->nbn, a->theta0 ? nt : 0, vbad[0], vbad[1], vbad[2], vbad[3], bad));
-  PetscCheck(bad == 0 && vbad[0] + vbad[1] + vbad[2] + vbad[3] == 0, comm, PETSC_ERR_PLIB, "round trip of %s is not exact", a->path);
+  PetscCall(pof_print(comm,
+                      "read at %d ranks in %.3f s: %" PetscInt_FMT " params, %" PetscInt_FMT
+                      " momentum, %" PetscInt_FMT " bn_running, %" PetscInt_FMT
+                      " theta0 values; bitwise differences %" PetscInt_FMT " %" PetscInt_FMT
+                      " %" PetscInt_FMT " %" PetscInt_FMT "; metadata mismatches %" PetscInt_FMT
+                      "\n",
+                      size, t0, a->n, a->momentum ? a->n : 0, a->nbn, a->theta0 ? nt : 0, vbad[0],
+                      vbad[1], vbad[2], vbad[3], bad));
+  PetscCheck(bad == 0 && vbad[0] + vbad[1] + vbad[2] + vbad[3] == 0, comm, PETSC_ERR_PLIB,
+             "round trip of %s is not exact", a->path);
   PetscCall(pof_print(comm, "roundtrip ok\n"));
   PetscCall(VecDestroy(&master));
   PetscCall(VecDestroy(&mom));
@@ -247,9 +269,13 @@ static PetscErrorCode do_signature(MPI_Comm comm, const Args *a)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-want_depth", &want->depth, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-want_width", &want->width, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-want_classes", &want->classes, NULL));
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-want_dataset", want->dataset, sizeof(want->dataset), NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-want_dataset", want->dataset, sizeof(want->dataset),
+                                  NULL));
   PetscCall(pof_ckpt_check_signature(comm, a->path, have, want));
-  PetscCall(pof_print(comm, "signature ok (wanted depth %" PetscInt_FMT ", width %" PetscInt_FMT ", classes %" PetscInt_FMT ", dataset '%s')\n", want->depth, want->width, want->classes, want->dataset));
+  PetscCall(pof_print(comm,
+                      "signature ok (wanted depth %" PetscInt_FMT ", width %" PetscInt_FMT
+                      ", classes %" PetscInt_FMT ", dataset '%s')\n",
+                      want->depth, want->width, want->classes, want->dataset));
   PetscCall(PetscFree(have));
   PetscCall(PetscFree(want));
   PetscFunctionReturn(PETSC_SUCCESS);

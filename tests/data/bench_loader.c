@@ -12,7 +12,8 @@
 
 #include <stdio.h>
 
-static PetscErrorCode time_batches(MPI_Comm comm, PofDataset ds, PetscBool weak, PetscInt B, PetscInt warm, PetscInt nbat, float *x, int32_t *y, double *ms)
+static PetscErrorCode time_batches(MPI_Comm comm, PofDataset ds, PetscBool weak, PetscInt B,
+                                   PetscInt warm, PetscInt nbat, float *x, int32_t *y, double *ms)
 {
   const PetscInt nb = pof_dataset_batches_per_epoch(ds, B);
   double         t0 = 0;
@@ -53,7 +54,8 @@ static PetscErrorCode run(void)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_warmup", &warm, NULL));
   PetscCall(pof_config_read(NULL, comm, POF_CMD_PRETRAIN, &cfg, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCheck(B >= size && B % size == 0 && nbat >= 1 && warm >= 0, comm, PETSC_ERR_ARG_WRONG, "-bench_batch must be a multiple of the rank count, -bench_batches >= 1");
+  PetscCheck(B >= size && B % size == 0 && nbat >= 1 && warm >= 0, comm, PETSC_ERR_ARG_WRONG,
+             "-bench_batch must be a multiple of the rank count, -bench_batches >= 1");
   PetscCallMPI(MPI_Barrier(comm));
   t_open = pof_now();
   PetscCall(pof_dataset_open(comm, cfg.data.file, &cfg.data, cfg.run.seed, &ds));
@@ -63,8 +65,17 @@ static PetscErrorCode run(void)
   PetscCall(PetscMalloc2((size_t)(B / size * in.c * in.h * in.w), &x, (size_t)(B / size), &y));
   PetscCall(time_batches(comm, ds, PETSC_FALSE, B, warm, nbat, x, y, &t_train));
   PetscCall(time_batches(comm, ds, PETSC_TRUE, B, warm, nbat, x, y, &t_weak));
-  PetscCall(pof_print(comm, "bench_loader: %s, %d ranks x %d threads, %s, batch %d: open+read %.3f s, train batch %.3f ms, weak batch %.3f ms\n", in.name, size, pof_threads(), cfg.data.replicate ? "replicated" : "exchanged", (int)B, t_open, t_train, t_weak));
-  PetscCall(pof_print(comm, "{\"dataset\":\"%s\",\"ranks\":%d,\"threads\":%d,\"mode\":\"%s\",\"batch\":%d,\"batches\":%d,\"open_s\":%.4f,\"train_batch_ms\":%.4f,\"weak_batch_ms\":%.4f}\n", in.name, size, pof_threads(), cfg.data.replicate ? "replicate" : "exchange", (int)B, (int)nbat, t_open, t_train, t_weak));
+  PetscCall(pof_print(comm,
+                      "bench_loader: %s, %d ranks x %d threads, %s, batch %d: open+read %.3f s, "
+                      "train batch %.3f ms, weak batch %.3f ms\n",
+                      in.name, size, pof_threads(), cfg.data.replicate ? "replicated" : "exchanged",
+                      (int)B, t_open, t_train, t_weak));
+  PetscCall(
+      pof_print(comm,
+                "{\"dataset\":\"%s\",\"ranks\":%d,\"threads\":%d,\"mode\":\"%s\",\"batch\":%d,"
+                "\"batches\":%d,\"open_s\":%.4f,\"train_batch_ms\":%.4f,\"weak_batch_ms\":%.4f}\n",
+                in.name, size, pof_threads(), cfg.data.replicate ? "replicate" : "exchange", (int)B,
+                (int)nbat, t_open, t_train, t_weak));
   PetscCall(PetscFree2(x, y));
   PetscCall(pof_dataset_destroy(&ds));
   PetscFunctionReturn(PETSC_SUCCESS);

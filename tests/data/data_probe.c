@@ -11,7 +11,8 @@
 
 #include <stdio.h>
 
-static PetscErrorCode class_counts(MPI_Comm comm, PofDataset ds, PofSplit sp, PetscInt n, PetscInt Be, const PofDatasetInfo *in, long *counts)
+static PetscErrorCode class_counts(MPI_Comm comm, PofDataset ds, PofSplit sp, PetscInt n,
+                                   PetscInt Be, const PofDatasetInfo *in, long *counts)
 {
   float   *x = NULL;
   int32_t *y = NULL;
@@ -73,7 +74,10 @@ static PetscErrorCode run(void)
   PetscCall(class_counts(comm, ds, POF_SPLIT_TRAIN, in.n_train, Be, &in, ctr));
   PetscCall(class_counts(comm, ds, POF_SPLIT_TEST, in.n_test, Be, &in, cte));
   if (rank == 0) {
-    printf("{\"ranks\":%d,\"name\":\"%s\",\"n_train\":%d,\"n_test\":%d,\"shape\":[%d,%d,%d],\"classes\":%d,\"mean\":[", size, in.name, (int)in.n_train, (int)in.n_test, (int)in.c, (int)in.h, (int)in.w, (int)in.classes);
+    printf("{\"ranks\":%d,\"name\":\"%s\",\"n_train\":%d,\"n_test\":%d,\"shape\":[%d,%d,%d],"
+           "\"classes\":%d,\"mean\":[",
+           size, in.name, (int)in.n_train, (int)in.n_test, (int)in.c, (int)in.h, (int)in.w,
+           (int)in.classes);
     for (PetscInt c = 0; c < in.c; c++) printf("%s%.9g", c ? "," : "", in.mean[c]);
     printf("],\"std\":[");
     for (PetscInt c = 0; c < in.c; c++) printf("%s%.9g", c ? "," : "", in.std[c]);

@@ -24,13 +24,16 @@ static PetscErrorCode read_file(const char *path, void **buf, size_t *len)
   *len = (size_t)ftell(f);
   fseek(f, 0, SEEK_SET);
   PetscCall(PetscMalloc(*len, buf));
-  PetscCheck(fread(*buf, 1, *len, f) == *len, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "short read of '%s'", path);
+  PetscCheck(fread(*buf, 1, *len, f) == *len, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+             "short read of '%s'", path);
   fclose(f);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Gather equal shares (nloc samples each) to rank 0 and append idx/y/x of the global batch. */
-static PetscErrorCode dump_batch(MPI_Comm comm, FILE *out, PetscInt B, PetscInt chw, const PetscInt *idx, const float *x, const int32_t *y, float *gx, int32_t *gy)
+static PetscErrorCode dump_batch(MPI_Comm comm, FILE *out, PetscInt B, PetscInt chw,
+                                 const PetscInt *idx, const float *x, const int32_t *y, float *gx,
+                                 int32_t *gy)
 {
   PetscMPIInt rank, size;
   PetscFunctionBegin;
@@ -87,13 +90,18 @@ static PetscErrorCode run(void)
   float         *x = NULL, *gx = NULL;
   int32_t       *y = NULL, *gy = NULL;
   PetscInt      *idx = NULL, *seen = NULL;
-  PetscCall(PetscMalloc4((size_t)(nmax * chw), &x, (size_t)(nmax * chw), &gx, (size_t)nmax, &y, (size_t)nmax, &gy));
+  PetscCall(PetscMalloc4((size_t)(nmax * chw), &x, (size_t)(nmax * chw), &gx, (size_t)nmax, &y,
+                         (size_t)nmax, &gy));
   PetscCall(PetscMalloc2((size_t)B, &idx, (size_t)nmax, &seen));
   if (rank == 0) {
     out = fopen(outpath, "wb");
     PetscCheck(out, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", outpath);
-    fprintf(out, "{\"batch\":%d,\"epochs\":%d,\"weak_steps\":%d,\"eval_batch\":%d,\"n_train\":%d,\"n_test\":%d,\"seed\":%d,\"augment\":%d,\"crop_pad\":%d,\"flip\":%d,\"cutout\":%d}\n", (int)B, (int)epochs, (int)weak_steps, (int)Be, (int)in.n_train, (int)in.n_test, (int)cfg.run.seed,
-            (int)cfg.data.augment, (int)cfg.data.crop_pad, (int)cfg.data.flip, (int)cfg.data.cutout);
+    fprintf(out,
+            "{\"batch\":%d,\"epochs\":%d,\"weak_steps\":%d,\"eval_batch\":%d,\"n_train\":%d,\"n_"
+            "test\":%d,\"seed\":%d,\"augment\":%d,\"crop_pad\":%d,\"flip\":%d,\"cutout\":%d}\n",
+            (int)B, (int)epochs, (int)weak_steps, (int)Be, (int)in.n_train, (int)in.n_test,
+            (int)cfg.run.seed, (int)cfg.data.augment, (int)cfg.data.crop_pad, (int)cfg.data.flip,
+            (int)cfg.data.cutout);
   }
   const PetscInt nb = pof_dataset_batches_per_epoch(ds, B);
   for (PetscInt e = 0; e < epochs; e++) {
@@ -102,7 +110,9 @@ static PetscErrorCode run(void)
       PetscCall(pof_dataset_train_batch(ds, e, s, B, x, y));
       PetscCall(pof_dataset_train_indices(ds, e, s, B, idx));
       for (PetscInt k = 0; k < B; k++) {
-        PetscCheck(idx[k] >= 0 && idx[k] < in.n_train && !seen[idx[k]], PETSC_COMM_SELF, PETSC_ERR_PLIB, "epoch %d: sample %d drawn twice or out of range", (int)e, (int)idx[k]);
+        PetscCheck(idx[k] >= 0 && idx[k] < in.n_train && !seen[idx[k]], PETSC_COMM_SELF,
+                   PETSC_ERR_PLIB, "epoch %d: sample %d drawn twice or out of range", (int)e,
+                   (int)idx[k]);
         seen[idx[k]] = 1;
       }
       PetscCall(dump_batch(comm, out, B, chw, idx, x, y, gx, gy));
@@ -114,12 +124,14 @@ static PetscErrorCode run(void)
       PetscCall(pof_dataset_weak_indices(ds, e, s, B, idx));
       PetscCall(dump_batch(comm, out, B, chw, idx, x, y, gx, gy));
     }
-  for (int sp = 0; sp < 2; sp++) { /* evaluation passes: labels of the whole split, then its pixels */
+  for (int sp = 0; sp < 2;
+       sp++) { /* evaluation passes: labels of the whole split, then its pixels */
     const PetscInt n      = sp == 0 ? in.n_train : in.n_test;
     float         *ex     = NULL;
     int32_t       *ey     = NULL;
     int           *counts = NULL, *displs = NULL;
-    PetscCall(PetscMalloc4((size_t)(n * chw) + 1, &ex, (size_t)n + 1, &ey, size, &counts, size, &displs));
+    PetscCall(
+        PetscMalloc4((size_t)(n * chw) + 1, &ex, (size_t)n + 1, &ey, size, &counts, size, &displs));
     for (PetscInt start = 0; start < n; start += Be) {
       const PetscInt count = PetscMin(Be, n - start);
       PetscInt       nloc  = -1;
@@ -127,11 +139,17 @@ static PetscErrorCode run(void)
       const int mine = (int)nloc;
       PetscCallMPI(MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, comm));
       int tot = 0, mn = counts[0], mx = counts[0];
-      for (int r = 0; r < size; r++) displs[r] = tot, tot += counts[r], mn = PetscMin(mn, counts[r]), mx = PetscMax(mx, counts[r]);
-      PetscCheck(tot == count && mx - mn <= 1, comm, PETSC_ERR_PLIB, "evaluation shares of [%d, %d) sum to %d, spread %d", (int)start, (int)(start + count), tot, mx - mn);
-      PetscCallMPI(MPI_Gatherv(y, mine, MPI_INT32_T, ey + start, counts, displs, MPI_INT32_T, 0, comm));
+      for (int r = 0; r < size; r++)
+        displs[r] = tot, tot += counts[r], mn = PetscMin(mn, counts[r]),
+        mx = PetscMax(mx, counts[r]);
+      PetscCheck(tot == count && mx - mn <= 1, comm, PETSC_ERR_PLIB,
+                 "evaluation shares of [%d, %d) sum to %d, spread %d", (int)start,
+                 (int)(start + count), tot, mx - mn);
+      PetscCallMPI(
+          MPI_Gatherv(y, mine, MPI_INT32_T, ey + start, counts, displs, MPI_INT32_T, 0, comm));
       for (int r = 0; r < size; r++) counts[r] *= (int)chw, displs[r] *= (int)chw;
-      PetscCallMPI(MPI_Gatherv(x, mine * (int)chw, MPI_FLOAT, ex + start * chw, counts, displs, MPI_FLOAT, 0, comm));
+      PetscCallMPI(MPI_Gatherv(x, mine * (int)chw, MPI_FLOAT, ex + start * chw, counts, displs,
+                               MPI_FLOAT, 0, comm));
     }
     if (rank == 0) {
       fwrite(ey, sizeof(int32_t), (size_t)n, out);
@@ -140,7 +158,11 @@ static PetscErrorCode run(void)
     PetscCall(PetscFree4(ex, ey, counts, displs));
   }
   if (rank == 0) fclose(out);
-  PetscCall(pof_print(comm, "sampler_dump: %d ranks, %d epochs x %d batches of %d, %d weak steps, n_train %d, n_test %d\n", size, (int)epochs, (int)nb, (int)B, (int)weak_steps, (int)in.n_train, (int)in.n_test));
+  PetscCall(pof_print(comm,
+                      "sampler_dump: %d ranks, %d epochs x %d batches of %d, %d weak steps, "
+                      "n_train %d, n_test %d\n",
+                      size, (int)epochs, (int)nb, (int)B, (int)weak_steps, (int)in.n_train,
+                      (int)in.n_test));
   PetscCall(PetscFree4(x, gx, y, gy));
   PetscCall(PetscFree2(idx, seen));
   PetscCall(pof_dataset_destroy(&ds));

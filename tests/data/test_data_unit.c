@@ -112,15 +112,14 @@ static void test_draw_ranges(void **state)
     assert_true(d.cy >= 0 && d.cy < 8 && d.cx >= 0 && d.cx < 6);
     hy[d.dy]++, hx[d.dx]++, flips += d.flip;
   }
-  for (int k = 0; k < 7; k++) assert_true(hy[k] > 800 && hy[k] < 1200 && hx[k] > 800 && hx[k] < 1200);
+  for (int k = 0; k < 7; k++)
+    assert_true(hy[k] > 800 && hy[k] < 1200 && hx[k] > 800 && hx[k] < 1200);
   assert_true(flips > 3200 && flips < 3800);
 }
 
 /* A 2 x 4 x 5 image with pixel value 100 c + 10 y + x, normalized with mean 0 and std 1/255 so
    that every output equals the raw source pixel (0 for padding). */
-enum { C = 2,
-       H = 4,
-       W = 5 };
+enum { C = 2, H = 4, W = 5 };
 static uint8_t src[C * H * W];
 static float   lut[C * 256];
 
@@ -133,9 +132,13 @@ static void setup_image(void)
   pof_augment_lut(C, mean, sd, lut);
 }
 
-static float px(int c, int y, int x) { return (y < 0 || y >= H || x < 0 || x >= W) ? 0.0f : (float)src[(c * H + y) * W + x]; }
+static float px(int c, int y, int x)
+{
+  return (y < 0 || y >= H || x < 0 || x >= W) ? 0.0f : (float)src[(c * H + y) * W + x];
+}
 
-static void check(const PofAugParams *p, const PofAugDraw *d, float (*want)(const PofAugDraw *, int, int, int))
+static void check(const PofAugParams *p, const PofAugDraw *d,
+                  float (*want)(const PofAugDraw *, int, int, int))
 {
   float out[C * H * W];
   pof_augment_apply(p, d, C, H, W, lut, src, out);
@@ -143,13 +146,24 @@ static void check(const PofAugParams *p, const PofAugDraw *d, float (*want)(cons
     for (int y = 0; y < H; y++)
       for (int x = 0; x < W; x++) {
         const float w = want(d, c, y, x), got = out[(c * H + y) * W + x];
-        if (fabsf(w - got) > 1e-3f) fail_msg("c %d y %d x %d: got %g, want %g (dy %d dx %d flip %d)", c, y, x, (double)got, (double)w, d->dy, d->dx, d->flip);
+        if (fabsf(w - got) > 1e-3f)
+          fail_msg("c %d y %d x %d: got %g, want %g (dy %d dx %d flip %d)", c, y, x, (double)got,
+                   (double)w, d->dy, d->dx, d->flip);
       }
 }
 
-static float want_crop(const PofAugDraw *d, int c, int y, int x) { return px(c, y + d->dy - 2, x + d->dx - 2); }
-static float want_crop_flip(const PofAugDraw *d, int c, int y, int x) { return px(c, y + d->dy - 2, (W - 1 - x) + d->dx - 2); }
-static float want_flip(const PofAugDraw *d, int c, int y, int x) { return (void)d, px(c, y, W - 1 - x); }
+static float want_crop(const PofAugDraw *d, int c, int y, int x)
+{
+  return px(c, y + d->dy - 2, x + d->dx - 2);
+}
+static float want_crop_flip(const PofAugDraw *d, int c, int y, int x)
+{
+  return px(c, y + d->dy - 2, (W - 1 - x) + d->dx - 2);
+}
+static float want_flip(const PofAugDraw *d, int c, int y, int x)
+{
+  return (void)d, px(c, y, W - 1 - x);
+}
 
 static void test_apply_known_image(void **state)
 {
@@ -216,9 +230,11 @@ static void test_cutout(void **state)
     for (int c = 0; c < C; c++)
       for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
-          const int   in   = y >= cases[k].y0 && y < cases[k].y1 && x >= cases[k].x0 && x < cases[k].x1;
+          const int in = y >= cases[k].y0 && y < cases[k].y1 && x >= cases[k].x0 && x < cases[k].x1;
           const float want = in ? 0.0f : l[c * 256 + src[(c * H + y) * W + x]];
-          if (out[(c * H + y) * W + x] != want) fail_msg("cutout case %zu: c %d y %d x %d: got %g want %g", k, c, y, x, (double)out[(c * H + y) * W + x], (double)want);
+          if (out[(c * H + y) * W + x] != want)
+            fail_msg("cutout case %zu: c %d y %d x %d: got %g want %g", k, c, y, x,
+                     (double)out[(c * H + y) * W + x], (double)want);
         }
   }
   /* cutout after crop + flip: the hole is in output coordinates */
@@ -231,19 +247,18 @@ static void test_cutout(void **state)
       const int   sy = y - 1, sx = (W - 1 - x) + 1;
       const int   v    = (sy < 0 || sx < 0 || sx >= W) ? 0 : src[sy * W + sx];
       const float want = in ? 0.0f : l[v];
-      if (out[y * W + x] != want) fail_msg("crop+flip+cutout: y %d x %d: got %g want %g", y, x, (double)out[y * W + x], (double)want);
+      if (out[y * W + x] != want)
+        fail_msg("crop+flip+cutout: y %d x %d: got %g want %g", y, x, (double)out[y * W + x],
+                 (double)want);
     }
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_partition),
-    cmocka_unit_test(test_epoch_perm),
-    cmocka_unit_test(test_draw_order),
-    cmocka_unit_test(test_draw_ranges),
-    cmocka_unit_test(test_apply_known_image),
-    cmocka_unit_test(test_cutout),
+    cmocka_unit_test(test_partition),         cmocka_unit_test(test_epoch_perm),
+    cmocka_unit_test(test_draw_order),        cmocka_unit_test(test_draw_ranges),
+    cmocka_unit_test(test_apply_known_image), cmocka_unit_test(test_cutout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,13 +17,15 @@ static PetscErrorCode run(void)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-fail_rank", &fail_rank, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-fail_all", &fail_all, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-fail_late", &fail_late, NULL));
-  PetscCheck(!fail_all, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "collective failure requested on all %d ranks", size);
+  PetscCheck(!fail_all, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG,
+             "collective failure requested on all %d ranks", size);
   if (rank == fail_rank && !fail_late) {
     usleep(200000); /* the others are already waiting in the collective */
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "rank %d cannot open 'missing.h5'", rank);
   }
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD)); /* ranks != fail_rank block here */
-  PetscCheck(!(fail_late && rank == fail_rank), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "rank %d fails after the last collective", rank);
+  PetscCheck(!(fail_late && rank == fail_rank), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+             "rank %d fails after the last collective", rank);
   PetscCall(pof_print(PETSC_COMM_WORLD, "no failure\n"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -45,10 +45,11 @@ static PetscErrorCode run(void)
   PofWrnShape s          = { 10, 1, 4, 3, 8, 8, 5 };
   PetscCall(pof_wrn_create(&s, POF_DT_F32, PETSC_FALSE, &m));
   PetscCall(pof_wrn_init_params(m, 11));
-  const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m), len = 3 * 8 * 8, n = B / size;
-  float         *p0, *x, *xw;
-  int32_t       *y, *yw;
-  double        *theta0 = NULL, *rec;
+  const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m), len = 3 * 8 * 8,
+                 n = B / size;
+  float   *p0, *x, *xw;
+  int32_t *y, *yw;
+  double  *theta0 = NULL, *rec;
   PetscCall(PetscMalloc6(np, &p0, n * len, &x, n * len, &xw, n, &y, n, &yw, 3 * steps + 1, &rec));
   PetscCall(PetscArraycpy(p0, pof_wrn_params(m), np));
   if (is_pof) {

@@ -49,7 +49,10 @@ static int check(const char *what, const float *got, const double *ref, long n, 
   }
   const int bad = !(worst <= tol * scale);
   if (bad || getenv("POF_TEST_VERBOSE"))
-    printf("  %-44s n=%-7ld max|ref|=%-10.3g worst |diff|/scale=%.3g at %ld (got %.9g, ref %.9g)%s\n", what, n, mref, worst / scale, wi, n ? (double)got[wi] : 0.0, n ? ref[wi] : 0.0, bad ? "  FAIL" : "");
+    printf(
+        "  %-44s n=%-7ld max|ref|=%-10.3g worst |diff|/scale=%.3g at %ld (got %.9g, ref %.9g)%s\n",
+        what, n, mref, worst / scale, wi, n ? (double)got[wi] : 0.0, n ? ref[wi] : 0.0,
+        bad ? "  FAIL" : "");
   return bad;
 }
 
@@ -59,13 +62,17 @@ static void to_blocked(const PofAct *a, const double *src, float *dst)
   memset(dst, 0, pof_act_bytes(a));
   for (PetscInt n = 0; n < a->n; n++)
     for (PetscInt c = 0; c < a->c; c++)
-      for (PetscInt p = 0; p < a->h * a->w; p++) dst[((n * a->cb + c / a->blk) * a->h * a->w + p) * a->blk + c % a->blk] = (float)src[(n * a->c + c) * a->h * a->w + p];
+      for (PetscInt p = 0; p < a->h * a->w; p++)
+        dst[((n * a->cb + c / a->blk) * a->h * a->w + p) * a->blk + c % a->blk] =
+            (float)src[(n * a->c + c) * a->h * a->w + p];
 }
 static void from_blocked(const PofAct *a, const float *src, float *dst)
 {
   for (PetscInt n = 0; n < a->n; n++)
     for (PetscInt c = 0; c < a->c; c++)
-      for (PetscInt p = 0; p < a->h * a->w; p++) dst[(n * a->c + c) * a->h * a->w + p] = src[((n * a->cb + c / a->blk) * a->h * a->w + p) * a->blk + c % a->blk];
+      for (PetscInt p = 0; p < a->h * a->w; p++)
+        dst[(n * a->c + c) * a->h * a->w + p] =
+            src[((n * a->cb + c / a->blk) * a->h * a->w + p) * a->blk + c % a->blk];
 }
 static int padded_lanes_zero(const PofAct *a, const float *x)
 {
@@ -75,7 +82,10 @@ static int padded_lanes_zero(const PofAct *a, const float *x)
         if (x[((n * a->cb + c / a->blk) * a->h * a->w + p) * a->blk + c % a->blk] != 0.0f) return 0;
   return 1;
 }
-static PofAct act(PetscInt n, PetscInt c, PetscInt h, PetscInt w) { return pof_act(n, c, h, w, POF_DT_F32); }
+static PofAct act(PetscInt n, PetscInt c, PetscInt h, PetscInt w)
+{
+  return pof_act(n, c, h, w, POF_DT_F32);
+}
 
 /* ------------------------------------------------------------------ convolution */
 typedef struct {
@@ -83,17 +93,33 @@ typedef struct {
 } ConvCase;
 
 /* wino: Winograd mode; budget: its scratchpad bound (0 = default); plan: chunk / Winograd used */
-static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, PetscInt *chunk, PetscBool *used_wino, int *fails)
+static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, PetscInt *chunk,
+                          PetscBool *used_wino, int *fails)
 {
   RefConv    rc = { cc->n, cc->ci, cc->h, cc->w, cc->co, cc->k, cc->k, cc->stride, cc->pad };
   const int  ho = ref_conv2d_out_h(&rc), wo = ref_conv2d_out_w(&rc);
-  PofConv    cv = { .cin = cc->ci, .cout = cc->co, .k = cc->k, .stride = cc->stride, .pad = cc->pad, .hin = cc->h, .win = cc->w, .dt = POF_DT_F32, .need_dsrc = PETSC_TRUE };
+  PofConv    cv = { .cin       = cc->ci,
+                    .cout      = cc->co,
+                    .k         = cc->k,
+                    .stride    = cc->stride,
+                    .pad       = cc->pad,
+                    .hin       = cc->h,
+                    .win       = cc->w,
+                    .dt        = POF_DT_F32,
+                    .need_dsrc = PETSC_TRUE };
   PofAct     ax = act(cc->n, cc->ci, cc->h, cc->w), ay = act(cc->n, cc->co, ho, wo);
-  const long nx = (long)cc->n * cc->ci * cc->h * cc->w, ny = (long)cc->n * cc->co * ho * wo, nw = (long)cc->co * cc->ci * cc->k * cc->k;
-  double    *x = malloc(sizeof(double) * nx), *w = malloc(sizeof(double) * nw), *dy = malloc(sizeof(double) * ny), *y = malloc(sizeof(double) * ny), *dx = malloc(sizeof(double) * nx), *dw = malloc(sizeof(double) * nw);
-  float     *xb = aligned_alloc(64, pof_act_bytes(&ax) + 64), *yb = aligned_alloc(64, pof_act_bytes(&ay) + 64), *dyb = aligned_alloc(64, pof_act_bytes(&ay) + 64), *dxb = aligned_alloc(64, pof_act_bytes(&ax) + 64);
-  float     *wf = malloc(sizeof(float) * nw), *dwf = malloc(sizeof(float) * nw), *plain = calloc((size_t)(nx > ny ? nx : ny), sizeof(float));
-  char       name[128];
+  const long nx = (long)cc->n * cc->ci * cc->h * cc->w, ny = (long)cc->n * cc->co * ho * wo,
+             nw = (long)cc->co * cc->ci * cc->k * cc->k;
+  double *x = malloc(sizeof(double) * nx), *w = malloc(sizeof(double) * nw),
+         *dy = malloc(sizeof(double) * ny), *y = malloc(sizeof(double) * ny),
+         *dx = malloc(sizeof(double) * nx), *dw = malloc(sizeof(double) * nw);
+  float *xb  = aligned_alloc(64, pof_act_bytes(&ax) + 64),
+        *yb  = aligned_alloc(64, pof_act_bytes(&ay) + 64),
+        *dyb = aligned_alloc(64, pof_act_bytes(&ay) + 64),
+        *dxb = aligned_alloc(64, pof_act_bytes(&ax) + 64);
+  float *wf = malloc(sizeof(float) * nw), *dwf = malloc(sizeof(float) * nw),
+        *plain = calloc((size_t)(nx > ny ? nx : ny), sizeof(float));
+  char name[128];
   fill(x, nx, 1, 1.0), fill(w, nw, 2, 0.3), fill(dy, ny, 3, 1.0);
   for (long i = 0; i < nw; i++) wf[i] = (float)w[i];
   cv.w_plain          = wf;
@@ -116,7 +142,9 @@ static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, Pet
     assert_int_equal(pof_conv_plan(&cv, cc->n, &m, &wu, NULL), 0);
     if (chunk) *chunk = m;
     if (used_wino) *used_wino = wu;
-    snprintf(name, sizeof(name), "conv %dx%d s%d p%d %d->%d %dx%d n%d%s (%s, %d per call)", cc->k, cc->k, cc->stride, cc->pad, cc->ci, cc->co, cc->h, cc->w, cc->n, wino ? " wino" : "", cv.impl[0], (int)m);
+    snprintf(name, sizeof(name), "conv %dx%d s%d p%d %d->%d %dx%d n%d%s (%s, %d per call)", cc->k,
+             cc->k, cc->stride, cc->pad, cc->ci, cc->co, cc->h, cc->w, cc->n, wino ? " wino" : "",
+             cv.impl[0], (int)m);
   }
   from_blocked(&ay, yb, plain);
   *fails += check(name, plain, y, ny, TOL);
@@ -127,7 +155,8 @@ static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, Pet
   /* residual as a sum post-op: y = conv(x) + y0 */
   {
     PofConv cs = cv;
-    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL, cs.r_fwd = cs.r_bd = NULL, cs.w_pad = cs.dw_pad = NULL;
+    cs.sum_dst = PETSC_TRUE, cs.nentries = 0, cs.w_fwd = cs.w_bd = NULL, cs.r_fwd = cs.r_bd = NULL,
+    cs.w_pad = cs.dw_pad = NULL;
     assert_int_equal(pof_conv_setup(&cs), 0);
     double *y0 = calloc((size_t)ny, sizeof(double));
     fill(y0, ny, 4, 1.0);
@@ -148,24 +177,21 @@ static void run_conv_case(const ConvCase *cc, PetscBool wino, size_t budget, Pet
     (void)ax1;
   }
   pof_conv_release(&cv);
-  free(x), free(w), free(dy), free(y), free(dx), free(dw), free(xb), free(yb), free(dyb), free(dxb), free(wf), free(dwf), free(plain);
+  free(x), free(w), free(dy), free(y), free(dx), free(dw), free(xb), free(yb), free(dyb), free(dxb),
+      free(wf), free(dwf), free(plain);
 }
 
 static void test_conv_layers(void **state)
 {
   (void)state;
   static const ConvCase cases[] = {
-    { 2, 4, 4, 8, 8, 3, 1, 1 },
-    { 3, 5, 7, 5, 7, 3, 1, 1 },
-    { 2, 16, 32, 9, 9, 3, 2, 1 },
-    { 2, 6, 10, 7, 5, 3, 2, 1 },
-    { 2, 8, 24, 8, 8, 1, 2, 0 },
-    { 1, 20, 20, 6, 6, 3, 1, 1 },
-    { 2, 3, 16, 5, 5, 1, 1, 0 },
-    { 2, 32, 16, 4, 4, 3, 1, 1 },
+    { 2, 4, 4, 8, 8, 3, 1, 1 },  { 3, 5, 7, 5, 7, 3, 1, 1 },   { 2, 16, 32, 9, 9, 3, 2, 1 },
+    { 2, 6, 10, 7, 5, 3, 2, 1 }, { 2, 8, 24, 8, 8, 1, 2, 0 },  { 1, 20, 20, 6, 6, 3, 1, 1 },
+    { 2, 3, 16, 5, 5, 1, 1, 0 }, { 2, 32, 16, 4, 4, 3, 1, 1 },
   };
   int fails = 0;
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_conv_case(&cases[i], PETSC_FALSE, 0, NULL, NULL, &fails);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    run_conv_case(&cases[i], PETSC_FALSE, 0, NULL, NULL, &fails);
   assert_int_equal(fails, 0);
 }
 
@@ -177,29 +203,38 @@ static void test_conv_winograd(void **state)
 {
   (void)state;
   static const ConvCase cases[] = {
-    { 4, 16, 16, 8, 8, 3, 1, 1 },
-    { 8, 20, 36, 9, 7, 3, 1, 1 },
-    { 8, 32, 48, 12, 12, 3, 1, 1 },
-    { 3, 16, 32, 6, 6, 3, 1, 1 },
-    { 2, 16, 32, 9, 9, 3, 2, 1 },
+    { 4, 16, 16, 8, 8, 3, 1, 1 }, { 8, 20, 36, 9, 7, 3, 1, 1 }, { 8, 32, 48, 12, 12, 3, 1, 1 },
+    { 3, 16, 32, 6, 6, 3, 1, 1 }, { 2, 16, 32, 9, 9, 3, 2, 1 },
   };
-  /* oneDNN 2.6 has Winograd kernels for AVX-512 (avx512_core) only; elsewhere everything runs direct */
-  const int have_wino = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
-  int       fails = 0, chunked = 0;
+  /* oneDNN 2.6 has Winograd kernels for AVX-512 (avx512_core) only; elsewhere everything runs
+   * direct */
+  const int have_wino =
+      (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+  int fails = 0, chunked = 0;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     const ConvCase *cc = &cases[i];
     PetscInt        m;
     PetscBool       wu;
     size_t          scratch;
     {
-      PofConv probe = { .cin = cc->ci, .cout = cc->co, .k = cc->k, .stride = cc->stride, .pad = cc->pad, .hin = cc->h, .win = cc->w, .dt = POF_DT_F32, .need_dsrc = PETSC_TRUE, .winograd = PETSC_TRUE };
+      PofConv probe = { .cin       = cc->ci,
+                        .cout      = cc->co,
+                        .k         = cc->k,
+                        .stride    = cc->stride,
+                        .pad       = cc->pad,
+                        .hin       = cc->h,
+                        .win       = cc->w,
+                        .dt        = POF_DT_F32,
+                        .need_dsrc = PETSC_TRUE,
+                        .winograd  = PETSC_TRUE };
       assert_int_equal(pof_conv_setup(&probe), 0);
       assert_int_equal(pof_conv_plan(&probe, cc->n, &m, &wu, &scratch), 0);
       pof_conv_release(&probe);
     }
     run_conv_case(cc, PETSC_TRUE, 0, &m, &wu, &fails);
     assert_int_equal(m, cc->n);
-    assert_int_equal(wu, cc->stride == 1 && have_wino); /* every stride-1 case is Winograd on AVX-512 */
+    assert_int_equal(wu,
+                     cc->stride == 1 && have_wino); /* every stride-1 case is Winograd on AVX-512 */
     if (!wu) continue;
     run_conv_case(cc, PETSC_TRUE, scratch - 1, &m, &wu, &fails);
     assert_true(!wu || m < cc->n);
@@ -215,12 +250,23 @@ static void bn_case(int n, int c, int h, int w, int *fails)
 {
   PofAct     a   = act(n, c, h, w);
   const long len = (long)n * c * h * w, hw = (long)h * w;
-  double    *x = malloc(sizeof(double) * len), *dyr = malloc(sizeof(double) * len), *t = malloc(sizeof(double) * len), *y = malloc(sizeof(double) * len), *dt = malloc(sizeof(double) * len), *dx = malloc(sizeof(double) * len);
-  double    *g = malloc(sizeof(double) * c), *b = malloc(sizeof(double) * c), *mean = malloc(sizeof(double) * c), *var = malloc(sizeof(double) * c), *dg = malloc(sizeof(double) * c), *db = malloc(sizeof(double) * c);
-  float     *xb = aligned_alloc(64, pof_act_bytes(&a) + 64), *yb = aligned_alloc(64, pof_act_bytes(&a) + 64), *dyb = aligned_alloc(64, pof_act_bytes(&a) + 64), *dxb = aligned_alloc(64, pof_act_bytes(&a) + 64), *plain = malloc(sizeof(float) * len);
-  float     *fm = malloc(sizeof(float) * c), *frs = malloc(sizeof(float) * c), *fsc = malloc(sizeof(float) * c), *fsh = malloc(sizeof(float) * c), *fg = malloc(sizeof(float) * c), *fdg = malloc(sizeof(float) * c), *fdb = malloc(sizeof(float) * c);
-  double    *sum = malloc(sizeof(double) * c), *sq = malloc(sizeof(double) * c), *sdz = malloc(sizeof(double) * c), *sdzx = malloc(sizeof(double) * c);
-  char       name[96];
+  double    *x = malloc(sizeof(double) * len), *dyr = malloc(sizeof(double) * len),
+         *t = malloc(sizeof(double) * len), *y = malloc(sizeof(double) * len),
+         *dt = malloc(sizeof(double) * len), *dx = malloc(sizeof(double) * len);
+  double *g = malloc(sizeof(double) * c), *b = malloc(sizeof(double) * c),
+         *mean = malloc(sizeof(double) * c), *var = malloc(sizeof(double) * c),
+         *dg = malloc(sizeof(double) * c), *db = malloc(sizeof(double) * c);
+  float *xb  = aligned_alloc(64, pof_act_bytes(&a) + 64),
+        *yb  = aligned_alloc(64, pof_act_bytes(&a) + 64),
+        *dyb = aligned_alloc(64, pof_act_bytes(&a) + 64),
+        *dxb = aligned_alloc(64, pof_act_bytes(&a) + 64), *plain = malloc(sizeof(float) * len);
+  float *fm = malloc(sizeof(float) * c), *frs = malloc(sizeof(float) * c),
+        *fsc = malloc(sizeof(float) * c), *fsh = malloc(sizeof(float) * c),
+        *fg = malloc(sizeof(float) * c), *fdg = malloc(sizeof(float) * c),
+        *fdb  = malloc(sizeof(float) * c);
+  double *sum = malloc(sizeof(double) * c), *sq = malloc(sizeof(double) * c),
+         *sdz = malloc(sizeof(double) * c), *sdzx = malloc(sizeof(double) * c);
+  char name[96];
   fill(x, len, 10, 2.0), fill(dyr, len, 11, 1.0), fill(g, c, 12, 1.0), fill(b, c, 13, 0.5);
   for (long i = 0; i < len; i++) x[i] += 0.7; /* non-zero mean */
   /* reference: y = relu(bn(x)); backward through relu and bn */
@@ -239,7 +285,8 @@ static void bn_case(int n, int c, int h, int w, int *fails)
   }
   {
     float *fmean = malloc(sizeof(float) * c), *fvar = malloc(sizeof(float) * c);
-    for (int k = 0; k < c; k++) fmean[k] = (float)(sum[k] / M), fvar[k] = (float)(sq[k] / M - (sum[k] / M) * (sum[k] / M));
+    for (int k = 0; k < c; k++)
+      fmean[k] = (float)(sum[k] / M), fvar[k] = (float)(sq[k] / M - (sum[k] / M) * (sum[k] / M));
     snprintf(name, sizeof(name), "BN n%d c%d %dx%d batch mean", n, c, h, w);
     *fails += check(name, fmean, mean, c, TOL);
     *fails += check("  batch variance", fvar, var, c, TOL);
@@ -263,8 +310,9 @@ static void bn_case(int n, int c, int h, int w, int *fails)
   *fails += check("  dx + addend, in place", plain, dx, len, TOL);
   /* pooling */
   {
-    double *hp = malloc(sizeof(double) * n * c), *dh = malloc(sizeof(double) * n * c), *dpx = malloc(sizeof(double) * len);
-    float  *hf = malloc(sizeof(float) * n * c), *dhf = malloc(sizeof(float) * n * c);
+    double *hp = malloc(sizeof(double) * n * c), *dh = malloc(sizeof(double) * n * c),
+           *dpx = malloc(sizeof(double) * len);
+    float *hf = malloc(sizeof(float) * n * c), *dhf = malloc(sizeof(float) * n * c);
     ref_gap_forward(hp, y, n, c, (int)hw);
     pof_avgpool_fwd(&a, yb, hf);
     *fails += check("  global average pool", hf, hp, (long)n * c, TOL);
@@ -276,8 +324,10 @@ static void bn_case(int n, int c, int h, int w, int *fails)
     *fails += check("  pool backward", plain, dpx, len, TOL);
     free(hp), free(dh), free(dpx), free(hf), free(dhf);
   }
-  free(x), free(dyr), free(t), free(y), free(dt), free(dx), free(g), free(b), free(mean), free(var), free(dg), free(db);
-  free(xb), free(yb), free(dyb), free(dxb), free(plain), free(fm), free(frs), free(fsc), free(fsh), free(fg), free(fdg), free(fdb), free(sum), free(sq), free(sdz), free(sdzx);
+  free(x), free(dyr), free(t), free(y), free(dt), free(dx), free(g), free(b), free(mean), free(var),
+      free(dg), free(db);
+  free(xb), free(yb), free(dyb), free(dxb), free(plain), free(fm), free(frs), free(fsc), free(fsh),
+      free(fg), free(fdg), free(fdb), free(sum), free(sq), free(sdz), free(sdzx);
 }
 
 static void test_bn_layers(void **state)
@@ -323,7 +373,8 @@ static void test_linear_ce(void **state)
 }
 
 /* ------------------------------------------------------------------ whole WRN */
-static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_w, int classes, int n, PetscBool wino, int *fails)
+static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_w, int classes,
+                     int n, PetscBool wino, int *fails)
 {
   RefWrnShape rs = { depth, width, base, in_c, in_h, in_w, classes };
   PofWrnShape ps = { depth, width, base, in_c, in_h, in_w, classes };
@@ -332,9 +383,10 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
   assert_int_equal(pof_wrn_create(&ps, POF_DT_F32, PETSC_TRUE, &m), 0);
   assert_int_equal(pof_wrn_set_winograd(m, wino), 0);
   assert_true(pof_wrn_winograd(m) == wino);
-  const long np = ref_wrn_num_params(&rs), nf = ref_wrn_num_feature_params(&rs), nbn = ref_wrn_num_bn_state(&rs);
-  const int  F  = ref_wrn_feature_dim(&rs);
-  const long nx = (long)n * in_c * in_h * in_w;
+  const long np = ref_wrn_num_params(&rs), nf = ref_wrn_num_feature_params(&rs),
+             nbn = ref_wrn_num_bn_state(&rs);
+  const int  F   = ref_wrn_feature_dim(&rs);
+  const long nx  = (long)n * in_c * in_h * in_w;
   assert_int_equal(pof_wrn_num_params(m), np);
   assert_int_equal(pof_wrn_num_feature_params(m), nf);
   assert_int_equal(pof_wrn_num_bn_state(m), nbn);
@@ -354,11 +406,16 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
       assert_int_equal(T[i].numel, numel);
     }
   }
-  double  *P = malloc(sizeof(double) * np), *R = malloc(sizeof(double) * nbn), *x = malloc(sizeof(double) * nx), *h = malloc(sizeof(double) * n * F), *z = malloc(sizeof(double) * n * classes);
-  double  *G = malloc(sizeof(double) * np), *gx = malloc(sizeof(double) * nx), *bs = malloc(sizeof(double) * nbn);
+  double *P = malloc(sizeof(double) * np), *R = malloc(sizeof(double) * nbn),
+         *x = malloc(sizeof(double) * nx), *h = malloc(sizeof(double) * n * F),
+         *z = malloc(sizeof(double) * n * classes);
+  double *G = malloc(sizeof(double) * np), *gx = malloc(sizeof(double) * nx),
+         *bs   = malloc(sizeof(double) * nbn);
   int     *y   = malloc(sizeof(int) * n);
   int32_t *y32 = malloc(sizeof(int32_t) * n);
-  float   *xf = malloc(sizeof(float) * nx), *hf = malloc(sizeof(float) * n * F), *zf = malloc(sizeof(float) * n * classes), *dz = malloc(sizeof(float) * n * classes), *dhf = malloc(sizeof(float) * n * F), *dxf = malloc(sizeof(float) * nx);
+  float   *xf = malloc(sizeof(float) * nx), *hf = malloc(sizeof(float) * n * F),
+        *zf = malloc(sizeof(float) * n * classes), *dz = malloc(sizeof(float) * n * classes),
+        *dhf = malloc(sizeof(float) * n * F), *dxf = malloc(sizeof(float) * nx);
   ref_wrn_init(&rs, 77, P, R);
   /* non-trivial BN parameters and running statistics */
   {
@@ -367,7 +424,8 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
     PofRng               r;
     pof_rng_init(&r, 5, POF_RNG_TEST, 99, 0, 0);
     for (PetscInt i = 0; i < nt; i++)
-      if (T[i].kind == POF_TENSOR_BN_WEIGHT || T[i].kind == POF_TENSOR_BN_BIAS || T[i].kind == POF_TENSOR_LINEAR_BIAS)
+      if (T[i].kind == POF_TENSOR_BN_WEIGHT || T[i].kind == POF_TENSOR_BN_BIAS ||
+          T[i].kind == POF_TENSOR_LINEAR_BIAS)
         for (PetscInt k = 0; k < T[i].numel; k++) P[T[i].offset + k] += 0.3 * pof_rng_normal(&r);
     for (long k = 0; k < nbn; k++) R[k] = fabs(R[k] + 0.2 * pof_rng_normal(&r)) + 0.1;
   }
@@ -389,15 +447,18 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
     ref_wrn_run(&rs, P, R, 0, n, x, y, hr, zr, NULL, NULL, NULL);
     assert_int_equal(pof_wrn_features(m, POF_BN_EVAL, 0, n, xf, hf), 0);
     pof_linear_forward(n, F, classes, Pf + nf, Pf + nf + classes * F, hf, zf);
-    snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s eval features", depth, width, base, in_c, in_h, in_w, n, wino ? " wino" : "");
+    snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s eval features", depth, width, base,
+             in_c, in_h, in_w, n, wino ? " wino" : "");
     *fails += check(name, hf, hr, n * F, TOL);
     *fails += check("  eval logits", zf, zr, n * classes, TOL);
     free(zr), free(hr);
   }
   /* training mode: forward, loss, backward */
   const double L = ref_wrn_run(&rs, P, R, 1, n, x, y, h, z, bs, G, gx);
-  assert_int_equal(pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, xf, hf), 0);
-  snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s train features", depth, width, base, in_c, in_h, in_w, n, wino ? " wino" : "");
+  assert_int_equal(
+      pof_wrn_features(m, POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, n, xf, hf), 0);
+  snprintf(name, sizeof(name), "WRN-%d-%d b%d %dx%dx%d n%d%s train features", depth, width, base,
+           in_c, in_h, in_w, n, wino ? " wino" : "");
   *fails += check(name, hf, h, n * F, TOL);
   pof_linear_forward(n, F, classes, Pf + nf, Pf + nf + classes * F, hf, zf);
   *fails += check("  logits", zf, z, n * classes, TOL);
@@ -426,14 +487,16 @@ static void wrn_case(int depth, int width, int base, int in_c, int in_h, int in_
     float *G1 = malloc(sizeof(float) * np);
     memcpy(G1, Gf, sizeof(float) * np);
     for (long i = 0; i < nbn; i++) Rf[i] = (float)R[i];
-    assert_int_equal(pof_train_loss_grad(m, n, xf, y32, n, NULL, NULL, PETSC_TRUE, PETSC_FALSE, &ls, &wrong), 0);
+    assert_int_equal(
+        pof_train_loss_grad(m, n, xf, y32, n, NULL, NULL, PETSC_TRUE, PETSC_FALSE, &ls, &wrong), 0);
     double *G1d = malloc(sizeof(double) * np);
     for (long i = 0; i < np; i++) G1d[i] = G1[i];
     *fails += check("  pof_train_loss_grad gradient", Gf, G1d, np, 1e-6);
     free(G1), free(G1d);
   }
   pof_wrn_destroy(&m);
-  free(P), free(R), free(x), free(h), free(z), free(G), free(gx), free(bs), free(y), free(y32), free(xf), free(hf), free(zf), free(dz), free(dhf), free(dxf);
+  free(P), free(R), free(x), free(h), free(z), free(G), free(gx), free(bs), free(y), free(y32),
+      free(xf), free(hf), free(zf), free(dz), free(dhf), free(dxf);
 }
 
 static void test_wrn_vs_reference(void **state)
@@ -442,8 +505,10 @@ static void test_wrn_vs_reference(void **state)
   int fails = 0;
   for (int w = 0; w < 2; w++) { /* direct, then Winograd for the 3x3 stride-1 convolutions */
     const PetscBool wino = w ? PETSC_TRUE : PETSC_FALSE;
-    wrn_case(10, 1, 4, 3, 8, 8, 3, 4, wino, &fails);     /* the fixture shape: identity + conv shortcuts */
-    wrn_case(16, 2, 2, 1, 5, 7, 4, 3, wino, &fails);     /* odd sizes, stride-1 conv shortcut, two blocks per stage */
+    wrn_case(10, 1, 4, 3, 8, 8, 3, 4, wino,
+             &fails); /* the fixture shape: identity + conv shortcuts */
+    wrn_case(16, 2, 2, 1, 5, 7, 4, 3, wino,
+             &fails); /* odd sizes, stride-1 conv shortcut, two blocks per stage */
     wrn_case(10, 3, 5, 2, 9, 9, 5, 2, wino, &fails);     /* channels 5, 15, 30, 60: padded blocks */
     wrn_case(10, 2, 16, 1, 12, 12, 10, 3, wino, &fails); /* multiples of 16 */
   }
@@ -458,7 +523,8 @@ static void no_ref_case(PofWrnShape s, PetscBool wino)
   PofWrn         m;
   const int      n = 2;
   const PetscInt F = 4 * s.base * s.width;
-  float         *x = calloc((size_t)(n * s.in_c) * 784, sizeof(float)), *h = malloc(sizeof(float) * (size_t)(n * F)), *dh = calloc((size_t)(n * F), sizeof(float));
+  float         *x = calloc((size_t)(n * s.in_c) * 784, sizeof(float)),
+        *h = malloc(sizeof(float) * (size_t)(n * F)), *dh = calloc((size_t)(n * F), sizeof(float));
   assert_int_equal(pof_wrn_create(&s, POF_DT_F32, PETSC_FALSE, &m), 0);
   assert_int_equal(pof_wrn_set_winograd(m, wino), 0);
   assert_int_equal(pof_wrn_init_params(m, 1), 0);
@@ -474,7 +540,8 @@ static void test_no_ref_impl(void **state)
 {
   (void)state;
   /* activations in the block oneDNN's kernels take on this CPU (or under ONEDNN_MAX_CPU_ISA) */
-  const int avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+  const int avx512 =
+      (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
   assert_int_equal(pof_nn_cblk(), avx512 ? 16 : 8);
   for (int w = 0; w < 2; w++) {
     no_ref_case((PofWrnShape){ 16, 4, 16, 1, 28, 28, 10 }, w ? PETSC_TRUE : PETSC_FALSE);
@@ -511,12 +578,9 @@ static int teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_conv_layers),
-    cmocka_unit_test(test_conv_winograd),
-    cmocka_unit_test(test_bn_layers),
-    cmocka_unit_test(test_linear_ce),
-    cmocka_unit_test(test_wrn_vs_reference),
-    cmocka_unit_test(test_no_ref_impl),
+    cmocka_unit_test(test_conv_layers),      cmocka_unit_test(test_conv_winograd),
+    cmocka_unit_test(test_bn_layers),        cmocka_unit_test(test_linear_ce),
+    cmocka_unit_test(test_wrn_vs_reference), cmocka_unit_test(test_no_ref_impl),
     cmocka_unit_test(test_bad_shapes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

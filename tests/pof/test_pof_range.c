@@ -23,7 +23,8 @@
 #define C 3
 
 /* mean CE of θ = θ0 − eta g on features h (brute force, no shared code with the library) */
-static double loss_at(const double *W0, const double *b0, const double *gW, const double *gb, double eta, int n, const float *h, const int32_t *y)
+static double loss_at(const double *W0, const double *b0, const double *gW, const double *gb,
+                      double eta, int n, const float *h, const int32_t *y)
 {
   double tot = 0;
   for (int i = 0; i < n; i++) {
@@ -40,7 +41,8 @@ static double loss_at(const double *W0, const double *b0, const double *gW, cons
 }
 
 /* brute-force gradient of the mean CE at θ0 */
-static void grad_at(const double *W0, const double *b0, int n, const float *h, const int32_t *y, double *gW, double *gb)
+static void grad_at(const double *W0, const double *b0, int n, const float *h, const int32_t *y,
+                    double *gW, double *gb)
 {
   memset(gW, 0, sizeof(double) * C * F);
   memset(gb, 0, sizeof(double) * C);
@@ -74,7 +76,9 @@ static PofPofConfig defaults(void)
 }
 
 /* expected η_max and η* by brute force */
-static void expected(const PofPofConfig *p, const double *W0, const double *b0, int n, const float *h, const int32_t *y, double *eta_max, double *eta_star, int *capped)
+static void expected(const PofPofConfig *p, const double *W0, const double *b0, int n,
+                     const float *h, const int32_t *y, double *eta_max, double *eta_star,
+                     int *capped)
 {
   double gW[C * F], gb[C];
   grad_at(W0, b0, n, h, y, gW, gb);
@@ -94,7 +98,8 @@ static void expected(const PofPofConfig *p, const double *W0, const double *b0, 
   }
 }
 
-static void run_case(const PofPofConfig *p, const double *W0, const double *b0, const float *h, const int32_t *y, double gamma, PofRangeResult *r, float *Wt, float *bt)
+static void run_case(const PofPofConfig *p, const double *W0, const double *b0, const float *h,
+                     const int32_t *y, double gamma, PofRangeResult *r, float *Wt, float *bt)
 {
   PofRangeComm rc = { NULL, NULL, NULL, NULL };
   assert_int_equal(pof_range_search(p, &rc, F, C, W0, b0, N, h, y, N, gamma, Wt, bt, r), 0);
@@ -103,7 +108,8 @@ static void run_case(const PofPofConfig *p, const double *W0, const double *b0, 
 static void test_valley(void **state)
 {
   (void)state;
-  /* random features, a trained-ish classifier slightly off the optimum: the loss along -g dips then rises */
+  /* random features, a trained-ish classifier slightly off the optimum: the loss along -g dips then
+   * rises */
   float        h[N * F];
   int32_t      y[N];
   double       W0[C * F], b0[C], gW[C * F], gb[C];
@@ -112,7 +118,8 @@ static void test_valley(void **state)
   pof_rng_init(&r, 3, POF_RNG_TEST, 1, 0, 0);
   for (int i = 0; i < N; i++) {
     y[i] = i % C;
-    for (int f = 0; f < F; f++) h[i * F + f] = (float)(pof_rng_normal(&r) + (f == y[i] ? 1.5 : 0.0));
+    for (int f = 0; f < F; f++)
+      h[i * F + f] = (float)(pof_rng_normal(&r) + (f == y[i] ? 1.5 : 0.0));
   }
   for (int k = 0; k < C * F; k++) W0[k] = 0.3 * pof_rng_normal(&r);
   for (int c = 0; c < C; c++) b0[c] = 0.1 * pof_rng_normal(&r);
@@ -124,7 +131,8 @@ static void test_valley(void **state)
   PofRangeResult res;
   float          Wt[C * F], bt[C];
   run_case(&p, W0, b0, h, y, 1.25, &res, Wt, bt);
-  printf("  valley: eta_max %g (expected %g), eta* %g (expected %g), capped %d\n", res.eta_max, emax, res.eta_star, estar, (int)res.capped);
+  printf("  valley: eta_max %g (expected %g), eta* %g (expected %g), capped %d\n", res.eta_max,
+         emax, res.eta_star, estar, (int)res.capped);
   assert_true(res.eta_max >= 4.0); /* the bracket took several trials */
   assert_false(capped);
   assert_false(res.capped);
@@ -146,7 +154,10 @@ static void test_valley(void **state)
   assert_true(fabs(res.pert_norm - 1.25 * res.eta_star * sqrt(gn)) < 1e-9);
   assert_true(fabs(res.L0 - loss_at(W0, b0, gW, gb, 0, N, h, y)) < 1e-12);
   /* κ = gᵀ H g / ‖g‖² = second derivative of L(θ0 − t g) at 0 over ‖g‖² */
-  const double t = 1e-4, d2 = (loss_at(W0, b0, gW, gb, t, N, h, y) - 2 * loss_at(W0, b0, gW, gb, 0, N, h, y) + loss_at(W0, b0, gW, gb, -t, N, h, y)) / (t * t);
+  const double t  = 1e-4,
+               d2 = (loss_at(W0, b0, gW, gb, t, N, h, y) - 2 * loss_at(W0, b0, gW, gb, 0, N, h, y) +
+                     loss_at(W0, b0, gW, gb, -t, N, h, y)) /
+                    (t * t);
   printf("  kappa %.8g, finite differences %.8g\n", res.kappa, d2 / gn);
   assert_true(fabs(res.kappa - d2 / gn) < 1e-4 * fabs(d2 / gn));
 }
@@ -159,7 +170,8 @@ static void test_separable_capped_and_rejected(void **state)
   double  W0[C * F], b0[C];
   for (int i = 0; i < N; i++) {
     y[i] = i % C;
-    for (int f = 0; f < F; f++) h[i * F + f] = f == y[i] ? 1.0f : 0.0f; /* one-hot features: separable */
+    for (int f = 0; f < F; f++)
+      h[i * F + f] = f == y[i] ? 1.0f : 0.0f; /* one-hot features: separable */
   }
   memset(W0, 0, sizeof(W0));
   memset(b0, 0, sizeof(b0));

@@ -8,7 +8,10 @@ int ref_conv2d_out_h(const RefConv *c) { return (c->h + 2 * c->pad - c->kh) / c-
 int ref_conv2d_out_w(const RefConv *c) { return (c->w + 2 * c->pad - c->kw) / c->stride + 1; }
 
 /* Index helpers for (a, b, c, d) row-major arrays. */
-static long idx4(int a, int b, int c, int d, int nb, int nc, int nd) { return (((long)a * nb + b) * nc + c) * nd + d; }
+static long idx4(int a, int b, int c, int d, int nb, int nc, int nd)
+{
+  return (((long)a * nb + b) * nc + c) * nd + d;
+}
 
 void ref_conv2d_forward(double *y, const double *x, const double *weight, const RefConv *c)
 {
@@ -25,7 +28,8 @@ void ref_conv2d_forward(double *y, const double *x, const double *weight, const 
               for (int kx = 0; kx < c->kw; kx++) {
                 const int ix = ox * c->stride - c->pad + kx;
                 if (ix < 0 || ix >= c->w) continue;
-                acc += x[idx4(n, ci, iy, ix, c->ci, c->h, c->w)] * weight[idx4(co, ci, ky, kx, c->ci, c->kh, c->kw)];
+                acc += x[idx4(n, ci, iy, ix, c->ci, c->h, c->w)] *
+                       weight[idx4(co, ci, ky, kx, c->ci, c->kh, c->kw)];
               }
             }
           y[idx4(n, co, oy, ox, c->co, oh, ow)] = acc;
@@ -49,13 +53,15 @@ void ref_conv2d_backward_data(double *dx, const double *dy, const double *weight
               for (int kx = 0; kx < c->kw; kx++) {
                 const int ix = ox * c->stride - c->pad + kx;
                 if (ix < 0 || ix >= c->w) continue;
-                dx[idx4(n, ci, iy, ix, c->ci, c->h, c->w)] += g * weight[idx4(co, ci, ky, kx, c->ci, c->kh, c->kw)];
+                dx[idx4(n, ci, iy, ix, c->ci, c->h, c->w)] +=
+                    g * weight[idx4(co, ci, ky, kx, c->ci, c->kh, c->kw)];
               }
             }
         }
 }
 
-void ref_conv2d_backward_weights(double *dweight, const double *dy, const double *x, const RefConv *c)
+void ref_conv2d_backward_weights(double *dweight, const double *dy, const double *x,
+                                 const RefConv *c)
 {
   const int oh = ref_conv2d_out_h(c), ow = ref_conv2d_out_w(c);
   for (int co = 0; co < c->co; co++)
@@ -70,7 +76,8 @@ void ref_conv2d_backward_weights(double *dweight, const double *dy, const double
               for (int ox = 0; ox < ow; ox++) {
                 const int ix = ox * c->stride - c->pad + kx;
                 if (ix < 0 || ix >= c->w) continue;
-                acc += dy[idx4(n, co, oy, ox, c->co, oh, ow)] * x[idx4(n, ci, iy, ix, c->ci, c->h, c->w)];
+                acc += dy[idx4(n, co, oy, ox, c->co, oh, ow)] *
+                       x[idx4(n, ci, iy, ix, c->ci, c->h, c->w)];
               }
             }
           dweight[idx4(co, ci, ky, kx, c->ci, c->kh, c->kw)] = acc;
@@ -80,7 +87,8 @@ void ref_conv2d_backward_weights(double *dweight, const double *dy, const double
 /* Offset of element (n, ch, p) of an (N, C, hw) array. */
 static long at3(int n, int ch, int p, int c, int hw) { return ((long)n * c + ch) * hw + p; }
 
-void ref_bn_train_forward(double *y, double *mean, double *var, const double *x, const double *gamma, const double *beta, double eps, int n, int c, int hw)
+void ref_bn_train_forward(double *y, double *mean, double *var, const double *x,
+                          const double *gamma, const double *beta, double eps, int n, int c, int hw)
 {
   const double m = (double)n * hw;
   for (int ch = 0; ch < c; ch++) {
@@ -106,7 +114,9 @@ void ref_bn_train_forward(double *y, double *mean, double *var, const double *x,
   }
 }
 
-void ref_bn_train_backward(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x, const double *mean, const double *var, const double *gamma, double eps, int n, int c, int hw)
+void ref_bn_train_backward(double *dx, double *dgamma, double *dbeta, const double *dy,
+                           const double *x, const double *mean, const double *var,
+                           const double *gamma, double eps, int n, int c, int hw)
 {
   const double m = (double)n * hw;
   for (int ch = 0; ch < c; ch++) {
@@ -130,7 +140,8 @@ void ref_bn_train_backward(double *dx, double *dgamma, double *dbeta, const doub
   }
 }
 
-void ref_bn_infer_forward(double *y, const double *x, const double *rmean, const double *rvar, const double *gamma, const double *beta, double eps, int n, int c, int hw)
+void ref_bn_infer_forward(double *y, const double *x, const double *rmean, const double *rvar,
+                          const double *gamma, const double *beta, double eps, int n, int c, int hw)
 {
   for (int ch = 0; ch < c; ch++) {
     const double rstd = 1.0 / sqrt(rvar[ch] + eps);
@@ -142,7 +153,9 @@ void ref_bn_infer_forward(double *y, const double *x, const double *rmean, const
   }
 }
 
-void ref_bn_infer_backward(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x, const double *rmean, const double *rvar, const double *gamma, double eps, int n, int c, int hw)
+void ref_bn_infer_backward(double *dx, double *dgamma, double *dbeta, const double *dy,
+                           const double *x, const double *rmean, const double *rvar,
+                           const double *gamma, double eps, int n, int c, int hw)
 {
   for (int ch = 0; ch < c; ch++) {
     const double rstd = 1.0 / sqrt(rvar[ch] + eps);
@@ -159,7 +172,8 @@ void ref_bn_infer_backward(double *dx, double *dgamma, double *dbeta, const doub
   }
 }
 
-void ref_bn_update_running(double *rmean, double *rvar, const double *mean, const double *var, double momentum, long count, int c)
+void ref_bn_update_running(double *rmean, double *rvar, const double *mean, const double *var,
+                           double momentum, long count, int c)
 {
   const double corr = count > 1 ? (double)count / (double)(count - 1) : 1.0;
   for (int ch = 0; ch < c; ch++) {
@@ -208,7 +222,8 @@ void ref_gap_backward(double *dx, const double *dy, int n, int c, int hw)
       for (int p = 0; p < hw; p++) dx[at3(i, ch, p, c, hw)] = dy[(long)i * c + ch] / hw;
 }
 
-void ref_linear_forward(double *y, const double *x, const double *weight, const double *bias, int n, int f, int k)
+void ref_linear_forward(double *y, const double *x, const double *weight, const double *bias, int n,
+                        int f, int k)
 {
   for (int i = 0; i < n; i++)
     for (int o = 0; o < k; o++) {
@@ -218,7 +233,8 @@ void ref_linear_forward(double *y, const double *x, const double *weight, const 
     }
 }
 
-void ref_linear_backward(double *dx, double *dweight, double *dbias, const double *dy, const double *x, const double *weight, int n, int f, int k)
+void ref_linear_backward(double *dx, double *dweight, double *dbias, const double *dy,
+                         const double *x, const double *weight, int n, int f, int k)
 {
   if (dx)
     for (int i = 0; i < n; i++)
@@ -254,7 +270,8 @@ double ref_softmax_ce(double *dlogits, const double *logits, const int *labels, 
     const double lse = zm + log(s);
     loss += lse - z[labels[i]];
     if (dlogits)
-      for (int o = 0; o < k; o++) dlogits[(long)i * k + o] = (exp(z[o] - lse) - (o == labels[i] ? 1.0 : 0.0)) / n;
+      for (int o = 0; o < k; o++)
+        dlogits[(long)i * k + o] = (exp(z[o] - lse) - (o == labels[i] ? 1.0 : 0.0)) / n;
   }
   return loss / n;
 }

@@ -1,4 +1,5 @@
-/* The whole WRN of the layout documented in include/pof/nn.h in double precision, composed from the ref_nn.h layers. */
+/* The whole WRN of the layout documented in include/pof/nn.h in double precision, composed from the
+ * ref_nn.h layers. */
 #include "ref/ref_wrn.h"
 #include "ref/ref_nn.h"
 
@@ -12,8 +13,8 @@
 
 /* One pre-activation block: out = conv2(ReLU(BN2(conv1(ReLU(BN1(x)))))) + shortcut(x). */
 typedef struct {
-  int  in, out, stride;                          /* channels in and out; stride of conv2 and of the shortcut conv */
-  int  h, w, oh, ow;                             /* input and output spatial size */
+  int  in, out, stride; /* channels in and out; stride of conv2 and of the shortcut conv */
+  int  h, w, oh, ow;    /* input and output spatial size */
   long bn1w, bn1b, conv1, bn2w, bn2b, conv2, sc; /* arena offsets; sc = -1: identity shortcut */
   long st1, st2;                                 /* offsets of bn1 and bn2 in the BN-state array */
 } Block;
@@ -37,7 +38,8 @@ typedef struct {
 
 int ref_wrn_shape_valid(const RefWrnShape *s)
 {
-  return s && s->depth >= 10 && (s->depth - 4) % 6 == 0 && s->width >= 1 && s->base >= 1 && s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1 && s->classes >= 1;
+  return s && s->depth >= 10 && (s->depth - 4) % 6 == 0 && s->width >= 1 && s->base >= 1 &&
+         s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1 && s->classes >= 1;
 }
 
 static void layout_free(Layout *L)
@@ -61,7 +63,8 @@ static long add_tensor(Layout *L, const char *name, int ndim, long d0, long d1, 
   return t->offset;
 }
 
-/* Spatial output of a 3x3/pad 1 or 1x1/pad 0 conv with the given stride: floor((in - 1) / stride) + 1. */
+/* Spatial output of a 3x3/pad 1 or 1x1/pad 0 conv with the given stride: floor((in - 1) / stride)
+ * + 1. */
 static int out_size(int in, int stride) { return (in - 1) / stride + 1; }
 
 /* Build the layout of s; returns 0, or -1 for an invalid shape or when memory runs out. */
@@ -97,7 +100,9 @@ static int layout_build(const RefWrnShape *s, Layout *L)
       b->bn2w  = add_tensor(L, NAME("bn2.weight"), 1, b->out, 1, 1, 1);
       b->bn2b  = add_tensor(L, NAME("bn2.bias"), 1, b->out, 1, 1, 1);
       b->conv2 = add_tensor(L, NAME("conv2.weight"), 4, b->out, b->out, 3, 3);
-      b->sc    = (b->stride != 1 || b->in != b->out) ? add_tensor(L, NAME("shortcut.0.weight"), 4, b->out, b->in, 1, 1) : -1;
+      b->sc    = (b->stride != 1 || b->in != b->out)
+                     ? add_tensor(L, NAME("shortcut.0.weight"), 4, b->out, b->in, 1, 1)
+                     : -1;
 #undef NAME
       b->st1 = L->nstate, L->nstate += 2L * b->in;
       b->st2 = L->nstate, L->nstate += 2L * b->out;
@@ -123,7 +128,8 @@ int ref_wrn_num_tensors(const RefWrnShape *s)
   return r;
 }
 
-void ref_wrn_tensor(const RefWrnShape *s, int i, char name[64], long *offset, long *numel, int *ndim, long dims[4])
+void ref_wrn_tensor(const RefWrnShape *s, int i, char name[64], long *offset, long *numel,
+                    int *ndim, long dims[4])
 {
   Layout L;
   name[0] = 0, *offset = 0, *numel = 0, *ndim = 0;
@@ -165,7 +171,10 @@ long ref_wrn_num_bn_state(const RefWrnShape *s)
   return r;
 }
 
-int ref_wrn_feature_dim(const RefWrnShape *s) { return ref_wrn_shape_valid(s) ? 4 * s->base * s->width : 0; }
+int ref_wrn_feature_dim(const RefWrnShape *s)
+{
+  return ref_wrn_shape_valid(s) ? 4 * s->base * s->width : 0;
+}
 
 /* ------------------------------------------------------------------ init */
 
@@ -279,23 +288,35 @@ typedef struct {
   double       *logits;      /* (n, classes) */
 } Pass;
 
-static RefConv conv3x3(int n, int ci, int h, int w, int co, int stride) { return (RefConv){ n, ci, h, w, co, 3, 3, stride, 1 }; }
-static RefConv conv1x1(int n, int ci, int h, int w, int co, int stride) { return (RefConv){ n, ci, h, w, co, 1, 1, stride, 0 }; }
+static RefConv conv3x3(int n, int ci, int h, int w, int co, int stride)
+{
+  return (RefConv){ n, ci, h, w, co, 3, 3, stride, 1 };
+}
+static RefConv conv1x1(int n, int ci, int h, int w, int co, int stride)
+{
+  return (RefConv){ n, ci, h, w, co, 1, 1, stride, 0 };
+}
 
 /* BN forward of one layer; the batch statistics of x always go to P->stats + st. */
-static void bn_forward(Pass *P, double *y, const double *x, long pw, long pb, long st, int c, int hw)
+static void bn_forward(Pass *P, double *y, const double *x, long pw, long pb, long st, int c,
+                       int hw)
 {
   double *mean = P->stats + st, *var = P->stats + st + c;
   ref_bn_train_forward(y, mean, var, x, P->p + pw, P->p + pb, REF_BN_EPS, P->n, c, hw);
-  if (!P->train) ref_bn_infer_forward(y, x, P->norm + st, P->norm + st + c, P->p + pw, P->p + pb, REF_BN_EPS, P->n, c, hw);
+  if (!P->train)
+    ref_bn_infer_forward(y, x, P->norm + st, P->norm + st + c, P->p + pw, P->p + pb, REF_BN_EPS,
+                         P->n, c, hw);
 }
 
-static void bn_backward(const Pass *P, double *dx, double *dgamma, double *dbeta, const double *dy, const double *x, long pw, long st, int c, int hw)
+static void bn_backward(const Pass *P, double *dx, double *dgamma, double *dbeta, const double *dy,
+                        const double *x, long pw, long st, int c, int hw)
 {
   if (P->train)
-    ref_bn_train_backward(dx, dgamma, dbeta, dy, x, P->norm + st, P->norm + st + c, P->p + pw, REF_BN_EPS, P->n, c, hw);
+    ref_bn_train_backward(dx, dgamma, dbeta, dy, x, P->norm + st, P->norm + st + c, P->p + pw,
+                          REF_BN_EPS, P->n, c, hw);
   else
-    ref_bn_infer_backward(dx, dgamma, dbeta, dy, x, P->norm + st, P->norm + st + c, P->p + pw, REF_BN_EPS, P->n, c, hw);
+    ref_bn_infer_backward(dx, dgamma, dbeta, dy, x, P->norm + st, P->norm + st + c, P->p + pw,
+                          REF_BN_EPS, P->n, c, hw);
 }
 
 /* Allocate the activations and run the forward up to the logits. Returns 0 or -1 (no memory). */
@@ -386,7 +407,8 @@ static int wrn_backward_features(const Pass *P, Ws *ws, const double *dh, double
     ref_conv2d_backward_data(dmid, dout, P->p + B->conv2, &cv);
     ref_conv2d_backward_weights(g + B->conv2, dout, A->a2, &cv);
     ref_relu_backward(dmid, dmid, A->t2, nmid);
-    bn_backward(P, dmid2, g + B->bn2w, g + B->bn2b, dmid, A->c1, B->bn2w, B->st2, B->out, B->h * B->w);
+    bn_backward(P, dmid2, g + B->bn2w, g + B->bn2b, dmid, A->c1, B->bn2w, B->st2, B->out,
+                B->h * B->w);
     cv = conv3x3(n, B->in, B->h, B->w, B->out, 1);
     ref_conv2d_backward_data(din, dmid2, P->p + B->conv1, &cv);
     ref_conv2d_backward_weights(g + B->conv1, dmid2, A->a1, &cv);
@@ -407,13 +429,23 @@ static void fill_nan(double *v, long len)
     for (long i = 0; i < len; i++) v[i] = NAN;
 }
 
-double ref_wrn_run(const RefWrnShape *s, const double *params, double *running, int train, int n, const double *x, const int *y, double *h, double *logits, double *batch_stats, double *grad_params, double *grad_x)
+double ref_wrn_run(const RefWrnShape *s, const double *params, double *running, int train, int n,
+                   const double *x, const int *y, double *h, double *logits, double *batch_stats,
+                   double *grad_params, double *grad_x)
 {
   Layout L;
   Ws     ws   = { 0 };
   double loss = NAN;
   if (n < 1 || (!train && !running) || layout_build(s, &L)) return NAN;
-  Pass P  = { .L = &L, .p = params, .n = n, .train = train, .in_c = s->in_c, .in_h = s->in_h, .in_w = s->in_w, .classes = s->classes, .x0 = x };
+  Pass P  = { .L       = &L,
+              .p       = params,
+              .n       = n,
+              .train   = train,
+              .in_c    = s->in_c,
+              .in_h    = s->in_h,
+              .in_w    = s->in_w,
+              .classes = s->classes,
+              .x0      = x };
   P.stats = ws_take(&ws, L.nstate);
   if (ws.failed) goto done;
   P.norm = train ? P.stats : running;
@@ -424,7 +456,8 @@ double ref_wrn_run(const RefWrnShape *s, const double *params, double *running, 
     if (ws.failed) goto done;
     loss = ref_softmax_ce(dlogits, P.logits, y, n, s->classes);
     if (grad_params || grad_x) {
-      ref_linear_backward(dh, g + L.linw, g + L.linb, dlogits, P.h, params + L.linw, n, L.feat, s->classes);
+      ref_linear_backward(dh, g + L.linw, g + L.linb, dlogits, P.h, params + L.linw, n, L.feat,
+                          s->classes);
       if (wrn_backward_features(&P, &ws, dh, g, grad_x)) {
         loss = NAN;
         goto done;
@@ -439,10 +472,13 @@ double ref_wrn_run(const RefWrnShape *s, const double *params, double *running, 
     for (int i = 0; i < L.nblocks; i++) {
       const Block *B = &L.blocks[i];
       const long   m = (long)n * B->h * B->w;
-      ref_bn_update_running(running + B->st1, running + B->st1 + B->in, P.stats + B->st1, P.stats + B->st1 + B->in, REF_BN_MOMENTUM, m, B->in);
-      ref_bn_update_running(running + B->st2, running + B->st2 + B->out, P.stats + B->st2, P.stats + B->st2 + B->out, REF_BN_MOMENTUM, m, B->out);
+      ref_bn_update_running(running + B->st1, running + B->st1 + B->in, P.stats + B->st1,
+                            P.stats + B->st1 + B->in, REF_BN_MOMENTUM, m, B->in);
+      ref_bn_update_running(running + B->st2, running + B->st2 + B->out, P.stats + B->st2,
+                            P.stats + B->st2 + B->out, REF_BN_MOMENTUM, m, B->out);
     }
-    ref_bn_update_running(running + L.stf, running + L.stf + L.feat, P.stats + L.stf, P.stats + L.stf + L.feat, REF_BN_MOMENTUM, (long)n * L.hf * L.wf, L.feat);
+    ref_bn_update_running(running + L.stf, running + L.stf + L.feat, P.stats + L.stf,
+                          P.stats + L.stf + L.feat, REF_BN_MOMENTUM, (long)n * L.hf * L.wf, L.feat);
   }
 done:
   ws_free(&ws);
@@ -450,7 +486,9 @@ done:
   return loss;
 }
 
-void ref_wrn_backward_from_features(const RefWrnShape *s, const double *params, int n, const double *x, const double *dh, double *grad_params, double *grad_x)
+void ref_wrn_backward_from_features(const RefWrnShape *s, const double *params, int n,
+                                    const double *x, const double *dh, double *grad_params,
+                                    double *grad_x)
 {
   Layout L;
   Ws     ws = { 0 };
@@ -459,7 +497,15 @@ void ref_wrn_backward_from_features(const RefWrnShape *s, const double *params, 
     if (ref_wrn_shape_valid(s) && n >= 1) fill_nan(grad_x, (long)n * s->in_c * s->in_h * s->in_w);
     return;
   }
-  Pass P    = { .L = &L, .p = params, .n = n, .train = 1, .in_c = s->in_c, .in_h = s->in_h, .in_w = s->in_w, .classes = s->classes, .x0 = x };
+  Pass P    = { .L       = &L,
+                .p       = params,
+                .n       = n,
+                .train   = 1,
+                .in_c    = s->in_c,
+                .in_h    = s->in_h,
+                .in_w    = s->in_w,
+                .classes = s->classes,
+                .x0      = x };
   P.stats   = ws_take(&ws, L.nstate);
   P.norm    = P.stats;
   double *g = ws_take(&ws, L.nparams); /* zero-initialized: the classifier part stays zero */

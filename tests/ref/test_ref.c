@@ -68,7 +68,8 @@ static double worst_seen = 0; /* over the whole run, printed at the end */
 
 /* Central differences of f with respect to v[i], compared with the analytic an[i], for every i
    when len <= nsample, else for nsample evenly spaced i. Returns the worst relative error. */
-static double fd_check(const char *what, double *v, long len, const double *an, LossFn f, void *ctx, long nsample)
+static double fd_check(const char *what, double *v, long len, const double *an, LossFn f, void *ctx,
+                       long nsample)
 {
   const long cnt   = len <= nsample ? len : nsample;
   double     worst = 0, wfd = 0, wan = 0, scale = 0;
@@ -77,7 +78,7 @@ static double fd_check(const char *what, double *v, long len, const double *an, 
   long      *at = malloc(sizeof(long) * (size_t)cnt);
   assert_true(fd && at);
   for (long k = 0; k < cnt; k++) {
-    const long   i  = len <= nsample ? k : (long)(((double)k + 0.5) * (double)len / (double)nsample);
+    const long   i = len <= nsample ? k : (long)(((double)k + 0.5) * (double)len / (double)nsample);
     const double v0 = v[i];
     v[i]            = v0 + FD_STEP;
     const double fp = f(ctx);
@@ -89,13 +90,15 @@ static double fd_check(const char *what, double *v, long len, const double *an, 
   }
   for (long k = 0; k < cnt; k++) {
     const long   i = at[k];
-    const double r = fabs(fd[k] - an[i]) / fmax(fmax(1e-8, 1e-2 * scale), fabs(fd[k]) + fabs(an[i]));
+    const double r =
+        fabs(fd[k] - an[i]) / fmax(fmax(1e-8, 1e-2 * scale), fabs(fd[k]) + fabs(an[i]));
     if (r >= worst) worst = r, wi = i, wfd = fd[k], wan = an[i];
   }
   free(fd), free(at);
   if (worst > worst_seen) worst_seen = worst;
   if (!(worst < FD_TOL))
-    printf("FAIL %-32s worst rel %.3e at [%ld]: fd %.12e analytic %.12e (%ld checked)\n", what, worst, wi, wfd, wan, cnt);
+    printf("FAIL %-32s worst rel %.3e at [%ld]: fd %.12e analytic %.12e (%ld checked)\n", what,
+           worst, wi, wfd, wan, cnt);
   else
     printf("  %-32s worst rel %.2e (%ld checked)\n", what, worst, cnt);
   return worst;
@@ -208,8 +211,10 @@ static void test_bn_known(void **state)
   /* running update: momentum 0.1, unbiased variance over M = 4 values */
   double rmean[2] = { 1, -2 }, rvar[2] = { 4, 0.25 };
   ref_bn_update_running(rmean, rvar, mean, var, 0.1, 4, 2);
-  assert_true(fabs(rmean[0] - (0.9 * 1 + 0.1 * 2.5)) < 1e-15 && fabs(rmean[1] - (0.9 * -2 + 0.1 * 2.0)) < 1e-15);
-  assert_true(fabs(rvar[0] - (0.9 * 4 + 0.1 * 1.25 * 4 / 3)) < 1e-15 && fabs(rvar[1] - (0.9 * 0.25 + 0.1 * 9.0 * 4 / 3)) < 1e-15);
+  assert_true(fabs(rmean[0] - (0.9 * 1 + 0.1 * 2.5)) < 1e-15 &&
+              fabs(rmean[1] - (0.9 * -2 + 0.1 * 2.0)) < 1e-15);
+  assert_true(fabs(rvar[0] - (0.9 * 4 + 0.1 * 1.25 * 4 / 3)) < 1e-15 &&
+              fabs(rvar[1] - (0.9 * 0.25 + 0.1 * 9.0 * 4 / 3)) < 1e-15);
 }
 
 typedef struct {
@@ -222,9 +227,11 @@ static double bn_loss(void *p)
   BnCtx     *k   = p;
   const long len = (long)k->n * k->c * k->hw;
   if (k->train)
-    ref_bn_train_forward(k->y, k->mean, k->var, k->x, k->gamma, k->beta, REF_BN_EPS, k->n, k->c, k->hw);
+    ref_bn_train_forward(k->y, k->mean, k->var, k->x, k->gamma, k->beta, REF_BN_EPS, k->n, k->c,
+                         k->hw);
   else
-    ref_bn_infer_forward(k->y, k->x, k->rm, k->rv, k->gamma, k->beta, REF_BN_EPS, k->n, k->c, k->hw);
+    ref_bn_infer_forward(k->y, k->x, k->rm, k->rv, k->gamma, k->beta, REF_BN_EPS, k->n, k->c,
+                         k->hw);
   double s = 0;
   for (long i = 0; i < len; i++) s += k->r[i] * k->y[i];
   return s;
@@ -235,9 +242,11 @@ static void check_bn(int n, int c, int hw, int train)
   BnCtx      k   = { .n = n, .c = c, .hw = hw, .train = train };
   const long len = (long)n * c * hw;
   char       what[64];
-  k.x = rand_vec(len), k.gamma = rand_vec(c), k.beta = rand_vec(c), k.r = rand_vec(len), k.y = zero_vec(len);
+  k.x = rand_vec(len), k.gamma = rand_vec(c), k.beta = rand_vec(c), k.r = rand_vec(len),
+  k.y    = zero_vec(len);
   k.mean = zero_vec(c), k.var = zero_vec(c), k.rm = rand_vec(c), k.rv = rand_vec(c);
-  for (int i = 0; i < c; i++) k.rv[i] = 0.5 + k.rv[i] * k.rv[i], k.x[i] += 0.3 * i; /* positive variance, unequal means */
+  for (int i = 0; i < c; i++)
+    k.rv[i] = 0.5 + k.rv[i] * k.rv[i], k.x[i] += 0.3 * i; /* positive variance, unequal means */
   double *dx = zero_vec(len), *dg = zero_vec(c), *db = zero_vec(c);
   bn_loss(&k);
   if (train) {
@@ -260,7 +269,8 @@ static void check_bn(int n, int c, int hw, int train)
   assert_true(fd_check(what, k.gamma, c, dg, bn_loss, &k, 1000) < FD_TOL);
   snprintf(what, sizeof(what), "bn %s n%d c%d hw%d dbeta", train ? "train" : "infer", n, c, hw);
   assert_true(fd_check(what, k.beta, c, db, bn_loss, &k, 1000) < FD_TOL);
-  free(k.x), free(k.gamma), free(k.beta), free(k.r), free(k.y), free(k.mean), free(k.var), free(k.rm), free(k.rv);
+  free(k.x), free(k.gamma), free(k.beta), free(k.r), free(k.y), free(k.mean), free(k.var),
+      free(k.rm), free(k.rv);
   free(dx), free(dg), free(db);
 }
 
@@ -291,7 +301,9 @@ static double small_loss(void *p)
   case 0: len = (long)k->n * k->c * k->hw, ref_relu_forward(k->y, k->x, len); break;
   case 1: len = (long)k->n * k->c * k->hw, ref_add_forward(k->y, k->a, k->b, len); break;
   case 2: len = (long)k->n * k->c, ref_gap_forward(k->y, k->x, k->n, k->c, k->hw); break;
-  case 3: len = (long)k->n * k->k, ref_linear_forward(k->y, k->x, k->w, k->bias, k->n, k->f, k->k); break;
+  case 3:
+    len = (long)k->n * k->k, ref_linear_forward(k->y, k->x, k->w, k->bias, k->n, k->f, k->k);
+    break;
   default: return ref_softmax_ce(NULL, k->x, k->labels, k->n, k->k);
   }
   double s = 0;
@@ -304,7 +316,8 @@ static void test_small_layers_grad(void **state)
   (void)state;
   SmallCtx   k   = { .n = 3, .c = 4, .hw = 35, .f = 7, .k = 5 };
   const long len = (long)k.n * k.c * k.hw;
-  k.x = rand_vec(len), k.a = rand_vec(len), k.b = rand_vec(len), k.r = rand_vec(len), k.y = zero_vec(len);
+  k.x = rand_vec(len), k.a = rand_vec(len), k.b = rand_vec(len), k.r = rand_vec(len),
+  k.y = zero_vec(len);
   k.w = rand_vec((long)k.k * k.f), k.bias = rand_vec(k.k);
   double *g1 = zero_vec(len), *g2 = zero_vec(len), *g3 = zero_vec(len);
   for (long i = 0; i < len; i++)
@@ -346,7 +359,8 @@ static void test_small_layers_grad(void **state)
   for (int i = 0; i < k.n; i++) k.labels[i] = (2 * i + 1) % k.k;
   for (long i = 0; i < (long)k.n * k.k; i++) k.x[i] *= 3;
   ref_softmax_ce(g1, k.x, k.labels, k.n, k.k);
-  assert_true(fd_check("softmax ce dlogits", k.x, (long)k.n * k.k, g1, small_loss, &k, 1000) < FD_TOL);
+  assert_true(fd_check("softmax ce dlogits", k.x, (long)k.n * k.k, g1, small_loss, &k, 1000) <
+              FD_TOL);
   free(k.x), free(k.a), free(k.b), free(k.r), free(k.y), free(k.w), free(k.bias), free(k.labels);
   free(g1), free(g2), free(g3);
 }
@@ -363,7 +377,8 @@ static void test_ce_known(void **state)
      1) loss log(1 + e^-2000) = 0 */
   const double l = ref_softmax_ce(d, big, lab2, 2, 2);
   assert_true(isfinite(l) && fabs(l - 500) < 1e-12);
-  assert_true(fabs(d[0] - 0.5) < 1e-15 && fabs(d[1] + 0.5) < 1e-15 && fabs(d[2]) < 1e-300 && fabs(d[3]) < 1e-15);
+  assert_true(fabs(d[0] - 0.5) < 1e-15 && fabs(d[1] + 0.5) < 1e-15 && fabs(d[2]) < 1e-300 &&
+              fabs(d[3]) < 1e-15);
 }
 
 /* ------------------------------------------------------------------ WRN layout and init */
@@ -371,38 +386,40 @@ static void test_ce_known(void **state)
 static void test_wrn_layout(void **state)
 {
   (void)state;
-  const RefWrnShape s           = { 10, 1, 4, 2, 6, 6, 3 };
-  const char       *names[]     = { "conv1.weight",
-                                    "layer1.0.bn1.weight", "layer1.0.bn1.bias", "layer1.0.conv1.weight", "layer1.0.bn2.weight", "layer1.0.bn2.bias", "layer1.0.conv2.weight",
-                                    "layer2.0.bn1.weight", "layer2.0.bn1.bias", "layer2.0.conv1.weight", "layer2.0.bn2.weight", "layer2.0.bn2.bias", "layer2.0.conv2.weight", "layer2.0.shortcut.0.weight",
-                                    "layer3.0.bn1.weight", "layer3.0.bn1.bias", "layer3.0.conv1.weight", "layer3.0.bn2.weight", "layer3.0.bn2.bias", "layer3.0.conv2.weight", "layer3.0.shortcut.0.weight",
-                                    "bn1.weight", "bn1.bias", "linear.weight", "linear.bias" };
-  const long        shapes[][4] = { { 4, 2, 3, 3 },
-                                    { 4, 1, 1, 1 },
-                                    { 4, 1, 1, 1 },
-                                    { 4, 4, 3, 3 },
-                                    { 4, 1, 1, 1 },
-                                    { 4, 1, 1, 1 },
-                                    { 4, 4, 3, 3 },
-                                    { 4, 1, 1, 1 },
-                                    { 4, 1, 1, 1 },
-                                    { 8, 4, 3, 3 },
-                                    { 8, 1, 1, 1 },
-                                    { 8, 1, 1, 1 },
-                                    { 8, 8, 3, 3 },
-                                    { 8, 4, 1, 1 },
-                                    { 8, 1, 1, 1 },
-                                    { 8, 1, 1, 1 },
-                                    { 16, 8, 3, 3 },
-                                    { 16, 1, 1, 1 },
-                                    { 16, 1, 1, 1 },
-                                    { 16, 16, 3, 3 },
-                                    { 16, 8, 1, 1 },
-                                    { 16, 1, 1, 1 },
-                                    { 16, 1, 1, 1 },
-                                    { 3, 16, 1, 1 },
-                                    { 3, 1, 1, 1 } };
-  const int         nt          = (int)(sizeof(names) / sizeof(names[0]));
+  const RefWrnShape s       = { 10, 1, 4, 2, 6, 6, 3 };
+  const char       *names[] = { "conv1.weight",
+                                "layer1.0.bn1.weight",
+                                "layer1.0.bn1.bias",
+                                "layer1.0.conv1.weight",
+                                "layer1.0.bn2.weight",
+                                "layer1.0.bn2.bias",
+                                "layer1.0.conv2.weight",
+                                "layer2.0.bn1.weight",
+                                "layer2.0.bn1.bias",
+                                "layer2.0.conv1.weight",
+                                "layer2.0.bn2.weight",
+                                "layer2.0.bn2.bias",
+                                "layer2.0.conv2.weight",
+                                "layer2.0.shortcut.0.weight",
+                                "layer3.0.bn1.weight",
+                                "layer3.0.bn1.bias",
+                                "layer3.0.conv1.weight",
+                                "layer3.0.bn2.weight",
+                                "layer3.0.bn2.bias",
+                                "layer3.0.conv2.weight",
+                                "layer3.0.shortcut.0.weight",
+                                "bn1.weight",
+                                "bn1.bias",
+                                "linear.weight",
+                                "linear.bias" };
+  const long shapes[][4]    = { { 4, 2, 3, 3 },  { 4, 1, 1, 1 },  { 4, 1, 1, 1 },  { 4, 4, 3, 3 },
+                                { 4, 1, 1, 1 },  { 4, 1, 1, 1 },  { 4, 4, 3, 3 },  { 4, 1, 1, 1 },
+                                { 4, 1, 1, 1 },  { 8, 4, 3, 3 },  { 8, 1, 1, 1 },  { 8, 1, 1, 1 },
+                                { 8, 8, 3, 3 },  { 8, 4, 1, 1 },  { 8, 1, 1, 1 },  { 8, 1, 1, 1 },
+                                { 16, 8, 3, 3 }, { 16, 1, 1, 1 }, { 16, 1, 1, 1 }, { 16, 16, 3, 3 },
+                                { 16, 8, 1, 1 }, { 16, 1, 1, 1 }, { 16, 1, 1, 1 }, { 3, 16, 1, 1 },
+                                { 3, 1, 1, 1 } };
+  const int  nt             = (int)(sizeof(names) / sizeof(names[0]));
   assert_int_equal(ref_wrn_num_tensors(&s), nt);
   long expect_off = 0;
   for (int i = 0; i < nt; i++) {
@@ -413,8 +430,9 @@ static void test_wrn_layout(void **state)
     assert_string_equal(name, names[i]);
     assert_int_equal(off, expect_off);
     assert_int_equal(numel, shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3]);
-    assert_int_equal(ndim, strstr(name, "conv") || strstr(name, "shortcut") ? 4 : strcmp(name, "linear.weight") == 0 ? 2
-                                                                                                                     : 1);
+    assert_int_equal(ndim, strstr(name, "conv") || strstr(name, "shortcut") ? 4
+                           : strcmp(name, "linear.weight") == 0             ? 2
+                                                                            : 1);
     for (int d = 0; d < 4; d++) assert_int_equal(dims[d], shapes[i][d]);
     if (strcmp(name, "linear.weight") == 0) assert_int_equal(off, ref_wrn_num_feature_params(&s));
     expect_off += numel;
@@ -451,7 +469,9 @@ static void test_wrn_layout(void **state)
   assert_int_equal(ref_wrn_feature_dim(&s28), 640);
 
   /* invalid shapes */
-  const RefWrnShape bad[3] = { { 12, 1, 4, 2, 6, 6, 3 }, { 4, 1, 4, 2, 6, 6, 3 }, { 10, 0, 4, 2, 6, 6, 3 } };
+  const RefWrnShape bad[3] = { { 12, 1, 4, 2, 6, 6, 3 },
+                               { 4, 1, 4, 2, 6, 6, 3 },
+                               { 10, 0, 4, 2, 6, 6, 3 } };
   for (int i = 0; i < 3; i++) {
     assert_false(ref_wrn_shape_valid(&bad[i]));
     assert_int_equal(ref_wrn_num_tensors(&bad[i]), 0);
@@ -484,11 +504,14 @@ static void test_wrn_init(void **state)
     } else {
       const double want = ndim == 2 ? 0.1 : sqrt(2.0 / (double)(dims[0] * dims[2] * dims[3]));
       /* sample sd within 6 standard errors (se of sd ~ sd / sqrt(2 numel)) */
-      if (fabs(sd / want - 1) > 6 / sqrt(2.0 * (double)numel) || fabs(mean) > 6 * want / sqrt((double)numel))
-        fail_msg("%s: sample mean %g sd %g, want 0 and %g (numel %ld)", name, mean, sd, want, numel);
+      if (fabs(sd / want - 1) > 6 / sqrt(2.0 * (double)numel) ||
+          fabs(mean) > 6 * want / sqrt((double)numel))
+        fail_msg("%s: sample mean %g sd %g, want 0 and %g (numel %ld)", name, mean, sd, want,
+                 numel);
     }
   }
-  /* running: per BN mean[C] = 0 then var[C] = 1 (the per-BN packing is checked in test_wrn_running_and_eval) */
+  /* running: per BN mean[C] = 0 then var[C] = 1 (the per-BN packing is checked in
+   * test_wrn_running_and_eval) */
   long zs = 0, os = 0;
   for (long k = 0; k < ns; k++) zs += run[k] == 0, os += run[k] == 1;
   assert_true(zs == os && 2 * zs == ns && run[0] == 0 && run[ns - 1] == 1);
@@ -536,9 +559,13 @@ static void wrn_setup(WrnCtx *k, RefWrnShape s, int n, unsigned long seed)
   k->r = rand_vec((long)n * ref_wrn_feature_dim(&s));
 }
 
-static void wrn_teardown(WrnCtx *k) { free(k->p), free(k->x), free(k->y), free(k->r), free(k->run); }
+static void wrn_teardown(WrnCtx *k)
+{
+  free(k->p), free(k->x), free(k->y), free(k->r), free(k->run);
+}
 
-/* FD check of every parameter tensor (all entries up to 64, else 16 evenly spaced) and of the input. */
+/* FD check of every parameter tensor (all entries up to 64, else 16 evenly spaced) and of the
+ * input. */
 static double wrn_fd_all(WrnCtx *k, const char *label, const double *g, const double *gx)
 {
   double worst = 0;
@@ -552,7 +579,8 @@ static double wrn_fd_all(WrnCtx *k, const char *label, const double *g, const do
     worst = fmax(worst, fd_check(what, k->p + off, numel, g + off, wrn_loss, k, 64));
   }
   snprintf(what, sizeof(what), "%s input", label);
-  worst = fmax(worst, fd_check(what, k->x, (long)k->n * k->s.in_c * k->s.in_h * k->s.in_w, gx, wrn_loss, k, 1000));
+  worst = fmax(worst, fd_check(what, k->x, (long)k->n * k->s.in_c * k->s.in_h * k->s.in_w, gx,
+                               wrn_loss, k, 1000));
   return worst;
 }
 
@@ -613,7 +641,8 @@ static void test_wrn_backward_from_features(void **state)
   k.feat = 1;
   assert_true(wrn_fd_all(&k, "features", g, gx) < FD_TOL);
 
-  double *h = zero_vec(3L * F), *logits = zero_vec(3L * s.classes), *dl = zero_vec(3L * s.classes), *dh = zero_vec(3L * F);
+  double *h = zero_vec(3L * F), *logits = zero_vec(3L * s.classes), *dl = zero_vec(3L * s.classes),
+         *dh = zero_vec(3L * F);
   ref_wrn_run(&s, k.p, NULL, 1, 3, k.x, k.y, h, logits, NULL, g2, gx2);
   ref_softmax_ce(dl, logits, k.y, 3, s.classes);
   ref_linear_backward(dh, NULL, NULL, dl, h, k.p + nf, 3, F, s.classes);
@@ -628,7 +657,8 @@ static void test_wrn_backward_from_features(void **state)
 
 /* Eval mode with running = the batch statistics of the same batch reproduces train mode; the
    train-mode running update follows momentum 0.1 with the unbiased variance, where the count per
-   BN follows tests/ref/WRN_LAYOUT.md (stride on conv2: bn2 of a strided block sees the input resolution). */
+   BN follows tests/ref/WRN_LAYOUT.md (stride on conv2: bn2 of a strided block sees the input
+   resolution). */
 static void test_wrn_running_and_eval(void **state)
 {
   (void)state;
@@ -637,8 +667,9 @@ static void test_wrn_running_and_eval(void **state)
   WrnCtx            k;
   wrn_setup(&k, s, n, 5);
   const long ns = ref_wrn_num_bn_state(&s);
-  double    *bs = zero_vec(ns), *run = zero_vec(ns), *run0 = zero_vec(ns), *tmp = zero_vec(ref_wrn_num_params(&s));
-  double    *h1 = zero_vec(n * F), *h0 = zero_vec(n * F), *l1 = zero_vec(n * 3), *l0 = zero_vec(n * 3);
+  double    *bs = zero_vec(ns), *run = zero_vec(ns), *run0 = zero_vec(ns),
+         *tmp = zero_vec(ref_wrn_num_params(&s));
+  double *h1 = zero_vec(n * F), *h0 = zero_vec(n * F), *l1 = zero_vec(n * 3), *l0 = zero_vec(n * 3);
   ref_wrn_init(&s, 1, tmp, run0);
   for (long i = 0; i < ns; i++) run0[i] += 0.3 * fabs(urand()); /* not the defaults */
   memcpy(run, run0, sizeof(double) * (size_t)ns);
@@ -652,7 +683,8 @@ static void test_wrn_running_and_eval(void **state)
     for (int c = 0; c < bn_c[b]; c++) {
       assert_true(bs[o + bn_c[b] + c] > 0);
       assert_true(fabs(run[o + c] - (0.9 * run0[o + c] + 0.1 * bs[o + c])) < 1e-15);
-      assert_true(fabs(run[o + bn_c[b] + c] - (0.9 * run0[o + bn_c[b] + c] + 0.1 * bs[o + bn_c[b] + c] * m / (m - 1))) < 1e-14);
+      assert_true(fabs(run[o + bn_c[b] + c] - (0.9 * run0[o + bn_c[b] + c] +
+                                               0.1 * bs[o + bn_c[b] + c] * m / (m - 1))) < 1e-14);
     }
     o += 2 * bn_c[b];
   }
@@ -677,7 +709,8 @@ static void test_wrn_running_and_eval(void **state)
   memcpy(run, bs, sizeof(double) * (size_t)ns);
   const double loss0 = ref_wrn_run(&s, k.p, run, 0, n, k.x, k.y, h0, l0, NULL, NULL, NULL);
   const double dh = max_rel_diff(h0, h1, n * F), dlg = max_rel_diff(l0, l1, n * 3);
-  printf("  eval(running = batch stats) vs train: h %.2e logits %.2e loss %.2e\n", dh, dlg, fabs(loss0 - loss1) / loss1);
+  printf("  eval(running = batch stats) vs train: h %.2e logits %.2e loss %.2e\n", dh, dlg,
+         fabs(loss0 - loss1) / loss1);
   assert_true(dh < 1e-12 && dlg < 1e-12 && fabs(loss0 - loss1) < 1e-12 * loss1);
   assert_true(memcmp(run, bs, sizeof(double) * (size_t)ns) == 0);
   /* with other running statistics, eval differs */
@@ -692,7 +725,8 @@ static void test_wrn_running_and_eval(void **state)
 static int print_worst(void **state)
 {
   (void)state;
-  printf("worst finite-difference relative error over all checks: %.3e (tolerance %.0e)\n", worst_seen, FD_TOL);
+  printf("worst finite-difference relative error over all checks: %.3e (tolerance %.0e)\n",
+         worst_seen, FD_TOL);
   return 0;
 }
 

@@ -25,10 +25,14 @@ static PetscErrorCode run(void)
     const int who = it % (size + 1); /* == size: nobody */
     const int sig = 10 + it;
     PetscCall(pof_comm_stop_agree(PETSC_COMM_WORLD, rank == who ? sig : 0, &stop));
-    PetscCheck(stop == (who < size ? sig : 0), PETSC_COMM_SELF, PETSC_ERR_PLIB, "rank %d: iteration %d: agreed %d, expected %d", (int)rank, it, stop, who < size ? sig : 0);
+    PetscCheck(stop == (who < size ? sig : 0), PETSC_COMM_SELF, PETSC_ERR_PLIB,
+               "rank %d: iteration %d: agreed %d, expected %d", (int)rank, it, stop,
+               who < size ? sig : 0);
   }
-  PetscCall(pof_comm_stop_agree(PETSC_COMM_WORLD, rank == 0 ? 10 : 15, &stop)); /* two ranks at once: the larger */
-  PetscCheck(stop == (size > 1 ? 15 : 10), PETSC_COMM_SELF, PETSC_ERR_PLIB, "rank %d: agreed %d with flags 10 and 15", (int)rank, stop);
+  PetscCall(pof_comm_stop_agree(PETSC_COMM_WORLD, rank == 0 ? 10 : 15,
+                                &stop)); /* two ranks at once: the larger */
+  PetscCheck(stop == (size > 1 ? 15 : 10), PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "rank %d: agreed %d with flags 10 and 15", (int)rank, stop);
   for (int r = 0; r < 5; r++) {
     PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
     const double t0 = MPI_Wtime();
@@ -37,7 +41,10 @@ static PetscErrorCode run(void)
   }
   PetscCall(pof_comm_allreduce_max(PETSC_COMM_WORLD, round_us, 5));
   qsort(round_us, 5, sizeof(double), cmp_double);
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "stop_agree: %d ranks, agreement ok, %.2f us per call (median of 5 x 200, slowest rank)\n", (int)size, round_us[2]));
+  PetscCall(PetscPrintf(
+      PETSC_COMM_WORLD,
+      "stop_agree: %d ranks, agreement ok, %.2f us per call (median of 5 x 200, slowest rank)\n",
+      (int)size, round_us[2]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

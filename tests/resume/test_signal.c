@@ -1,8 +1,8 @@
 /* The stop-signal flag (include/pof/signal.h): SIGUSR1 and SIGTERM delivered with kill() set it
    (and do not terminate the process, although PETSc installed its own handlers first), the first
-   signal wins, reset clears it, the POF_TEST_RAISE hook fires at exactly its step (step:N:WAIT holds
-   there until a signal from another thread arrives), and an
-   ill-formed POF_TEST_RAISE is an error naming it. */
+   signal wins, reset clears it, the POF_TEST_RAISE hook fires at exactly its step (step:N:WAIT
+   holds there until a signal from another thread arrives), and an ill-formed POF_TEST_RAISE is an
+   error naming it. */
 #include "pof/signal.h"
 
 #include <pthread.h>
@@ -24,7 +24,8 @@ static void test_flag(void **state)
   assert_int_equal(pof_signal_install(), 0); /* idempotent */
   pof_signal_reset();
   assert_int_equal(pof_signal_caught(), 0);
-  assert_int_equal(kill(getpid(), SIGUSR1), 0); /* delivered before kill() returns (own process, unblocked) */
+  assert_int_equal(kill(getpid(), SIGUSR1),
+                   0); /* delivered before kill() returns (own process, unblocked) */
   assert_int_equal(pof_signal_caught(), SIGUSR1);
   assert_int_equal(kill(getpid(), SIGTERM), 0);
   assert_int_equal(pof_signal_caught(), SIGUSR1); /* the first one wins */
@@ -93,7 +94,8 @@ static void test_hook_wait(void **state)
 static void test_bad_env(void **state)
 {
   (void)state;
-  const char *bad[] = { "7", "step:", "step:x", "step:-1", "step:3:KILL", "step:3:WAITX", "step:3x", "steps:3" };
+  const char *bad[] = { "7",           "step:",        "step:x",  "step:-1",
+                        "step:3:KILL", "step:3:WAITX", "step:3x", "steps:3" };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     setenv("POF_TEST_RAISE", bad[i], 1);
     assert_int_not_equal(pof_signal_install(), 0);

@@ -5,9 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static PetscErrorCode expect_error(PetscErrorCode ierr) { return ierr ? PETSC_SUCCESS : PETSC_ERR_PLIB; }
+static PetscErrorCode expect_error(PetscErrorCode ierr)
+{
+  return ierr ? PETSC_SUCCESS : PETSC_ERR_PLIB;
+}
 
-static PetscErrorCode quiet(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+static PetscErrorCode quiet(MPI_Comm comm, int line, const char *func, const char *file,
+                            PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
   (void)comm, (void)line, (void)func, (void)file, (void)p, (void)mess, (void)ctx;
   return n;
@@ -20,11 +24,14 @@ static PetscErrorCode test_split(MPI_Comm world, PetscMPIInt wrank, PetscMPIInt 
   for (PetscInt G = 1; G <= wsize; G++) {
     if (wsize % G) continue;
     PetscCall(pof_group_split(world, G, &g));
-    PetscCheck(g.size == G && g.ngroups == wsize / G && g.group == wrank / G && g.rank == wrank % G, PETSC_COMM_SELF, PETSC_ERR_PLIB, "split G=%d: group %d of %d, rank %d", (int)G, g.group, g.ngroups, g.rank);
+    PetscCheck(g.size == G && g.ngroups == wsize / G && g.group == wrank / G && g.rank == wrank % G,
+               PETSC_COMM_SELF, PETSC_ERR_PLIB, "split G=%d: group %d of %d, rank %d", (int)G,
+               g.group, g.ngroups, g.rank);
     PetscMPIInt gs, leader = wrank;
     PetscCallMPI(MPI_Comm_size(g.comm, &gs));
     PetscCallMPI(MPI_Bcast(&leader, 1, MPI_INT, 0, g.comm));
-    PetscCheck(gs == G && leader == g.group * G, PETSC_COMM_SELF, PETSC_ERR_PLIB, "group comm of size %d, leader %d", gs, leader);
+    PetscCheck(gs == G && leader == g.group * G, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+               "group comm of size %d, leader %d", gs, leader);
     PetscCall(pof_group_destroy(&g));
   }
   /* bad sizes: an error on every rank, no hang */
@@ -57,7 +64,8 @@ static PetscErrorCode test_counter(MPI_Comm world, PetscMPIInt wrank, PetscMPIIn
     int64_t lo = item, hi = item;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT64_T, MPI_MIN, g.comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT64_T, MPI_MAX, g.comm));
-    PetscCheck(lo == hi, PETSC_COMM_SELF, PETSC_ERR_PLIB, "group %d saw items %lld and %lld", g.group, (long long)lo, (long long)hi);
+    PetscCheck(lo == hi, PETSC_COMM_SELF, PETSC_ERR_PLIB, "group %d saw items %lld and %lld",
+               g.group, (long long)lo, (long long)hi);
     if (g.group == 0) usleep(2000); /* uneven speeds: the other groups take more */
   }
   PetscCallMPI(MPI_Barrier(world));
@@ -66,11 +74,13 @@ static PetscErrorCode test_counter(MPI_Comm world, PetscMPIInt wrank, PetscMPIIn
   if (g.rank == 0)
     for (int i = 0; i < nmine; i++) counts[mine[i]]++;
   PetscCallMPI(MPI_Allreduce(counts, all, N, MPI_INT, MPI_SUM, world));
-  for (int i = 0; i < N; i++) PetscCheck(all[i] == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB, "item %d taken %d times", i, all[i]);
+  for (int i = 0; i < N; i++)
+    PetscCheck(all[i] == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB, "item %d taken %d times", i, all[i]);
   PetscCall(PetscFree2(counts, all));
   PetscCall(pof_group_destroy(&g));
   (void)wrank;
-  PetscCall(PetscPrintf(world, "ok counter: %d items each taken exactly once by %d group(s)\n", N, wsize % 2 == 0 ? wsize / 2 : wsize));
+  PetscCall(PetscPrintf(world, "ok counter: %d items each taken exactly once by %d group(s)\n", N,
+                        wsize % 2 == 0 ? wsize / 2 : wsize));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -89,11 +99,15 @@ static PetscErrorCode test_image(MPI_Comm world, PetscMPIInt wrank, PetscMPIInt 
         for (size_t i = 0; i < len; i++) ((unsigned char *)buf)[i] = (unsigned char)(i * 131 + 7);
       }
       PetscCall(pof_bcast_image(world, root, &buf, &len, chunks[ci]));
-      PetscCheck(len == sizes[si], PETSC_COMM_SELF, PETSC_ERR_PLIB, "length %zu != %zu", len, sizes[si]);
-      for (size_t i = 0; i < len; i++) PetscCheck(((unsigned char *)buf)[i] == (unsigned char)(i * 131 + 7), PETSC_COMM_SELF, PETSC_ERR_PLIB, "byte %zu differs (size %zu, chunk %zu)", i, len, chunks[ci]);
+      PetscCheck(len == sizes[si], PETSC_COMM_SELF, PETSC_ERR_PLIB, "length %zu != %zu", len,
+                 sizes[si]);
+      for (size_t i = 0; i < len; i++)
+        PetscCheck(((unsigned char *)buf)[i] == (unsigned char)(i * 131 + 7), PETSC_COMM_SELF,
+                   PETSC_ERR_PLIB, "byte %zu differs (size %zu, chunk %zu)", i, len, chunks[ci]);
       PetscCall(PetscFree(buf));
     }
-  PetscCall(PetscPrintf(world, "ok image broadcast (0, 1, 100003 bytes in chunks of 7, 4096, 2^30)\n"));
+  PetscCall(
+      PetscPrintf(world, "ok image broadcast (0, 1, 100003 bytes in chunks of 7, 4096, 2^30)\n"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -35,7 +35,8 @@ static double *rd(const char *name, long *n)
   hid_t    sp  = H5Dget_space(d);
   hssize_t cnt = H5Sget_simple_extent_npoints(sp);
   double  *buf = malloc(sizeof(double) * (size_t)(cnt > 0 ? cnt : 1));
-  if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) fail_msg("cannot read %s", name);
+  if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    fail_msg("cannot read %s", name);
   H5Sclose(sp);
   H5Dclose(d);
   if (n) *n = (long)cnt;
@@ -46,7 +47,8 @@ static double attr(const char *obj, const char *name)
 {
   double v = NAN;
   hid_t  a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) fail_msg("fixture has no attribute %s of %s", name, obj);
+  if (a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
+    fail_msg("fixture has no attribute %s of %s", name, obj);
   H5Aclose(a);
   return v;
 }
@@ -62,7 +64,8 @@ static int cmp(const char *what, const float *got, const double *ref, long n, do
   }
   const double rel = worst / fmax(mref, 1e-12);
   const int    bad = !(rel <= tol);
-  printf("  %-34s n=%-5ld max|torch|=%-9.3g max|diff|/max|torch|=%.2e%s\n", what, n, mref, rel, bad ? "  FAIL" : "");
+  printf("  %-34s n=%-5ld max|torch|=%-9.3g max|diff|/max|torch|=%.2e%s\n", what, n, mref, rel,
+         bad ? "  FAIL" : "");
   if (bad) printf("      worst at %ld: pof %.9g torch %.9g\n", wi, (double)got[wi], ref[wi]);
   return bad;
 }
@@ -91,8 +94,12 @@ typedef struct {
 static void load_model(Fix *F)
 {
   long    np, nbn, nx, ny;
-  double *p = rd("/params_flat", &np), *r = rd("/running_flat", &nbn), *x = rd("/input", &nx), *y = rd("/labels", &ny);
-  F->s = (PofWrnShape){ (PetscInt)attr("/", "depth"), (PetscInt)attr("/", "width"), (PetscInt)attr("/", "base"), (PetscInt)attr("/", "in_c"), (PetscInt)attr("/", "in_h"), (PetscInt)attr("/", "in_w"), (PetscInt)attr("/", "classes") };
+  double *p = rd("/params_flat", &np), *r = rd("/running_flat", &nbn), *x = rd("/input", &nx),
+         *y = rd("/labels", &ny);
+  F->s      = (PofWrnShape){ (PetscInt)attr("/", "depth"),  (PetscInt)attr("/", "width"),
+                             (PetscInt)attr("/", "base"),   (PetscInt)attr("/", "in_c"),
+                             (PetscInt)attr("/", "in_h"),   (PetscInt)attr("/", "in_w"),
+                             (PetscInt)attr("/", "classes") };
   assert_int_equal(pof_wrn_create(&F->s, POF_DT_F32, PETSC_TRUE, &F->m), 0);
   assert_int_equal(pof_wrn_num_params(F->m), np);
   assert_int_equal(pof_wrn_num_bn_state(F->m), nbn);
@@ -119,11 +126,16 @@ static void test_forward_backward(void **state)
   Fix F;
   int fails = 0;
   load_model(&F);
-  const PetscInt Fd = pof_wrn_feature_dim(F.m), C = F.s.classes, nf = pof_wrn_num_feature_params(F.m);
-  float         *h = malloc(sizeof(float) * (size_t)(F.n * Fd)), *z = malloc(sizeof(float) * (size_t)(F.n * C)), *dz = malloc(sizeof(float) * (size_t)(F.n * C)), *dh = malloc(sizeof(float) * (size_t)(F.n * Fd)), *dx = malloc(sizeof(float) * (size_t)F.nx);
-  float         *P = pof_wrn_params(F.m), *G = pof_wrn_grads(F.m);
-  double         ls;
-  PetscInt       wrong;
+  const PetscInt Fd = pof_wrn_feature_dim(F.m), C = F.s.classes,
+                 nf = pof_wrn_num_feature_params(F.m);
+  float *h          = malloc(sizeof(float) * (size_t)(F.n * Fd)),
+        *z          = malloc(sizeof(float) * (size_t)(F.n * C)),
+        *dz         = malloc(sizeof(float) * (size_t)(F.n * C)),
+        *dh         = malloc(sizeof(float) * (size_t)(F.n * Fd)),
+        *dx         = malloc(sizeof(float) * (size_t)F.nx);
+  float   *P = pof_wrn_params(F.m), *G = pof_wrn_grads(F.m);
+  double   ls;
+  PetscInt wrong;
   /* eval mode */
   assert_int_equal(pof_wrn_features(F.m, POF_BN_EVAL, 0, F.n, F.x, h), 0);
   pof_linear_forward(F.n, Fd, C, P + nf, P + nf + C * Fd, h, z);
@@ -133,12 +145,15 @@ static void test_forward_backward(void **state)
   printf("  eval loss %.9g torch %.9g\n", ls / F.n, el[0]);
   fails += !(fabs(ls / F.n - el[0]) <= TOL * fabs(el[0]));
   /* training mode */
-  assert_int_equal(pof_wrn_features(F.m, POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, F.n, F.x, h), 0);
+  assert_int_equal(
+      pof_wrn_features(F.m, POF_BN_TRAIN, POF_FWD_KEEP | POF_FWD_UPDATE_RUNNING, F.n, F.x, h), 0);
   pof_linear_forward(F.n, Fd, C, P + nf, P + nf + C * Fd, h, z);
   pof_softmax_ce(F.n, C, z, F.y, 1.0 / F.n, &ls, &wrong, dz);
   pof_linear_backward(F.n, Fd, C, P + nf, h, dz, G + nf, G + nf + C * Fd, dh);
   assert_int_equal(pof_wrn_features_backward(F.m, dh, dx), 0);
-  double *tf = rd("/train/features", NULL), *tz = rd("/train/logits", NULL), *tl = rd("/train/loss", NULL), *tg = rd("/train/grads_flat", NULL), *tgx = rd("/train/grad_input", NULL), *tr = rd("/train/running_after_flat", NULL);
+  double *tf = rd("/train/features", NULL), *tz = rd("/train/logits", NULL),
+         *tl = rd("/train/loss", NULL), *tg = rd("/train/grads_flat", NULL),
+         *tgx = rd("/train/grad_input", NULL), *tr = rd("/train/running_after_flat", NULL);
   fails += cmp("train features", h, tf, F.n * Fd, TOL);
   fails += cmp("train logits", z, tz, F.n * C, TOL);
   printf("  train loss %.9g torch %.9g\n", ls / F.n, tl[0]);
@@ -154,7 +169,8 @@ static void test_forward_backward(void **state)
   }
   fails += cmp("grad input", dx, tgx, F.nx, TOL);
   fails += cmp("running stats after forward", pof_wrn_running(F.m), tr, F.nbn, TOL);
-  free(h), free(z), free(dz), free(dh), free(dx), free(ez), free(el), free(tf), free(tz), free(tl), free(tg), free(tgx), free(tr);
+  free(h), free(z), free(dz), free(dh), free(dx), free(ez), free(el), free(tf), free(tz), free(tl),
+      free(tg), free(tgx), free(tr);
   free_model(&F);
   assert_int_equal(fails, 0);
 }
@@ -174,7 +190,8 @@ static void run_steps(const char *group, int nsteps, int sam, int *fails)
   cfg.opt.nesterov = attr(group, "nesterov") != 0 ? PETSC_TRUE : PETSC_FALSE;
   if (sam) cfg.opt.sam_rho = attr(group, "rho");
   const double lr = attr(group, "lr");
-  assert_int_equal(pof_shard_create(PETSC_COMM_WORLD, (PetscInt)F.np, 0, pof_wrn_params(F.m), &shard), 0);
+  assert_int_equal(
+      pof_shard_create(PETSC_COMM_WORLD, (PetscInt)F.np, 0, pof_wrn_params(F.m), &shard), 0);
   assert_int_equal(pof_stepper_init(&st, PETSC_COMM_WORLD, &cfg, F.m, shard, F.n, F.n, NULL), 0);
   for (int k = 0; k < nsteps; k++) {
     double   ls;
@@ -182,7 +199,9 @@ static void run_steps(const char *group, int nsteps, int sam, int *fails)
     if (sam)
       assert_int_equal(pof_stepper_sam(&st, lr, F.x, F.y, &ls, &wrong), 0);
     else
-      assert_int_equal(pof_stepper_sgd(&st, lr, F.x, F.y, (PetscInt)F.np, NULL, NULL, PETSC_TRUE, &ls, &wrong), 0);
+      assert_int_equal(
+          pof_stepper_sgd(&st, lr, F.x, F.y, (PetscInt)F.np, NULL, NULL, PETSC_TRUE, &ls, &wrong),
+          0);
   }
   double *tp, *tm, *tr;
   snprintf(path, sizeof(path), "%s/params_flat", group);
@@ -245,10 +264,13 @@ static void test_pof_step(void **state)
   cfg.pof.eta_cap        = attr("/pof", "eta_cap");
   cfg.pof.partitions     = (PetscInt)attr("/pof", "partitions");
   cfg.pof.weak_bn_update = PETSC_FALSE;
-  double    *pool = rd("/pof/pool", &npool), *py = rd("/pof/pool_labels", NULL), *mi = rd("/pof/main_idx", &nmain), *wi = rd("/pof/weak_idx", &nweak);
+  double *pool = rd("/pof/pool", &npool), *py = rd("/pof/pool_labels", NULL),
+         *mi = rd("/pof/main_idx", &nmain), *wi = rd("/pof/weak_idx", &nweak);
   const long per = F.nx / F.n; /* one image */
-  float     *x = malloc(sizeof(float) * (size_t)(nmain * per)), *xw = malloc(sizeof(float) * (size_t)(nweak * per));
-  int32_t   *y = malloc(sizeof(int32_t) * (size_t)nmain), *yw = malloc(sizeof(int32_t) * (size_t)nweak);
+  float     *x   = malloc(sizeof(float) * (size_t)(nmain * per)),
+        *xw      = malloc(sizeof(float) * (size_t)(nweak * per));
+  int32_t *y     = malloc(sizeof(int32_t) * (size_t)nmain),
+          *yw    = malloc(sizeof(int32_t) * (size_t)nweak);
   for (long i = 0; i < nmain; i++) {
     for (long k = 0; k < per; k++) x[i * per + k] = (float)pool[(long)mi[i] * per + k];
     y[i] = (int32_t)py[(long)mi[i]];
@@ -257,20 +279,35 @@ static void test_pof_step(void **state)
     for (long k = 0; k < per; k++) xw[i * per + k] = (float)pool[(long)wi[i] * per + k];
     yw[i] = (int32_t)py[(long)wi[i]];
   }
-  const PetscInt nf = pof_wrn_num_feature_params(F.m), Fd = pof_wrn_feature_dim(F.m), C = F.s.classes;
-  double        *theta0 = malloc(sizeof(double) * (size_t)(F.np - nf));
+  const PetscInt nf = pof_wrn_num_feature_params(F.m), Fd = pof_wrn_feature_dim(F.m),
+                 C = F.s.classes;
+  double *theta0   = malloc(sizeof(double) * (size_t)(F.np - nf));
   for (long i = nf; i < F.np; i++) theta0[i - nf] = pof_wrn_params(F.m)[i];
-  assert_int_equal(pof_shard_create(PETSC_COMM_WORLD, (PetscInt)F.np, 0, pof_wrn_params(F.m), &shard), 0);
-  assert_int_equal(pof_stepper_init(&st, PETSC_COMM_WORLD, &cfg, F.m, shard, (PetscInt)nmain, (PetscInt)nweak, theta0), 0);
-  assert_int_equal(pof_stepper_pof(&st, attr("/pof", "lr"), (PetscInt)attr("/pof", "seed"), (PetscInt)attr("/pof", "epoch"), (PetscInt)attr("/pof", "step"), x, y, xw, yw, &res, &ls, &wrong), 0);
+  assert_int_equal(
+      pof_shard_create(PETSC_COMM_WORLD, (PetscInt)F.np, 0, pof_wrn_params(F.m), &shard), 0);
+  assert_int_equal(pof_stepper_init(&st, PETSC_COMM_WORLD, &cfg, F.m, shard, (PetscInt)nmain,
+                                    (PetscInt)nweak, theta0),
+                   0);
+  assert_int_equal(pof_stepper_pof(&st, attr("/pof", "lr"), (PetscInt)attr("/pof", "seed"),
+                                   (PetscInt)attr("/pof", "epoch"), (PetscInt)attr("/pof", "step"),
+                                   x, y, xw, yw, &res, &ls, &wrong),
+                   0);
   printf(" /pof:\n  gamma %.17g torch %.17g\n", res.gamma, attr("/pof", "gamma"));
   fails += !(fabs(res.gamma - attr("/pof", "gamma")) <= 1e-15);
-  printf("  eta_max %g torch %g, eta* %g torch %g, capped %d torch %d\n", res.eta_max, attr("/pof", "eta_max"), res.eta_star, attr("/pof", "eta_star"), (int)res.capped, (int)attr("/pof", "capped"));
-  fails += res.eta_max != attr("/pof", "eta_max") || res.eta_star != attr("/pof", "eta_star") || (int)res.capped != (int)attr("/pof", "capped") || res.rejected;
+  printf("  eta_max %g torch %g, eta* %g torch %g, capped %d torch %d\n", res.eta_max,
+         attr("/pof", "eta_max"), res.eta_star, attr("/pof", "eta_star"), (int)res.capped,
+         (int)attr("/pof", "capped"));
+  fails += res.eta_max != attr("/pof", "eta_max") || res.eta_star != attr("/pof", "eta_star") ||
+           (int)res.capped != (int)attr("/pof", "capped") || res.rejected;
   double *wl = rd("/pof/weak_loss", NULL), *ml = rd("/pof/main_loss", NULL);
-  printf("  weak loss L0 %.9g torch %.9g, |g| %.9g torch %.9g, main loss %.9g torch %.9g\n", res.L0, wl[0], res.gnorm, attr("/pof", "gnorm"), ls / (double)nmain, ml[0]);
-  fails += !(fabs(res.L0 - wl[0]) <= TOL * fabs(wl[0])) + !(fabs(res.gnorm - attr("/pof", "gnorm")) <= TOL * attr("/pof", "gnorm")) + !(fabs(ls / (double)nmain - ml[0]) <= TOL * fabs(ml[0]));
-  double *hw = rd("/pof/weak_features", NULL), *pw = rd("/pof/perturbed_weight", NULL), *pb = rd("/pof/perturbed_bias", NULL), *tp = rd("/pof/params_flat", NULL), *tm = rd("/pof/momentum_flat", NULL), *tr = rd("/pof/running_after_flat", NULL);
+  printf("  weak loss L0 %.9g torch %.9g, |g| %.9g torch %.9g, main loss %.9g torch %.9g\n", res.L0,
+         wl[0], res.gnorm, attr("/pof", "gnorm"), ls / (double)nmain, ml[0]);
+  fails += !(fabs(res.L0 - wl[0]) <= TOL * fabs(wl[0])) +
+           !(fabs(res.gnorm - attr("/pof", "gnorm")) <= TOL * attr("/pof", "gnorm")) +
+           !(fabs(ls / (double)nmain - ml[0]) <= TOL * fabs(ml[0]));
+  double *hw = rd("/pof/weak_features", NULL), *pw = rd("/pof/perturbed_weight", NULL),
+         *pb = rd("/pof/perturbed_bias", NULL), *tp = rd("/pof/params_flat", NULL),
+         *tm = rd("/pof/momentum_flat", NULL), *tr = rd("/pof/running_after_flat", NULL);
   fails += cmp("weak features", st.hw, hw, nweak * Fd, TOL);
   fails += cmp("perturbed classifier W", st.Wt, pw, C * Fd, TOL);
   fails += cmp("perturbed classifier b", st.bt, pb, C, TOL);
@@ -283,7 +320,8 @@ static void test_pof_step(void **state)
     const PetscScalar *a;
     int                same = 1;
     VecGetArrayRead(pof_shard_master(shard), &a);
-    for (long i = nf; i < F.np; i++) same &= a[i] == theta0[i - nf] && (double)pof_wrn_params(F.m)[i] == theta0[i - nf];
+    for (long i = nf; i < F.np; i++)
+      same &= a[i] == theta0[i - nf] && (double)pof_wrn_params(F.m)[i] == theta0[i - nf];
     VecRestoreArrayRead(pof_shard_master(shard), &a);
     printf("  classifier theta0 bit-identical after the step: %s\n", same ? "yes" : "NO");
     fails += !same;
@@ -315,6 +353,9 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
   fixture                         = argc > 1 ? argv[1] : "tests/fixtures/wrn_tiny.h5";
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_forward_backward), cmocka_unit_test(test_sgd_step), cmocka_unit_test(test_sam_step), cmocka_unit_test(test_pof_step) };
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_forward_backward),
+                                      cmocka_unit_test(test_sgd_step),
+                                      cmocka_unit_test(test_sam_step),
+                                      cmocka_unit_test(test_pof_step) };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

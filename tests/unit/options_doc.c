@@ -8,7 +8,8 @@
 int main(int argc, char **argv)
 {
   PetscErrorCode ierr;
-  if (argc < 2 || (strcmp(argv[1], "markdown") && (strcmp(argv[1], "names") || argc < 3 || !pof_command_id(argv[2])))) {
+  if (argc < 2 || (strcmp(argv[1], "markdown") &&
+                   (strcmp(argv[1], "names") || argc < 3 || !pof_command_id(argv[2])))) {
     fprintf(stderr, "usage: options_doc markdown | options_doc names <command>\n");
     return 2;
   }

@@ -49,7 +49,11 @@ static void test_values_read(void **state)
 {
   (void)state;
   PofConfig c;
-  assert_int_equal(parse("bench", "-model_depth 28 -model_width 10 -opt_batch 32 -bench_input 3x32x32 -pof_mode local -precision bf16 -opt_milestones 3,7 -bench_step pof", &c), 0);
+  assert_int_equal(parse("bench",
+                         "-model_depth 28 -model_width 10 -opt_batch 32 -bench_input 3x32x32 "
+                         "-pof_mode local -precision bf16 -opt_milestones 3,7 -bench_step pof",
+                         &c),
+                   0);
   assert_int_equal(c.model.depth, 28);
   assert_int_equal(c.model.width, 10);
   assert_int_equal(c.opt.batch, 32);
@@ -119,8 +123,9 @@ static void test_validation_errors(void **state)
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     /* bench options through bench, analyze options through analyze, the rest through posttrain */
     char        line[256];
-    const char *cmd = strstr(bad[i], "-bench_") ? "bench" : strstr(bad[i], "-analyze_") ? "analyze"
-                                                                                        : "posttrain";
+    const char *cmd = strstr(bad[i], "-bench_")     ? "bench"
+                      : strstr(bad[i], "-analyze_") ? "analyze"
+                                                    : "posttrain";
     snprintf(line, sizeof line, "%s%s", strcmp(cmd, "bench") ? FILES : "", bad[i]);
     const PetscErrorCode ierr = parse(cmd, line, &c);
     if (!ierr) fail_msg("options '%s' were accepted by %s", bad[i], cmd);
@@ -136,7 +141,8 @@ static void test_required_files(void **state)
   assert_int_not_equal(parse("posttrain", "-data_file d.h5", &c), 0);
   assert_int_not_equal(parse("convert", "-convert_format idx -convert_output o.h5", &c), 0);
   assert_int_not_equal(parse("convert", "-convert_format cifar10 -convert_output o.h5", &c), 0);
-  assert_int_equal(parse("convert", "-convert_format cifar10 -convert_input_dir d -convert_output o.h5", &c), 0);
+  assert_int_equal(
+      parse("convert", "-convert_format cifar10 -convert_input_dir d -convert_output o.h5", &c), 0);
 }
 
 static void test_unknown_option_rejected(void **state)
@@ -146,7 +152,10 @@ static void test_unknown_option_rejected(void **state)
   assert_int_not_equal(parse("bench", "-opt_bach 64", &c), 0);
   assert_int_not_equal(parse("bench", "-lr 0.1", &c), 0);
   /* an option of another group is unknown to a command that does not read it */
-  assert_int_not_equal(parse("convert", "-convert_format cifar10 -convert_input_dir d -convert_output o.h5 -opt_batch 4", &c), 0);
+  assert_int_not_equal(
+      parse("convert",
+            "-convert_format cifar10 -convert_input_dir d -convert_output o.h5 -opt_batch 4", &c),
+      0);
   /* PETSc's own run-time options are accepted */
   assert_int_equal(parse("bench", "-log_view -malloc_debug", &c), 0);
 }
@@ -218,7 +227,8 @@ static char *to_json(const char *line)
 static void test_json_diff(void **state)
 {
   (void)state;
-  char             *a = to_json("-run_dir x -pof_gamma_max 2 -run_epochs 3"), *b = to_json("-run_dir x -pof_gamma_max 1.5 -run_epochs 5 -opt_milestones 2,4");
+  char *a = to_json("-run_dir x -pof_gamma_max 2 -run_epochs 3"),
+       *b = to_json("-run_dir x -pof_gamma_max 1.5 -run_epochs 5 -opt_milestones 2,4");
   char              buf[512], small[40];
   const char *const ign[] = { "run_epochs", NULL };
   assert_int_equal(pof_config_json_diff(a, a, NULL, buf, sizeof buf), 0);
@@ -228,10 +238,14 @@ static void test_json_diff(void **state)
   assert_int_equal(pof_config_json_diff(a, b, NULL, buf, sizeof buf), 3);
   assert_non_null(strstr(buf, "run_epochs 3 -> 5"));
   /* a quote, comma and bracket inside a string value stay inside that value */
-  assert_int_equal(pof_config_json_diff("{\"d\":\"a\\\",b]\",\"n\":1}", "{\"d\":\"a\",\"n\":1}", NULL, buf, sizeof buf), 1);
+  assert_int_equal(pof_config_json_diff("{\"d\":\"a\\\",b]\",\"n\":1}", "{\"d\":\"a\",\"n\":1}",
+                                        NULL, buf, sizeof buf),
+                   1);
   assert_string_equal(buf, "d \"a\\\",b]\" -> \"a\"");
   /* keys present on one side only, and truncation */
-  assert_int_equal(pof_config_json_diff("{\"k\":1,\"gone\":true}", "{\"k\":1,\"new\":\"v\"}", NULL, buf, sizeof buf), 2);
+  assert_int_equal(pof_config_json_diff("{\"k\":1,\"gone\":true}", "{\"k\":1,\"new\":\"v\"}", NULL,
+                                        buf, sizeof buf),
+                   2);
   assert_string_equal(buf, "new (none) -> \"v\", gone true -> (none)");
   assert_int_equal(pof_config_json_diff(a, b, NULL, small, sizeof small), 3);
   assert_true(strlen(small) < sizeof small && strstr(small, "..."));
@@ -248,18 +262,34 @@ static void test_json_diff_typed(void **state)
 {
   (void)state;
   char buf[512];
-  assert_int_equal(pof_config_json_diff("{\"opt_lr\":0.1,\"pof_gamma_max\":2,\"opt_milestones\":[60,120]}", "{\"opt_lr\":0.10000000000000001,\"pof_gamma_max\":2.0,\"opt_milestones\":[60.0,120]}", NULL, buf, sizeof buf), 0);
-  assert_int_equal(pof_config_json_diff("{\"opt_lr\":0.1}", "{\"opt_lr\":0.1000000000000001}", NULL, buf, sizeof buf), 1);
+  assert_int_equal(
+      pof_config_json_diff(
+          "{\"opt_lr\":0.1,\"pof_gamma_max\":2,\"opt_milestones\":[60,120]}",
+          "{\"opt_lr\":0.10000000000000001,\"pof_gamma_max\":2.0,\"opt_milestones\":[60.0,120]}",
+          NULL, buf, sizeof buf),
+      0);
+  assert_int_equal(pof_config_json_diff("{\"opt_lr\":0.1}", "{\"opt_lr\":0.1000000000000001}", NULL,
+                                        buf, sizeof buf),
+                   1);
   assert_string_equal(buf, "opt_lr 0.1 -> 0.1000000000000001");
-  assert_int_equal(pof_config_json_diff("{\"model_classes\":0}", "{\"model_classes\":10}", NULL, buf, sizeof buf), 0);
-  assert_int_equal(pof_config_json_diff("{\"model_classes\":10}", "{\"model_classes\":20}", NULL, buf, sizeof buf), 1);
-  assert_int_equal(pof_config_json_diff("{\"model_depth\":0}", "{\"model_depth\":10}", NULL, buf, sizeof buf), 1);
-  assert_int_equal(pof_config_json_diff("{\"opt_kind\":\"sgd\"}", "{\"opt_kind\":\"sam\"}", NULL, buf, sizeof buf), 1);
+  assert_int_equal(pof_config_json_diff("{\"model_classes\":0}", "{\"model_classes\":10}", NULL,
+                                        buf, sizeof buf),
+                   0);
+  assert_int_equal(pof_config_json_diff("{\"model_classes\":10}", "{\"model_classes\":20}", NULL,
+                                        buf, sizeof buf),
+                   1);
+  assert_int_equal(
+      pof_config_json_diff("{\"model_depth\":0}", "{\"model_depth\":10}", NULL, buf, sizeof buf),
+      1);
+  assert_int_equal(pof_config_json_diff("{\"opt_kind\":\"sgd\"}", "{\"opt_kind\":\"sam\"}", NULL,
+                                        buf, sizeof buf),
+                   1);
   assert_string_equal(buf, "opt_kind \"sgd\" -> \"sam\"");
   /* the keys a resume may change come from the table */
   const char *const *free_keys = pof_config_resume_free_keys();
   int                n = 0, run_dir = 0, opt_lr = 0;
-  for (; free_keys[n]; n++) run_dir |= !strcmp(free_keys[n], "run_dir"), opt_lr |= !strcmp(free_keys[n], "opt_lr");
+  for (; free_keys[n]; n++)
+    run_dir |= !strcmp(free_keys[n], "run_dir"), opt_lr |= !strcmp(free_keys[n], "opt_lr");
   assert_int_equal(n, 10);
   assert_true(run_dir && !opt_lr);
   /* a config written by this version against itself, by every key */
@@ -284,8 +314,20 @@ static void test_long_strings(void **state)
   assert_int_equal(strlen(c.run.dir), POF_PATH_MAX - 2);
   strcat(line, "dd");
   assert_int_not_equal(parse("bench", line, &c), 0);
-  assert_int_not_equal(parse("convert", "-convert_format idx -convert_output o.h5 -convert_train_images a -convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name n123456789012345678901234567890123456789012345678901234567890123", &c), 0);
-  assert_int_equal(parse("convert", "-convert_format idx -convert_output o.h5 -convert_train_images a -convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name n1234567890123456789012345678901234567890123456789012345678901", &c), 0);
+  assert_int_not_equal(
+      parse("convert",
+            "-convert_format idx -convert_output o.h5 -convert_train_images a "
+            "-convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name "
+            "n123456789012345678901234567890123456789012345678901234567890123",
+            &c),
+      0);
+  assert_int_equal(
+      parse("convert",
+            "-convert_format idx -convert_output o.h5 -convert_train_images a "
+            "-convert_train_labels b -convert_test_images c -convert_test_labels d -convert_name "
+            "n1234567890123456789012345678901234567890123456789012345678901",
+            &c),
+      0);
 }
 
 static int setup(void **state)

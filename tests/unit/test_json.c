@@ -17,7 +17,8 @@ static json_t *round_trip(json_t *value, char **text)
 {
   char *s = pof_json_line(value);
   assert_non_null(s);
-  for (const char *p = s; *p; p++) assert_true(*p >= 0x20 && *p <= 0x7f); /* DEL needs no escape in JSON */
+  for (const char *p = s; *p; p++)
+    assert_true(*p >= 0x20 && *p <= 0x7f); /* DEL needs no escape in JSON */
   json_t *back = pof_json_parse(s, strlen(s));
   assert_non_null(back);
   if (text)
@@ -55,10 +56,11 @@ static void test_strings_escaped(void **state)
 {
   (void)state;
   /* quotes, backslashes, every control character class, 2-, 3- and 4-byte UTF-8, a slash */
-  static const char nasty[] = "r\"un\\x\\\\ \"q\" \x01\x02\x1f\t\n\r\b\f /a/b caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 end\x7f";
+  static const char nasty[] = "r\"un\\x\\\\ \"q\" \x01\x02\x1f\t\n\r\b\f /a/b caf\xc3\xa9 "
+                              "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 end\x7f";
   char             *text;
-  json_t           *a    = json_pack("[o]", pof_json_string(nasty)); /* a line holds an object or an array */
-  json_t           *back = round_trip(a, &text), *str = json_array_get(back, 0);
+  json_t *a    = json_pack("[o]", pof_json_string(nasty)); /* a line holds an object or an array */
+  json_t *back = round_trip(a, &text), *str = json_array_get(back, 0);
   assert_true(json_is_string(str));
   assert_string_equal(json_string_value(str), nasty);
   assert_int_equal(json_string_length(str), strlen(nasty));
@@ -85,12 +87,14 @@ static void test_strings_escaped(void **state)
 static void test_invalid_utf8_replaced(void **state)
 {
   (void)state;
-  /* a Latin-1 byte, a lone continuation byte, an overlong '/', a UTF-16 surrogate, a cut sequence */
+  /* a Latin-1 byte, a lone continuation byte, an overlong '/', a UTF-16 surrogate, a cut sequence
+   */
   static const char bad[] = "a\xe9z \x80 \xc0\xaf \xed\xa0\x80 \xe6\x97";
   json_t           *s     = pof_json_string(bad);
   assert_non_null(s);
   const char *v = json_string_value(s);
-  assert_string_equal(v, "a\xef\xbf\xbdz \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
+  assert_string_equal(v, "a\xef\xbf\xbdz \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
   json_t *a    = json_pack("[O]", s);
   json_t *back = round_trip(a, NULL);
   assert_true(json_equal(json_array_get(back, 0), s));
@@ -102,7 +106,14 @@ static void test_invalid_utf8_replaced(void **state)
 static void test_reals_round_trip(void **state)
 {
   (void)state;
-  double   v[64] = { 0.1, 1.0 / 3.0, 2.0 / 3.0, 1e-300, 5e-324, DBL_MIN, DBL_MAX, -DBL_MAX, 0.0, -0.0, 1.0, 100.0, 1e22, 123456789.123456789, -2.5e-7, 0.07226562500000001 };
+  double   v[64] = { 0.1,       1.0 / 3.0,
+                     2.0 / 3.0, 1e-300,
+                     5e-324,    DBL_MIN,
+                     DBL_MAX,   -DBL_MAX,
+                     0.0,       -0.0,
+                     1.0,       100.0,
+                     1e22,      123456789.123456789,
+                     -2.5e-7,   0.07226562500000001 };
   uint64_t x     = 0x9E3779B97F4A7C15u; /* the rest: doubles with random bits (finite ones) */
   for (int i = 16; i < 64; i++) {
     do {
@@ -127,7 +138,8 @@ static void test_integers_and_key_order(void **state)
 {
   (void)state;
   json_t *o = json_object();
-  pof_json_set(&o, "zeta", json_integer((json_int_t)9007199254740993LL)); /* 2^53 + 1: not a double */
+  pof_json_set(&o, "zeta",
+               json_integer((json_int_t)9007199254740993LL)); /* 2^53 + 1: not a double */
   pof_json_set(&o, "alpha", json_integer(-7));
   pof_json_set(&o, "mid", json_string("x"));
   char *s = pof_json_line(o);
@@ -189,12 +201,9 @@ static int teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_non_finite_is_null),
-    cmocka_unit_test(test_strings_escaped),
-    cmocka_unit_test(test_invalid_utf8_replaced),
-    cmocka_unit_test(test_reals_round_trip),
-    cmocka_unit_test(test_integers_and_key_order),
-    cmocka_unit_test(test_set_failure_releases),
+    cmocka_unit_test(test_non_finite_is_null),     cmocka_unit_test(test_strings_escaped),
+    cmocka_unit_test(test_invalid_utf8_replaced),  cmocka_unit_test(test_reals_round_trip),
+    cmocka_unit_test(test_integers_and_key_order), cmocka_unit_test(test_set_failure_releases),
     cmocka_unit_test(test_write_and_parse_lines),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
