@@ -2,6 +2,7 @@
    include/pof/config.h. The only file of pof that calls PetscOptions* (checked by the test
    options_table). */
 #include "pof/config.h"
+#include "pof/json.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -619,7 +620,7 @@ static json_t *option_json(const PofConfig *cfg, const Option *o)
   case T_REAL: return json_real((double)*(const PetscReal *)v); /* NULL for NaN/Inf: an error */
   case T_BOOL: return json_boolean(*(const PetscBool *)v);
   case T_STRING:
-  case T_CHOICE: return json_string((const char *)v); /* NULL if not UTF-8: an error */
+  case T_CHOICE: return pof_json_string((const char *)v); /* a byte that is not UTF-8: U+FFFD */
   case T_ENUM: return json_string(o->values[*(const PetscEnum *)v]);
   case T_INTS: {
     json_t         *a = json_array();
@@ -649,16 +650,17 @@ static PetscErrorCode config_object(const PofConfig *cfg, json_t **obj)
     json_t *v = option_json(cfg, &table[i]);
     if (!v || json_object_set_new(o, table[i].name + 1, v)) {
       json_decref(o);
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
-              "option %s: its value cannot be written as JSON (not UTF-8, or not a finite number)",
-              table[i].name);
+      SETERRQ(
+          PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+          "option %s: its value cannot be written as JSON (not a finite number, or out of memory)",
+          table[i].name);
     }
   }
   *obj = o;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
+#define JSON_FLAGS POF_JSON_FLAGS
 
 PetscErrorCode pof_config_json(const PofConfig *cfg, char **json)
 {

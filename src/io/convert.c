@@ -381,8 +381,17 @@ PetscErrorCode pof_convert_run(MPI_Comm comm, const PofConvertConfig *cfg, PofCo
   PetscCall(PetscMemzero(sum, sizeof(*sum)));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   pof_h5_no_file_locking();
-  if (rank == 0) PetscCall(convert_rank0(cfg, sum));
-  /* the other ranks wait here; if rank 0 fails, the program aborts them */
+  /* rank 0 converts; its outcome (with its message) is agreed on by every rank, so a bad input
+     is one error on all ranks, not rank 0's alone while the others wait */
+  {
+    PetscErrorCode ierr = rank == 0 ? convert_rank0(cfg, sum) : PETSC_SUCCESS;
+    char           msg[sizeof(pof_error_record()->msg)];
+    PetscBool      failed;
+    PetscCall(PetscStrncpy(msg, ierr ? pof_error_record()->msg : "", sizeof(msg)));
+    PetscCall(
+        pof_comm_agree_failure(comm, ierr ? PETSC_TRUE : PETSC_FALSE, msg, sizeof(msg), &failed));
+    PetscCheck(!failed, comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
+  }
   PetscCall(pof_comm_bcast_bytes(comm, sum, sizeof(*sum), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -4,7 +4,7 @@
 #    rank 0, without rank prefix, exits 1 on every rank through MPI_Finalize (no MPI_ABORT
 #    banner), and the last stdout line is {"status":"error","message":...};
 #  - an error only one rank sees while the others wait in a collective: that rank's line, with
-#    "[rank R on HOST]", exit 1 after the bounded wait (POF_ERROR_AGREE_SECONDS=3 here), no hang;
+#    "[rank R on HOST]", exit 1 after the bounded wait (POF_ERROR_AGREE_SECONDS=2 here), no hang;
 #  - an error only one rank sees while the others finish: its line with rank and host, exit 1
 #    through MPI_Finalize, rank 0's JSON line carries that rank's message;
 #  - with POF_ERROR_TRACE=1 the frames follow the message; without it no location is printed.
@@ -12,7 +12,7 @@ set -uo pipefail
 exe="$1"
 . "$(dirname "$0")/../shell/lib.sh"
 workdir error-stop
-export POF_ERROR_AGREE_SECONDS=3
+export POF_ERROR_AGREE_SECONDS=2
 run() { # ranks args... : out.txt, err.txt, RC, DT
   local n="$1"; shift
   local t0=$(date +%s)
