@@ -2,6 +2,9 @@
 # Bad input: each case fails with one "pof: error:" line naming the file and the problem, a
 # non-zero exit on every rank (no hang), and no output or temporary file left behind; an
 # existing output file is not damaged. Converter cases, then loader cases (data_probe).
+# pof's ranks leave through MPI_Finalize even on an error; mpiexec then still waits its SIGTERM->SIGKILL
+# grace (odls_base_sigkill_timeout, 1 s) before reporting the non-zero exit: not needed here
+export OMPI_MCA_odls_base_sigkill_timeout=0
 pof="$1"; src="$2"; dump="$3"; probe="$4"
 . "$src/tests/shell/lib.sh"
 py=/usr/bin/python3; here="$src/tests/data"

@@ -8,6 +8,9 @@
 #  - an error only one rank sees while the others finish: its line with rank and host, exit 1
 #    through MPI_Finalize, rank 0's JSON line carries that rank's message;
 #  - with POF_ERROR_TRACE=1 the frames follow the message; without it no location is printed.
+# pof's ranks leave through MPI_Finalize even on an error; mpiexec then still waits its SIGTERM->SIGKILL
+# grace (odls_base_sigkill_timeout, 1 s) before reporting the non-zero exit: not needed here
+export OMPI_MCA_odls_base_sigkill_timeout=0
 set -uo pipefail
 exe="$1"
 . "$(dirname "$0")/../shell/lib.sh"

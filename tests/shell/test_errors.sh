@@ -5,6 +5,9 @@
 # another command: exactly one "pof: error:" line naming the problem, no source location,
 # exit status 1 through MPI_Finalize (no MPI_ABORT banner), and the last stdout line is the JSON
 # object {"command":..,"status":"error","message":..}.
+# pof's ranks leave through MPI_Finalize even on an error; mpiexec then still waits its SIGTERM->SIGKILL
+# grace (odls_base_sigkill_timeout, 1 s) before reporting the non-zero exit: not needed here
+export OMPI_MCA_odls_base_sigkill_timeout=0
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
 workdir errors
