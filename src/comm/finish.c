@@ -1,6 +1,8 @@
 /* The end of every pof process: the ranks agree on the outcome and say it once. See comm.h. */
 #include "pof/comm.h"
 
+#include "pof/json.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,17 +44,17 @@ static double agree_seconds(void)
   return v > 0 ? v : 10.0;
 }
 
-/* The last stdout line on an error: {"command":..., "status":"error", "message":...}. */
+/* The last stdout line on an error: {"command":..., "status":"error", "message":...}, through
+   pof/json.h like every other JSON line (a message with bytes that are not UTF-8 keeps its text).
+ */
 static void print_error_json(const char *command, const char *msg)
 {
   json_t *o = json_object();
   char   *s;
-  if (!o) return;
-  if (command) json_object_set_new(o, "command", json_string(command));
-  json_object_set_new(o, "status", json_string("error"));
-  json_object_set_new(o, "message", json_string(msg));
-  s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-  if (s) printf("%s\n", s);
+  if (command) pof_json_set(&o, "command", pof_json_string(command));
+  pof_json_set(&o, "status", json_string("error"));
+  pof_json_set(&o, "message", pof_json_string(msg));
+  if ((s = pof_json_line(o))) printf("%s\n", s);
   fflush(stdout);
   free(s);
   json_decref(o);

@@ -27,6 +27,7 @@ case_() { # N DESC PATTERN CMD... : the contract for one error
 for n in 1 2; do
   case_ $n "option out of range" "-opt_batch must be positive, got -3" pretrain -data_file d.h5 -opt_batch -3 -run_dir r
   case_ $n "missing data file" "cannot read dataset file 'nothere.h5'" pretrain -data_file nothere.h5 -run_dir r
+  case_ $n "missing data file, name not UTF-8" "cannot read dataset file 'no" pretrain -data_file $'no\xe9.h5' -run_dir r
   case_ $n "a dataset as model" "d.h5 is not a pof model or checkpoint .*dataset written by pof convert" eval -data_file d.h5 -model_in d.h5
   case_ $n "unknown command" "unknown command 'pretrian'" pretrian -data_file d.h5
   case_ $n "mistyped option, before any other error" "unknown option -opt_lrr: did you mean -opt_lr\\?" pretrain -data_file nothere.h5 -opt_batch -3 -opt_lrr 0.1 -run_dir r
