@@ -17,17 +17,6 @@ case $? in
   77) echo "SKIP: network namespaces cannot be made here (unshare -n true fails)"; cd /; rm -rf "$W"; exit 77 ;;
   *) bad "$nodes-node Slurm did not start"; finish; exit 1 ;;
 esac
-# tiny DATASET C H W CLASSES NTRAIN NTEST
-tiny() { /usr/bin/python3 "$src/tests/slurm/make_data.py" "$@" > /dev/null; }
-# submit ARGS... : sbatch --parsable, job id in $JOB
-submit() { JOB=$(sbatch --parsable "$@") && [ -n "$JOB" ]; }
-# job_done ID DESC : the job completed with exit code 0:0 (else show the daemons' logs)
-job_done() {
-  local st ec
-  st=$(slurm_job_field "$1" JobState); ec=$(slurm_job_field "$1" ExitCode)
-  if [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ]; then ok "$2 (job $1 COMPLETED, exit 0:0)"; return 0; fi
-  bad "$2: job $1 state $st exit $ec"; slurm_dump_logs; return 1
-}
 # now_ms : wall clock in milliseconds
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # secs MS : milliseconds as seconds with one decimal

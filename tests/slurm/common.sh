@@ -10,17 +10,6 @@ cd "$W" || exit 1
 echo "work dir: $W"
 slurm_start || { bad "one-node Slurm did not start"; finish; exit 1; }
 ok "one-node Slurm started (munged, slurmctld, slurmd; node idle)"
-# tiny DATASET C H W CLASSES NTRAIN NTEST
-tiny() { /usr/bin/python3 "$src/tests/slurm/make_data.py" "$@" > /dev/null; }
-# submit ARGS... : sbatch --parsable, job id in $JOB
-submit() { JOB=$(sbatch --parsable "$@") && [ -n "$JOB" ]; }
-# job_done ID DESC : the job completed with exit code 0:0 (else show its output and the logs)
-job_done() {
-  local st ec
-  st=$(slurm_job_field "$1" JobState); ec=$(slurm_job_field "$1" ExitCode)
-  if [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ]; then ok "$2 (job $1 COMPLETED, exit 0:0)"; return 0; fi
-  bad "$2: job $1 state $st exit $ec"; slurm_dump_logs; return 1
-}
 # slurm_finish: summary line; the work directory is removed when every check passed.
 slurm_finish() {
   finish; local rc=$?

@@ -352,3 +352,17 @@ slurm_wait_state() {
   done
   slurm_log "job $id not $want after $tmo s (state $(slurm_job_field "$id" JobState))"; return 1
 }
+
+# Helpers of the job tests (one-node and cluster), for a test that defines $src and sources
+# tests/shell/lib.sh (ok, bad):
+# tiny DATASET C H W CLASSES NTRAIN NTEST : a small pof dataset file
+tiny() { /usr/bin/python3 "$src/tests/slurm/make_data.py" "$@" > /dev/null; }
+# submit ARGS... : sbatch --parsable, job id in $JOB
+submit() { JOB=$(sbatch --parsable "$@") && [ -n "$JOB" ]; }
+# job_done ID DESC : the job completed with exit code 0:0 (else show the daemons' logs)
+job_done() {
+  local st ec
+  st=$(slurm_job_field "$1" JobState); ec=$(slurm_job_field "$1" ExitCode)
+  if [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ]; then ok "$2 (job $1 COMPLETED, exit 0:0)"; return 0; fi
+  bad "$2: job $1 state $st exit $ec"; slurm_dump_logs; return 1
+}
