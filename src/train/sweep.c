@@ -3,6 +3,7 @@
 #include "pof/sweep.h"
 #include "pof/ckpt.h"
 #include "pof/rundir.h"
+#include "pof/fsutil.h"
 #include "pof/group.h"
 #include "pof/image.h"
 #include "pof/json.h"
@@ -154,33 +155,17 @@ static PetscErrorCode result_format(const LineResult *r, char **json, char **csv
 static const char csv_header[] = "line,grid_line,status,options,test_error,test_loss,train_loss,"
                                  "train_error,epochs,global_step,seconds,run_dir,message";
 
-/* write text to path atomically (tmp + rename); 0 or errno */
-static int write_atomic(const char *path, const char *a, const char *b)
+/* One line of text as the whole content of a file, for pof_fs_write_atomic. */
+static int write_text_line(FILE *f, void *text)
 {
-  char  tmp[POF_PATH_MAX + 64];
-  FILE *f;
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-    return ENAMETOOLONG;
-  if (!(f = fopen(tmp, "w"))) return errno;
-  fputs(a, f);
-  fputc('\n', f);
-  if (b) {
-    fputs(b, f);
-    fputc('\n', f);
-  }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    int e = errno;
-    fclose(f);
-    unlink(tmp);
-    return e;
-  }
-  fclose(f);
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return e;
-  }
-  return 0;
+  return fputs((const char *)text, f) < 0 || fputc('\n', f) == EOF ? (errno ? errno : EIO) : 0;
+}
+
+/* path := text + newline, atomically (fsutil.h). 0 or errno. */
+static int write_atomic(const char *path, const char *text)
+{
+  char msg[2 * POF_PATH_MAX + 128];
+  return pof_fs_write_atomic(path, write_text_line, (void *)text, msg, sizeof msg);
 }
 
 /* ------------------------------------------------------------------ one line */
@@ -396,9 +381,9 @@ static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *
    */
   if (!e)
     e = snprintf(cpath, sizeof(cpath), "%s/result.csv", r->run_dir) < (int)sizeof(cpath)
-            ? write_atomic(cpath, csv, NULL)
+            ? write_atomic(cpath, csv)
             : ENAMETOOLONG;
-  if (!e) e = write_atomic(rpath, json, NULL);
+  if (!e) e = write_atomic(rpath, json);
   if (e)
     fprintf(stderr, "pof: warning: cannot write %s: %s\n", rpath, strerror(e));
   else {
