@@ -4,7 +4,7 @@
 #   post-train it with PoF and with the plain-SGD control (same model, epochs, learning rate),
 #   and print the comparison; the last line is one JSON object.
 # Takes no arguments. Everything goes to ./runs/quickstart (rerunning starts it afresh).
-# About 10-15 minutes on 2 cores.
+# About 3-4 minutes on 2 cores once the packages are installed (193 s measured on 2026-12-07, AMD EPYC Zen 5).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
