@@ -117,8 +117,8 @@ static PetscErrorCode analyze_classifier(MPI_Comm comm, const PofAnalyzeConfig *
   h = *hout;
   PetscCall(pof_lossfn_features(L, theta, h));
   PetscCall(pof_hess_classifier_create(comm, nlocal, F, C, h, y, acfg->samples, theta + nf,
-                                       theta + nf + C * F, acfg->fd_eps, acfg->classifier_exact,
-                                       &op));
+                                       theta + nf + (size_t)C * (size_t)F, acfg->fd_eps,
+                                       acfg->classifier_exact, &op));
   if (acfg->classifier) {
     PetscCall(pof_spectrum_compute(comm, &op, acfg->top_k, acfg->eigenvectors, acfg->eps_tol,
                                    acfg->eps_max_it, acfg->hutchinson, acfg->seed, &a->cls));

@@ -27,8 +27,8 @@ void pof_direction_filter_normalized(PofWrn m, const double *theta, PetscInt see
       const PetscInt rows = T->dims[0], len = T->numel / rows;
       for (PetscInt o = 0; o < rows; o++) {
         double        nd = 0, nw = 0;
-        double       *dd = d + T->offset + o * len;
-        const double *w  = theta + T->offset + o * len;
+        double       *dd = d + T->offset + (size_t)o * (size_t)len;
+        const double *w  = theta + T->offset + (size_t)o * (size_t)len;
         for (PetscInt j = 0; j < len; j++) {
           nd += dd[j] * dd[j];
           nw += w[j] * w[j];

@@ -96,8 +96,8 @@ static PetscErrorCode local_loss(PofLossFn L, double *sum, PetscInt *wrong)
     PetscInt       w;
     PetscCall(
         pof_wrn_features(L->m, POF_BN_EVAL, 0, n, L->x + (size_t)s * (size_t)L->sample, L->h));
-    pof_linear_forward(n, L->F, L->C, P + L->n_feature, P + L->n_feature + L->C * L->F, L->h,
-                       L->logits);
+    pof_linear_forward(n, L->F, L->C, P + L->n_feature,
+                       P + L->n_feature + (size_t)L->C * (size_t)L->F, L->h, L->logits);
     pof_softmax_ce(n, L->C, L->logits, L->y + s, 1.0, &ls, &w, NULL);
     *sum += ls;
     *wrong += w;
@@ -152,7 +152,7 @@ PetscErrorCode pof_lossfn_grad(PofLossFn L, const double *theta, double *loss, d
     PetscInt       w;
     PetscCall(pof_wrn_features(L->m, POF_BN_EVAL, POF_FWD_KEEP, n,
                                L->x + (size_t)s * (size_t)L->sample, L->h));
-    pof_linear_forward(n, F, C, P + nf, P + nf + C * F, L->h, L->logits);
+    pof_linear_forward(n, F, C, P + nf, P + nf + (size_t)C * (size_t)F, L->h, L->logits);
     pof_softmax_ce(n, C, L->logits, L->y + s, 1.0 / (double)L->nglobal, &ls, &w, L->dlogits);
     buf[np] += ls;
     pof_linear_backward(n, F, C, P + nf, L->h, L->dlogits, L->dW, L->db, L->dh);

@@ -94,12 +94,12 @@ static void softmax(PetscInt C, const double *z, double *p)
 static PetscErrorCode cls_grad(ClsCtx *c, const double *Wb, double *loss, double *grad)
 {
   const PetscInt F = c->F, C = c->C;
-  const double  *W = Wb, *b = Wb + C * F;
+  const double  *W = Wb, *b = Wb + (size_t)C * (size_t)F;
   double         ls = 0;
   PetscFunctionBegin;
   for (PetscInt i = 0; i <= c->n; i++) c->gm[i] = 0; /* gm is n+1 long: scratch with the loss */
   for (PetscInt i = 0; i < c->nl; i++) {
-    const double *hi = c->h + i * F;
+    const double *hi = c->h + (size_t)i * (size_t)F;
     for (PetscInt j = 0; j < C; j++) {
       double s = b[j];
       for (PetscInt f = 0; f < F; f++) s += W[j * F + f] * hi[f];
@@ -124,11 +124,12 @@ static PetscErrorCode cls_grad(ClsCtx *c, const double *Wb, double *loss, double
 static PetscErrorCode cls_exact(ClsCtx *c, const double *v, double *hv)
 {
   const PetscInt F = c->F, C = c->C;
-  const double  *W = c->theta, *b = c->theta + C * F, *V = v, *vb = v + C * F;
+  const double  *W = c->theta, *b = c->theta + (size_t)C * (size_t)F, *V = v,
+               *vb = v + (size_t)C * (size_t)F;
   PetscFunctionBegin;
   for (PetscInt i = 0; i < c->n; i++) c->gm[i] = 0;
   for (PetscInt i = 0; i < c->nl; i++) {
-    const double *hi = c->h + i * F;
+    const double *hi = c->h + (size_t)i * (size_t)F;
     double       *u  = c->tp; /* J_i v, C entries */
     for (PetscInt j = 0; j < C; j++) {
       double s = b[j], t = vb[j];
@@ -213,7 +214,7 @@ PetscErrorCode pof_hess_classifier_create(MPI_Comm comm, PetscInt nlocal, PetscI
   PetscCall(PetscMalloc6(c->n, &c->theta, 2 * c->n, &c->tp, c->n, &c->gp, c->n + 1, &c->gm, C,
                          &c->z, C, &c->p));
   PetscCall(PetscArraycpy(c->theta, W0, C * F));
-  PetscCall(PetscArraycpy(c->theta + C * F, b0, C));
+  PetscCall(PetscArraycpy(c->theta + (size_t)C * (size_t)F, b0, C));
   c->theta_norm = norm2(c->n, c->theta);
   op->n         = c->n;
   op->apply     = cls_apply;

@@ -33,7 +33,7 @@ void pof_augment_apply(const PofAugParams *p, const PofAugDraw *d, int c, int h,
 {
   const int oy = d->dy - p->crop_pad, ox = d->dx - p->crop_pad; /* source = output + offset */
   for (int ch = 0; ch < c; ch++) {
-    const float   *l   = lut + 256 * ch;
+    const float   *l   = lut + (size_t)256 * (size_t)ch;
     const uint8_t *s   = src + (size_t)ch * h * w;
     float         *out = dst + (size_t)ch * h * w;
     for (int y = 0; y < h; y++) {

@@ -150,7 +150,7 @@ static PetscErrorCode ckpt_crc_global(MPI_Comm comm, const void *buf, size_t nby
   PetscCall(PetscMalloc1(2 * (size_t)size, &all));
   PetscCall(pof_comm_allgather_u64(comm, mine, 2, all));
   for (PetscMPIInt r = 0; r < size; r++)
-    c = crc32_combine(c, (uLong)all[2 * r], (z_off_t)all[2 * r + 1]);
+    c = crc32_combine(c, (uLong)all[2 * (size_t)r], (z_off_t)all[2 * (size_t)r + 1]);
   PetscCall(PetscFree(all));
   *crc = c;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -69,7 +69,7 @@ static PetscErrorCode idx_open(IdxFile *x, const char *path, int ndim)
   PetscCall(idx_read(x, h + 4, 4 * (size_t)ndim, "the IDX header"));
   x->dims[1] = x->dims[2] = 1;
   for (int d = 0; d < ndim; d++) {
-    x->dims[d] = be32(h + 4 + 4 * d);
+    x->dims[d] = be32(h + 4 + 4 * (size_t)d);
     PetscCheck(x->dims[d] > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
                "'%s': IDX dimension %d is zero", path, d);
   }

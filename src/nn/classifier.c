@@ -54,7 +54,7 @@ void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *
   double   total = 0;
   PetscInt bad   = 0;
   for (PetscInt i = 0; i < n; i++) {
-    const float *z   = logits + i * C;
+    const float *z   = logits + (size_t)i * (size_t)C;
     PetscInt     arg = 0;
     double       mx  = z[0];
     for (PetscInt c = 1; c < C; c++)

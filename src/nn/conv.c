@@ -413,8 +413,9 @@ static PetscErrorCode pad_weights(PofConv *cv)
     const PetscInt kk = cv->k * cv->k;
     for (PetscInt o = 0; o < cv->cout; o++)
       for (PetscInt i = 0; i < cv->cin; i++)
-        PetscCall(PetscArraycpy(cv->w_pad + (o * cv->cin_p + i) * kk,
-                                cv->w_plain + (o * cv->cin + i) * kk, kk));
+        PetscCall(PetscArraycpy(
+            cv->w_pad + ((size_t)o * (size_t)cv->cin_p + (size_t)i) * (size_t)kk,
+            cv->w_plain + ((size_t)o * (size_t)cv->cin + (size_t)i) * (size_t)kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -612,8 +613,9 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
     const PetscInt kk = cv->k * cv->k;
     for (PetscInt o = 0; o < cv->cout; o++)
       for (PetscInt i = 0; i < cv->cin; i++)
-        PetscCall(PetscArraycpy(cv->dw_plain + (o * cv->cin + i) * kk,
-                                cv->dw_pad + (o * cv->cin_p + i) * kk, kk));
+        PetscCall(PetscArraycpy(
+            cv->dw_plain + ((size_t)o * (size_t)cv->cin + (size_t)i) * (size_t)kk,
+            cv->dw_pad + ((size_t)o * (size_t)cv->cin_p + (size_t)i) * (size_t)kk, kk));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -574,9 +574,9 @@ static PetscErrorCode bn_forward(PofWrn m, BnLayer *bn, const PofAct *a, PofBnMo
   } else {
     double *buf = m->red; /* sum[C], sumsq[C], count */
     pof_bn_stats(a, x, buf, buf + C);
-    buf[2 * C] = (double)(a->n * a->h * a->w);
+    buf[2 * (size_t)C] = (double)a->n * (double)a->h * (double)a->w;
     if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, buf, 2 * C + 1));
-    const double M = buf[2 * C];
+    const double M = buf[2 * (size_t)C];
     PetscCheck(
         M > 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
         "batch normalization in training mode needs more than one value per channel (got %g)", M);
@@ -662,10 +662,10 @@ static PetscErrorCode bn_backward(PofWrn m, BnLayer *bn, const PofAct *a, const 
                   m->params + bn->w_off, sdz, sdzx, 1.0, addend, dx);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  m->red[2 * C] = (double)(a->n * a->h * a->w);
+  m->red[2 * (size_t)C] = (double)a->n * (double)a->h * (double)a->w;
   if (m->bn_sum) PetscCall(m->bn_sum(m->bn_sum_ctx, m->red, 2 * C + 1));
   pof_bn_bwd_dx(a, dy, y ? bn->scale : NULL, y ? bn->shift : NULL, x, bn->mean, bn->rstd,
-                m->params + bn->w_off, sdz, sdzx, m->red[2 * C], addend, dx);
+                m->params + bn->w_off, sdz, sdzx, m->red[2 * (size_t)C], addend, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -38,7 +38,8 @@ static double direction_sums(PetscInt F, PetscInt C, const double *W0, const dou
 {
   double L0_local = 0;
   for (PetscInt i = 0; i < n; i++) {
-    double *zi = z0 + i * C, *pi = p + i * C, mx = -INFINITY, se = 0;
+    double *zi = z0 + (size_t)i * (size_t)C, *pi = p + (size_t)i * (size_t)C, mx = -INFINITY,
+           se = 0;
     for (PetscInt c = 0; c < C; c++) {
       double s = b0[c];
       for (PetscInt f = 0; f < F; f++) s += W0[c * F + f] * (double)h[i * F + f];
@@ -51,7 +52,7 @@ static double direction_sums(PetscInt F, PetscInt C, const double *W0, const dou
     for (PetscInt c = 0; c < C; c++) {
       pi[c]           = exp(zi[c] - lse);
       const double d  = pi[c] - (c == y[i] ? 1.0 : 0.0);
-      double      *gW = dir + c * F;
+      double      *gW = dir + (size_t)c * (size_t)F;
       for (PetscInt f = 0; f < F; f++) gW[f] += d * (double)h[i * F + f];
       dir[C * F + c] += d;
     }
@@ -65,7 +66,7 @@ static double curvature_sum(PetscInt F, PetscInt C, const double *gW, const doub
 {
   double kap = 0;
   for (PetscInt i = 0; i < n; i++) {
-    double *ui = u + i * C, pu = 0, pu2 = 0;
+    double *ui = u + (size_t)i * (size_t)C, pu = 0, pu2 = 0;
     for (PetscInt c = 0; c < C; c++) {
       double s = gb[c];
       for (PetscInt f = 0; f < F; f++) s += gW[c * F + f] * (double)h[i * F + f];
@@ -84,7 +85,8 @@ static void trial_sums(PetscInt C, PetscInt n, const double *z0, const double *u
 {
   for (PetscInt k = 0; k < m; k++) {
     double s = 0;
-    for (PetscInt i = 0; i < n; i++) s += ce_row(C, z0 + i * C, u + i * C, eta[k], y[i]);
+    for (PetscInt i = 0; i < n; i++)
+      s += ce_row(C, z0 + (size_t)i * (size_t)C, u + (size_t)i * (size_t)C, eta[k], y[i]);
     out[k] = s;
   }
 }
@@ -159,7 +161,7 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB,
              "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
   for (PetscInt k = 0; k < C * F + C; k++) dir[k] /= Bw; /* g */
-  const double *gW = dir, *gb = dir + C * F;
+  const double *gW = dir, *gb = dir + (size_t)C * (size_t)F;
   double        gn = 0;
   for (PetscInt k = 0; k < C * F + C; k++) gn += dir[k] * dir[k];
   res->gnorm       = sqrt(gn);

@@ -33,7 +33,7 @@ PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const i
   const PetscInt F = pof_wrn_feature_dim(m), C = s.classes, nf = pof_wrn_num_feature_params(m);
   float         *P = pof_wrn_params(m), *G = pof_wrn_grads(m);
   if (!W) W = P + nf;
-  if (!b) b = P + nf + C * F;
+  if (!b) b = P + nf + (size_t)C * (size_t)F;
   PetscCall(ensure(n, F, C));
   pof_timer_start(POF_T_FORWARD);
   PetscCall(pof_wrn_features(
@@ -43,7 +43,7 @@ PetscErrorCode pof_train_loss_grad(PofWrn m, PetscInt n, const float *x, const i
   pof_timer_stop(POF_T_FORWARD);
   pof_timer_start(POF_T_BACKWARD);
   pof_linear_backward(n, F, C, W, bufs.h, bufs.dlogits, classifier_grad ? G + nf : NULL,
-                      classifier_grad ? G + nf + C * F : NULL, bufs.dh);
+                      classifier_grad ? G + nf + (size_t)C * (size_t)F : NULL, bufs.dh);
   if (!classifier_grad) PetscCall(PetscArrayzero(G + nf, pof_wrn_num_params(m) - nf));
   PetscCall(pof_wrn_report_grad(m, nf, pof_wrn_num_params(m) - nf));
   PetscCall(pof_wrn_features_backward(m, bufs.dh, NULL));
@@ -61,7 +61,7 @@ PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_
   const float   *P = pof_wrn_params(m);
   PetscCall(ensure(n, F, C));
   PetscCall(pof_wrn_features(m, POF_BN_EVAL, 0, n, x, bufs.h));
-  pof_linear_forward(n, F, C, P + nf, P + nf + C * F, bufs.h, bufs.logits);
+  pof_linear_forward(n, F, C, P + nf, P + nf + (size_t)C * (size_t)F, bufs.h, bufs.logits);
   pof_softmax_ce(n, C, bufs.logits, y, 1.0, loss_sum, wrong, NULL);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -127,8 +127,9 @@ PetscErrorCode pof_stepper_pof(PofStepper *st, double lr, PetscInt seed, PetscIn
   }
   const double gamma = pof_gamma_draw(
       seed, epoch, step, cfg->pof.mode == POF_MODE_LOCAL ? st->rank : 0, cfg->pof.gamma_max);
-  PetscCall(pof_range_search(&cfg->pof, &rc, st->F, st->C, st->theta0, st->theta0 + st->C * st->F,
-                             st->nwloc, st->hw, yw, st->Bw, gamma, st->Wt, st->bt, res));
+  PetscCall(pof_range_search(&cfg->pof, &rc, st->F, st->C, st->theta0,
+                             st->theta0 + (size_t)st->C * (size_t)st->F, st->nwloc, st->hw, yw,
+                             st->Bw, gamma, st->Wt, st->bt, res));
   pof_timer_stop(POF_T_POF_RANGE);
   /* 8. main batch through φ and θ̃; update φ only (θ stays θ0) */
   PetscCall(pof_stepper_sgd(st, lr, x, y, st->nf, st->Wt, st->bt, PETSC_FALSE, loss_sum, wrong));
