@@ -304,6 +304,9 @@ pof_job_main() {
     prev="$a"
   done
   [ $has_dir = 1 ] || args+=(-run_dir "$run_dir")
+  # the lead time of the scripts' "#SBATCH --signal=B:USR1@300": pof warns when a checkpoint write
+  # takes more than a third of it (POF_SIGNAL_LEAD for a script submitted with another --signal)
+  args+=(-run_signal_lead "${POF_SIGNAL_LEAD:-300}")
   POF_RESTART_LOG="$run_dir/job-restarts.log"
   pof_run_requeue "$cmd" "${args[@]}" "${extra[@]}" "$@"
 }

@@ -22,11 +22,18 @@
  *
  * Safety: a file is written under an unpredictable temporary name (pof_fs_tmp_name, fsutil.h) and
  * renamed to `path` (pof_fs_commit) only after
- * every rank's data is written, flushed (MPI_File_sync), the file closed and fsync'ed; the
- * directory is fsync'ed after the rename. A reader therefore sees either the previous file or
- * the complete new one. Files are validated on rank 0 with the serial driver and the verdict is
- * broadcast before any collective open, so a bad file gives the same error on every rank and no
- * rank waits in a collective call. Data are verified against their CRC-32 after reading.
+ * every rank's data is written, flushed (MPI_File_sync), the file closed, read back by rank 0 with
+ * every checksum verified (pof_ckpt_verify_local), and fsync'ed; the directory is fsync'ed after
+ * the rename. A reader therefore sees either the previous file or the complete new one, and a
+ * file under a checkpoint name has verified once. The ranks agree on the outcome of every stage
+ * of the write (create, metadata, each dataset, checksums, close, verify, rename): a failure on
+ * any rank (disk full, quota, I/O error: one rank can hit it in the middle of a collective write)
+ * makes every rank return the same error with code POF_ERR_STORAGE (exit 74) naming the file,
+ * the stage, the failing rank's message and the free space, after the temporary is removed;
+ * nothing else is touched, so earlier checkpoints stay intact. Files are validated on rank 0 with
+ * the serial driver and the verdict is broadcast before any collective open, so a bad file gives
+ * the same error on every rank and no rank waits in a collective call. Data are verified against
+ * their CRC-32 after reading.
  *
  * HDF5 file locking is switched off per file (H5Pset_file_locking(fapl, 0, 1)), which has the
  * effect of HDF5_USE_FILE_LOCKING=FALSE without touching the environment; the environment
@@ -104,6 +111,9 @@ typedef struct {
 PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta *meta, Vec master,
                               Vec momentum, const float *running, const double *theta0,
                               PetscInt n_theta0);
+
+/** Seconds the read-back verification of the last pof_ckpt_write took (rank 0's, on every rank). */
+double pof_ckpt_last_verify_seconds(void);
 
 /**
  * Read and validate the metadata of `path` into *meta (on every rank). Collective on comm.

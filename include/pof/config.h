@@ -58,6 +58,7 @@ typedef struct {
   PetscInt     gap_samples; /**< -run_gap_samples: train samples for the gap (0 = all) */
   PetscBool    quiet;       /**< -run_quiet: no per-epoch progress lines */
   PofPrecision precision;   /**< -precision fp32|bf16 */
+  PetscReal    signal_lead; /**< -run_signal_lead: seconds from the stop signal to the kill */
 } PofRunConfig;
 
 /** -data_*: the dataset file and how samples are drawn. */

@@ -31,11 +31,15 @@ enum {
   POF_EXIT_OK         = 0,  /**< finished */
   POF_EXIT_ERROR      = 1,  /**< any error: bad input, bad option, failed call */
   POF_EXIT_FAILED_RUN = 3,  /**< pof sweep went through its grid, but some lines failed */
+  POF_EXIT_STORAGE    = 74, /**< storage failure while writing (disk full, quota, I/O error) */
   POF_EXIT_CHECKPOINT = 75, /**< stopped on a signal after writing a checkpoint (EX_TEMPFAIL) */
 };
 
 /** Error code pof uses for failures of external libraries (oneDNN, HDF5, zlib). */
 #define POF_ERR_LIB PETSC_ERR_LIB
+/** Error code of a storage failure while writing (disk full, quota, I/O error): exit
+    POF_EXIT_STORAGE, JSON status "storage". Outside PETSc's own range of codes. */
+#define POF_ERR_STORAGE ((PetscErrorCode)274)
 
 /** Install pof's error handler (records the error, see the file comment). */
 PetscErrorCode pof_error_handler_push(void);
@@ -53,7 +57,8 @@ const PofErrorRecord *pof_error_record(void);
 /** Whether a trace (locations, frames) is printed with errors; set from -run_error_trace. */
 void      pof_error_set_trace(PetscBool on);
 PetscBool pof_error_trace(void);
-/** Exit status of an error code: POF_EXIT_ERROR (later: storage, lost peer). Not collective. */
+/** Exit status of an error code: POF_EXIT_STORAGE for POF_ERR_STORAGE, else POF_EXIT_ERROR.
+    Not collective. */
 int pof_error_exit_status(PetscErrorCode code);
 
 /**
@@ -66,6 +71,9 @@ void pof_abort_all(PetscErrorCode ierr) __attribute__((noreturn));
 
 /** Print the recorded error of this process as `pof: error: [prefix]<msg>` (+ trace if on). */
 void pof_error_print(const char *prefix);
+
+/** The JSON "status" word of an exit status: "storage" (74), else "error". */
+const char *pof_exit_status_word(int status);
 
 /** printf on rank 0 of comm only (PetscPrintf), flushed. */
 PetscErrorCode pof_print(MPI_Comm comm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -45,7 +45,8 @@ PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir);
 
 /**
  * Claim dir for this job: rank 0 takes an exclusive fcntl() write lock on "<dir>/.pof-lock"
- * (created if missing and left in place; it holds "pid <pid> host <host>" of the holder). If
+ * (opened with O_NOFOLLOW: a symbolic link there is refused with an error; created if missing
+ * and left in place; it holds "pid <pid> host <host>" of the holder). If
  * another live process holds it (a second job started on the same run directory, or the ranks
  * of a killed mpirun that are still running), the error names the directory and the holder.
  * The kernel drops the lock when the holder exits, also on kill -9, so nothing stale remains.
@@ -54,6 +55,14 @@ PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir);
  * releases it. Collective on comm; dir must exist (pof_rundir_check).
  */
 PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock);
+
+/**
+ * Refuse a run directory in which one of the names pof writes (config.json, metrics.jsonl,
+ * steps.jsonl, model.h5, result.json, result.csv, ckpt-<10 digits>.h5) is a symbolic link: a link
+ * planted in a shared scratch directory would redirect a write. Error naming the link and its
+ * target (which is not touched). Collective on comm (rank 0 looks).
+ */
+PetscErrorCode pof_rundir_refuse_links(MPI_Comm comm, const char *dir);
 
 /** Release a lock of pof_rundir_lock (no-op for -1); sets *lock to -1. Local. */
 void pof_rundir_unlock(int *lock);
@@ -84,7 +93,8 @@ typedef PetscErrorCode (*PofModelCheck)(MPI_Comm comm, const char *path, const P
  *     the file may be gone by then); else, with model_in given, its metadata is read and
  *     `check` (may be NULL) is called, before the directory exists: a file that cannot serve
  *     stops a new run before anything is written;
- *  2. the directory is made and checked (pof_rundir_check) and locked (pof_rundir_lock);
+ *  2. the directory is made and checked (pof_rundir_check), locked (pof_rundir_lock), and a
+ *     symbolic link at an output name refused (pof_rundir_refuse_links);
  *  3. resume = no with checkpoints in dir is an error naming one of them;
  *  4. resume = auto: the newest good checkpoint (pof_rundir_find_latest: corrupt newer ones set
  *     aside) is the start point, its metadata read.

@@ -40,6 +40,23 @@ void pof_signal_reset(void);
     No-op without POF_TEST_RAISE. Not collective. */
 void pof_signal_test_hook(PetscInt global_step);
 
+/**
+ * Test-only fault hook: with POF_TEST_FAULT="<point>[@<k>][:KILL|USR1|FAIL]" the k-th call (default
+ * 1st) of pof_fault_point(<point>) on a rank does the action: KILL (default) raises SIGKILL on
+ * every rank that gets there (the whole job dies, as on a node failure or a batch system's kill
+ * -9); USR1 raises SIGUSR1 on world rank 0 (a stop request at that very point); FAIL returns 1 on
+ * world rank 0 only, and the caller fails there as if the disk were full on that rank alone.
+ * Points: "ckpt_<stage>" right after each stage of a checkpoint write (ckpt.c): create (temporary
+ * made), metadata, data (parameters written), momentum, bn_running, theta0, checksums, close,
+ * verify (read back, not yet renamed), commit (renamed, not yet pruned); "eval" (inside an
+ * evaluation, after its first batch). Returns 0 otherwise; no-op without the variable. Not
+ * collective.
+ */
+int pof_fault_point(const char *point);
+
+/** Check POF_TEST_FAULT's form (an error naming it when ill-formed). Not collective. */
+PetscErrorCode pof_fault_check(void);
+
 /** "SIGUSR1", "SIGTERM" or "signal N". */
 const char *pof_signal_name(int sig);
 

@@ -47,12 +47,12 @@ static double agree_seconds(void)
 /* The last stdout line on an error: {"command":..., "status":"error", "message":...}, through
    pof/json.h like every other JSON line (a message with bytes that are not UTF-8 keeps its text).
  */
-static void print_error_json(const char *command, const char *msg)
+static void print_error_json(const char *command, const char *msg, int status)
 {
   json_t *o = json_object();
   char   *s;
   if (command) pof_json_set(&o, "command", pof_json_string(command));
-  pof_json_set(&o, "status", json_string("error"));
+  pof_json_set(&o, "status", json_string(pof_exit_status_word(status)));
   pof_json_set(&o, "message", pof_json_string(msg));
   if ((s = pof_json_line(o))) printf("%s\n", s);
   fflush(stdout);
@@ -106,7 +106,7 @@ int pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status)
     snprintf(prefix, sizeof prefix, "[rank %d on %s] ", rank, host);
     pof_error_print(prefix);
   }
-  if (rank == 0) print_error_json(command, msg[0] ? msg : "an error on another rank");
+  if (rank == 0) print_error_json(command, msg[0] ? msg : "an error on another rank", v[0]);
   MPI_Comm_free(&finish_comm);
   (void)PetscFinalize();
   return v[0];

@@ -15,7 +15,14 @@ static PetscBool      trace_on = PETSC_FALSE;
 const PofErrorRecord *pof_error_record(void) { return &rec; }
 void                  pof_error_set_trace(PetscBool on) { trace_on = on; }
 PetscBool             pof_error_trace(void) { return trace_on; }
-int pof_error_exit_status(PetscErrorCode code) { return code ? POF_EXIT_ERROR : POF_EXIT_OK; }
+int                   pof_error_exit_status(PetscErrorCode code)
+{
+  return code == POF_ERR_STORAGE ? POF_EXIT_STORAGE : code ? POF_EXIT_ERROR : POF_EXIT_OK;
+}
+const char *pof_exit_status_word(int status)
+{
+  return status == POF_EXIT_STORAGE ? "storage" : "error";
+}
 
 /* Record, do not print: the ranks agree on who prints in pof_comm_finish. The first call of an
    error (PETSC_ERROR_INITIAL) gives its message (a later error replaces an earlier one that was

@@ -2,6 +2,7 @@
 #include "pof/signal.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,7 @@ PetscErrorCode pof_signal_install(void)
 {
   const char *env = getenv("POF_TEST_RAISE");
   PetscFunctionBegin;
+  PetscCall(pof_fault_check());
   if (env && *env) {
     long long n    = -1;
     char      tail = 0, sname[8] = "";
@@ -73,4 +75,55 @@ const char *pof_signal_name(int sig)
   if (sig == SIGTERM) return "SIGTERM";
   snprintf(buf, sizeof(buf), "signal %d", sig);
   return buf;
+}
+
+/* POF_TEST_FAULT: see signal.h. Parsed on each call (a test-only path; the points are rare). */
+static int fault_parse(const char *env, char *point, size_t len, long *k, char *action)
+{
+  const char *colon = strchr(env, ':'), *at = strchr(env, '@');
+  const char *end = at ? at : colon ? colon : env + strlen(env);
+  *k              = 1;
+  snprintf(action, 8, "KILL");
+  if (end == env || (size_t)(end - env) >= len) return 0;
+  snprintf(point, len, "%.*s", (int)(end - env), env);
+  if (at && (colon ? at > colon : 0)) return 0;
+  if (at && (sscanf(at + 1, "%ld", k) != 1 || *k < 1)) return 0;
+  if (colon) {
+    snprintf(action, 8, "%.7s", colon + 1);
+    if (strcmp(action, "KILL") && strcmp(action, "USR1") && strcmp(action, "FAIL")) return 0;
+  }
+  return 1;
+}
+
+PetscErrorCode pof_fault_check(void)
+{
+  const char *env = getenv("POF_TEST_FAULT");
+  char        point[64], action[8];
+  long        k;
+  PetscFunctionBegin;
+  PetscCheck(!env || !*env || fault_parse(env, point, sizeof point, &k, action), PETSC_COMM_SELF,
+             PETSC_ERR_ARG_WRONG,
+             "POF_TEST_FAULT='%s' is not of the form POINT[@K][:KILL|USR1|FAIL]", env);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int pof_fault_point(const char *point)
+{
+  static long count[8];
+  static char seen[8][64];
+  const char *env = getenv("POF_TEST_FAULT");
+  char        want[64], action[8];
+  long        k;
+  int         slot = -1, rank = 0;
+  if (!env || !*env || !fault_parse(env, want, sizeof want, &k, action) || strcmp(want, point))
+    return 0;
+  for (int i = 0; i < 8 && slot < 0; i++)
+    if (!seen[i][0] || !strcmp(seen[i], point)) slot = i;
+  if (slot < 0) return 0;
+  snprintf(seen[slot], sizeof seen[slot], "%s", point);
+  if (++count[slot] != k) return 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (!strcmp(action, "KILL")) raise(SIGKILL);
+  if (!strcmp(action, "USR1") && rank == 0) raise(SIGUSR1);
+  return !strcmp(action, "FAIL") && rank == 0;
 }

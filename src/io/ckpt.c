@@ -9,6 +9,7 @@
 #include "pof/fsutil.h"
 #include "pof/image.h"
 #include "pof/comm_exchange.h"
+#include "pof/signal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -232,6 +234,7 @@ static PetscErrorCode ckpt_fapl(MPI_Comm comm, const char *path, hid_t *fapl)
     PofCallH5(H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL));
     PofCallH5(H5Pset_all_coll_metadata_ops(*fapl, 1));
     PofCallH5(H5Pset_coll_metadata_write(*fapl, 1));
+    PofCallH5(H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG)); /* a failed write's open objects */
   } else {
     PofCallH5(H5Pset_fclose_degree(
         *fapl, H5F_CLOSE_STRONG)); /* closing the file closes what is open in it */
@@ -769,8 +772,8 @@ static PetscErrorCode ckpt_dset_create(hid_t fid, const char *name, hid_t ftype,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Write Vec v (global size n) as /name, one hyperslab per rank; *crc = CRC-32 of the whole. */
-static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name, Vec v, uLong *crc)
+/* Write Vec v (global size n) as /name, one hyperslab per rank. */
+static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name, Vec v)
 {
   hid_t              d;
   PetscInt           n, lo, hi;
@@ -786,16 +789,27 @@ static PetscErrorCode ckpt_write_vec(MPI_Comm comm, hid_t fid, const char *name,
   PetscCall(VecGetArrayRead(v, &a));
   PetscCall(ckpt_xfer(d, H5T_NATIVE_DOUBLE, sizeof(double), PETSC_TRUE, lo, hi,
                       ckpt_npieces(ranges, size), (void *)a));
-  PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
   PetscCall(VecRestoreArrayRead(v, &a));
   PofCallH5(H5Dclose(d));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* *crc = CRC-32 of the whole Vec v (its slices in rank order). Collective. */
+static PetscErrorCode ckpt_crc_vec(MPI_Comm comm, Vec v, uLong *crc)
+{
+  PetscInt           lo, hi;
+  const PetscScalar *a;
+  PetscFunctionBegin;
+  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
+  PetscCall(VecGetArrayRead(v, &a));
+  PetscCall(ckpt_crc_global(comm, a, (size_t)(hi - lo) * sizeof(double), crc));
+  PetscCall(VecRestoreArrayRead(v, &a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Write an array identical on every rank as /name: rank 0 selects all, the others none. */
 static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char *name, hid_t ftype,
-                                            hid_t mtype, size_t elsize, PetscInt n, const void *buf,
-                                            uLong *crc)
+                                            hid_t mtype, size_t elsize, PetscInt n, const void *buf)
 {
   hid_t       d;
   PetscMPIInt rank;
@@ -806,7 +820,6 @@ static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char
   PetscCall(ckpt_xfer(d, mtype, elsize, PETSC_TRUE, 0, rank == 0 ? n : 0, ckpt_npieces(ranges, 1),
                       (void *)buf));
   PofCallH5(H5Dclose(d));
-  *crc = ckpt_crc(buf, (size_t)n * elsize);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -815,9 +828,83 @@ static PetscErrorCode ckpt_write_replicated(MPI_Comm comm, hid_t fid, const char
 typedef struct {
   hid_t        fapl, fid;
   PetscBool    tmp_made;
+  PetscBool    agreed; /* the failure was agreed by every rank (they may close the file together) */
   char         tmp[POF_PATH_MAX];
-  PofCkptMeta *meta; /* copy with the derived fields */
+  char         why[CKPT_MSG_LEN]; /* this rank's first error message inside a stage */
+  PofCkptMeta *meta;              /* copy with the derived fields */
 } CkptWriteCtx;
+
+static double ckpt_verify_secs = 0; /* pof_ckpt_last_verify_seconds */
+
+/* Records the first message of an error inside a stage of the write (CkptWriteCtx.why). */
+static PetscErrorCode ckpt_stage_handler(MPI_Comm comm, int line, const char *func,
+                                         const char *file, PetscErrorCode n, PetscErrorType p,
+                                         const char *mess, void *ctx)
+{
+  CkptWriteCtx *w = (CkptWriteCtx *)ctx;
+  (void)comm, (void)line, (void)func, (void)file;
+  if (p == PETSC_ERROR_INITIAL && !w->why[0])
+    snprintf(w->why, sizeof(w->why), "%s", mess && *mess ? mess : "unknown error");
+  return n;
+}
+
+/* Free space of the file system holding `path`, as text ("12.3 MB free"), for failure messages. */
+static void ckpt_free_text(const char *path, char *buf, size_t len)
+{
+  struct statvfs st;
+  char           dir[POF_PATH_MAX];
+  const char    *slash = strrchr(path, '/');
+  snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  if (statvfs(dir[0] ? dir : "/", &st) == 0)
+    snprintf(buf, len, "%.1f MB free on the file system of %s",
+             (double)st.f_bavail * (double)st.f_frsize / 1e6, dir[0] ? dir : "/");
+  else
+    snprintf(buf, len, "free space of %s unknown", dir);
+}
+
+/* The end of one stage of the write, on every rank: ierr is this rank's outcome of the stage
+   (or an injected failure, pof_fault_point). If any rank failed, every rank returns the same
+   storage error (POF_ERR_STORAGE) naming the checkpoint, the stage and the lowest failing rank's
+   message; the caller then closes and removes the temporary file. Collective. */
+static PetscErrorCode ckpt_agree(MPI_Comm comm, PetscErrorCode ierr, const char *path,
+                                 const char *stage, CkptWriteCtx *w)
+{
+  PetscMPIInt rank;
+  PetscBool   any;
+  char        msg[CKPT_MSG_LEN], fr[POF_PATH_MAX + 64];
+  char        point[32];
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  snprintf(point, sizeof(point), "ckpt_%s", stage);
+  if (!ierr && pof_fault_point(point)) {
+    ierr = POF_ERR_STORAGE;
+    snprintf(w->why, sizeof(w->why), "%s", "No space left on device (injected by POF_TEST_FAULT)");
+  }
+  snprintf(msg, sizeof(msg), "rank %d: %.1024s", (int)rank, w->why[0] ? w->why : "unknown error");
+  PetscCall(pof_comm_agree_failure(comm, ierr ? PETSC_TRUE : PETSC_FALSE, msg, sizeof(msg), &any));
+  if (!any) PetscFunctionReturn(PETSC_SUCCESS);
+  w->agreed = PETSC_TRUE;
+  ckpt_free_text(path, fr, sizeof(fr));
+  const PetscBool dset = (PetscBool)(!strcmp(stage, "data") || !strcmp(stage, "momentum") ||
+                                     !strcmp(stage, "bn_running") || !strcmp(stage, "theta0"));
+  SETERRQ(comm, POF_ERR_STORAGE,
+          "storage failure: checkpoint %s not written (%s%s failed on %s; %s); its temporary file "
+          "is removed and the earlier checkpoints are intact",
+          path, dset ? "writing /" : "stage ", !strcmp(stage, "data") ? "params" : stage, msg, fr);
+}
+
+/* Run one stage of the write (a call returning PetscErrorCode) on every rank, then agree. */
+#define CKPT_STAGE(comm, path, name, w, call)                  \
+  do {                                                         \
+    PetscErrorCode e_;                                         \
+    CkptQuiet      q_;                                         \
+    PetscCall(ckpt_quiet_begin(&q_));                          \
+    PetscCall(PetscPushErrorHandler(ckpt_stage_handler, (w))); \
+    e_ = (call);                                               \
+    PetscCall(PetscPopErrorHandler());                         \
+    ckpt_quiet_end(&q_);                                       \
+    PetscCall(ckpt_agree((comm), e_, (path), (name), (w)));    \
+  } while (0)
 
 static PetscErrorCode ckpt_check_vec(MPI_Comm comm, const char *path, Vec v, const char *what,
                                      PetscInt n)
@@ -903,6 +990,100 @@ static PetscErrorCode ckpt_write_meta(hid_t fid, const PofCkptMeta *m, PetscInt 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Stage "create": the temporary file, made exclusively (a new, unpredictable name). */
+static PetscErrorCode ckpt_create(MPI_Comm comm, CkptWriteCtx *w)
+{
+  CkptQuiet q;
+  char      h5msg[CKPT_H5_LEN] = "";
+  PetscFunctionBegin;
+  PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
+  PetscCall(ckpt_quiet_begin(&q));
+  w->tmp_made = PETSC_TRUE; /* from here on a failure removes the temporary (a partly made one) */
+  w->fid      = H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, w->fapl);
+  if (w->fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
+  ckpt_quiet_end(&q);
+  PetscCheck(w->fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "cannot create checkpoint file %s (%s)", w->tmp, h5msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Stage "checksums": the CRC attributes, every rank's data on disk, then the "complete" mark. */
+static PetscErrorCode ckpt_finish_marks(hid_t fid, const uLong crc[CKPT_ND])
+{
+  PetscFunctionBegin;
+  for (int k = 0; k < CKPT_ND; k++)
+    PetscCall(ckpt_attr_write_int(fid, ckpt_crc_names[k], (int64_t)crc[k]));
+  PofCallH5(H5Fflush(fid, H5F_SCOPE_GLOBAL));
+  PetscCall(ckpt_attr_write_int(fid, "complete", 1));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Stage "close" (the handle is given up even when closing fails: it is not closed twice). */
+static PetscErrorCode ckpt_close(CkptWriteCtx *w)
+{
+  const hid_t fid = w->fid;
+  PetscFunctionBegin;
+  w->fid = -1;
+  PofCallH5(H5Fclose(fid));
+  PofCallH5(H5Pclose(w->fapl));
+  w->fapl = -1;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Stage "verify" (rank 0): read the closed temporary back and check every checksum. */
+static PetscErrorCode ckpt_verify_tmp(CkptWriteCtx *w)
+{
+  char         reason[CKPT_MSG_LEN];
+  const double t0 = pof_now();
+  PetscBool    ok = pof_ckpt_verify_local(w->tmp, reason, sizeof(reason));
+  PetscFunctionBegin;
+  ckpt_verify_secs = pof_now() - t0;
+  PetscCheck(ok, PETSC_COMM_SELF, POF_ERR_STORAGE, "read-back verification failed: %s", reason);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Stage "commit" (rank 0): rename the verified temporary to its name, fsync the directory. */
+static PetscErrorCode ckpt_commit(CkptWriteCtx *w, const char *path)
+{
+  char msg[CKPT_MSG_LEN];
+  int  err = pof_fs_commit(w->tmp, path, msg, sizeof(msg));
+  PetscFunctionBegin;
+  PetscCheck(!err, PETSC_COMM_SELF, POF_ERR_STORAGE, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The stages of a write after the temporary exists, each agreed by every rank (ckpt_agree). */
+static PetscErrorCode ckpt_write_stages(MPI_Comm comm, const char *path, CkptWriteCtx *w,
+                                        Vec master, Vec momentum, const float *running,
+                                        const double *theta0, PetscInt n_theta0,
+                                        const uLong crc[CKPT_ND])
+{
+  PetscMPIInt  rank;
+  const hid_t  f64 = H5T_IEEE_F64LE, d = H5T_NATIVE_DOUBLE;
+  PofCkptMeta *m = w->meta;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  CKPT_STAGE(comm, path, "metadata", w, ckpt_write_meta(w->fid, m, n_theta0));
+  CKPT_STAGE(comm, path, "data", w, ckpt_write_vec(comm, w->fid, "params", master));
+  if (momentum)
+    CKPT_STAGE(comm, path, "momentum", w, ckpt_write_vec(comm, w->fid, "momentum", momentum));
+  CKPT_STAGE(comm, path, "bn_running", w,
+             ckpt_write_replicated(comm, w->fid, "bn_running", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                                   sizeof(float), m->n_bn_state, running));
+  if (theta0)
+    CKPT_STAGE(
+        comm, path, "theta0", w,
+        ckpt_write_replicated(comm, w->fid, "theta0", f64, d, sizeof(double), n_theta0, theta0));
+  CKPT_STAGE(comm, path, "checksums", w, ckpt_finish_marks(w->fid, crc));
+  CKPT_STAGE(comm, path, "close", w, ckpt_close(w));
+  ckpt_verify_secs = 0;
+  CKPT_STAGE(comm, path, "verify", w, rank == 0 ? ckpt_verify_tmp(w) : PETSC_SUCCESS);
+  PetscCall(pof_comm_bcast_bytes(comm, &ckpt_verify_secs, sizeof(ckpt_verify_secs), 0));
+  CKPT_STAGE(comm, path, "commit", w, rank == 0 ? ckpt_commit(w, path) : PETSC_SUCCESS);
+  w->tmp_made = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const PofCkptMeta *meta,
                                       Vec master, Vec momentum, const float *running,
                                       const double *theta0, PetscInt n_theta0, CkptWriteCtx *w)
@@ -910,12 +1091,6 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   PetscMPIInt  rank, size;
   PofCkptMeta *m;
   uLong        crc[CKPT_ND] = { 0, 0, 0, 0 };
-  CkptQuiet    q;
-  char         h5msg[CKPT_H5_LEN];
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } commit;
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
@@ -931,46 +1106,17 @@ static PetscErrorCode ckpt_write_body(MPI_Comm comm, const char *path, const Pof
   m->have_theta0   = theta0 ? 1 : 0;
   if (!theta0) n_theta0 = 0;
 
+  /* the checksums first, from memory (collective; nothing here can fail on one rank alone) */
+  PetscCall(ckpt_crc_vec(comm, master, &crc[CKPT_D_PARAMS]));
+  if (momentum) PetscCall(ckpt_crc_vec(comm, momentum, &crc[CKPT_D_MOMENTUM]));
+  crc[CKPT_D_RUNNING] = ckpt_crc(running, (size_t)m->n_bn_state * sizeof(float));
+  if (theta0) crc[CKPT_D_THETA0] = ckpt_crc(theta0, (size_t)n_theta0 * sizeof(double));
+
   /* temporary name chosen by rank 0 */
   if (rank == 0) (void)pof_fs_tmp_name(path, w->tmp, sizeof(w->tmp)); /* length checked above */
   PetscCall(pof_comm_bcast_bytes(comm, w->tmp, sizeof(w->tmp), 0));
-
-  PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
-  PetscCall(ckpt_quiet_begin(&q));
-  w->tmp_made =
-      PETSC_TRUE; /* from here on a failure removes the temporary (a partly created one too) */
-  w->fid = H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, w->fapl); /* a new name, made exclusively */
-  if (w->fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
-  ckpt_quiet_end(&q);
-  PetscCheck(w->fid >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot create checkpoint file %s (%s)",
-             w->tmp, h5msg);
-
-  PetscCall(ckpt_write_meta(w->fid, m, n_theta0));
-
-  /* data */
-  PetscCall(ckpt_write_vec(comm, w->fid, "params", master, &crc[CKPT_D_PARAMS]));
-  if (momentum)
-    PetscCall(ckpt_write_vec(comm, w->fid, "momentum", momentum, &crc[CKPT_D_MOMENTUM]));
-  PetscCall(ckpt_write_replicated(comm, w->fid, "bn_running", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-                                  sizeof(float), m->n_bn_state, running, &crc[CKPT_D_RUNNING]));
-  if (theta0)
-    PetscCall(ckpt_write_replicated(comm, w->fid, "theta0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                                    sizeof(double), n_theta0, theta0, &crc[CKPT_D_THETA0]));
-  for (int k = 0; k < CKPT_ND; k++)
-    PetscCall(ckpt_attr_write_int(w->fid, ckpt_crc_names[k], (int64_t)crc[k]));
-
-  /* every rank's data on disk, then the mark, then close and commit */
-  PofCallH5(H5Fflush(w->fid, H5F_SCOPE_GLOBAL));
-  PetscCall(ckpt_attr_write_int(w->fid, "complete", 1));
-  PofCallH5(H5Fclose(w->fid));
-  w->fid = -1;
-  PofCallH5(H5Pclose(w->fapl));
-  w->fapl = -1;
-  memset(&commit, 0, sizeof(commit));
-  if (rank == 0) commit.err = pof_fs_commit(w->tmp, path, commit.msg, sizeof(commit.msg));
-  PetscCall(pof_comm_bcast_bytes(comm, &commit, sizeof(commit), 0));
-  PetscCheck(commit.err == 0, comm, PETSC_ERR_FILE_WRITE, "checkpoint not written: %s", commit.msg);
-  w->tmp_made = PETSC_FALSE;
+  CKPT_STAGE(comm, path, "create", w, ckpt_create(comm, w));
+  PetscCall(ckpt_write_stages(comm, path, w, master, momentum, running, theta0, n_theta0, crc));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -985,8 +1131,23 @@ PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta
   w->fapl = w->fid = -1;
   ierr = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
   if (ierr) {
-    /* The file handle is abandoned, not closed: H5Fclose is collective and the other ranks may
-       be elsewhere (the caller stops every rank). The temporary file goes now. */
+    /* A failure every rank agreed on: the temporary is emptied first (its blocks freed, so the
+       flush inside H5Fclose finds room: on a full disk it failed on some ranks only, which then
+       left while the others waited in MPI_File_close), then the ranks close it together.
+       Otherwise the handle is abandoned, not closed: H5Fclose is collective and the other ranks
+       may be elsewhere (the caller stops every rank). The temporary file goes now. */
+    if (w->agreed && w->fid >= 0) {
+      CkptQuiet   q;
+      PetscMPIInt rank = 0;
+      (void)MPI_Comm_rank(comm, &rank);
+      if (rank == 0 && truncate(w->tmp, 0) != 0) { /* then the close may fail: still tried */
+      }
+      if (!pof_comm_barrier(comm) && !ckpt_quiet_begin(&q)) {
+        (void)H5Fclose(w->fid);
+        (void)H5Eclear2(H5E_DEFAULT);
+        ckpt_quiet_end(&q);
+      }
+    }
     if (w->tmp_made) (void)unlink(w->tmp);
     if (w->fapl >= 0) (void)H5Pclose(w->fapl);
   }
@@ -995,6 +1156,8 @@ PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta
   PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+double pof_ckpt_last_verify_seconds(void) { return ckpt_verify_secs; }
 
 /* ------------------------------------------------------------------ read */
 

@@ -339,10 +339,16 @@ static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
     snprintf(msg, len, "run directory '%s' is too long", dir);
     return ENAMETOOLONG;
   }
-  const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (f < 0) {
     const int e = errno;
-    snprintf(msg, len, "cannot create the lock file %s: %s", path, strerror(e));
+    if (e == ELOOP)
+      snprintf(msg, len,
+               "the lock file %s is a symbolic link: refused (pof does not write through links in "
+               "a run directory; remove it)",
+               path);
+    else
+      snprintf(msg, len, "cannot create the lock file %s: %s", path, strerror(e));
     return e;
   }
   memset(&fl, 0, sizeof(fl));
@@ -410,6 +416,53 @@ void pof_rundir_unlock(int *lock)
   *lock = -1;
 }
 
+/* The names pof writes in a run directory (besides the checkpoints and their temporaries). */
+static const char *const rundir_outputs[] = { "config.json", "metrics.jsonl", "steps.jsonl",
+                                              "model.h5",    "result.json",   "result.csv" };
+
+/* The first output name in dir that is a symbolic link, into msg. 0 or ELOOP. Local. */
+static int rundir_find_link(const char *dir, char *msg, size_t len)
+{
+  DIR           *d = opendir(dir);
+  struct dirent *e;
+  int            found = 0;
+  if (!d) return 0;
+  while (!found && (e = readdir(d))) {
+    PetscBool ours = ckpt_is_name(e->d_name, PETSC_FALSE);
+    for (size_t i = 0; !ours && i < sizeof(rundir_outputs) / sizeof(rundir_outputs[0]); i++)
+      ours = (PetscBool)!strcmp(e->d_name, rundir_outputs[i]);
+    char        path[POF_PATH_MAX], target[POF_PATH_MAX] = "?";
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (!ours || lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) continue;
+    const ssize_t n       = readlink(path, target, sizeof(target) - 1);
+    target[n > 0 ? n : 1] = '\0';
+    snprintf(msg, len,
+             "%s is a symbolic link (to %s): refused, pof does not write through links in a run "
+             "directory (remove it; its target is untouched)",
+             path, target);
+    found = 1;
+  }
+  closedir(d);
+  return found ? ELOOP : 0;
+}
+
+PetscErrorCode pof_rundir_refuse_links(MPI_Comm comm, const char *dir)
+{
+  PetscMPIInt rank;
+  struct {
+    int  err;
+    char msg[CKPT_MSG_LEN];
+  } res;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  memset(&res, 0, sizeof(res));
+  if (rank == 0) res.err = rundir_find_link(dir, res.msg, sizeof(res.msg));
+  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
+  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_rundir_any_checkpoint(MPI_Comm comm, const char *dir, char name[256])
 {
   PetscMPIInt rank;
@@ -445,6 +498,7 @@ static PetscErrorCode rundir_start_body(MPI_Comm comm, const char *dir, PetscBoo
   /* 2. the directory must be usable before any work is done; one job per run directory */
   PetscCall(pof_rundir_check(comm, dir));
   PetscCall(pof_rundir_lock(comm, dir, &out->lock));
+  PetscCall(pof_rundir_refuse_links(comm, dir));
   /* 3. never overwrite the checkpoints of another run silently */
   if (!resume_auto) {
     char name[256];

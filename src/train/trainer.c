@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 const char *const PofRunStatusNames[] = { "finished", "stopped", "already_finished" };
@@ -70,6 +71,8 @@ struct _p_PofTrainer {
   char      resume_path[POF_PATH_MAX]; /* the checkpoint resumed from ("" if none) */
   PetscInt  last_ckpt_step;            /* global step of the newest checkpoint written, -1 = none */
   PetscBool kernels_checked; /* the reference-kernel warning, after this process's first step */
+  json_t   *ckpt_rows;       /* rank 0: checkpoints written since the last metrics row */
+  PetscBool lead_warned;     /* the -run_signal_lead warning was given */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
@@ -153,10 +156,109 @@ static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, P
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* fopen(path, "w" or "a") that refuses a symbolic link at path (O_NOFOLLOW): a link planted in
+   a shared run directory would redirect the rows elsewhere. NULL with errno set. */
+static FILE *open_nofollow(const char *path, PetscBool append)
+{
+  const int fd =
+      open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+  FILE *f = fd >= 0 ? fdopen(fd, append ? "a" : "w") : NULL;
+  if (fd >= 0 && !f) close(fd);
+  return f;
+}
+
+static int write_config_json(FILE *f, void *cfg)
+{
+  if (pof_config_write_json((const PofConfig *)cfg, f)) return EIO;
+  return fputc('\n', f) == EOF ? (errno ? errno : EIO) : 0;
+}
+
+/* Error code of a failed write: storage (exit 74) for a full disk, quota or I/O error. */
+static PetscErrorCode write_error_code(int err)
+{
+  return err == ENOSPC || err == EDQUOT || err == EIO || err == EFBIG ? POF_ERR_STORAGE
+                                                                      : PETSC_ERR_FILE_WRITE;
+}
+
+/* Rank 0's part of open_run_files: config.json (atomically), the trimmed rows of a resumed run,
+   metrics.jsonl and steps.jsonl opened. */
+static PetscErrorCode run_files_rank0(PofTrainer t, PetscBool resumed, int changed,
+                                      const char *kept)
+{
+  char path[POF_PATH_MAX + 32], msg[2 * POF_PATH_MAX + 128];
+  int  err;
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/config.json", t->cfg.run.dir));
+  if (changed > 0 && rename(path, kept) != 0 && errno != ENOENT)
+    PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n",
+                           path, kept, strerror(errno)));
+  err = pof_fs_write_atomic(path, write_config_json, &t->cfg, msg, sizeof msg);
+  PetscCheck(!err, PETSC_COMM_SELF, write_error_code(err), "%s", msg);
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
+  if (resumed) {
+    char sp[POF_PATH_MAX + 32];
+    int  dm, ds = 0;
+    PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
+    PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
+    PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
+    if (dm + ds)
+      PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout,
+                             "%s: dropped %d metrics row(s) and %d step row(s) written after the "
+                             "checkpoint (they are computed again)\n",
+                             t->meta.kind, dm, ds));
+  }
+  t->metrics = open_nofollow(path, resumed);
+  PetscCheck(t->metrics, PETSC_COMM_SELF, write_error_code(errno), "cannot write '%s': %s", path,
+             strerror(errno));
+  if (t->cfg.run.step_log) {
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/steps.jsonl", t->cfg.run.dir));
+    t->steps = open_nofollow(path, resumed);
+    PetscCheck(t->steps, PETSC_COMM_SELF, write_error_code(errno), "cannot write '%s': %s", path,
+               strerror(errno));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  PetscErrorCode code;
+  char           msg[2048];
+} Rank0Error;
+
+static PetscErrorCode record_rank0_error(MPI_Comm comm, int line, const char *func,
+                                         const char *file, PetscErrorCode n, PetscErrorType p,
+                                         const char *mess, void *ctx)
+{
+  Rank0Error *e = (Rank0Error *)ctx;
+  (void)comm, (void)line, (void)func, (void)file;
+  if (p == PETSC_ERROR_INITIAL && !e->code) {
+    e->code = n;
+    snprintf(e->msg, sizeof(e->msg), "%s", mess && *mess ? mess : "unknown error");
+  }
+  return n;
+}
+
+/* A failure that only rank 0 can have (its files), made an error of every rank: rank 0 runs
+   `ierr`'s call under a recording handler, then broadcasts the code and the message, so all
+   ranks leave together with the same status (no wait for the error agreement's time-out). */
+#define RANK0_AGREED(t, call)                                       \
+  do {                                                              \
+    Rank0Error e_;                                                  \
+    memset(&e_, 0, sizeof(e_));                                     \
+    if ((t)->rank == 0) {                                           \
+      PetscErrorCode i_;                                            \
+      PetscCall(PetscPushErrorHandler(record_rank0_error, &e_));    \
+      i_ = (call);                                                  \
+      PetscCall(PetscPopErrorHandler());                            \
+      if (i_ && !e_.code) e_.code = i_;                             \
+    }                                                               \
+    PetscCall(pof_comm_bcast_bytes((t)->comm, &e_, sizeof(e_), 0)); \
+    PetscCheck(!e_.code, (t)->comm, e_.code, "%s", e_.msg);         \
+  } while (0)
+
 static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
 {
-  char path[POF_PATH_MAX + 32], kept[POF_PATH_MAX + 64] = "";
-  int  changed = 0;
+  char kept[POF_PATH_MAX + 64] = "";
+  int  changed                 = 0;
   PetscFunctionBegin;
   PetscCall(pof_rundir_check(t->comm, t->cfg.run.dir));
   if (resumed &&
@@ -177,41 +279,28 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
                           t->meta.kind, changed, diff, kept));
     }
   }
-  if (t->rank == 0) {
-    FILE *f;
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/config.json", t->cfg.run.dir));
-    if (changed > 0 && rename(path, kept) != 0 && errno != ENOENT)
-      PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n",
-                             path, kept, strerror(errno)));
-    f = fopen(path, "w");
-    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
-               strerror(errno));
-    PetscCall(pof_config_write_json(&t->cfg, f));
-    fprintf(f, "\n");
-    fclose(f);
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
-    if (resumed) {
-      char sp[POF_PATH_MAX + 32];
-      int  dm, ds = 0;
-      PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
-      PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
-      PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
-      if (dm + ds)
-        PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout,
-                               "%s: dropped %d metrics row(s) and %d step row(s) written after the "
-                               "checkpoint (they are computed again)\n",
-                               t->meta.kind, dm, ds));
-    }
-    t->metrics = fopen(path, resumed ? "a" : "w");
-    PetscCheck(t->metrics, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
-               strerror(errno));
-    if (t->cfg.run.step_log) {
-      PetscCall(PetscSNPrintf(path, sizeof(path), "%s/steps.jsonl", t->cfg.run.dir));
-      t->steps = fopen(path, resumed ? "a" : "w");
-      PetscCheck(t->steps, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s': %s", path,
-                 strerror(errno));
-    }
-  }
+  RANK0_AGREED(t, run_files_rank0(t, resumed, changed, kept));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* At the start: a warning when the run directory's file system has less free space than two
+   checkpoints (the next one is written beside the newest before the older one goes). Rank 0. */
+static PetscErrorCode warn_free_space(PofTrainer t)
+{
+  struct statvfs st;
+  const double   one = 8.0 * (double)t->n_params * 2 + 4.0 * (double)pof_wrn_num_bn_state(t->m) +
+                     (t->kind == POF_RUN_POSTTRAIN ? 8.0 * (double)(t->n_params - t->nf) : 0) +
+                     65536.0;
+  PetscFunctionBegin;
+  if (t->rank != 0 || statvfs(t->cfg.run.dir, &st) != 0) PetscFunctionReturn(PETSC_SUCCESS);
+  const double avail = (double)st.f_bavail * (double)st.f_frsize;
+  if (avail < 2 * one)
+    PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr,
+                           "%s: warning: the file system of the run directory %s has %.1f MB "
+                           "free, less than two checkpoints (2 x %.1f MB): a checkpoint write may "
+                           "fail (exit 74); free space or use another -run_dir\n",
+                           t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain", t->cfg.run.dir,
+                           avail / 1e6, one / 1e6));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -533,8 +622,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   if (kind == POF_RUN_POSTTRAIN)
     PetscCall(
         PetscMalloc2(PetscMax(t->nwloc, 1) * t->sample, &t->xw, PetscMax(t->nwloc, 1), &t->yw));
-  if (!t->finished)
+  if (!t->finished) {
     PetscCall(open_run_files(t, start.resumed)); /* a finished run's files stay as they are */
+    PetscCall(warn_free_space(t));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -562,6 +653,7 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   PetscFunctionBegin;
   if (!t) PetscFunctionReturn(PETSC_SUCCESS);
   if (t->metrics) fclose(t->metrics);
+  json_decref(t->ckpt_rows);
   if (t->steps) fclose(t->steps);
   PetscCall(PetscFree2(t->x, t->y));
   PetscCall(PetscFree2(t->xw, t->yw));
@@ -600,6 +692,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
     double         ls = 0;
     PetscCall(pof_dataset_eval_batch(ds, split, start, cnt, x, y, &nl));
     if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
+    if (start == 0) (void)pof_fault_point("eval"); /* tests: a signal inside an evaluation */
     acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
   }
   PetscCall(pof_comm_allreduce_sum(comm, acc, 3));
@@ -789,6 +882,10 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
     pof_json_set(&exchange, "grad_wait", pof_json_real_or_null(ss.grad_wait));
     pof_json_set(&exchange, "param_gather", pof_json_real_or_null(ss.param_gather));
     pof_json_set(&row, "exchange", exchange);
+    if (t->ckpt_rows) { /* the checkpoints written since the last row, with their write times */
+      pof_json_set(&row, "checkpoints", t->ckpt_rows);
+      t->ckpt_rows = NULL;
+    }
     PetscCall(pof_json_write_line(t->metrics, row));
     fflush(t->metrics);
     if (t->steps) fflush(t->steps);
@@ -838,9 +935,28 @@ static PetscErrorCode checkpoint(PofTrainer t, PetscInt epoch_done, PetscInt ste
     if (t->metrics) (void)(fflush(t->metrics) || fsync(fileno(t->metrics)));
   }
   PetscCall(pof_rundir_ckpt_name(t->cfg.run.dir, t->meta.global_step, path, sizeof(path)));
+  const double t0 = pof_now();
   PetscCall(write_state(t, path));
+  const double secs = pof_now() - t0, lead = t->cfg.run.signal_lead;
   t->last_ckpt_step = t->meta.global_step;
   PetscCall(pof_rundir_prune(t->comm, t->cfg.run.dir, t->cfg.ckpt.keep));
+  if (t->rank == 0) { /* into the next metrics row (rank 0's clock) */
+    json_t *c = json_object();
+    if (!t->ckpt_rows) t->ckpt_rows = json_array();
+    pof_json_set(&c, "global_step", json_integer((json_int_t)t->meta.global_step));
+    pof_json_set(&c, "write_seconds", pof_json_real_or_null(secs));
+    pof_json_set(&c, "verify_seconds", pof_json_real_or_null(pof_ckpt_last_verify_seconds()));
+    if (t->ckpt_rows && c) json_array_append_new(t->ckpt_rows, c);
+    if (lead > 0 && secs > lead / 3 && !t->lead_warned)
+      PetscCall(
+          PetscFPrintf(PETSC_COMM_SELF, stderr,
+                       "%s: warning: writing checkpoint %s took %.1f s, more than a third of "
+                       "the stop signal's lead time (-run_signal_lead %g s): a preemption may "
+                       "kill the job before its checkpoint is written; ask for a longer lead "
+                       "(--signal=B:USR1@N) or checkpoint less state\n",
+                       t->meta.kind, path, secs, (double)lead));
+    if (lead > 0 && secs > lead / 3) t->lead_warned = PETSC_TRUE;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

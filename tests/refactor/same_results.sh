@@ -40,7 +40,7 @@ run_all old "$old"; run_all new "$new"
 /usr/bin/python3 - <<'PY'
 import glob, json, os, sys
 import h5py, numpy as np
-TIMING = {"epoch_seconds", "images_per_s", "time", "exchange", "seconds", "elapsed", "run_dir", "model", "sweep_dir", "out"}
+TIMING = {"epoch_seconds", "images_per_s", "time", "exchange", "checkpoints", "seconds", "elapsed", "run_dir", "model", "sweep_dir", "out"}
 npass = nfail = 0
 def res(ok, what):
     global npass, nfail

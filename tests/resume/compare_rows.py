@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Compare two JSON-lines files of pof (metrics.jsonl or steps.jsonl) row by row, as parsed
 values, with the timings removed (epoch_seconds, images_per_s, the "time" and "exchange"
-objects): an interrupted-and-resumed run must hold exactly the uninterrupted run's rows.
+objects, the "checkpoints" written since the previous row with their write times): an interrupted-and-resumed run must hold exactly the uninterrupted run's rows.
 usage: compare_rows.py A B      exit status 0 = the same rows; prints the row count or the first
 difference."""
 import json
 import sys
 
-TIMINGS = ("epoch_seconds", "images_per_s", "time", "exchange")
+TIMINGS = ("epoch_seconds", "images_per_s", "time", "exchange", "checkpoints")
 
 
 def rows(path):
