@@ -153,7 +153,8 @@ pof_lost_nodes() {
 }
 
 # pof_map_status RC : pof's status for the launcher's RC, in POF_STATUS. 69 when pof said so, when
-# mpirun lost a daemon (205: "ORTE has lost communication with a remote daemon") or when any other
+# mpirun lost a daemon (205: "ORTE has lost communication with a remote daemon") or a rank died of a
+# signal (129..159), or when any other
 # failure coincides with a node of the allocation that no longer runs a job step (the lost nodes
 # go to POF_LOST_NODES). Everything else is passed through.
 pof_map_status() {
@@ -167,7 +168,9 @@ pof_map_status() {
     POF_LOST_NODES="${POF_LOST_NODES% }"
     [ -n "$POF_LOST_NODES" ] && pof_job_log "node(s) not answering: $POF_LOST_NODES"
   fi
-  if [ "$rc" -eq 69 ] || [ -n "$POF_LOST_NODES" ] || { [ "$POF_LAUNCHER" = mpirun ] && [ "$rc" -eq 205 ]; }; then
+  # 129..159: the launcher's status for a rank that died of a signal (mpirun: 128 + the signal,
+  # e.g. 137 for SIGKILL of one rank): a peer was lost
+  if [ "$rc" -eq 69 ] || [ -n "$POF_LOST_NODES" ] || { [ "$POF_LAUNCHER" = mpirun ] && { [ "$rc" -eq 205 ] || { [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; }; }; }; then
     POF_STATUS=69
   fi
 }

@@ -54,4 +54,16 @@ PetscErrorCode pof_comm_allgather_u64(MPI_Comm comm, const uint64_t *mine, int n
 PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg, size_t len,
                                       PetscBool *any_failed);
 
+/**
+ * pof_comm_agree_failure for an outcome a rank may reach alone while the others are still inside
+ * collectives of their own (use a communicator nothing else uses, e.g. a duplicate): non-blocking.
+ * A rank that failed waits at most POF_ERROR_AGREE_SECONDS (default 10) s for the others; when
+ * they do not come (*reached = PETSC_FALSE) the failure is confined to it and the caller aborts.
+ * A rank that did not fail waits as long as it takes (the failed ones come or abort the job).
+ * `code` travels with the message: *code_out = the code of the lowest failing rank. Collective.
+ */
+PetscErrorCode pof_comm_agree_failure_bounded(MPI_Comm comm, PetscBool failed, int code, char *msg,
+                                              size_t len, PetscBool *any_failed, int *code_out,
+                                              PetscBool *reached);
+
 #endif

@@ -19,8 +19,10 @@ typedef struct {
   MPI_Comm    comm;  /**< this rank's group (owned; freed by pof_group_destroy) */
   PetscMPIInt group; /**< index of this rank's group */
   PetscMPIInt ngroups;
-  PetscMPIInt size; /**< G: ranks per group */
-  PetscMPIInt rank; /**< rank in the group (0 = leader) */
+  PetscMPIInt size;  /**< G: ranks per group */
+  PetscMPIInt rank;  /**< rank in the group (0 = leader) */
+  MPI_Comm    agree; /**< a duplicate of comm for the verdict of a line (owned): it cannot match a
+                          collective of the line's run, which a rank that failed alone leaves */
 } PofGroups;
 
 /** Split world into groups of G ranks; error naming the sizes if G < 1 or G does not divide the

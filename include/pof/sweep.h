@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
   PetscInt  lines, ok, failed, skipped, not_run;
   PetscBool stopped; /**< a stop request ended the sweep: lines left are resumed by a rerun */
+  PetscBool storage; /**< a storage failure ended the sweep (exit 74): the rerun resumes the line */
 } PofSweepTotals;
 
 /** Checked by each group leader before it takes the next line (the signal branch sets it). */

@@ -2,6 +2,8 @@
 #include "pof/comm_exchange.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <time.h>
 
 PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf,
                                          const int sendcounts[], void *recvbuf,
@@ -81,6 +83,54 @@ PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg
   *any_failed = v[1] ? PETSC_TRUE : PETSC_FALSE;
   if (*any_failed) PetscCall(pof_comm_bcast_bytes(comm, msg, len, -v[0]));
   if (len) msg[len - 1] = '\0';
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Wait for req: unbounded, or up to POF_ERROR_AGREE_SECONDS (default 10) s. 1 if completed. */
+static int exchange_wait(MPI_Request *req, PetscBool bounded)
+{
+  const char           *e   = getenv("POF_ERROR_AGREE_SECONDS");
+  const double          lim = e && atof(e) > 0 ? atof(e) : 10.0, t0 = MPI_Wtime();
+  const struct timespec ts   = { 0, 1000000 };
+  int                   done = 0;
+  while (!done) {
+    if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
+    if (done) break;
+    if (bounded && MPI_Wtime() - t0 > lim) return 0;
+    nanosleep(&ts, NULL);
+  }
+  return 1;
+}
+
+PetscErrorCode pof_comm_agree_failure_bounded(MPI_Comm comm, PetscBool failed, int code, char *msg,
+                                              size_t len, PetscBool *any_failed, int *code_out,
+                                              PetscBool *reached)
+{
+  PetscMPIInt rank, size;
+  MPI_Request req;
+  int         v[2];
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  v[0]        = failed ? -(int)rank : -(int)size;
+  v[1]        = failed ? 1 : 0;
+  *reached    = PETSC_FALSE;
+  *any_failed = failed;
+  *code_out   = failed ? code : 0;
+  PetscCallMPI(MPI_Iallreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, comm, &req));
+  if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+  *any_failed = v[1] ? PETSC_TRUE : PETSC_FALSE;
+  if (*any_failed) {
+    int root = -v[0];
+    PetscCallMPI(MPI_Ibcast(&code, 1, MPI_INT, root, comm, &req));
+    if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCheck(len <= INT_MAX, comm, PETSC_ERR_ARG_SIZ, "message too long");
+    PetscCallMPI(MPI_Ibcast(msg, (int)len, MPI_CHAR, root, comm, &req));
+    if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+    *code_out = code;
+  }
+  if (len) msg[len - 1] = '\0';
+  *reached = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -10,7 +10,8 @@ PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g)
   PetscMPIInt wrank, wsize;
   PetscFunctionBegin;
   memset(g, 0, sizeof(*g));
-  g->comm = MPI_COMM_NULL;
+  g->comm  = MPI_COMM_NULL;
+  g->agree = MPI_COMM_NULL;
   PetscCallMPI(MPI_Comm_rank(world, &wrank));
   PetscCallMPI(MPI_Comm_size(world, &wsize));
   PetscCheck(G >= 1 && G <= wsize, world, PETSC_ERR_ARG_OUTOFRANGE,
@@ -24,6 +25,7 @@ PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g)
   g->ngroups = wsize / g->size;
   PetscCallMPI(MPI_Comm_split(world, g->group, wrank, &g->comm));
   PetscCallMPI(MPI_Comm_rank(g->comm, &g->rank));
+  PetscCallMPI(MPI_Comm_dup(g->comm, &g->agree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -31,7 +33,9 @@ PetscErrorCode pof_group_destroy(PofGroups *g)
 {
   PetscFunctionBegin;
   if (g->comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&g->comm));
-  g->comm = MPI_COMM_NULL;
+  if (g->agree != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&g->agree));
+  g->comm  = MPI_COMM_NULL;
+  g->agree = MPI_COMM_NULL;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

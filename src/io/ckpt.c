@@ -870,7 +870,8 @@ static PetscErrorCode ckpt_agree(MPI_Comm comm, PetscErrorCode ierr, const char 
                                  const char *stage, CkptWriteCtx *w)
 {
   PetscMPIInt rank;
-  PetscBool   any;
+  PetscBool   any, reached;
+  int         code;
   char        msg[CKPT_MSG_LEN], fr[POF_PATH_MAX + 64];
   char        point[32];
   PetscFunctionBegin;
@@ -880,17 +881,23 @@ static PetscErrorCode ckpt_agree(MPI_Comm comm, PetscErrorCode ierr, const char 
     ierr = POF_ERR_STORAGE;
     snprintf(w->why, sizeof(w->why), "%s", "No space left on device (injected by POF_TEST_FAULT)");
   }
+  /* a failed HDF5 transfer, flush or close is an I/O failure (its errno stays inside MPI-IO);
+     the rename and the read-back say what they are (ckpt_commit, ckpt_verify_tmp) */
+  if (ierr == POF_ERR_LIB) ierr = POF_ERR_STORAGE;
   snprintf(msg, sizeof(msg), "rank %d: %.1024s", (int)rank, w->why[0] ? w->why : "unknown error");
-  PetscCall(pof_comm_agree_failure(comm, ierr ? PETSC_TRUE : PETSC_FALSE, msg, sizeof(msg), &any));
-  if (!any) PetscFunctionReturn(PETSC_SUCCESS);
-  w->agreed = PETSC_TRUE;
+  PetscCall(pof_comm_agree_failure_bounded(comm, ierr ? PETSC_TRUE : PETSC_FALSE, (int)ierr, msg,
+                                           sizeof(msg), &any, &code, &reached));
+  if (!any && reached) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!reached) code = (int)ierr; /* not expected: every rank runs the same stages */
+  w->agreed = reached;
   ckpt_free_text(path, fr, sizeof(fr));
   const PetscBool dset = (PetscBool)(!strcmp(stage, "data") || !strcmp(stage, "momentum") ||
                                      !strcmp(stage, "bn_running") || !strcmp(stage, "theta0"));
-  SETERRQ(comm, POF_ERR_STORAGE,
-          "storage failure: checkpoint %s not written (%s%s failed on %s; %s); its temporary file "
-          "is removed and the earlier checkpoints are intact",
-          path, dset ? "writing /" : "stage ", !strcmp(stage, "data") ? "params" : stage, msg, fr);
+  SETERRQ(comm, code == (int)POF_ERR_STORAGE ? POF_ERR_STORAGE : PETSC_ERR_FILE_WRITE,
+          "%scheckpoint %s not written (%s%s failed on %s; %s); its temporary file is removed and "
+          "the earlier checkpoints are intact",
+          code == (int)POF_ERR_STORAGE ? "storage failure: " : "", path,
+          dset ? "writing /" : "stage ", !strcmp(stage, "data") ? "params" : stage, msg, fr);
 }
 
 /* Run one stage of the write (a call returning PetscErrorCode) on every rank, then agree. */
@@ -1048,7 +1055,10 @@ static PetscErrorCode ckpt_commit(CkptWriteCtx *w, const char *path)
   char msg[CKPT_MSG_LEN];
   int  err = pof_fs_commit(w->tmp, path, msg, sizeof(msg));
   PetscFunctionBegin;
-  PetscCheck(!err, PETSC_COMM_SELF, POF_ERR_STORAGE, "%s", msg);
+  PetscCheck(!err, PETSC_COMM_SELF,
+             err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS ? POF_ERR_STORAGE
+                                                                          : PETSC_ERR_FILE_WRITE,
+             "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

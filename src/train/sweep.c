@@ -7,6 +7,7 @@
 #include "pof/group.h"
 #include "pof/image.h"
 #include "pof/json.h"
+#include "pof/signal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +105,7 @@ typedef struct {
   PetscInt      line, file_line;
   const char   *opts;
   PetscBool     ok;
+  PetscBool     storage; /* the line failed on a storage error (every rank of its group agreed) */
   PofRunSummary s;
   double        seconds;
   char          run_dir[POF_PATH_MAX + 16];
@@ -224,6 +226,9 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
   PofTrainer     t = NULL;
   PetscErrorCode ierr;
   PetscFunctionBegin;
+  /* tests: a failure on one rank alone (POF_TEST_FAULT=line@K:FAIL, include/pof/signal.h) */
+  PetscCheck(!pof_fault_point("line"), PETSC_COMM_SELF, PETSC_ERR_LIB,
+             "a failure on this rank alone, injected by POF_TEST_FAULT");
   /* one run directory per line, always */
   ierr = pof_config_read_text(comm, run_command(kind), base, line, run_dir, PETSC_FALSE, &cfg);
   /* a stop request (signal) finishes the step, checkpoints and ends this line (status
@@ -243,24 +248,43 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
   PetscFunctionReturn(ierr);
 }
 
-/* Run one line on the group; every rank of the group returns the same verdict in r. */
+/* Run one line on the group; every rank of the group returns the same verdict in r. The verdict
+   is agreed on g->agree without blocking a rank that failed: when the others do not come (they
+   are inside a collective of the line, the failure is this rank's alone) it cannot be recovered
+   in place (no ULFM): this rank prints its error with its rank and host and aborts the job
+   (status 1; a rank that died instead is the launcher's status, mapped to 69 by the job scripts).
+ */
 static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *base, LineResult *r)
 {
   ErrCapture     cap;
   PetscErrorCode ierr;
   double         t0 = pof_now();
-  PetscBool      failed;
+  PetscBool      failed, reached;
+  int            code = 0;
   PetscFunctionBegin;
   memset(&cap, 0, sizeof(cap));
   memset(&r->s, 0, sizeof(r->s));
   PetscCall(PetscPushErrorHandler(capture_handler, &cap));
   ierr = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
   PetscCall(PetscPopErrorHandler());
-  /* agree on the verdict: the lowest group rank that failed sends its message */
+  /* agree on the verdict: the lowest group rank that failed sends its message and code */
   if (ierr && !cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
-  PetscCall(pof_comm_agree_failure(g->comm, ierr ? PETSC_TRUE : PETSC_FALSE, cap.msg,
-                                   sizeof(cap.msg), &failed));
-  r->ok = failed ? PETSC_FALSE : PETSC_TRUE;
+  PetscCall(pof_comm_agree_failure_bounded(g->agree, ierr ? PETSC_TRUE : PETSC_FALSE, (int)ierr,
+                                           cap.msg, sizeof(cap.msg), &failed, &code, &reached));
+  if (!reached) {
+    char host[256] = "?";
+    (void)gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    fprintf(stderr,
+            "pof: error: [rank %d on %s] line %" PetscInt_FMT " failed on this rank alone (the "
+            "other ranks of its group are still inside the run): %s; the sweep job is aborted, "
+            "rerun it to resume the line from its checkpoint\n",
+            (int)g->rank, host, r->line, cap.msg);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
+  }
+  r->ok      = failed ? PETSC_FALSE : PETSC_TRUE;
+  r->storage = failed && code == (int)POF_ERR_STORAGE ? PETSC_TRUE : PETSC_FALSE;
   if (!r->ok)
     snprintf(r->msg, sizeof(r->msg), "%s", cap.msg);
   else
@@ -325,39 +349,89 @@ static void line_file(char *path, size_t len, const char *dir, PetscInt line, co
   snprintf(path, len, "%s/line-%03" PetscInt_FMT "/%s", dir, line, name);
 }
 
-/* Do the results already in dir belong to this grid? A line whose result.json records other options
-   than the grid's line of that number (the grid file was edited between runs) would be skipped, or
-   resumed, under the wrong options. 0, or an error code with the message in msg (world rank 0). */
+/* What line `line` (1-based) of the sweep directory dir ran, as a new string (free()), or NULL when
+   the line has no directory; "" when it has one without a record (a line that a pof before
+   line.txt started and did not finish). The record is line.txt (written when the line starts),
+   else the options of its result.json. Leader only. */
+static char *line_recorded(const char *dir, PetscInt line)
+{
+  char        path[POF_PATH_MAX + 64], *text = NULL;
+  size_t      cap = 0;
+  struct stat st;
+  FILE       *f;
+  snprintf(path, sizeof(path), "%s/line-%03" PetscInt_FMT, dir, line);
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  line_file(path, sizeof(path), dir, line, "line.txt");
+  if ((f = fopen(path, "r"))) {
+    const ssize_t n = getline(&text, &cap, f);
+    fclose(f);
+    if (n > 0 && text[n - 1] == '\n') text[n - 1] = '\0';
+    if (n > 0) return text;
+  }
+  free(text);
+  line_file(path, sizeof(path), dir, line, "result.json");
+  json_t     *res = result_read(path, NULL);
+  const char *ran = json_string_value(json_object_get(res, "options"));
+  text            = strdup(ran ? ran : "");
+  json_decref(res);
+  return text;
+}
+
+/* Do the line directories already in dir belong to this grid? A line that has a directory and
+   ran other options than the grid's line of that number now (the grid was edited: a line changed,
+   inserted or removed before it) would be skipped, or resumed, under the wrong options; lines may
+   only be added at the end. 0, or EINVAL with the message naming the first such line (world rank
+   0). */
 static int grid_matches_results(const char *dir, const Grid *grid, char *msg, size_t len)
 {
-  for (PetscInt i = 0; i < grid->n; i++) {
-    char path[POF_PATH_MAX + 64];
-    line_file(path, sizeof(path), dir, i + 1, "result.json");
-    json_t *res = result_read(path, NULL);
-    if (!res) continue;
-    json_t *want = pof_json_string(grid->opts[i]), *ran = json_object_get(res, "options");
-    if (!want) {
-      json_decref(res);
-      if (snprintf(msg, len, "out of memory comparing %s with the grid", path) >= (int)len &&
-          len > 4)
-        memcpy(msg + len - 4, "...", 4);
-      return ENOMEM;
-    }
-    const int   same = json_equal(ran, want);
-    const char *was  = json_string_value(ran);
-    if (!same &&
-        snprintf(msg, len,
-                 "the grid changed since %s was written: line %" PetscInt_FMT
-                 " ran '%s' there, the grid's line %" PetscInt_FMT
-                 " now says '%s'; use a new -sweep_dir, or restore the grid",
-                 path, i + 1, was ? was : "?", i + 1, grid->opts[i]) >= (int)len &&
-        len > 4)
-      memcpy(msg + len - 4, "...", 4); /* a long line: the start names it */
-    json_decref(want);
-    json_decref(res);
-    if (!same) return EINVAL;
+  for (PetscInt i = 0;; i++) {
+    char *ran = line_recorded(dir, i + 1);
+    if (!ran && i >= grid->n) return 0;
+    const int same = !ran || !ran[0] || (i < grid->n && !strcmp(ran, grid->opts[i]));
+    int       n    = 0;
+    if (!same && i < grid->n)
+      n = snprintf(msg, len,
+                   "the grid changed since the sweep directory %s was written: line %" PetscInt_FMT
+                   " (%s/line-%03" PetscInt_FMT ") ran '%s', the grid's line %" PetscInt_FMT
+                   " now says '%s'; use a new -sweep_dir, or restore the grid (lines may only be "
+                   "added at its end)",
+                   dir, i + 1, dir, i + 1, ran, i + 1, grid->opts[i]);
+    else if (!same)
+      n = snprintf(msg, len,
+                   "the grid changed since the sweep directory %s was written: line %" PetscInt_FMT
+                   " (%s/line-%03" PetscInt_FMT ") ran '%s', but the grid now has %" PetscInt_FMT
+                   " lines; use a new -sweep_dir, or restore the grid",
+                   dir, i + 1, dir, i + 1, ran, grid->n);
+    free(ran);
+    if (same) continue;
+    if (n >= (int)len && len > 4) memcpy(msg + len - 4, "...", 4); /* the start names it */
+    return EINVAL;
   }
-  return 0;
+}
+
+/* line.txt in a line's directory: the grid line it runs (leader; a failure only warns: the grid
+   check then falls back on result.json). */
+static void line_mark(const char *run_dir, const char *opts)
+{
+  char path[POF_PATH_MAX + 32];
+  int  e = mkdir_p(run_dir);
+  if (!e)
+    e = snprintf(path, sizeof(path), "%s/line.txt", run_dir) < (int)sizeof(path)
+            ? write_atomic(path, opts)
+            : ENAMETOOLONG;
+  if (e) fprintf(stderr, "pof: warning: cannot write %s/line.txt: %s\n", run_dir, strerror(e));
+}
+
+/* Resident memory of this process in MB (/proc/self/statm), 0 if unknown. */
+static double rss_mb(void)
+{
+  long  pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6;
 }
 
 static PetscErrorCode share_file(MPI_Comm world, const char *path, void **img)
@@ -399,8 +473,8 @@ static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *
       close(fd);
     }
   }
-  printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s\n", r->line,
-         r->ok ? "finished" : "FAILED", r->seconds, r->ok ? "" : ": ", r->msg);
+  printf("sweep: line %" PetscInt_FMT " %s after %.1f s%s%s (leader's memory %.0f MB)\n", r->line,
+         r->ok ? "finished" : "FAILED", r->seconds, r->ok ? "" : ": ", r->msg, rss_mb());
   if (r->ok)
     printf("sweep: line %" PetscInt_FMT ": test error %.2f%%, test loss %.4f\n", r->line,
            r->s.test_error, r->s.test_loss);
@@ -410,57 +484,59 @@ static PetscErrorCode record_line(LineResult *r, const char *rpath, const char *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Rank 0 merges every line's result, in line order, into <summary>.jsonl and .csv (written under
-   temporary names, then renamed); lines without a result are counted in *not_run. Returns errno. */
-static int merge_summary(const char *dir, const Grid *grid, const char *summary, PetscInt *not_run)
+/* Text as the whole content of a file, for pof_fs_write_atomic. */
+static int write_text(FILE *f, void *text)
 {
-  int   err = 0;
-  char  jpath[POF_PATH_MAX + 16], cpath[POF_PATH_MAX + 16];
-  FILE *fj, *fc;
-  snprintf(jpath, sizeof(jpath), "%s.jsonl.tmp", summary);
-  snprintf(cpath, sizeof(cpath), "%s.csv.tmp", summary);
-  fj = fopen(jpath, "w");
-  fc = fopen(cpath, "w");
-  if (!fj || !fc)
-    err = errno;
-  else {
-    fprintf(fc, "%s\n", csv_header);
-    for (PetscInt i = 0; i < grid->n; i++) {
-      char    rd[POF_PATH_MAX + 64], *row = NULL, *csv = NULL;
-      size_t  cap = 0;
-      json_t *res;
-      FILE   *fr;
-      line_file(rd, sizeof(rd), dir, i + 1, "result.json");
-      res = result_read(rd, &csv); /* csv: the row in result.json of a sweep before 2026-12-03 */
-      line_file(rd, sizeof(rd), dir, i + 1, "result.csv");
-      if (res && (fr = fopen(rd, "r"))) {
+  return fputs((const char *)text, f) < 0 ? (errno ? errno : EIO) : 0;
+}
+
+/* Rank 0 merges every line's result, in line order, into <summary>.jsonl and .csv (each through
+   pof_fs_write_atomic); lines without a result are counted in *not_run. Returns errno (msg says
+   what failed). */
+static int merge_summary(const char *dir, const Grid *grid, const char *summary, PetscInt *not_run,
+                         char *msg, size_t len)
+{
+  int    err = 0;
+  char  *js = NULL, *cs = NULL, path[POF_PATH_MAX + 16];
+  size_t jn = 0, cn = 0;
+  FILE  *fj = open_memstream(&js, &jn), *fc = open_memstream(&cs, &cn);
+  if (!fj || !fc) err = ENOMEM;
+  if (!err) fprintf(fc, "%s\n", csv_header);
+  for (PetscInt i = 0; !err && i < grid->n; i++) {
+    char    rd[POF_PATH_MAX + 64], *row = NULL, *csv = NULL;
+    size_t  cap = 0;
+    json_t *res;
+    FILE   *fr;
+    line_file(rd, sizeof(rd), dir, i + 1, "result.json");
+    res = result_read(rd, &csv); /* csv: the row in result.json of a sweep before 2026-12-03 */
+    line_file(rd, sizeof(rd), dir, i + 1, "result.csv");
+    if (res && (fr = fopen(rd, "r"))) {
+      free(csv);
+      csv = NULL;
+      if (getline(&csv, &cap, fr) <= 0) {
         free(csv);
         csv = NULL;
-        if (getline(&csv, &cap, fr) <= 0) {
-          free(csv);
-          csv = NULL;
-        }
-        fclose(fr);
       }
-      row = pof_json_line(res);
-      if (row && csv) {
-        if (fprintf(fj, "%s\n", row) < 0 || fputs(csv, fc) < 0) err = errno;
-      } else
-        (*not_run)++;
-      free(row);
-      free(csv);
-      json_decref(res);
+      fclose(fr);
     }
-    char final[POF_PATH_MAX + 16];
-    if (fclose(fj) != 0 || fclose(fc) != 0) err = errno;
-    fj = fc = NULL;
-    snprintf(final, sizeof(final), "%s.jsonl", summary);
-    if (!err && rename(jpath, final) != 0) err = errno;
-    snprintf(final, sizeof(final), "%s.csv", summary);
-    if (!err && rename(cpath, final) != 0) err = errno;
+    row = pof_json_line(res);
+    if (row && csv) {
+      if (fprintf(fj, "%s\n", row) < 0 || fputs(csv, fc) < 0) err = ENOMEM;
+    } else
+      (*not_run)++;
+    free(row);
+    free(csv);
+    json_decref(res);
   }
-  if (fj) fclose(fj);
-  if (fc) fclose(fc);
+  if (fj && fclose(fj) != 0 && !err) err = ENOMEM;
+  if (fc && fclose(fc) != 0 && !err) err = ENOMEM;
+  if (err) snprintf(msg, len, "cannot build the sweep summary %s (out of memory)", summary);
+  snprintf(path, sizeof(path), "%s.jsonl", summary);
+  if (!err) err = pof_fs_write_atomic(path, write_text, js, msg, len);
+  snprintf(path, sizeof(path), "%s.csv", summary);
+  if (!err) err = pof_fs_write_atomic(path, write_text, cs, msg, len);
+  free(js);
+  free(cs);
   return err;
 }
 
@@ -528,10 +604,13 @@ static PetscErrorCode sweep_totals(MPI_Comm world, const PofGroups *g, const Pof
     tot->skipped = (PetscInt)c64[2];
   }
   PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
-  if (wrank == 0) err = merge_summary(sc->dir, grid, summary, &tot->not_run);
+  char msg[2 * POF_PATH_MAX + 128] = "";
+  if (wrank == 0) err = merge_summary(sc->dir, grid, summary, &tot->not_run, msg, sizeof(msg));
   PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot write the sweep summary %s.csv/.jsonl: %s",
-             summary, strerror((int)err));
+  PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
+  PetscCheck(!err, world,
+             err == ENOSPC || err == EDQUOT || err == EIO ? POF_ERR_STORAGE : PETSC_ERR_FILE_WRITE,
+             "cannot write the sweep summary: %s", msg);
   PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -547,6 +626,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   char       data_file[POF_PATH_MAX], model_in[POF_PATH_MAX], summary[POF_PATH_MAX];
   int        lock      = -1;
   PetscInt   counts[4] = { 0, 0, 0, 0 }; /* ok, failed, skipped, run by this group leader */
+  char       storage_msg[SWEEP_MSG_LEN] = "";
   PetscFunctionBegin;
   memset(tot, 0, sizeof(*tot));
   PetscCall(sweep_prepare(world, sc, base, &basecfg, &grid, &lock, summary, sizeof(summary)));
@@ -599,6 +679,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     }
     PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line,
                         (int)g.group, r.opts));
+    if (g.rank == 0) line_mark(r.run_dir, r.opts); /* line.txt: the grid check of later reruns */
     PetscCall(run_line(&g, sc->kind, base, &r));
     if (r.ok && r.s.status ==
                     POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
@@ -609,12 +690,27 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
       tot->stopped = PETSC_TRUE;
       break;
     }
+    if (r.storage) { /* the disk is full (or failing): no result, no new line; the whole sweep
+                        ends with 74 after the totals, and a rerun with room resumes this line */
+      PetscCall(pof_print(g.comm,
+                          "sweep: line %" PetscInt_FMT " hit a storage failure: %s; no new line is "
+                          "taken\n",
+                          r.line, r.msg));
+      tot->storage = PETSC_TRUE;
+      PetscCall(PetscStrncpy(storage_msg, r.msg, sizeof(storage_msg)));
+      break;
+    }
     counts[r.ok ? 0 : 1]++;
     if (g.rank == 0) PetscCall(record_line(&r, rpath, summary));
   }
   /* every group is done: merge the per-line results in line order */
   PetscCall(pof_counter_destroy(&ctr));
   PetscCall(sweep_totals(world, &g, sc, &grid, summary, counts, tot));
+  { /* a storage failure in any group ends the sweep with 74 (every rank, the lowest's message) */
+    PetscBool any;
+    PetscCall(pof_comm_agree_failure(world, tot->storage, storage_msg, sizeof(storage_msg), &any));
+    tot->storage = any;
+  }
   if (data_file[0]) PetscCall(pof_file_image_unregister(data_file));
   if (model_in[0]) PetscCall(pof_file_image_unregister(model_in));
   PetscCall(PetscFree(data_img));
@@ -622,5 +718,10 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   PetscCall(pof_group_destroy(&g));
   PetscCall(grid_free(&grid));
   pof_rundir_unlock(&lock);
+  PetscCheck(
+      !tot->storage, world, POF_ERR_STORAGE,
+      "the sweep stopped on a storage failure: %s (rerun the sweep with room: the line resumes "
+      "from its newest checkpoint)",
+      storage_msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

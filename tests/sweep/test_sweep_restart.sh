@@ -61,7 +61,7 @@ grep -q '"ok":0,"skipped":3,"failed":2' run3.log && [ "$(grep '^1,' sw/summary.c
 { echo "-pof_gamma_max 0.25"; cat grid.txt; } > grid2.txt
 sum_sw=$(cat sw/summary.csv sw/line-*/result.json | md5sum)
 expect_rc 1 "a sweep directory of another grid is refused" mpi 2 sweep $COMMON -model_in pre/model.h5 -sweep_grid grid2.txt -sweep_dir sw -sweep_group_size 2
-expect_out "^pof: error: the grid changed since sw/line-001/result.json was written: line 1 ran '-pof_gamma_max 1.5' there, the grid's line 1 now says '-pof_gamma_max 0.25'" "the changed line is named"
+expect_out "^pof: error: the grid changed since the sweep directory sw was written: line 1 \(sw/line-001\) ran '-pof_gamma_max 1.5', the grid's line 1 now says '-pof_gamma_max 0.25'" "the changed line is named"
 [ "$(cat sw/summary.csv sw/line-*/result.json | md5sum)" = "$sum_sw" ] && ok "results untouched" || bad "results changed"
 mpi 2 posttrain $COMMON -model_in pre/model.h5 -run_dir alone3 -run_epochs 4 -ckpt_every_steps 2 -pof_gamma_max 0.5 > alone3.log 2>&1
 same_model sw/line-003/model.h5 alone3/model.h5 && ok "resumed line 3 bit-identical to an uninterrupted run" || bad "resumed line 3 differs"
