@@ -690,14 +690,10 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
       tot->stopped = PETSC_TRUE;
       break;
     }
-    if (r.storage) { /* the disk is full (or failing): no result, no new line; the whole sweep
-                        ends with 74 after the totals, and a rerun with room resumes this line */
-      PetscCall(pof_print(g.comm,
-                          "sweep: line %" PetscInt_FMT " hit a storage failure: %s; no new line is "
-                          "taken\n",
-                          r.line, r.msg));
+    if (r.storage) { /* disk full (or failing): no result, no new line; the sweep ends with 74
+                        after the totals, and a rerun with room resumes this line */
       tot->storage = PETSC_TRUE;
-      PetscCall(PetscStrncpy(storage_msg, r.msg, sizeof(storage_msg)));
+      snprintf(storage_msg, sizeof(storage_msg), "line %" PetscInt_FMT ": %.900s", r.line, r.msg);
       break;
     }
     counts[r.ok ? 0 : 1]++;
@@ -706,11 +702,8 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
   /* every group is done: merge the per-line results in line order */
   PetscCall(pof_counter_destroy(&ctr));
   PetscCall(sweep_totals(world, &g, sc, &grid, summary, counts, tot));
-  { /* a storage failure in any group ends the sweep with 74 (every rank, the lowest's message) */
-    PetscBool any;
-    PetscCall(pof_comm_agree_failure(world, tot->storage, storage_msg, sizeof(storage_msg), &any));
-    tot->storage = any;
-  }
+  PetscCall(pof_comm_agree_failure(world, tot->storage, storage_msg, sizeof(storage_msg),
+                                   &tot->storage)); /* in any group: every rank ends with 74 */
   if (data_file[0]) PetscCall(pof_file_image_unregister(data_file));
   if (model_in[0]) PetscCall(pof_file_image_unregister(model_in));
   PetscCall(PetscFree(data_img));

@@ -822,11 +822,26 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
 }
 
 /* ------------------------------------------------------------------ the loop */
+/* Rank 0: one metrics row (taken), then both row files flushed; a failure names the file. */
+static PetscErrorCode metrics_write(PofTrainer t, json_t *row)
+{
+  char path[POF_PATH_MAX + 32];
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
+  PetscCall(pof_json_write_line(t->metrics, row));
+  errno = 0;
+  PetscCheck(fflush(t->metrics) == 0 && (!t->steps || fflush(t->steps) == 0), PETSC_COMM_SELF,
+             write_error_code(errno), "cannot write %s or steps.jsonl: %s", path,
+             strerror(errno ? errno : EIO));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, double secs,
                                     double test_loss, double test_err, double gap_loss,
                                     double gap_err)
 {
-  double mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT];
+  double  mn[POF_T_COUNT], avg[POF_T_COUNT], mx[POF_T_COUNT];
+  json_t *mrow = NULL;
   PetscFunctionBegin;
   PetscCall(pof_timers_reduce(t->comm, mn, avg, mx));
   PofShardStats ss;
@@ -886,10 +901,9 @@ static PetscErrorCode write_metrics(PofTrainer t, PetscInt epoch, double lr, dou
       pof_json_set(&row, "checkpoints", t->ckpt_rows);
       t->ckpt_rows = NULL;
     }
-    PetscCall(pof_json_write_line(t->metrics, row));
-    fflush(t->metrics);
-    if (t->steps) fflush(t->steps);
+    mrow = row;
   }
+  RANK0_AGREED(t, metrics_write(t, mrow)); /* a full disk here: every rank stops, exit 74 */
   t->last_train_loss  = train_loss;
   t->last_train_error = train_err;
   PetscFunctionReturn(PETSC_SUCCESS);
