@@ -49,8 +49,9 @@ void pof_signal_test_hook(PetscInt global_step);
  * Points: "ckpt_<stage>" right after each stage of a checkpoint write (ckpt.c): create (temporary
  * made), metadata, data (parameters written), momentum, bn_running, theta0, checksums, close,
  * verify (read back, not yet renamed), commit (renamed, not yet pruned); "eval" (inside an
- * evaluation, after its first batch). Returns 0 otherwise; no-op without the variable. Not
- * collective.
+ * evaluation, after its first batch); "line" (the start of each line a rank runs in pof sweep:
+ * FAIL there is an error on world rank 0 alone). Returns 0 otherwise; no-op without the variable.
+ * Not collective.
  */
 int pof_fault_point(const char *point);
 

@@ -30,7 +30,9 @@ PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm)
         "interrupted one resumes from its checkpoint, a failing one is recorded as failed.\n"
         "Exit status: 0 every line finished, 3 the grid went through but some lines failed (see "
         "the summary),\n"
-        "75 stopped on a signal (rerun to resume), 1 an error before or outside the lines.\n"));
+        "75 stopped on a signal (rerun to resume), 74 a storage failure (disk full: rerun with "
+        "room to resume),\n1 an error before or outside the lines, or on one rank of a group "
+        "alone.\n"));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   memset(&sc, 0, sizeof(sc));
