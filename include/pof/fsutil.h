@@ -36,4 +36,7 @@ typedef int (*PofFsWriteFn)(FILE *f, void *ctx);
  */
 int pof_fs_write_atomic(const char *path, PofFsWriteFn fn, void *ctx, char *msg, size_t len);
 
+/** pof_fs_write_atomic of `text` and a newline (the writer progress.h's heartbeat uses). */
+int pof_fs_write_text_atomic(const char *path, const char *text, char *msg, size_t len);
+
 #endif

@@ -6,6 +6,7 @@
 #include "pof/json.h"
 #include "pof/comm.h"
 #include "pof/trainer.h"
+#include "pof/progress.h"
 
 #include <math.h>
 #include <string.h>
@@ -266,6 +267,10 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&a, sizeof(a)));
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscMPIInt rank;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  pof_progress_setup(cfg->run.quiet ? 0 : cfg->run.progress, rank == 0, NULL, NULL);
+  pof_progress_begin(POF_PHASE_ANALYZE, 0);
   PetscCheck(cfg->data.file[0], comm, PETSC_ERR_ARG_WRONG,
              "pof analyze needs a dataset: -data_file F.h5");
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
@@ -321,6 +326,7 @@ PetscErrorCode pof_analyze_run(MPI_Comm comm, const PofConfig *cfg, const PofAna
   }
   PetscCall(print_summary(comm, &a, acfg, (int)size));
 
+  pof_progress_end();
   if (a.has_cls) pof_spectrum_free(&a.cls);
   if (a.has_net) pof_spectrum_free(&a.net);
   PetscCall(PetscFree2(a.alpha1, a.land_rand));

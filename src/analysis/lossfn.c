@@ -1,6 +1,7 @@
 /* The loss function object of pof analyze: see include/pof/analysis.h. */
 #include "pof/analysis.h"
 #include "pof/comm.h"
+#include "pof/progress.h"
 
 #include <string.h>
 
@@ -14,6 +15,8 @@ struct _p_PofLossFn {
   uint8_t  *masks;                               /* ReLU patterns recorded at θ (frozen mode) */
   size_t    mask_bytes;
   PetscBool frozen;
+  int64_t   passes; /* passes over the subset so far (progress) */
+  double    t0;
 };
 
 PetscErrorCode pof_lossfn_create(MPI_Comm comm, PofWrn m, PetscInt nlocal, const float *x,
@@ -36,6 +39,7 @@ PetscErrorCode pof_lossfn_create(MPI_Comm comm, PofWrn m, PetscInt nlocal, const
   L->C         = s.classes;
   L->n_params  = pof_wrn_num_params(m);
   L->n_feature = pof_wrn_num_feature_params(m);
+  L->t0        = pof_now();
   PetscCall(PetscMalloc2((size_t)PetscMax(nlocal, 1) * (size_t)L->sample, &L->x,
                          PetscMax(nlocal, 1), &L->y));
   if (nlocal > 0) {
@@ -72,6 +76,15 @@ static PetscErrorCode pass_begin(PofLossFn L)
 {
   PetscFunctionBegin;
   if (L->frozen) PetscCall(pof_wrn_relu_masks(L->m, POF_RELU_REPLAY, L->masks, L->mask_bytes));
+  pof_progress_advance(++L->passes);
+  if (pof_progress_due()) {
+    char line[128], el[32];
+    pof_progress_duration(pof_now() - L->t0, el, sizeof el);
+    PetscCall(PetscSNPrintf(line, sizeof line,
+                            "analyze: pass %lld over the %" PetscInt_FMT " samples, %s elapsed",
+                            (long long)L->passes, L->nglobal, el));
+    pof_progress_report(line, NULL);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -3,6 +3,7 @@
 #include "h5util.h"
 #include "pof/augment.h"
 #include "pof/data.h"
+#include "pof/progress.h"
 #include "pof/image.h"
 #include "pof/comm_exchange.h"
 
@@ -313,6 +314,7 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
   ds->record_bytes = ds->sample_bytes + sizeof(int32_t);
   ds->split[0].n   = in->n_train;
   ds->split[1].n   = in->n_test;
+  pof_progress_begin(POF_PHASE_DATA_LOAD, 2);
   for (int sp = 0; sp < 2; sp++) {
     DataSplit     *d       = &ds->split[sp];
     const PetscInt maxrows = ds->replicate ? d->n : (d->n + ds->size - 1) / ds->size;
@@ -326,7 +328,15 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
                         sizeof(int32_t), d->labels));
     PofCallH5(H5Dclose(dimg[sp]));
     PofCallH5(H5Dclose(dlab[sp]));
+    pof_progress_advance(sp + 1);
+    if (pof_progress_due()) {
+      char line[POF_PATH_MAX + 96];
+      PetscCall(PetscSNPrintf(line, sizeof line, "data: %s: /%s read (%" PetscInt_FMT " samples)",
+                              ds->source, split_names[sp], d->n));
+      pof_progress_report(line, NULL);
+    }
   }
+  pof_progress_end();
   for (int sp = 0; sp < 2; sp++) PetscCall(check_labels(ds, sp));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

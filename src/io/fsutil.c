@@ -82,3 +82,14 @@ int pof_fs_write_atomic(const char *path, PofFsWriteFn fn, void *ctx, char *msg,
   if ((e = pof_fs_commit(tmp, path, msg, len))) (void)unlink(tmp);
   return e;
 }
+
+static int write_text(FILE *f, void *ctx)
+{
+  const char *text = (const char *)ctx;
+  return fputs(text, f) < 0 || fputc('\n', f) == EOF ? (errno ? errno : EIO) : 0;
+}
+
+int pof_fs_write_text_atomic(const char *path, const char *text, char *msg, size_t len)
+{
+  return pof_fs_write_atomic(path, write_text, (void *)(uintptr_t)text, msg, len);
+}

@@ -1,6 +1,7 @@
 /* pof sweep: grid lines through rank groups. See include/pof/sweep.h. */
 #include "pof/comm_exchange.h"
 #include "pof/sweep.h"
+#include "pof/progress.h"
 #include "pof/ckpt.h"
 #include "pof/rundir.h"
 #include "pof/fsutil.h"
@@ -615,6 +616,24 @@ static PetscErrorCode sweep_totals(MPI_Comm world, const PofGroups *g, const Pof
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Progress lines of a line's run are prefixed "sweep line n/N: " (progress.h); the phases a
+   failed line left open are left. */
+static void progress_line_begin(const LineResult *r, PetscInt n, int *depth)
+{
+  char ctx[64];
+  snprintf(ctx, sizeof ctx, "sweep line %" PetscInt_FMT "/%" PetscInt_FMT ": ", r->line, n);
+  *depth = pof_progress_depth();
+  pof_progress_set_context(ctx);
+  pof_progress_begin(POF_PHASE_SWEEP, n);
+  pof_progress_advance(r->line - 1);
+}
+
+static void progress_line_end(int depth)
+{
+  pof_progress_unwind(depth);
+  pof_progress_set_context(NULL);
+}
+
 PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base,
                              PofSweepTotals *tot)
 {
@@ -680,7 +699,10 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line,
                         (int)g.group, r.opts));
     if (g.rank == 0) line_mark(r.run_dir, r.opts); /* line.txt: the grid check of later reruns */
+    int depth;
+    progress_line_begin(&r, grid.n, &depth);
     PetscCall(run_line(&g, sc->kind, base, &r));
+    progress_line_end(depth);
     if (r.ok && r.s.status ==
                     POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
       PetscCall(pof_print(g.comm,

@@ -10,6 +10,7 @@
 #include "pof/pof.h"
 #include "pof/signal.h"
 #include "pof/timer.h"
+#include "pof/progress.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
 
@@ -73,6 +74,10 @@ struct _p_PofTrainer {
   PetscBool kernels_checked; /* the reference-kernel warning, after this process's first step */
   json_t   *ckpt_rows;       /* rank 0: checkpoints written since the last metrics row */
   PetscBool lead_warned;     /* the -run_signal_lead warning was given */
+  /* progress (rank 0): start of this session, steps in it, start and steps of this epoch */
+  double         prog_t0, prog_epoch_t0;
+  PetscInt       prog_steps, prog_epoch_steps;
+  PofRangeResult last_res; /* the last PoF step's range search (steps.jsonl) */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
@@ -319,9 +324,11 @@ static void meta_from_model(PofTrainer t, PofCkptMeta *meta)
 
 static PetscErrorCode write_state(PofTrainer t, const char *path)
 {
-  char *json = NULL;
+  char        *json = NULL;
+  const double t0   = pof_now();
   PetscFunctionBegin;
   pof_timer_start(POF_T_CKPT_IO);
+  pof_progress_begin(POF_PHASE_CHECKPOINT, 1);
   meta_from_model(t, &t->meta);
   PetscCall(pof_config_json(&t->cfg, &json));
   PetscCall(PetscStrncpy(t->meta.options_json, json, sizeof(t->meta.options_json)));
@@ -332,7 +339,14 @@ static PetscErrorCode write_state(PofTrainer t, const char *path)
   PetscCall(pof_ckpt_write(t->comm, path, &t->meta, pof_shard_master(t->shard),
                            pof_shard_momentum(t->shard), pof_wrn_running(t->m), t->theta0,
                            t->theta0 ? t->n_params - t->nf : 0));
+  pof_progress_end();
   pof_timer_stop(POF_T_CKPT_IO);
+  if (pof_progress_due()) {
+    char line[POF_PATH_MAX + 128];
+    PetscCall(PetscSNPrintf(line, sizeof line, "%s: checkpoint %s written in %.1f s", t->meta.kind,
+                            path, pof_now() - t0));
+    pof_progress_report(line, NULL);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -598,6 +612,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
                              cfg->model.in, check_model_in, &mc, &start));
   t->lock           = start.lock;
   t->last_ckpt_step = -1;
+  char hb[POF_PATH_MAX + 32];
+  PetscCall(PetscSNPrintf(hb, sizeof hb, "%s/progress.json", cfg->run.dir));
+  pof_progress_setup(cfg->run.quiet ? 0 : cfg->run.progress, t->rank == 0, hb,
+                     pof_fs_write_text_atomic);
 
   /* data */
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
@@ -686,6 +704,8 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   if (limit > 0 && limit < N) N = limit;
   const PetscInt cap = (Be + size - 1) / size;
   PetscCall(PetscMalloc2(cap * info.c * info.h * info.w, &x, cap, &y));
+  const PetscInt nb = (N + Be - 1) / Be;
+  pof_progress_begin(POF_PHASE_EVAL, nb);
   for (PetscInt start = 0; start < N; start += Be) {
     const PetscInt cnt = PetscMin(Be, N - start);
     PetscInt       nl = 0, wrong = 0;
@@ -694,7 +714,16 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
     if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
     if (start == 0) (void)pof_fault_point("eval"); /* tests: a signal inside an evaluation */
     acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
+    pof_progress_advance(start / Be + 1);
+    if (pof_progress_due()) {
+      char line[128];
+      PetscCall(PetscSNPrintf(line, sizeof line,
+                              "eval: %s split batch %" PetscInt_FMT "/%" PetscInt_FMT,
+                              split == POF_SPLIT_TRAIN ? "train" : "test", start / Be + 1, nb));
+      pof_progress_report(line, NULL);
+    }
   }
+  pof_progress_end();
   PetscCall(pof_comm_allreduce_sum(comm, acc, 3));
   PetscCall(PetscFree2(x, y));
   *loss = acc[0] / acc[2];
@@ -800,24 +829,87 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     stat_add(&t->st_[ST_GNORM], res.gnorm);
     t->capped += res.capped;
     t->rejected += res.rejected;
-    if (t->steps) {
-      json_t *row = json_object();
-      pof_json_set(&row, "epoch", json_integer((json_int_t)epoch + 1));
-      pof_json_set(&row, "step", json_integer((json_int_t)step));
-      pof_json_set(&row, "loss", pof_json_real_or_null(ls / (double)t->nloc));
-      pof_json_set(&row, "L0", pof_json_real_or_null(res.L0));
-      pof_json_set(&row, "eta_max", pof_json_real_or_null(res.eta_max));
-      pof_json_set(&row, "eta_star", pof_json_real_or_null(res.eta_star));
-      pof_json_set(&row, "gamma", pof_json_real_or_null(res.gamma));
-      pof_json_set(&row, "pert_norm", pof_json_real_or_null(res.pert_norm));
-      pof_json_set(&row, "kappa", pof_json_real_or_null(res.kappa));
-      pof_json_set(&row, "capped", json_integer((json_int_t)res.capped));
-      pof_json_set(&row, "rejected", json_integer((json_int_t)res.rejected));
-      PetscCall(pof_json_write_line(t->steps, row));
-    }
+    t->last_res = res;
   }
   *ls_out    = ls;
   *wrong_out = wrong;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One steps.jsonl row (rank 0, -run_step_log): the step's global loss and error (the sums of
+   the step's one reduction), and with PoF the range search's figures (rank 0's in mode local). */
+static PetscErrorCode write_step_row(PofTrainer t, PetscInt epoch, PetscInt step,
+                                     const double sums[2])
+{
+  const PofRangeResult *res = &t->last_res;
+  PetscFunctionBegin;
+  if (!t->steps) PetscFunctionReturn(PETSC_SUCCESS);
+  json_t *row = json_object();
+  pof_json_set(&row, "epoch", json_integer((json_int_t)epoch + 1));
+  pof_json_set(&row, "step", json_integer((json_int_t)step));
+  pof_json_set(&row, "loss", pof_json_real_or_null(sums[0] / (double)t->B));
+  pof_json_set(&row, "error", pof_json_real_or_null(100.0 * sums[1] / (double)t->B));
+  if (t->kind == POF_RUN_POSTTRAIN && t->cfg.pof.mode != POF_MODE_OFF) {
+    pof_json_set(&row, "L0", pof_json_real_or_null(res->L0));
+    pof_json_set(&row, "eta_max", pof_json_real_or_null(res->eta_max));
+    pof_json_set(&row, "eta_star", pof_json_real_or_null(res->eta_star));
+    pof_json_set(&row, "gamma", pof_json_real_or_null(res->gamma));
+    pof_json_set(&row, "pert_norm", pof_json_real_or_null(res->pert_norm));
+    pof_json_set(&row, "kappa", pof_json_real_or_null(res->kappa));
+    pof_json_set(&row, "capped", json_integer((json_int_t)res->capped));
+    pof_json_set(&row, "rejected", json_integer((json_int_t)res->rejected));
+  }
+  PetscCall(pof_json_write_line(t->steps, row));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The progress figures of the run so far, for the line and progress.json: the epoch's running
+   global loss and error (or, at its end, the epoch's row), speed and the time left. */
+static json_t *progress_json(PofTrainer t, PetscInt epoch, PetscInt step, double img_s,
+                             double eta_epoch, double eta_run)
+{
+  json_t *o = json_object();
+  pof_json_set(&o, "kind", pof_json_string(t->meta.kind));
+  pof_json_set(&o, "run_dir", pof_json_string(t->cfg.run.dir));
+  pof_json_set(&o, "epoch", json_integer((json_int_t)epoch + 1));
+  pof_json_set(&o, "epochs", json_integer((json_int_t)t->end_epoch));
+  pof_json_set(&o, "step", json_integer((json_int_t)step));
+  pof_json_set(&o, "steps", json_integer((json_int_t)t->steps_per_epoch));
+  pof_json_set(&o, "global_step", json_integer((json_int_t)t->meta.global_step));
+  pof_json_set(&o, "train_loss", pof_json_real_or_null(t->loss_sum / (double)t->seen));
+  pof_json_set(&o, "train_error",
+               pof_json_real_or_null(100.0 * (double)t->wrong / (double)t->seen));
+  pof_json_set(&o, "images_per_s", pof_json_real_or_null(img_s));
+  pof_json_set(&o, "eta_epoch_s", pof_json_real_or_null(eta_epoch));
+  pof_json_set(&o, "eta_run_s", pof_json_real_or_null(eta_run));
+  return o;
+}
+
+/* A progress line and progress.json, when a period has passed (rank 0; no communication). */
+static PetscErrorCode report_step(PofTrainer t, const char *name, PetscInt epoch, PetscInt step)
+{
+  const double now = pof_now();
+  PetscFunctionBegin;
+  pof_progress_advance(step + 1);
+  pof_progress_set_step(t->meta.global_step);
+  t->prog_steps++;
+  if (!pof_progress_due()) PetscFunctionReturn(PETSC_SUCCESS);
+  const double per_step = (now - t->prog_t0) / (double)PetscMax(t->prog_steps, 1);
+  const double img_s =
+      (double)(t->B * t->prog_epoch_steps) / PetscMax(now - t->prog_epoch_t0, 1e-9);
+  const PetscInt left_epoch = t->steps_per_epoch - step - 1,
+                 left_run   = left_epoch + (t->end_epoch - epoch - 1) * t->steps_per_epoch;
+  char eta_e[32], eta_r[32], line[256];
+  pof_progress_duration((double)left_epoch * per_step, eta_e, sizeof eta_e);
+  pof_progress_duration((double)left_run * per_step, eta_r, sizeof eta_r);
+  PetscCall(PetscSNPrintf(line, sizeof line,
+                          "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT " step %" PetscInt_FMT
+                          "/%" PetscInt_FMT " loss %.4f err %.2f%% %.0f img/s ETA epoch %s run %s",
+                          name, epoch + 1, t->end_epoch, step + 1, t->steps_per_epoch,
+                          t->loss_sum / (double)t->seen, 100.0 * (double)t->wrong / (double)t->seen,
+                          img_s, eta_e, eta_r));
+  pof_progress_report(line, progress_json(t, epoch, step + 1, img_s, (double)left_epoch * per_step,
+                                          (double)left_run * per_step));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -996,11 +1088,11 @@ static PetscErrorCode link_model(PofTrainer t, const char *ckpt, const char *mod
 
 /* After every step: the step's global loss sum and error count (added to the epoch's figures)
    and the ranks' agreement on a stop request, in one reduction. */
-static PetscErrorCode step_agreed(PofTrainer t, double ls, PetscInt wrong, int *sig)
+static PetscErrorCode step_agreed(PofTrainer t, double ls, PetscInt wrong, int *sig, double sums[2])
 {
-  double sums[2] = { ls, (double)wrong };
-  int    local   = 0;
+  int local = 0;
   PetscFunctionBegin;
+  sums[0] = ls, sums[1] = (double)wrong;
   if (t->cfg.stop_requested) {
     pof_signal_test_hook(t->meta.global_step);
     local = t->cfg.stop_requested();
@@ -1056,9 +1148,12 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
                                         PetscInt first_step, int *stopped, int *stop_at_end)
 {
   PetscFunctionBegin;
+  pof_progress_begin(POF_PHASE_TRAIN, t->steps_per_epoch);
+  t->prog_epoch_t0    = pof_now();
+  t->prog_epoch_steps = 0;
   for (PetscInt step = first_step; step < t->steps_per_epoch; step++) {
     int      sig;
-    double   ls    = 0;
+    double   ls    = 0, sums[2];
     PetscInt wrong = 0;
     pof_timer_start(POF_T_DATA);
     PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
@@ -1069,7 +1164,10 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
       t->kernels_checked = PETSC_TRUE;
     }
     t->meta.global_step++;
-    PetscCall(step_agreed(t, ls, wrong, &sig));
+    PetscCall(step_agreed(t, ls, wrong, &sig, sums));
+    if (t->rank == 0) PetscCall(write_step_row(t, epoch, step, sums));
+    t->prog_epoch_steps++;
+    if (t->rank == 0) PetscCall(report_step(t, name, epoch, step));
     if (t->cfg.ckpt.every_steps > 0 && t->meta.global_step % t->cfg.ckpt.every_steps == 0 &&
         step + 1 < t->steps_per_epoch)
       PetscCall(checkpoint(t, epoch, step + 1));
@@ -1082,6 +1180,7 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
     }
     if (sig) *stop_at_end = sig; /* last step of the epoch: evaluate and log it first */
   }
+  pof_progress_end();
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1119,6 +1218,35 @@ static PetscErrorCode print_header(PofTrainer t, const char *name, PetscInt e0)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The end of an epoch: progress.json with the epoch's figures (as in its metrics row) and, unless
+   quiet, the epoch's line. */
+static PetscErrorCode report_epoch(PofTrainer t, const char *name, PetscInt epoch, PetscInt e0,
+                                   double lr, double secs, double t_run, double test_loss,
+                                   double test_err)
+{
+  PetscFunctionBegin;
+  if (t->rank == 0 && pof_progress_on()) {
+    json_t *hb =
+        progress_json(t, epoch, t->steps_per_epoch, (double)(t->B * t->steps_per_epoch) / secs, 0,
+                      (double)(t->end_epoch - epoch - 1) * secs);
+    pof_json_set(&hb, "test_loss", pof_json_real_or_null(test_loss));
+    pof_json_set(&hb, "test_error", pof_json_real_or_null(test_err));
+    pof_progress_report(NULL, hb);
+  }
+  if (!t->cfg.run.quiet) {
+    const double left =
+        (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
+    PetscCall(pof_print(t->comm,
+                        "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT
+                        "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  "
+                        "%.1f s (%.0f img/s)  ETA %.0f s\n",
+                        name, epoch + 1, t->end_epoch, lr, t->last_train_loss, t->last_train_error,
+                        test_loss, test_err, t->cfg.run.gap ? "" : "", secs,
+                        (double)(t->B * t->steps_per_epoch) / secs, left));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
 {
   const char *name      = t->kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain";
@@ -1135,6 +1263,9 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
   }
   const PetscInt e0 = t->meta.epochs_done > t->start_epoch ? t->meta.epochs_done : t->start_epoch;
   PetscCall(print_header(t, name, e0));
+  t->prog_t0    = pof_now();
+  t->prog_steps = 0;
+  pof_progress_begin(POF_PHASE_TRAIN, t->end_epoch - e0); /* epochs; each epoch nests its steps */
   for (PetscInt epoch = e0; epoch < t->end_epoch && !stopped; epoch++) {
     const double lr          = epoch_lr(t, epoch);
     int          stop_at_end = 0;
@@ -1158,17 +1289,8 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
     PetscCall(write_metrics(t, epoch, lr, secs, test_loss, test_err, gl, ge));
     t->meta.epochs_done   = epoch + 1;
     t->meta.step_in_epoch = 0;
-    if (!t->cfg.run.quiet) {
-      const double left =
-          (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
-      PetscCall(pof_print(t->comm,
-                          "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT
-                          "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  "
-                          "%.1f s (%.0f img/s)  ETA %.0f s\n",
-                          name, epoch + 1, t->end_epoch, lr, t->last_train_loss,
-                          t->last_train_error, test_loss, test_err, t->cfg.run.gap ? "" : "", secs,
-                          (double)(t->B * t->steps_per_epoch) / secs, left));
-    }
+    pof_progress_advance(epoch + 1 - e0);
+    PetscCall(report_epoch(t, name, epoch, e0, lr, secs, t_run, test_loss, test_err));
     if (t->cfg.ckpt.every_epochs > 0 &&
         (epoch + 1 - t->start_epoch) % t->cfg.ckpt.every_epochs == 0 && epoch + 1 < t->end_epoch)
       PetscCall(checkpoint(t, epoch + 1, 0));
@@ -1182,6 +1304,7 @@ PetscErrorCode pof_trainer_run(PofTrainer t, PofRunSummary *sum)
       }
     }
   }
+  pof_progress_end();
   sum->epochs_done  = t->meta.epochs_done;
   sum->global_step  = t->meta.global_step;
   sum->train_loss   = t->last_train_loss;

@@ -86,7 +86,7 @@ static void test_validation_errors(void **state)
     "-opt_milestones 5,3",
     "-opt_milestones 0",
     "-opt_momentum 0 -opt_nesterov 1",
-    "-pof_gamma_max 0",
+    "-pof_gamma_max -0.5",
     "-pof_partitions 0",
     "-pof_eta_init 0",
     "-pof_eta_cap 0.5",
@@ -290,7 +290,7 @@ static void test_json_diff_typed(void **state)
   int                n = 0, run_dir = 0, opt_lr = 0;
   for (; free_keys[n]; n++)
     run_dir |= !strcmp(free_keys[n], "run_dir"), opt_lr |= !strcmp(free_keys[n], "opt_lr");
-  assert_int_equal(n, 11); /* -run_signal_lead among them */
+  assert_int_equal(n, 12); /* -run_signal_lead and -run_progress among them */
   assert_true(run_dir && !opt_lr);
   /* a config written by this version against itself, by every key */
   PofConfig c;
