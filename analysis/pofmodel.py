@@ -7,7 +7,10 @@ float[n_bn_state], no /momentum and no /theta0 (have_momentum = have_theta0 = 0)
 of "/" per PofCkptMeta field (integers int64 scalars, reals double, milestones int64[16], strings
 fixed-length NUL-terminated), format_version, n_theta0, writer, the zlib CRC-32 of every dataset's
 little-endian bytes (0 for an absent one) and complete = 1 written last. It is written to
-<path>.tmp.<pid> and renamed when complete, like pof does."""
+<path>.tmp.<pid> and renamed when complete, like pof does. Like pof's, the file has a /tensors
+group: one dataset per PyTorch state_dict entry (pof_torch.WRN's names and shapes), HDF5 virtual
+datasets of the /params and /bn_running slices, and int64 num_batches_tracked = global_step
+(read_tensors reads them back)."""
 import collections
 import json
 import os
@@ -90,11 +93,48 @@ def write_model(path, meta, params, running):
             for k, v in (("crc32_params", crc32(params, "f8")), ("crc32_momentum", 0),
                          ("crc32_bn_running", crc32(running, "f4")), ("crc32_theta0", 0)):
                 f.attrs.create(k, int(v), dtype="<i8")
+            write_tensors(f, meta)
             f.attrs.create("complete", 1, dtype="<i8")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_tensors(f, meta):
+    """/tensors in the open h5py file f, as pof writes it (src/io/tensors.c): virtual datasets
+    mapping the state_dict names onto /params (float64) and /bn_running (float32) of the same
+    file, and num_batches_tracked = global_step per BN."""
+    import h5py
+    import pof_torch as pt
+    g = f.create_group("tensors")
+    off = 0
+    src = h5py.VirtualSource(".", "params", shape=(int(meta["n_params"]),), dtype="<f8")
+    for name, shape in pt.canonical_layout(meta["depth"], meta["width"], meta["base"], meta["in_c"], meta["classes"]):
+        n = int(np.prod(shape))
+        lay = h5py.VirtualLayout(shape=tuple(shape), dtype="<f8")
+        lay[...] = src[off:off + n]
+        g.create_virtual_dataset(name, lay)
+        off += n
+    off = 0
+    src = h5py.VirtualSource(".", "bn_running", shape=(int(meta["n_bn_state"]),), dtype="<f4")
+    for bn, c in pt.canonical_bn_layout(meta["depth"], meta["width"], meta["base"]):
+        for stat in ("running_mean", "running_var"):
+            lay = h5py.VirtualLayout(shape=(c,), dtype="<f4")
+            lay[...] = src[off:off + c]
+            g.create_virtual_dataset(f"{bn}.{stat}", lay)
+            off += c
+        g.create_dataset(f"{bn}.num_batches_tracked", data=np.int64(meta["global_step"]))
+
+
+def read_tensors(path):
+    """{state_dict name: numpy array} from the /tensors group of a pof model file (read_model
+    checks the file and its checksums; this reads the views)."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        if "tensors" not in f:
+            raise ModelError(f"{path} has no /tensors group (written by a pof before /tensors: use read_model)")
+        return {k: np.asarray(v[()]) for k, v in f["tensors"].items()}
 
 
 def _a(f, name, path):

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Export a pof model file (pretrain or posttrain) to PyTorch state dicts.
 
-Reads MODEL.h5 with pof's checks (format version, complete mark, CRC-32 of every dataset) and
-writes, with torch.save:
+Reads MODEL.h5 with pof's checks (format version, complete mark, CRC-32 of every dataset), loads
+its /tensors group (PyTorch state_dict names and shapes; files without it: the flat /params and
+/bn_running) into pof_torch.WRN with load_state_dict(strict=True) and writes, with torch.save:
   --features F    the feature extractor (with BN running_mean/running_var and
-                  num_batches_tracked = 0 buffers)
+                  num_batches_tracked = the global step buffers)
   --classifier C  the classifier (weight [classes, F], bias [classes])
   --whole W       (optional) the whole WRN's state dict in the names of tests/ref/WRN_LAYOUT.md,
                   loadable by analysis/pof_torch.py's WRN
@@ -44,8 +45,13 @@ def main():
         n = sum(p.numel() for p in model.parameters())
         if n != meta["n_params"]:
             raise pm.ModelError(f"{a.model}: n_params {meta['n_params']} differs from the {n} of the WRN it describes")
-        pt.load_flat(model, torch.from_numpy(params).to(dt))
-        pt.load_running(model, torch.from_numpy(running).to(dt))
+        try:  # the file's /tensors by state_dict name (strict: every name, every shape)
+            sd = {k: torch.from_numpy(v) for k, v in pm.read_tensors(a.model).items()}
+            model.load_state_dict({k: v if k.endswith("num_batches_tracked") else v.to(dt)
+                                   for k, v in sd.items()}, strict=True)
+        except pm.ModelError:  # a file of a pof before /tensors: the flat arenas
+            pt.load_flat(model, torch.from_numpy(params).to(dt))
+            pt.load_running(model, torch.from_numpy(running).to(dt))
         sd = model.state_dict()
         feat = {k: v.clone() for k, v in sd.items() if not k.startswith("linear.")}
         cls = {"weight": sd["linear.weight"].clone(), "bias": sd["linear.bias"].clone()}

@@ -166,6 +166,13 @@ PetscErrorCode pof_ckpt_check_shape_options(MPI_Comm comm, const char *path,
 PetscBool pof_ckpt_verify_local(const char *path, char *reason, size_t len);
 
 /**
+ * pof_ckpt_verify_local that also gives the metadata (*have_meta) whenever they could be read,
+ * also when the data fail their checksums (pof info). Local.
+ */
+PetscBool pof_ckpt_inspect_local(const char *path, PofCkptMeta *meta, PetscBool *have_meta,
+                                 char *reason, size_t len);
+
+/**
  * Largest number of elements one rank moves in one H5Dwrite/H5Dread call (default 2^26, i.e.
  * 512 MiB of doubles; larger slices are moved in pieces, so no MPI count exceeds 2^31 bytes).
  * For tests (small values exercise the piece loop); must be the same on every rank. Not collective.

@@ -21,6 +21,12 @@ PetscErrorCode pof_cmd_posttrain(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_eval(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_sweep(PetscOptions opts, MPI_Comm comm);
 PetscErrorCode pof_cmd_analyze(PetscOptions opts, MPI_Comm comm);
+PetscErrorCode pof_cmd_info(PetscOptions opts, MPI_Comm comm);
+
+/** The command line after PETSc took its options (argv[1] is the command): pof info's paths. */
+extern int    pof_app_argc;
+extern char **pof_app_argv;
+extern int    pof_app_help; /**< -help was given */
 
 /** Exit status main() returns after a command that succeeded (POF_EXIT_OK unless a command
     sets it, e.g. POF_EXIT_CHECKPOINT after a run stopped on a signal). */

@@ -26,6 +26,8 @@ static const PofCommand commands[] = {
   { "sweep", pof_cmd_sweep,
     "many posttrain/pretrain runs (grid lines) in groups of ranks in one MPI job" },
   { "convert", pof_cmd_convert, "raw dataset (IDX, CIFAR-10/100, SVHN) -> one HDF5 file" },
+  { "info", pof_cmd_info,
+    "what a dataset, model, checkpoint, run or sweep directory is (pof info PATH...)" },
 };
 int pof_app_exit_status = POF_EXIT_OK;
 
@@ -119,7 +121,8 @@ int main(int argc, char **argv)
     return pof_comm_finish(NULL, usage_error("unknown command '%s' (see the list above)", argv[1]),
                            POF_EXIT_OK);
   }
-  if (help) ierr = pof_options_set_help();
+  pof_app_argc = argc, pof_app_argv = argv, pof_app_help = help;      /* pof info takes paths */
+  if (help && cmd->fn != pof_cmd_info) ierr = pof_options_set_help(); /* info has no options */
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
   return pof_comm_finish(cmd->name, ierr, pof_app_exit_status);
 }

@@ -5,6 +5,7 @@
  * so every rank takes the same path and no rank waits alone in a collective HDF5 call. These
  * broadcasts, reductions and the CRC combine's gather go through src/comm. */
 #include "h5util.h"
+#include "tensors.h"
 #include "pof/ckpt.h"
 #include "pof/fsutil.h"
 #include "pof/image.h"
@@ -1084,6 +1085,8 @@ static PetscErrorCode ckpt_write_stages(MPI_Comm comm, const char *path, CkptWri
     CKPT_STAGE(
         comm, path, "theta0", w,
         ckpt_write_replicated(comm, w->fid, "theta0", f64, d, sizeof(double), n_theta0, theta0));
+  /* views of /params, /bn_running by PyTorch name (src/io/tensors.h) */
+  CKPT_STAGE(comm, path, "tensors", w, pof_tensors_write(w->fid, m));
   CKPT_STAGE(comm, path, "checksums", w, ckpt_finish_marks(w->fid, crc));
   CKPT_STAGE(comm, path, "close", w, ckpt_close(w));
   ckpt_verify_secs = 0;
@@ -1397,6 +1400,28 @@ PetscBool pof_ckpt_verify_local(const char *path, char *reason, size_t len)
     (void)PetscFree(p);
     snprintf(reason, len, "checkpoint %s: cannot verify it (out of memory)", path);
     return PETSC_FALSE;
+  }
+  ok = p->ok ? PETSC_TRUE : PETSC_FALSE;
+  snprintf(reason, len, "%s", ok ? "" : p->reason);
+  (void)PetscFree(p);
+  return ok;
+}
+
+PetscBool pof_ckpt_inspect_local(const char *path, PofCkptMeta *meta, PetscBool *have_meta,
+                                 char *reason, size_t len)
+{
+  CkptProbe *p = NULL;
+  PetscBool  ok;
+  *have_meta = PETSC_FALSE;
+  if (PetscNew(&p) || ckpt_probe(path, p)) {
+    (void)PetscFree(p);
+    snprintf(reason, len, "checkpoint %s: cannot verify it (out of memory)", path);
+    return PETSC_FALSE;
+  }
+  if (p->ok) { /* the metadata hold; then the checksums of the data */
+    *meta      = p->meta;
+    *have_meta = PETSC_TRUE;
+    if (ckpt_probe_verified(path, p)) p->ok = 0;
   }
   ok = p->ok ? PETSC_TRUE : PETSC_FALSE;
   snprintf(reason, len, "%s", ok ? "" : p->reason);

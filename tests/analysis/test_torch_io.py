@@ -113,6 +113,11 @@ with tempfile.TemporaryDirectory(prefix="pof_torch_io_") as t:
     print(f"import: pof eval loss {ev['test_loss']:.9g} error {ev['test_error']}, PyTorch loss {ref_loss:.9g} error {ref_err:.4f}")
     check(abs(ev["test_loss"] - ref_loss) <= 1e-5 * abs(ref_loss), f"import: pof eval loss {ev['test_loss']} == PyTorch {ref_loss} (rel. 1e-5)")
     check(abs(ev["test_error"] - ref_err) < 1e-3, "import: pof eval error == PyTorch error")
+    # the imported file's /tensors (pofmodel.write_tensors) hold the PyTorch tensors by name
+    m2 = pt.WRN(10, 1, 16, 1, 10)
+    m2.load_state_dict({k: torch.from_numpy(v) for k, v in pm.read_tensors(j("imp.h5")).items()}, strict=True)
+    check(all(torch.equal(v.float(), sd[k].float()) for k, v in m2.state_dict().items() if "num_batches" not in k),
+          "import: the file's /tensors load strictly and equal the PyTorch model's tensors")
     # the imported model is usable for post-training (schedule read at epochs_done, -opt_lr override)
     sh([pof, "posttrain", "-data_file", j("d.h5"), "-model_in", j("imp.h5"), "-run_epochs", "1", "-opt_batch", "64",
         "-data_train_subset", "64", "-opt_lr", "0.01", "-run_dir", j("imp_post"), "-run_quiet"])
