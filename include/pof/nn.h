@@ -79,6 +79,43 @@ typedef struct _p_PofWrn *PofWrn;
 
 /** oneDNN version and CPU ISA it runs, e.g. "2.6.3 (cpu isa: avx512_core_bf16)". */
 void pof_nn_version(char *buf, size_t n);
+
+/** What -precision bf16 costs on this CPU. */
+typedef enum {
+  POF_BF16_NONE     = 0, /**< below avx512_core: oneDNN 2.6 has no bf16 convolutions (an error) */
+  POF_BF16_EMULATED = 1, /**< avx512_core without avx512_bf16 or AMX: oneDNN converts in software,
+                              several times slower than fp32 (pof warns once) */
+  POF_BF16_NATIVE = 2    /**< avx512_core_bf16 or AMX: bf16 instructions */
+} PofBf16Support;
+extern const char *const PofBf16Names[]; /**< "none", "emulated", "native" */
+
+/** The decision alone, from a oneDNN ISA value (dnnl_cpu_isa_t bits), so it can be tested with
+    any ISA. Local, pure. */
+PofBf16Support pof_nn_bf16_support_of(unsigned isa);
+/** pof_nn_bf16_support_of(dnnl_get_effective_cpu_isa()): this CPU as oneDNN uses it (which
+    honours ONEDNN_MAX_CPU_ISA). Local. */
+PofBf16Support pof_nn_bf16_support(void);
+/** Name of oneDNN's effective ISA ("avx512_core_bf16", "avx2", ...). Local. */
+const char *pof_nn_isa_name(void);
+/** Name of an ISA value (dnnl_cpu_isa_t), "isa 0x.." for one pof does not know. */
+const char *pof_nn_isa_name_of(unsigned isa, char *buf, size_t len);
+
+/** Peak kernels of pof_nn_peak_gflops (multiply-adds with no memory traffic). */
+typedef enum {
+  POF_PEAK_FP32_AVX512,
+  POF_PEAK_FP32_AVX2,
+  POF_PEAK_BF16_AVX512,
+  POF_PEAK_COUNT
+} PofPeakKernel;
+/** "fp32_avx512", "fp32_avx2", "bf16_avx512". */
+const char *pof_nn_peak_name(PofPeakKernel k);
+/** Whether this CPU has the instructions of kernel k. */
+int pof_nn_peak_supported(PofPeakKernel k);
+/**
+ * Measured arithmetic peak of kernel k on all OpenMP threads of this process, GFLOP/s (2 FLOPs
+ * per multiply-add), in about `seconds`; 0 if the CPU lacks the kernel's instructions. Local.
+ */
+double pof_nn_peak_gflops(PofPeakKernel k, double seconds);
 /** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
 PetscErrorCode pof_nn_finalize(void);
 

@@ -32,6 +32,16 @@ PetscErrorCode pof_eval_batch(PofWrn m, PetscInt n, const float *x, const int32_
  */
 PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *cmd);
 
+/**
+ * With -precision bf16 on a CPU where oneDNN emulates bf16 (pof_nn_bf16_support() ==
+ * POF_BF16_EMULATED: avx512_core without avx512_bf16 or AMX), time one forward+backward step of
+ * a fresh WRN of `shape` in bf16 and in fp32 on min(n, 8) synthetic images (each rank, local) and
+ * print one warning from rank 0 with the slowdown. Nothing where bf16 is native. Collective only
+ * through rank-0 printing.
+ */
+PetscErrorCode pof_warn_bf16_speed(MPI_Comm comm, const PofWrnShape *shape, PetscInt n,
+                                   const char *cmd);
+
 /** Synthetic batch for benchmarks: x ~ N(0,1), y uniform, from stream (seed, SYNTH, step). */
 void pof_synthetic_batch(PetscInt seed, PetscInt step, PetscInt first, PetscInt n,
                          PetscInt sample_len, PetscInt classes, float *x, int32_t *y);

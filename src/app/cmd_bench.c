@@ -33,11 +33,39 @@ static PetscErrorCode bench_step(const PofConfig *cfg, PofStepper *st, PofWrn m,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The CPU as pof sees it (rank 0, after the timed steps): oneDNN's ISA and the measured
+   arithmetic peak of this process's threads, fp32 (AVX-512 where oneDNN uses it, else AVX2) and
+   bf16 (where the CPU has avx512_bf16); printed, and returned as an object for the JSON line. */
+static PetscErrorCode bench_cpu(MPI_Comm comm, json_t **cpu)
+{
+  PetscMPIInt rank;
+  PetscFunctionBegin;
+  *cpu = NULL;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank != 0) PetscFunctionReturn(PETSC_SUCCESS);
+  const PofPeakKernel kf =
+      pof_nn_bf16_support() != POF_BF16_NONE ? POF_PEAK_FP32_AVX512 : POF_PEAK_FP32_AVX2;
+  const double pf = pof_nn_peak_gflops(kf, 0.1), pb = pof_nn_peak_gflops(POF_PEAK_BF16_AVX512, 0.1);
+  const char  *bf16 = PofBf16Names[pof_nn_bf16_support()];
+  printf("bench: oneDNN ISA %s (bf16 %s); measured peak of %d thread(s): fp32 %.1f GFLOP/s (%s)",
+         pof_nn_isa_name(), bf16, pof_threads(), pf, pof_nn_peak_name(kf));
+  if (pb > 0) printf(", bf16 %.1f GFLOP/s (%s)", pb, pof_nn_peak_name(POF_PEAK_BF16_AVX512));
+  printf("\n");
+  *cpu = json_object();
+  pof_json_set(cpu, "onednn_isa", json_string(pof_nn_isa_name()));
+  pof_json_set(cpu, "bf16", json_string(bf16));
+  pof_json_set(cpu, "peak_fp32_gflops", pof_json_real_or_null(pf));
+  pof_json_set(cpu, "peak_fp32_kernel", json_string(pof_nn_peak_name(kf)));
+  pof_json_set(cpu, "peak_bf16_gflops", pb > 0 ? pof_json_real_or_null(pb) : json_null());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The last line: the figures of the run as one JSON object (rank 0). per: ms per step per second.
  */
 static PetscErrorCode bench_json(MPI_Comm comm, const PofConfig *cfg_, const PofWrnShape *sp,
                                  const char *model, int size, double dt, double rssmax,
-                                 const double *avg, double per, const PofShardStats *ssp)
+                                 const double *avg, double per, const PofShardStats *ssp,
+                                 json_t *cpu)
 {
   const PofConfig     cfg = *cfg_;
   const PofWrnShape   s   = *sp;
@@ -72,6 +100,7 @@ static PetscErrorCode bench_json(MPI_Comm comm, const PofConfig *cfg_, const Pof
   pof_json_set(&exchange, "grad_wait_ms", pof_json_real_or_null(ss.grad_wait * per));
   pof_json_set(&exchange, "param_gather_ms", pof_json_real_or_null(ss.param_gather * per));
   pof_json_set(&line, "exchange", exchange);
+  if (cpu) pof_json_set(&line, "cpu", cpu);
   PetscCall(pof_json_print_line(comm, line));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -105,6 +134,8 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   pof_wrn_set_recompute(m, cfg.model.recompute);
   PetscCall(pof_wrn_set_winograd(m, cfg.model.conv_alg == POF_CONV_WINOGRAD));
   PetscCall(pof_wrn_init_params(m, cfg.run.seed));
+  if (cfg.run.precision == POF_PREC_BF16)
+    PetscCall(pof_warn_bf16_speed(comm, &s, B / size, "bench"));
   const PetscInt np = pof_wrn_num_params(m), nf = pof_wrn_num_feature_params(m),
                  len = s.in_c * s.in_h * s.in_w, n = B / size, nw = Bw / size;
   PetscCall(pof_shard_create(comm, np, 0, pof_wrn_params(m), &shard));
@@ -162,7 +193,9 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
                         "rank); waits per step: gradients %.1f ms, parameter allgather %.1f ms\n",
                         ss.buckets, ss.open_at_end, ss.grad_wait * per, ss.param_gather * per));
   if (rank == 0 && getenv("POF_BENCH_IMPLS")) PetscCall(pof_wrn_print_impls(m, stdout));
-  PetscCall(bench_json(comm, &cfg, &s, model, size, dt, rssmax, avg, per, &ss));
+  json_t *cpu;
+  PetscCall(bench_cpu(comm, &cpu));
+  PetscCall(bench_json(comm, &cfg, &s, model, size, dt, rssmax, avg, per, &ss, cpu));
   PetscCall(PetscFree4(x, y, xw, yw));
   PetscCall(PetscFree(theta0));
   PetscCall(pof_stepper_release(&st));

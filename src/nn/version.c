@@ -21,19 +21,6 @@ const char *pof_dnnl_status_str(dnnl_status_t s)
 void pof_nn_version(char *buf, size_t n)
 {
   const dnnl_version_t *v   = dnnl_version();
-  const char           *isa = "?";
-  switch (dnnl_get_effective_cpu_isa()) {
-  case dnnl_cpu_isa_sse41: isa = "sse41"; break;
-  case dnnl_cpu_isa_avx: isa = "avx"; break;
-  case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-  case dnnl_cpu_isa_avx512_mic: isa = "avx512_mic"; break;
-  case dnnl_cpu_isa_avx512_mic_4ops: isa = "avx512_mic_4ops"; break;
-  case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
-  case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
-  case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
-  case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
-  case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
-  default: isa = "other"; break;
-  }
+  const char           *isa = pof_nn_isa_name();
   snprintf(buf, n, "%d.%d.%d (cpu isa: %s)", v->major, v->minor, v->patch, isa);
 }

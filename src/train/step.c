@@ -93,3 +93,48 @@ PetscErrorCode pof_warn_reference_kernels(MPI_Comm comm, PofWrn m, const char *c
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* Seconds of a forward+backward pass of a fresh WRN of `shape` in dt on n synthetic images: the
+   fastest of three after one that builds the primitives. Local. */
+static PetscErrorCode probe_step(const PofWrnShape *shape, PofDType dt, PetscInt n, double *secs)
+{
+  PofWrn   m = NULL;
+  float   *x;
+  int32_t *y;
+  double   ls;
+  PetscInt wrong;
+  PetscFunctionBegin;
+  const PetscInt sample = shape->in_c * shape->in_h * shape->in_w;
+  PetscCall(PetscMalloc2(n * sample, &x, n, &y));
+  pof_synthetic_batch(1, 0, 0, n, sample, shape->classes, x, y);
+  PetscCall(pof_wrn_create(shape, dt, PETSC_FALSE, &m));
+  PetscCall(pof_wrn_init_params(m, 1));
+  *secs = 1e30;
+  for (int k = 0; k < 4; k++) {
+    const double t0 = pof_now();
+    PetscCall(pof_train_loss_grad(m, n, x, y, n, NULL, NULL, PETSC_TRUE, PETSC_FALSE, &ls, &wrong));
+    if (k > 0) *secs = PetscMin(*secs, pof_now() - t0);
+  }
+  PetscCall(pof_wrn_destroy(&m));
+  PetscCall(PetscFree2(x, y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_warn_bf16_speed(MPI_Comm comm, const PofWrnShape *shape, PetscInt n,
+                                   const char *cmd)
+{
+  double tb = 0, tf = 0;
+  PetscFunctionBegin;
+  if (pof_nn_bf16_support() != POF_BF16_EMULATED) PetscFunctionReturn(PETSC_SUCCESS);
+  n = PetscMax(1, PetscMin(n, 8));
+  PetscCall(probe_step(shape, POF_DT_BF16, n, &tb));
+  PetscCall(probe_step(shape, POF_DT_F32, n, &tf));
+  PetscCall(pof_print(comm,
+                      "%s: warning: -precision bf16 on a CPU without bf16 instructions (oneDNN ISA "
+                      "%s: no avx512_bf16, no AMX): oneDNN emulates bf16, which is usually several "
+                      "times slower than fp32; a one-step probe on %" PetscInt_FMT " images took "
+                      "%.1fx the fp32 time here (bf16 %.1f ms, fp32 %.1f ms); consider -precision "
+                      "fp32\n",
+                      cmd, pof_nn_isa_name(), n, tb / PetscMax(tf, 1e-9), 1e3 * tb, 1e3 * tf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

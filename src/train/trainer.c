@@ -632,6 +632,12 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
 
   PetscCall(build_model(t, cfg, kind, &start));
   PetscCall(init_progress(t, cfg, kind, &start));
+  if (cfg->run.precision == POF_PREC_BF16 && !t->finished) {
+    PofWrnShape sh;
+    pof_wrn_get_shape(t->m, &sh);
+    PetscCall(pof_warn_bf16_speed(comm, &sh, t->nloc,
+                                  kind == POF_RUN_PRETRAIN ? "pretrain" : "posttrain"));
+  }
   if (kind == POF_RUN_POSTTRAIN && !t->theta0) PetscCall(gather_theta0(t));
   PetscCall(pof_stepper_init(&t->st, comm, &t->cfg, t->m, t->shard, t->B, t->Bw,
                              kind == POF_RUN_POSTTRAIN && cfg->pof.mode != POF_MODE_OFF ? t->theta0

@@ -9,7 +9,7 @@ add_test(NAME comm_model COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test
 set_tests_properties(comm_model PROPERTIES TIMEOUT 60 LABELS "fast")
 # bench/peak_flops: the CPU's measured FMA / bf16 dot-product peak (bench/roofline.py); smoke-tested here
 add_executable(peak_flops ${CMAKE_SOURCE_DIR}/bench/peak_flops.c)
-target_compile_options(peak_flops PRIVATE -O2)
-target_link_libraries(peak_flops PRIVATE OpenMP::OpenMP_C)
+target_compile_options(peak_flops PRIVATE ${POF_COMPILE_OPTS})
+target_link_libraries(peak_flops PRIVATE pofcore OpenMP::OpenMP_C)
 add_test(NAME peak_flops_smoke COMMAND peak_flops 0.02)
 set_tests_properties(peak_flops_smoke PROPERTIES TIMEOUT 60 ENVIRONMENT "${POF_TEST_ENV}" LABELS "fast" PASS_REGULAR_EXPRESSION "\"kernel\":\"fp32_avx2\",\"supported\":true,\"threads\":[0-9]+,\"gflops\":[1-9]")

@@ -575,13 +575,45 @@ static int teardown(void **state)
   return PetscFinalize() ? 1 : 0;
 }
 
+/* The bf16 decision from oneDNN's ISA, for every ISA oneDNN 2.6 names (the machine running the
+   test has one of them; the others are given here): emulated exactly on avx512_core without
+   bf16 instructions (Skylake-SP, Ice Lake), where -precision bf16 warns. */
+static void test_bf16_decision(void **state)
+{
+  (void)state;
+  static const struct {
+    unsigned       isa;
+    PofBf16Support want;
+  } cases[] = {
+    { dnnl_cpu_isa_sse41, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx2, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx2_vnni, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx512_mic, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx512_mic_4ops, POF_BF16_NONE },
+    { dnnl_cpu_isa_avx512_core, POF_BF16_EMULATED },
+    { dnnl_cpu_isa_avx512_core_vnni, POF_BF16_EMULATED },
+    { dnnl_cpu_isa_avx512_core_bf16, POF_BF16_NATIVE },
+    { dnnl_cpu_isa_avx512_core_amx, POF_BF16_NATIVE },
+  };
+  char buf[32];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    if (pof_nn_bf16_support_of(cases[i].isa) != cases[i].want)
+      fail_msg("ISA %s: bf16 %s, want %s", pof_nn_isa_name_of(cases[i].isa, buf, sizeof buf),
+               PofBf16Names[pof_nn_bf16_support_of(cases[i].isa)], PofBf16Names[cases[i].want]);
+  }
+  assert_int_equal(pof_nn_bf16_support(),
+                   pof_nn_bf16_support_of((unsigned)dnnl_get_effective_cpu_isa()));
+  assert_string_equal(pof_nn_isa_name_of(0x12345u, buf, sizeof buf), "isa 0x12345");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_layers),      cmocka_unit_test(test_conv_winograd),
     cmocka_unit_test(test_bn_layers),        cmocka_unit_test(test_linear_ce),
     cmocka_unit_test(test_wrn_vs_reference), cmocka_unit_test(test_no_ref_impl),
-    cmocka_unit_test(test_bad_shapes),
+    cmocka_unit_test(test_bad_shapes),       cmocka_unit_test(test_bf16_decision),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,6 +13,10 @@
             trained: -run_epochs 0, on 1x8x8 images; base 16 has the same names and shapes but
             16x the parameters) load into pof_torch.WRN with load_state_dict(strict=True) and give
             pof's logits (tests/analysis/pof_logits); the 2-rank run's model (MPI-IO) too;
+  bf16:     pof bench prints oneDNN's ISA and the measured peak; -precision bf16 held to
+            avx512_core (ONEDNN_MAX_CPU_ISA, as on a CPU without bf16 instructions) warns once
+            with the one-step probe's ratio, and does not where bf16 is native (the decision
+            itself for every ISA: test_nn's test_bf16_decision);
   pof info: a dataset, a model, a checkpoint, a run and a sweep directory each validated against
             the schema of docs/file-formats.md ("pof info"), checksums_ok false for a checkpoint
             with a flipped data byte, exit 1 with one error line for a file that is not pof's.
@@ -216,6 +220,29 @@ try:
     run(1, "pretrain", "-data_file", "s8.h5", "-model_depth", "28", "-model_width", "10", "-model_base", "4",
         "-opt_batch", "8", "-run_epochs", "0", "-run_quiet", "-run_dir", "w28")
     check_tensors(j("w28", "model.h5"), x[:2, :, ::3, ::3][:, :, :8, :8].copy(), "WRN-28-10 base 4 (built, not trained)")
+
+    # ---- bf16 on this CPU: oneDNN's ISA and the measured peak in pof bench; the warning where
+    # bf16 is emulated, observed by holding oneDNN to avx512_core (ONEDNN_MAX_CPU_ISA) ------------
+    B = ["-model_depth", "10", "-model_width", "1", "-model_base", "4", "-opt_batch", "8", "-bench_steps", "1",
+         "-bench_warmup", "0", "-bench_input", "1x28x28"]
+    p = run(1, "bench", *B)
+    cpu = last_json(p.stdout).get("cpu", {})
+    check(cpu.get("peak_fp32_gflops", 0) > 0 and cpu.get("onednn_isa") and f"oneDNN ISA {cpu.get('onednn_isa')}" in p.stdout
+          and "measured peak" in p.stdout, f"pof bench: oneDNN's ISA and the measured peak ({cpu})")
+    native = cpu.get("bf16") == "native"
+    check(native or cpu.get("bf16") == "emulated", f"this machine: bf16 {cpu.get('bf16')} (the test needs AVX-512)")
+    T = ["-data_file", "tiny.h5", "-model_depth", "10", "-model_width", "1", "-model_base", "4", "-opt_batch", "32",
+         "-data_train_subset", "64", "-precision", "bf16", "-run_quiet"]
+    os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX512_CORE"
+    try:
+        p = run(1, "pretrain", *T, "-run_dir", "bf16_emul")
+    finally:
+        del os.environ["ONEDNN_MAX_CPU_ISA"]
+    w = [l for l in p.stdout.splitlines() if "warning: -precision bf16 on a CPU without bf16 instructions" in l]
+    check(len(w) == 1 and "oneDNN ISA avx512_core:" in w[0] and "x the fp32 time" in w[0],
+          f"bf16 held to avx512_core: one warning with the probe's ratio ({w})")
+    p = run(1, "pretrain", *T, "-run_dir", "bf16_native")
+    check(not native or "warning" not in p.stdout, "bf16 where the CPU has avx512_bf16: no warning")
 
     # ---- pof info: five kinds, a corrupted checkpoint, a file that is not pof's ------------------
     ck = sorted(f for f in os.listdir("pre1") if f.startswith("ckpt-"))[-1]
