@@ -10,6 +10,9 @@
  *   /params      double[n_params]    master parameters (arena order of tests/ref/WRN_LAYOUT.md)
  *   /momentum    double[n_params]    optimizer state          (only when have_momentum = 1)
  *   /bn_running  float[n_bn_state]   BN running mean/var      (BN order of tests/ref/WRN_LAYOUT.md)
+ *   /tensors/<name>                  the PyTorch state_dict by name and shape: virtual datasets of
+ *                                    the /params and /bn_running slices, num_batches_tracked
+ *                                    int64 = global_step (src/io/tensors.h; not read by pof)
  *   /theta0      double[n_theta0]    PoF's classifier θ0      (only when have_theta0 = 1),
  *                                    n_theta0 = n_params - n_feature = classes * (F + 1), F the
  * feature dimension  (W then b) attributes of "/": one per PofCkptMeta field (same name; integers
