@@ -12,8 +12,9 @@
 #include "pof/ckpt.h"
 
 /** Create /tensors in the open file fid for the WRN of m (collective in a parallel file: every
-    rank calls it with the same m; no data transfer). Errors if the layout does not add up to
-    m's n_params and n_bn_state. */
+    rank calls it with the same m; no data transfer). Nothing is written when m does not describe
+    a WRN whose state_dict adds up to its n_params and n_bn_state (checkpoints of arbitrary
+    arrays, as tests write). */
 PetscErrorCode pof_tensors_write(hid_t fid, const PofCkptMeta *m);
 
 #endif
