@@ -255,7 +255,27 @@ static PetscErrorCode line_body(MPI_Comm comm, PofRunKind kind, const char *base
    in place (no ULFM): this rank prints its error with its rank and host and aborts the job
    (status 1; a rank that died instead is the launcher's status, mapped to 69 by the job scripts).
  */
-static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *base, LineResult *r)
+/* Progress lines of a line's run are prefixed "sweep line n/N: " (progress.h); the phases a
+   failed line left open are left. */
+static int progress_line_begin(const LineResult *r, PetscInt n)
+{
+  char      ctx[64];
+  const int depth = pof_progress_depth();
+  snprintf(ctx, sizeof ctx, "sweep line %" PetscInt_FMT "/%" PetscInt_FMT ": ", r->line, n);
+  pof_progress_set_context(ctx);
+  pof_progress_begin(POF_PHASE_SWEEP, n);
+  pof_progress_advance(r->line - 1);
+  return depth;
+}
+
+static void progress_line_end(int depth)
+{
+  pof_progress_unwind(depth);
+  pof_progress_set_context(NULL);
+}
+
+static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *base,
+                               PetscInt nlines, LineResult *r)
 {
   ErrCapture     cap;
   PetscErrorCode ierr;
@@ -266,7 +286,9 @@ static PetscErrorCode run_line(const PofGroups *g, PofRunKind kind, const char *
   memset(&cap, 0, sizeof(cap));
   memset(&r->s, 0, sizeof(r->s));
   PetscCall(PetscPushErrorHandler(capture_handler, &cap));
-  ierr = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
+  const int depth = progress_line_begin(r, nlines);
+  ierr            = line_body(g->comm, kind, base, r->opts, r->run_dir, &r->s);
+  progress_line_end(depth);
   PetscCall(PetscPopErrorHandler());
   /* agree on the verdict: the lowest group rank that failed sends its message and code */
   if (ierr && !cap.have) snprintf(cap.msg, sizeof(cap.msg), "error code %d", (int)ierr);
@@ -616,24 +638,6 @@ static PetscErrorCode sweep_totals(MPI_Comm world, const PofGroups *g, const Pof
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Progress lines of a line's run are prefixed "sweep line n/N: " (progress.h); the phases a
-   failed line left open are left. */
-static void progress_line_begin(const LineResult *r, PetscInt n, int *depth)
-{
-  char ctx[64];
-  snprintf(ctx, sizeof ctx, "sweep line %" PetscInt_FMT "/%" PetscInt_FMT ": ", r->line, n);
-  *depth = pof_progress_depth();
-  pof_progress_set_context(ctx);
-  pof_progress_begin(POF_PHASE_SWEEP, n);
-  pof_progress_advance(r->line - 1);
-}
-
-static void progress_line_end(int depth)
-{
-  pof_progress_unwind(depth);
-  pof_progress_set_context(NULL);
-}
-
 PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const char *base,
                              PofSweepTotals *tot)
 {
@@ -699,10 +703,7 @@ PetscErrorCode pof_sweep_run(MPI_Comm world, const PofSweepConfig *sc, const cha
     PetscCall(pof_print(g.comm, "sweep: line %" PetscInt_FMT " on group %d: %s\n", r.line,
                         (int)g.group, r.opts));
     if (g.rank == 0) line_mark(r.run_dir, r.opts); /* line.txt: the grid check of later reruns */
-    int depth;
-    progress_line_begin(&r, grid.n, &depth);
-    PetscCall(run_line(&g, sc->kind, base, &r));
-    progress_line_end(depth);
+    PetscCall(run_line(&g, sc->kind, base, grid.n, &r));
     if (r.ok && r.s.status ==
                     POF_RUN_STOPPED) { /* checkpointed, not finished: no result, rerun resumes it */
       PetscCall(pof_print(g.comm,
