@@ -55,7 +55,8 @@ PetscErrorCode pof_error_handler_push(void)
 {
   PetscFunctionBegin;
   memset(&rec, 0, sizeof rec);
-  if (getenv("POF_ERROR_TRACE") && strcmp(getenv("POF_ERROR_TRACE"), "0")) trace_on = PETSC_TRUE;
+  const char *trace = getenv("POF_ERROR_TRACE");
+  if (trace && strcmp(trace, "0") != 0) trace_on = PETSC_TRUE;
   PetscCall(PetscPushErrorHandler(pof_error_handler, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
