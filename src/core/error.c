@@ -51,6 +51,15 @@ static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *fun
   return n;
 }
 
+/* Popped by PetscFinalize (PetscRegisterFinalize), so the handler's record is freed before
+   PETSc's -malloc_dump looks for what is left. */
+static PetscErrorCode pof_error_handler_pop(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscPopErrorHandler());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_error_handler_push(void)
 {
   PetscFunctionBegin;
@@ -58,6 +67,7 @@ PetscErrorCode pof_error_handler_push(void)
   const char *trace = getenv("POF_ERROR_TRACE");
   if (trace && strcmp(trace, "0") != 0) trace_on = PETSC_TRUE;
   PetscCall(PetscPushErrorHandler(pof_error_handler, NULL));
+  PetscCall(PetscRegisterFinalize(pof_error_handler_pop));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
