@@ -78,10 +78,10 @@ def rel(p):
 # ---- cppcheck (its #error lines test configuration macros of system headers cppcheck does not read:
 #      json.h needs jansson >= 2.14 and ckpt.c a real double PetscScalar; the compiler checks both)
 cpp = subprocess.run(
-    ["cppcheck", f"--project={os.path.join(build, 'compile_commands.json')}", "--file-filter=src/*",
+    ["cppcheck", f"--project={os.path.join(build, 'compile_commands.json')}", f"--file-filter={src}/src/*",
      "--enable=warning,performance,portability", "--inline-suppr", "--quiet", f"-j{JOBS}", "--error-exitcode=0",
-     "--suppress=preprocessorErrorDirective:include/pof/json.h",
-     "--suppress=preprocessorErrorDirective:src/io/ckpt.c",
+     f"--suppress=preprocessorErrorDirective:{src}/include/pof/json.h",
+     f"--suppress=preprocessorErrorDirective:{src}/src/io/ckpt.c",
      "--template={file}:{line}: cppcheck-{id}: {message}"],
     cwd=src, capture_output=True, text=True)
 cpp_findings = [ln for ln in cpp.stderr.splitlines() if re.match(r"^[^:]+:\d+: cppcheck-", ln)]
@@ -89,7 +89,7 @@ for ln in cpp_findings:
     f, rest = ln.split(":", 1)
     fail(f"{rel(f)}:{rest}")
 if cpp.returncode != 0 or any(ln and not re.match(r"^[^:]+:\d+: cppcheck-", ln) for ln in cpp.stderr.splitlines()):
-    fail(f"cppcheck did not run cleanly (status {cpp.returncode}): {cpp.stderr[-2000:]}")
+    fail(f"cppcheck did not run cleanly (status {cpp.returncode}): {cpp.stdout[-1000:]} {cpp.stderr[-1000:]}")
 elif not cpp_findings:
     print("ok   cppcheck: no findings", flush=True)
 
