@@ -37,7 +37,10 @@ echo "== cluster tests: $ran ran, $skipped skipped"
 if [ "${POF_TEST_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== ASan+UBSan build, fast tests"
   if POF_ARCH=x86-64-v3 POF_WERROR=ON POF_SANITIZE=ON POF_BUILD_DIR="$root/build-asan" ./jobs/build.sh; then
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    # leak checking is still off here (issue 29 item 4 not finished, see docs/testing.md):
+    # tests/lsan.supp is the suppression file for when it is on
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        ctest --output-on-failure --timeout 600 -L fast) || fail=1
   else
     echo "run.sh: sanitizer build failed"; fail=1

@@ -34,7 +34,7 @@
 /* The -analyze_* options are PofAnalyzeConfig in pof/config.h (rows of the option table). */
 
 /* ------------------------------------------------------------------ loss function object */
-typedef struct _p_PofLossFn *PofLossFn;
+typedef struct PofLossFn_s *PofLossFn;
 
 /**
  * Mean CE over a sharded subset: this rank's nlocal samples x (nlocal × C×H×W, copied) and

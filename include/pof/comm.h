@@ -18,7 +18,7 @@
 
 #include "pof/core.h"
 
-typedef struct _p_PofShard *PofShard;
+typedef struct PofShard_s *PofShard;
 
 /** SGD hyper-parameters of one update (torch.optim.SGD semantics, dampening 0). */
 typedef struct {

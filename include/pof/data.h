@@ -47,7 +47,7 @@ typedef struct {
   char name[64];                  /**< dataset name attribute, e.g. "fashion-mnist" */
 } PofDatasetInfo;
 
-typedef struct _p_PofDataset *PofDataset;
+typedef struct PofDataset_s *PofDataset;
 
 /**
  * Open the HDF5 file `path` (written by pof convert) on every rank of comm and read this

@@ -30,7 +30,7 @@ typedef struct {
 PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g);
 PetscErrorCode pof_group_destroy(PofGroups *g);
 
-typedef struct _p_PofCounter *PofCounter;
+typedef struct PofCounter_s *PofCounter;
 
 /** A shared counter (int64, starting at 0) in a window on world rank 0. Collective on world. */
 PetscErrorCode pof_counter_create(MPI_Comm world, PofCounter *c);

@@ -75,7 +75,7 @@ typedef PetscErrorCode (*PofSumFn)(void *ctx, double *buf, PetscInt n);
  */
 typedef PetscErrorCode (*PofGradReadyFn)(void *ctx, PetscInt offset, PetscInt count);
 
-typedef struct _p_PofWrn *PofWrn;
+typedef struct PofWrn_s *PofWrn;
 
 /** oneDNN version and CPU ISA it runs, e.g. "2.6.3 (cpu isa: avx512_core_bf16)". */
 void pof_nn_version(char *buf, size_t n);
@@ -119,8 +119,12 @@ double pof_nn_peak_gflops(PofPeakKernel k, double seconds);
 /** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
 PetscErrorCode pof_nn_finalize(void);
 
-/** Check a shape (depth 6n+4, positive sizes); error naming the bad field. */
+/** Check a shape (depth 6n+4, positive sizes, parameter count and image size within PetscInt);
+ * error naming the bad field. */
 PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm);
+/** The same check without an error: PETSC_TRUE, or PETSC_FALSE with the reason in why (len
+ * bytes). Local. */
+PetscBool pof_wrn_shape_ok(const PofWrnShape *s, char *why, size_t len);
 /** Parameter count, feature-extractor parameter count, feature dimension and BN-state length of a
  * shape. */
 PetscErrorCode pof_wrn_shape_sizes(const PofWrnShape *s, PetscInt *n_params, PetscInt *n_feature,

@@ -39,7 +39,7 @@ typedef struct {
   char         model_path[POF_PATH_MAX];
 } PofRunSummary;
 
-typedef struct _p_PofTrainer *PofTrainer;
+typedef struct PofTrainer_s *PofTrainer;
 
 /**
  * Open the data, build or load the model, prepare the run directory. The directory is checked

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-struct _p_PofLossFn {
+struct PofLossFn_s {
   MPI_Comm  comm;
   PofWrn    m;
   PetscInt  nlocal, nglobal, batch, sample, F, C, n_params, n_feature;

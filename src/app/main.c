@@ -62,7 +62,7 @@ static int options_files_readable(int argc, char **argv)
   if (!r) r = getenv("PMI_RANK");
   if (!r) r = getenv("SLURM_PROCID");
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-options_file")) continue;
+    if (strcmp(argv[i], "-options_file") != 0) continue;
     const char *f = i + 1 < argc ? argv[i + 1] : NULL;
     if (f && !access(f, R_OK)) continue;
     if (!r || !strcmp(r, "0"))

@@ -39,9 +39,10 @@ static int wait_bounded(MPI_Request *req, double seconds)
 
 static double agree_seconds(void)
 {
-  const char  *e = getenv("POF_ERROR_AGREE_SECONDS");
-  const double v = e ? atof(e) : 0;
-  return v > 0 ? v : 10.0;
+  const char  *e   = getenv("POF_ERROR_AGREE_SECONDS");
+  char        *end = NULL;
+  const double v   = e ? strtod(e, &end) : 0;
+  return v > 0 && end && *end == '\0' ? v : 10.0; /* unset, unparsable or <= 0: the default */
 }
 
 /* The last stdout line on an error: {"command":..., "status":"error", "message":...}, through
@@ -66,7 +67,7 @@ int pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status)
   int                   status = ierr ? pof_error_exit_status(ierr) : ok_status;
   int                   rank = 0, size = 1, v[3];
   char                  msg[sizeof r->msg];
-  MPI_Request           req;
+  MPI_Request           req_reduce, req_msg;
   fflush(stdout);
   if (finish_comm ==
       MPI_COMM_NULL) { /* started before pof_comm_finish_init: no agreement possible */
@@ -80,22 +81,28 @@ int pof_comm_finish(const char *command, PetscErrorCode ierr, int ok_status)
   v[0] = ierr ? status : 0;
   v[1] = ierr ? -rank : -size;
   v[2] = ierr ? 0 : 1;
-  if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MAX, finish_comm, &req) != MPI_SUCCESS ||
-      !wait_bounded(&req, agree_seconds())) {
-    if (ierr) pof_abort_all(ierr); /* the others are out of reach (busy or blocked elsewhere) */
+  if (MPI_Iallreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MAX, finish_comm, &req_reduce) !=
+          MPI_SUCCESS ||
+      !wait_bounded(&req_reduce, agree_seconds())) {
+    /* the others are out of reach (busy or blocked elsewhere): abort with the request open */
+    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker) it timed out: a wait would hang */
+    if (ierr) pof_abort_all(ierr);
     MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
   }
-  if (v[0] == 0) { /* every rank succeeded */
+  MPI_Wait(&req_reduce, MPI_STATUS_IGNORE); /* completed above (now MPI_REQUEST_NULL): at once */
+  if (v[0] == 0) {                          /* every rank succeeded */
     MPI_Comm_free(&finish_comm);
     return PetscFinalize() ? POF_EXIT_ERROR : ok_status;
   }
   /* some rank failed: its lowest one's message to every rank (rank 0 writes the JSON line) */
   snprintf(msg, sizeof msg, "%s", ierr && r->have ? r->msg : "");
-  if (MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, -v[1], finish_comm, &req) != MPI_SUCCESS ||
-      !wait_bounded(&req, agree_seconds())) {
+  if (MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, -v[1], finish_comm, &req_msg) != MPI_SUCCESS ||
+      !wait_bounded(&req_msg, agree_seconds())) {
+    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker) it timed out: a wait would hang */
     if (ierr) pof_abort_all(ierr);
     MPI_Abort(MPI_COMM_WORLD, POF_EXIT_ERROR);
   }
+  MPI_Wait(&req_msg, MPI_STATUS_IGNORE); /* completed above: returns at once */
   msg[sizeof msg - 1] = '\0';
   if (v[2] == 0) { /* every rank failed: said once, by rank 0 */
     if (rank == 0) pof_error_print(NULL);

@@ -39,7 +39,7 @@ PetscErrorCode pof_group_destroy(PofGroups *g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-struct _p_PofCounter {
+struct PofCounter_s {
   MPI_Win  win;
   int64_t *base;
 };

@@ -7,26 +7,26 @@
 #define POF_MAX_BUCKETS 1024
 
 typedef struct {
-  PetscInt    begin, end; /* arena range */
-  PetscBool   launched;
-  MPI_Request req;
-  int        *recvcounts; /* per rank: |bucket ∩ slice_r| */
+  PetscInt  begin, end; /* arena range */
+  PetscBool launched;
+  int      *recvcounts; /* per rank: |bucket ∩ slice_r| */
 } Bucket;
 
-struct _p_PofShard {
-  MPI_Comm    comm;
-  PetscMPIInt rank, size;
-  PetscInt    n, lo, hi;
-  PetscInt   *ranges; /* size+1 ownership offsets */
-  Vec         master, momentum;
-  float      *grads;  /* model arena (reported slices) */
-  float      *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
-  float      *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
-  PetscInt    low;    /* lowest reported offset */
-  Bucket     *buckets;
-  PetscInt    nbuckets;
-  PetscBool   unsync;
-  int        *gather_counts, *gather_displs;
+struct PofShard_s {
+  MPI_Comm     comm;
+  PetscMPIInt  rank, size;
+  PetscInt     n, lo, hi;
+  PetscInt    *ranges; /* size+1 ownership offsets */
+  Vec          master, momentum;
+  float       *grads;  /* model arena (reported slices) */
+  float       *gslice; /* summed gradient of the owned slice: gbuf, or at 1 rank the arena itself */
+  float       *gbuf;   /* owned receive buffer of the reduce-scatter (NULL at 1 rank) */
+  PetscInt     low;    /* lowest reported offset */
+  Bucket      *buckets;
+  MPI_Request *reqs; /* (nbuckets) each bucket's open reduction, MPI_REQUEST_NULL when none */
+  PetscInt     nbuckets;
+  PetscBool    unsync;
+  int         *gather_counts, *gather_displs;
   struct {
     PetscInt exchanges, open_at_end; /* pof_shard_end calls; buckets still open in them */
     double   grad_wait, param_gather;
@@ -54,7 +54,7 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
     PetscCall(VecGetOwnershipRanges(s->master, &r));
     for (PetscMPIInt i = 0; i <= s->size; i++) s->ranges[i] = r[i];
   }
-  PetscCheck(n / s->size < PETSC_MAX_INT && n < 0x7fffffff, comm, PETSC_ERR_SUP,
+  PetscCheck(n < 0x7fffffff, comm, PETSC_ERR_SUP,
              "more than 2^31 parameters are not supported (MPI int counts)");
   {
     PetscScalar *m;
@@ -69,6 +69,7 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
   if (bucket_elems <= 0) bucket_elems = 1 << 20;
   s->nbuckets = PetscMin((n + bucket_elems - 1) / bucket_elems, POF_MAX_BUCKETS);
   PetscCall(PetscCalloc1(s->nbuckets, &s->buckets));
+  PetscCall(PetscMalloc1(s->nbuckets, &s->reqs));
   for (PetscInt b = 0; b < s->nbuckets; b++) {
     Bucket *B = &s->buckets[b];
     B->begin  = n * b / s->nbuckets;
@@ -78,7 +79,7 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
       const PetscInt a = PetscMax(B->begin, s->ranges[r]), e = PetscMin(B->end, s->ranges[r + 1]);
       B->recvcounts[r] = (int)(e > a ? e - a : 0);
     }
-    B->req = MPI_REQUEST_NULL;
+    s->reqs[b] = MPI_REQUEST_NULL;
   }
   PetscCall(PetscMalloc2(s->size, &s->gather_counts, s->size, &s->gather_displs));
   for (PetscMPIInt r = 0; r < s->size; r++) {
@@ -94,12 +95,10 @@ PetscErrorCode pof_shard_destroy(PofShard *ps)
   PofShard s = *ps;
   PetscFunctionBegin;
   if (!s) PetscFunctionReturn(PETSC_SUCCESS);
-  for (PetscInt b = 0; b < s->nbuckets; b++) {
-    if (s->buckets[b].req != MPI_REQUEST_NULL)
-      PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
-    PetscCall(PetscFree(s->buckets[b].recvcounts));
-  }
+  if (s->reqs) PetscCallMPI(MPI_Waitall((int)s->nbuckets, s->reqs, MPI_STATUSES_IGNORE));
+  for (PetscInt b = 0; b < s->nbuckets; b++) PetscCall(PetscFree(s->buckets[b].recvcounts));
   PetscCall(PetscFree(s->buckets));
+  PetscCall(PetscFree(s->reqs));
   PetscCall(VecDestroy(&s->master));
   PetscCall(VecDestroy(&s->momentum));
   PetscCall(PetscFree(s->ranges));
@@ -128,19 +127,20 @@ PetscErrorCode pof_shard_begin(PofShard s, float *grads)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode launch(PofShard s, Bucket *B)
+static PetscErrorCode launch(PofShard s, PetscInt b)
 {
+  Bucket *B = &s->buckets[b];
   PetscFunctionBegin;
   const PetscInt a = PetscMax(B->begin, s->lo), e = PetscMin(B->end, s->hi);
   float         *recv = s->gslice + (e > a ? a - s->lo : 0);
   if (!s->gbuf) { /* 1 rank: the arena is the sum */
-    B->req = MPI_REQUEST_NULL;
+    s->reqs[b] = MPI_REQUEST_NULL;
   } else if (s->unsync) { /* negative control: keep the local gradient */
     if (e > a) PetscCall(PetscArraycpy(recv, s->grads + a, e - a));
-    B->req = MPI_REQUEST_NULL;
+    s->reqs[b] = MPI_REQUEST_NULL;
   } else {
     PetscCallMPI(MPI_Ireduce_scatter(s->grads + B->begin, recv, B->recvcounts, MPI_FLOAT, MPI_SUM,
-                                     s->comm, &B->req));
+                                     s->comm, &s->reqs[b]));
   }
   B->launched = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -160,13 +160,13 @@ PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count)
     Bucket *B = &s->buckets[b];
     if (B->launched) continue;
     if (B->begin < s->low) break;
-    PetscCall(launch(s, B));
+    PetscCall(launch(s, b));
   }
   /* let the non-blocking collectives progress (Open MPI progresses them inside MPI calls) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
     int flag;
-    if (s->buckets[b].launched && s->buckets[b].req != MPI_REQUEST_NULL)
-      PetscCallMPI(MPI_Test(&s->buckets[b].req, &flag, MPI_STATUS_IGNORE));
+    if (s->buckets[b].launched && s->reqs[b] != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Test(&s->reqs[b], &flag, MPI_STATUS_IGNORE));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -180,13 +180,11 @@ PetscErrorCode pof_shard_end(PofShard s)
   /* how many buckets the overlap with backward did not finish (an MPI_Test also progresses them) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
     int done = 1;
-    if (s->buckets[b].req != MPI_REQUEST_NULL)
-      PetscCallMPI(MPI_Test(&s->buckets[b].req, &done, MPI_STATUS_IGNORE));
+    if (s->reqs[b] != MPI_REQUEST_NULL)
+      PetscCallMPI(MPI_Test(&s->reqs[b], &done, MPI_STATUS_IGNORE));
     if (!done) s->stats.open_at_end++;
   }
-  for (PetscInt b = 0; b < s->nbuckets; b++)
-    if (s->buckets[b].req != MPI_REQUEST_NULL)
-      PetscCallMPI(MPI_Wait(&s->buckets[b].req, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Waitall((int)s->nbuckets, s->reqs, MPI_STATUSES_IGNORE));
   s->stats.grad_wait += pof_now() - t0;
   s->stats.exchanges++;
   pof_timer_stop(POF_T_COMM_WAIT);

@@ -4,6 +4,7 @@
 #include "pof/config.h"
 #include "pof/json.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -133,12 +134,19 @@ const char *pof_command_name(PofCommandId cmd)
 /* "CxHxW" -> three ints in (0, 4096] x (0, 65536] x (0, 65536]; 0 if it is not one. */
 static int parse_shape(const char *s, PetscInt *chw)
 {
-  long a = 0, b = 0, d = 0;
-  char tail = 0;
-  if (sscanf(s, "%ldx%ldx%ld%c", &a, &b, &d, &tail) != 3 || a <= 0 || b <= 0 || d <= 0 ||
-      a > 4096 || b > 65536 || d > 65536)
-    return 0;
-  chw[0] = (PetscInt)a, chw[1] = (PetscInt)b, chw[2] = (PetscInt)d;
+  static const long max[3] = { 4096, 65536, 65536 };
+  PetscInt          v[3];
+  const char       *p = s;
+  for (int i = 0; i < 3; i++) {
+    char *end = NULL;
+    if (*p < '0' || *p > '9') return 0;
+    errno        = 0;
+    const long x = strtol(p, &end, 10);
+    if (errno || x <= 0 || x > max[i] || *end != (i < 2 ? 'x' : '\0')) return 0;
+    v[i] = (PetscInt)x;
+    p    = end + 1;
+  }
+  chw[0] = v[0], chw[1] = v[1], chw[2] = v[2];
   return 1;
 }
 
@@ -865,7 +873,7 @@ PetscErrorCode pof_options_write_markdown(FILE *f)
     const Option *o = &table[i];
     char          c[32], words[128];
     concern(o, c, sizeof c);
-    if (strcmp(c, section)) {
+    if (strcmp(c, section) != 0) {
       snprintf(section, sizeof section, "%s", c);
       fprintf(f,
               "\n## %s\n\n| option | type | default | range or values | commands | resume | "

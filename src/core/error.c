@@ -51,12 +51,23 @@ static PetscErrorCode pof_error_handler(MPI_Comm comm, int line, const char *fun
   return n;
 }
 
+/* Popped by PetscFinalize (PetscRegisterFinalize), so the handler's record is freed before
+   PETSc's -malloc_dump looks for what is left. */
+static PetscErrorCode pof_error_handler_pop(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscPopErrorHandler());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_error_handler_push(void)
 {
   PetscFunctionBegin;
   memset(&rec, 0, sizeof rec);
-  if (getenv("POF_ERROR_TRACE") && strcmp(getenv("POF_ERROR_TRACE"), "0")) trace_on = PETSC_TRUE;
+  const char *trace = getenv("POF_ERROR_TRACE");
+  if (trace && strcmp(trace, "0") != 0) trace_on = PETSC_TRUE;
   PetscCall(PetscPushErrorHandler(pof_error_handler, NULL));
+  PetscCall(PetscRegisterFinalize(pof_error_handler_pop));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

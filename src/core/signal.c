@@ -1,6 +1,8 @@
 /* Stop requests by signal: see include/pof/signal.h. */
 #include "pof/signal.h"
 
+#include <errno.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +26,23 @@ PetscErrorCode pof_signal_install(void)
   PetscFunctionBegin;
   PetscCall(pof_fault_check());
   if (env && *env) {
-    long long n    = -1;
-    char      tail = 0, sname[8] = "";
-    int       k = sscanf(env, "step:%lld%c%7s", &n, &tail, sname);
-    PetscCheck((k == 1 ||
-                (k == 3 && tail == ':' &&
-                 (!strcmp(sname, "USR1") || !strcmp(sname, "TERM") || !strcmp(sname, "WAIT")))) &&
-                   n >= 0,
+    char     *end = NULL;
+    long long n   = -1;
+    if (!strncmp(env, "step:", 5) && env[5] >= '0' && env[5] <= '9') {
+      errno = 0;
+      n     = strtoll(env + 5, &end, 10);
+      if (errno) n = -1;
+    }
+    const char *sname = end && *end == ':' ? end + 1 : "";
+    PetscCheck(n >= 0 && n <= PETSC_MAX_INT && end &&
+                   (*end == '\0' || !strcmp(sname, "USR1") || !strcmp(sname, "TERM") ||
+                    !strcmp(sname, "WAIT")),
                PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
                "POF_TEST_RAISE='%s' is not of the form step:N or step:N:USR1|TERM|WAIT", env);
     test_step = (PetscInt)n;
     test_sig  = SIGUSR1;
-    if (k == 3 && !strcmp(sname, "TERM")) test_sig = SIGTERM;
-    if (k == 3 && !strcmp(sname, "WAIT")) test_sig = 0;
+    if (!strcmp(sname, "TERM")) test_sig = SIGTERM;
+    if (!strcmp(sname, "WAIT")) test_sig = 0;
   }
   if (installed) PetscFunctionReturn(PETSC_SUCCESS);
   struct sigaction sa;

@@ -46,28 +46,20 @@ typedef enum { CKPT_A_INT, CKPT_A_REAL, CKPT_A_STR } CkptAttrKind;
    optional: a file without it reads as 0 (fields added after format version 1 was fixed). */
 typedef struct {
   const char  *name;
-  CkptAttrKind kind;
   size_t       offset;
   size_t       count;
+  CkptAttrKind kind;
   int          optional;
 } CkptAttr;
 
-#define CKPT_INT(f)                                \
-  {                                                \
-#    f, CKPT_A_INT, offsetof(PofCkptMeta, f), 1, 0 \
+#define CKPT_ATTR(f, k, n, opt)                                                                  \
+  {                                                                                              \
+    .name = #f, .offset = offsetof(PofCkptMeta, f), .count = (n), .kind = (k), .optional = (opt) \
   }
-#define CKPT_REAL(f)                                \
-  {                                                 \
-#    f, CKPT_A_REAL, offsetof(PofCkptMeta, f), 1, 0 \
-  }
-#define CKPT_STR(f)                                                            \
-  {                                                                            \
-#    f, CKPT_A_STR, offsetof(PofCkptMeta, f), sizeof(((PofCkptMeta *)0)->f), 0 \
-  }
-#define CKPT_OPT(f, kind, n)                 \
-  {                                          \
-#    f, kind, offsetof(PofCkptMeta, f), n, 1 \
-  }
+#define CKPT_INT(f)          CKPT_ATTR(f, CKPT_A_INT, 1, 0)
+#define CKPT_REAL(f)         CKPT_ATTR(f, CKPT_A_REAL, 1, 0)
+#define CKPT_STR(f)          CKPT_ATTR(f, CKPT_A_STR, sizeof(((PofCkptMeta *)0)->f), 0)
+#define CKPT_OPT(f, kind, n) CKPT_ATTR(f, kind, n, 1)
 
 static const CkptAttr ckpt_attrs[] = {
   CKPT_INT(depth),
@@ -90,7 +82,7 @@ static const CkptAttr ckpt_attrs[] = {
   CKPT_REAL(lr_base),
   CKPT_REAL(lr_factor),
   CKPT_INT(schedule),
-  { "milestones", CKPT_A_INT, offsetof(PofCkptMeta, milestones), POF_MAX_MILESTONES, 0 },
+  CKPT_ATTR(milestones, CKPT_A_INT, POF_MAX_MILESTONES, 0),
   CKPT_INT(nmilestones),
   CKPT_INT(warmup_epochs),
   CKPT_INT(schedule_epochs),
@@ -316,7 +308,9 @@ static PetscErrorCode ckpt_attr_read(hid_t fid, const char *path, const char *na
                "checkpoint %s: attribute '%s' has %zu bytes, more than the %zu pof keeps", path,
                name, size, count);
     PofCallH5Id(type, H5Tcopy(H5T_C_S1));
-    PofCallH5(H5Tset_size(type, size));
+    /* one byte more than the file's type where the buffer has it: a NUL-padded string that
+       fills its size keeps its last character when converted to a NUL-terminated one */
+    PofCallH5(H5Tset_size(type, size < count ? size + 1 : size));
     PofCallH5(H5Tset_strpad(type, H5T_STR_NULLTERM));
     memset(out, 0, count);
     PofCallH5(H5Aread(a, type, out));
@@ -469,57 +463,90 @@ static PetscErrorCode ckpt_probe_open(const char *path, hid_t *fapl, hid_t *fid)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The largest values a checkpoint may hold where the options have no upper bound: nothing larger
+   is trained, and these keep every size computed from the fields inside 64-bit arithmetic. */
+#define CKPT_MAX_DEPTH  1000
+#define CKPT_MAX_EPOCHS 100000000
+
 /* Every field read must be plausible (ranges, sizes that agree), naming the field. */
 static PetscErrorCode ckpt_probe_plausible(const char *path, const CkptProbe *res)
 {
   const PofCkptMeta *m = &res->meta;
+  const struct {
+    const char *name;
+    PetscInt    v, lo, hi;
+  } f[] = {
+    { "depth", m->depth, 10, CKPT_MAX_DEPTH },
+    { "width", m->width, 1, 64 },
+    { "base", m->base, 1, 256 },
+    { "in_c", m->in_c, 1, 16 },
+    { "in_h", m->in_h, 1, 65536 },
+    { "in_w", m->in_w, 1, 65536 },
+    { "classes", m->classes, 2, 100000 },
+    { "n_params", m->n_params, 1, PETSC_MAX_INT },
+    { "n_feature", m->n_feature, 1, m->n_params - 1 },
+    { "n_bn_state", m->n_bn_state, 0, PETSC_MAX_INT },
+    { "epochs_done", m->epochs_done, 0, CKPT_MAX_EPOCHS },
+    { "run_start_epoch", m->run_start_epoch, 0, m->epochs_done },
+    { "step_in_epoch", m->step_in_epoch, 0, PETSC_MAX_INT },
+    { "global_step", m->global_step, 0, PETSC_MAX_INT },
+    { "seed", m->seed, 0, PETSC_MAX_INT },
+    { "ranks", m->ranks, 0, PETSC_MAX_INT },
+    { "schedule", m->schedule, POF_SCHED_STEP, POF_SCHED_CONST },
+    { "nmilestones", m->nmilestones, 0, POF_MAX_MILESTONES },
+    { "warmup_epochs", m->warmup_epochs, 0, CKPT_MAX_EPOCHS },
+    { "schedule_epochs", m->schedule_epochs, 0, CKPT_MAX_EPOCHS },
+    { "have_momentum", m->have_momentum, 0, 1 },
+    { "have_theta0", m->have_theta0, 0, 1 },
+    { "acc_seen", m->acc_seen, 0, PETSC_MAX_INT },
+    { "acc_wrong", m->acc_wrong, 0, m->acc_seen },
+    { "acc_capped", m->acc_capped, 0, PETSC_MAX_INT },
+    { "acc_rejected", m->acc_rejected, 0, PETSC_MAX_INT },
+  };
+  const struct {
+    const char *name;
+    double      v;
+  } r[] = { { "lr_base", m->lr_base },
+            { "lr_factor", m->lr_factor },
+            { "post_lr", m->post_lr },
+            { "acc_loss", m->acc_loss } };
   PetscFunctionBegin;
   PetscCheck(!strcmp(m->kind, "pretrain") || !strcmp(m->kind, "posttrain"), PETSC_COMM_SELF,
              PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint %s: kind '%s' is neither 'pretrain' nor 'posttrain'", path, m->kind);
-  PetscCheck(m->n_params > 0 && m->n_bn_state >= 0 && m->n_feature > 0 && m->classes > 0,
-             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: implausible sizes n_params %" PetscInt_FMT
-             ", n_bn_state %" PetscInt_FMT ", n_feature %" PetscInt_FMT ", classes %" PetscInt_FMT,
-             path, m->n_params, m->n_bn_state, m->n_feature, m->classes);
-  PetscCheck(m->nmilestones >= 0 && m->nmilestones <= POF_MAX_MILESTONES, PETSC_COMM_SELF,
-             PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: nmilestones = %" PetscInt_FMT " is out of range", path,
-             m->nmilestones);
-  PetscCheck((m->have_momentum == 0 || m->have_momentum == 1) &&
-                 (m->have_theta0 == 0 || m->have_theta0 == 1),
-             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: have_momentum/have_theta0 must be 0 or 1", path);
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+    PetscCheck(f[i].v >= f[i].lo && f[i].v <= f[i].hi, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: field '%s' = %" PetscInt_FMT " is out of range [%" PetscInt_FMT
+               ", %" PetscInt_FMT "]",
+               path, f[i].name, f[i].v, f[i].lo, f[i].hi);
+  PetscCheck((m->depth - 4) % 6 == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: field 'depth' = %" PetscInt_FMT " is not 6n+4", path, m->depth);
+  for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+    char v[32]; /* C's formatting: PETSc's %g prints "nan." */
+    if (isfinite(r[i].v) && r[i].v >= 0) continue;
+    snprintf(v, sizeof(v), "%g", r[i].v);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+            "checkpoint %s: field '%s' = %s is not a finite value >= 0", path, r[i].name, v);
+  }
+  for (PetscInt i = 0; i < m->nmilestones; i++)
+    PetscCheck(m->milestones[i] >= 0 && m->milestones[i] <= CKPT_MAX_EPOCHS, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: field 'milestones' entry %" PetscInt_FMT " = %" PetscInt_FMT
+               " is out of range",
+               path, i, m->milestones[i]);
+  for (int i = 0; i < POF_CKPT_MAX_STATS; i++)
+    PetscCheck(isfinite(m->acc_stat_s[i]) && isfinite(m->acc_stat_s2[i]) &&
+                   m->acc_stat_s2[i] >= 0 && m->acc_stat_n[i] >= 0,
+               PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "checkpoint %s: fields 'acc_stat_s', 'acc_stat_s2', 'acc_stat_n' entry %d = %g, "
+               "%g, %" PetscInt_FMT " are not finite sums and a count >= 0",
+               path, i, m->acc_stat_s[i], m->acc_stat_s2[i], m->acc_stat_n[i]);
   if (m->have_theta0)
     PetscCheck(res->extra.n_theta0 == m->n_params - m->n_feature, PETSC_COMM_SELF,
                PETSC_ERR_FILE_UNEXPECTED,
                "checkpoint %s: n_theta0 = %" PetscInt_FMT
                " but the classifier has n_params - n_feature = %" PetscInt_FMT " values",
                path, res->extra.n_theta0, m->n_params - m->n_feature);
-
-  PetscCheck(m->epochs_done >= 0 && m->step_in_epoch >= 0 && m->global_step >= 0 &&
-                 m->run_start_epoch >= 0 && m->run_start_epoch <= m->epochs_done,
-             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: implausible progress epochs_done %" PetscInt_FMT
-             ", step_in_epoch %" PetscInt_FMT ", global_step %" PetscInt_FMT
-             ", run_start_epoch %" PetscInt_FMT,
-             path, m->epochs_done, m->step_in_epoch, m->global_step, m->run_start_epoch);
-  PetscCheck(isfinite(m->post_lr) && m->post_lr >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: post_lr = %g is not a learning rate", path, m->post_lr);
-  PetscCheck(m->acc_wrong >= 0 && m->acc_seen >= 0 && m->acc_wrong <= m->acc_seen &&
-                 m->acc_capped >= 0 && m->acc_rejected >= 0,
-             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: implausible epoch counts acc_wrong %" PetscInt_FMT
-             ", acc_seen %" PetscInt_FMT,
-             path, m->acc_wrong, m->acc_seen);
-  PetscCheck(m->schedule >= POF_SCHED_STEP && m->schedule <= POF_SCHED_CONST, PETSC_COMM_SELF,
-             PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: schedule = %" PetscInt_FMT " is not a known schedule", path,
-             m->schedule);
-  PetscCheck(isfinite(m->lr_base) && m->lr_base >= 0 && isfinite(m->lr_factor) && m->lr_factor >= 0,
-             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: implausible learning rate lr_base %g, lr_factor %g", path, m->lr_base,
-             m->lr_factor);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

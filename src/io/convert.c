@@ -43,6 +43,10 @@ PetscErrorCode pof_conv_shape(PofConvWriter *wr, int c, int h, int w, const char
              PETSC_ERR_FILE_UNEXPECTED,
              "'%s': image shape %d x %d x %d is too large (at most %d channels, 65536 x 65536)",
              file, c, h, w, POF_CONV_MAX_CHANNELS);
+  PetscCheck((size_t)c * (size_t)h * (size_t)w <= POF_CONV_MAX_SAMPLE_BYTES, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': images of %d x %d x %d bytes are larger than the %d MiB pof takes per image",
+             file, c, h, w, (int)(POF_CONV_MAX_SAMPLE_BYTES >> 20));
   if (wr->c) {
     PetscCheck(wr->c == c && wr->h == h && wr->w == w, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
                "'%s' holds %d x %d x %d images but '%s' holds %d x %d x %d", file, c, h, w,
@@ -78,7 +82,7 @@ static PetscErrorCode append_rows(hid_t dset, int rank, const hsize_t *row_dims,
   PetscFunctionBegin;
   if (!count) PetscFunctionReturn(PETSC_SUCCESS);
   for (int d = 1; d < rank; d++) size[d] = cnt[d] = row_dims[d];
-  size[0] = (hsize_t)(have + count);
+  size[0] = (hsize_t)have + (hsize_t)count;
   cnt[0]  = (hsize_t)count;
   PofCallH5(H5Dset_extent(dset, size));
   PofCallH5Id(fs, H5Dget_space(dset));

@@ -8,6 +8,8 @@
 #include <hdf5.h>
 
 #define POF_CONV_MAX_CHANNELS 16
+/* largest image (C x H x W bytes) a reader buffers: 64 MiB, e.g. 4096 x 4096 x 4 */
+#define POF_CONV_MAX_SAMPLE_BYTES ((size_t)1 << 26)
 
 /* One split being written. */
 typedef struct {

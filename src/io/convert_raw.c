@@ -22,7 +22,15 @@ typedef struct {
   gzFile      f;
   const char *path;
   uint32_t    dims[3];
+  int         ndim;
 } IdxFile;
+
+/* deflate expands at most 1032 times (258-byte matches of 2 bits each, RFC 1951): a gzip file
+   of B bytes cannot hold more than 1032 B bytes, plus a little for the smallest streams */
+#define POF_INFLATE_MAX_RATIO 1032
+#define POF_INFLATE_SLACK     4096
+/* the most one raw input file may declare (64 GiB), a hard cap against decompression bombs */
+#define POF_CONV_MAX_FILE_BYTES ((uint64_t)1 << 36)
 
 /* Read exactly n bytes (gzread reads plain files too); a short read is a truncated file. */
 static PetscErrorCode idx_read(IdxFile *x, void *buf, size_t n, const char *what)
@@ -42,6 +50,46 @@ static PetscErrorCode idx_read(IdxFile *x, void *buf, size_t n, const char *what
               what);
     }
     done += (size_t)got;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The header's counts against the file: a plain file must be exactly header + data bytes; a gzip
+   file must be large enough to hold that much data compressed, and no file may declare more than
+   POF_CONV_MAX_FILE_BYTES. Nothing is allocated or read on the strength of a header that fails. */
+static PetscErrorCode idx_check_size(const IdxFile *x)
+{
+  struct stat st;
+  PetscFunctionBegin;
+  /* at most 2^30 x 2^16 x 2^16 = 2^62 bytes (idx_open's bounds): no 64-bit overflow */
+  const uint64_t data  = (uint64_t)x->dims[0] * (uint64_t)x->dims[1] * (uint64_t)x->dims[2],
+                 total = data + 4 + 4 * (uint64_t)x->ndim;
+  PetscCheck(data <= POF_CONV_MAX_FILE_BYTES, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': its IDX header declares %u x %u x %u = %llu bytes, more than the %llu pof "
+             "reads from one file",
+             x->path, x->dims[0], x->dims[1], x->dims[2], (unsigned long long)data,
+             (unsigned long long)POF_CONV_MAX_FILE_BYTES);
+  PetscCheck(stat(x->path, &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "cannot stat '%s': %s",
+             x->path, strerror(errno));
+  const uint64_t bytes = (uint64_t)st.st_size;
+  if (gzdirect(x->f)) {
+    PetscCheck(bytes >= total, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' is truncated: it has %llu bytes but its IDX header declares %u x %u x %u "
+               "(%llu bytes with the header)",
+               x->path, (unsigned long long)bytes, x->dims[0], x->dims[1], x->dims[2],
+               (unsigned long long)total);
+    PetscCheck(bytes == total, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' holds more data than its IDX header declares (count mismatch between header "
+               "and file size: %llu bytes, the header implies %llu)",
+               x->path, (unsigned long long)bytes, (unsigned long long)total);
+  } else {
+    PetscCheck(total <= bytes * POF_INFLATE_MAX_RATIO + POF_INFLATE_SLACK, PETSC_COMM_SELF,
+               PETSC_ERR_FILE_UNEXPECTED,
+               "'%s': its IDX header declares %u x %u x %u (%llu bytes), more than its %llu "
+               "compressed bytes can hold (deflate expands at most %d times): a corrupt header "
+               "or a decompression bomb",
+               x->path, x->dims[0], x->dims[1], x->dims[2], (unsigned long long)total,
+               (unsigned long long)bytes, POF_INFLATE_MAX_RATIO);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -77,6 +125,8 @@ static PetscErrorCode idx_open(IdxFile *x, const char *path, int ndim)
       x->dims[0] <= (uint32_t)PETSC_MAX_INT / 2 && x->dims[1] <= 65536 && x->dims[2] <= 65536,
       PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': IDX dimensions %u x %u x %u are too large",
       path, x->dims[0], x->dims[1], x->dims[2]);
+  x->ndim = ndim;
+  PetscCall(idx_check_size(x));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -118,37 +168,61 @@ static PetscErrorCode idx_close(IdxFile *x)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* What one split's reading holds, released by idx_split whether or not the reading failed. */
+typedef struct {
+  IdxFile  im, lb;
+  uint8_t *buf;
+  int32_t *lab;
+} IdxSplit;
+
+static PetscErrorCode idx_split_body(PofConvWriter *wr, int sp, const char *img_path,
+                                     const char *lab_path, IdxSplit *r)
+{
+  PetscFunctionBegin;
+  PetscCall(idx_open(&r->im, img_path, 3));
+  PetscCall(idx_open(&r->lb, lab_path, 1));
+  PetscCheck(r->im.dims[0] == r->lb.dims[0], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "count mismatch: '%s' holds %u images but '%s' holds %u labels", img_path,
+             r->im.dims[0], lab_path, r->lb.dims[0]);
+  PetscCall(pof_conv_shape(wr, 1, (int)r->im.dims[1], (int)r->im.dims[2], img_path));
+  const size_t n = r->im.dims[0], sample = (size_t)r->im.dims[1] * r->im.dims[2],
+               per = PetscMax(1, CHUNK_BYTES / sample);
+  PetscCall(PetscMalloc1(per * sample, &r->buf));
+  for (size_t i = 0; i < n; i += per) {
+    const size_t k = PetscMin(per, n - i);
+    PetscCall(idx_read(&r->im, r->buf, k * sample, "the images"));
+    PetscCall(pof_conv_images(wr, sp, r->buf, k));
+  }
+  PetscCall(idx_close(&r->im));
+  PetscCall(PetscFree(r->buf));
+  /* labels in pieces too: nothing allocated from the header's count */
+  const size_t lper = PetscMin(n, (size_t)1 << 16);
+  PetscCall(PetscMalloc1(lper, &r->buf));
+  PetscCall(PetscMalloc1(lper, &r->lab));
+  for (size_t i = 0; i < n; i += lper) {
+    const size_t k = PetscMin(lper, n - i);
+    PetscCall(idx_read(&r->lb, r->buf, k, "the labels"));
+    for (size_t j = 0; j < k; j++) r->lab[j] = r->buf[j];
+    PetscCall(pof_conv_labels(wr, sp, r->lab, k, lab_path, i));
+  }
+  PetscCall(idx_close(&r->lb));
+  PetscCall(pof_conv_source(wr, img_path));
+  PetscCall(pof_conv_source(wr, lab_path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode idx_split(PofConvWriter *wr, int sp, const char *img_path,
                                 const char *lab_path)
 {
-  IdxFile  im = { NULL, NULL, { 0, 0, 0 } }, lb = { NULL, NULL, { 0, 0, 0 } };
-  uint8_t *buf = NULL;
-  int32_t *lab = NULL;
+  IdxSplit r;
   PetscFunctionBegin;
-  PetscCall(idx_open(&im, img_path, 3));
-  PetscCall(idx_open(&lb, lab_path, 1));
-  PetscCheck(im.dims[0] == lb.dims[0], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "count mismatch: '%s' holds %u images but '%s' holds %u labels", img_path, im.dims[0],
-             lab_path, lb.dims[0]);
-  PetscCall(pof_conv_shape(wr, 1, (int)im.dims[1], (int)im.dims[2], img_path));
-  const size_t n = im.dims[0], sample = (size_t)im.dims[1] * im.dims[2],
-               per = PetscMax(1, CHUNK_BYTES / sample);
-  PetscCall(PetscMalloc1(per * sample, &buf));
-  for (size_t i = 0; i < n; i += per) {
-    const size_t k = PetscMin(per, n - i);
-    PetscCall(idx_read(&im, buf, k * sample, "the images"));
-    PetscCall(pof_conv_images(wr, sp, buf, k));
-  }
-  PetscCall(idx_close(&im));
-  PetscCall(PetscFree(buf));
-  PetscCall(PetscMalloc2(n, &buf, n, &lab));
-  PetscCall(idx_read(&lb, buf, n, "the labels"));
-  for (size_t i = 0; i < n; i++) lab[i] = buf[i];
-  PetscCall(idx_close(&lb));
-  PetscCall(pof_conv_labels(wr, sp, lab, n, lab_path, 0));
-  PetscCall(PetscFree2(buf, lab));
-  PetscCall(pof_conv_source(wr, img_path));
-  PetscCall(pof_conv_source(wr, lab_path));
+  PetscCall(PetscMemzero(&r, sizeof(r)));
+  const PetscErrorCode ierr = idx_split_body(wr, sp, img_path, lab_path, &r);
+  if (r.im.f) (void)gzclose(r.im.f);
+  if (r.lb.f) (void)gzclose(r.lb.f);
+  PetscCall(PetscFree(r.buf));
+  PetscCall(PetscFree(r.lab));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -164,46 +238,63 @@ PetscErrorCode pof_conv_read_idx(PofConvWriter *wr, const PofConvertConfig *cfg)
 
 #define CIFAR_PIXELS 3072 /* 3 x 32 x 32, channel-major (R, G, B planes), rows top to bottom */
 
-static PetscErrorCode cifar_file(PofConvWriter *wr, int sp, const char *path, int hdr,
-                                 int label_byte, const char *kind)
+/* What one batch's reading holds, released by cifar_file whether or not the reading failed. */
+typedef struct {
+  FILE    *f;
+  uint8_t *raw, *img;
+  int32_t *lab;
+} CifarRead;
+
+static PetscErrorCode cifar_body(PofConvWriter *wr, int sp, const char *path, int hdr,
+                                 int label_byte, const char *kind, CifarRead *r)
 {
   const size_t rec = (size_t)hdr + CIFAR_PIXELS, per = 4096;
   struct stat  st;
-  uint8_t     *raw = NULL, *img = NULL;
-  int32_t     *lab = NULL;
-  FILE        *f;
   PetscFunctionBegin;
-  f = fopen(path, "rb");
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s batch '%s': %s", kind, path,
-             strerror(errno));
-  PetscCheck(fstat(fileno(f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+  r->f = fopen(path, "rb");
+  PetscCheck(r->f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s batch '%s': %s", kind,
+             path, strerror(errno));
+  PetscCheck(fstat(fileno(r->f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
              "cannot stat '%s': %s", path, strerror(errno));
-  if (st.st_size <= 0 || (size_t)st.st_size % rec != 0) {
-    fclose(f);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-            "'%s' has %lld bytes, not a positive multiple of the %zu-byte %s record (truncated or "
-            "not a %s batch?)",
-            path, (long long)st.st_size, rec, kind, kind);
-  }
+  PetscCheck(st.st_size > 0 && (size_t)st.st_size % rec == 0, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "'%s' has %lld bytes, not a positive multiple of the %zu-byte %s record (truncated or "
+             "not a %s batch?)",
+             path, (long long)st.st_size, rec, kind, kind);
   const size_t n = (size_t)st.st_size / rec;
   PetscCall(pof_conv_shape(wr, 3, 32, 32, path));
-  PetscCall(PetscMalloc3(per * rec, &raw, per * CIFAR_PIXELS, &img, per, &lab));
+  PetscCall(PetscMalloc3(per * rec, &r->raw, per * CIFAR_PIXELS, &r->img, per, &r->lab));
   for (size_t i = 0; i < n; i += per) {
     const size_t k = PetscMin(per, n - i);
-    if (fread(raw, rec, k, f) != k) {
-      fclose(f);
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-              "'%s' is truncated: it ends before record %zu of %zu", path, i + k, n);
-    }
+    PetscCheck(fread(r->raw, rec, k, r->f) == k, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' is truncated: it ends before record %zu of %zu", path, i + k, n);
     for (size_t j = 0; j < k; j++) {
-      lab[j] = raw[j * rec + (size_t)label_byte];
-      PetscCall(PetscMemcpy(img + j * CIFAR_PIXELS, raw + j * rec + hdr, CIFAR_PIXELS));
+      const uint8_t *q = r->raw + j * rec;
+      /* CIFAR-100 records carry both labels: the one not used must be in range too, or the
+         file is no CIFAR-100 batch (a CIFAR-10 batch's 3073-byte records do not divide evenly,
+         but a CIFAR-10 file of 3074 records does) */
+      PetscCheck(hdr != 2 || (q[0] < 20 && q[1] < 100), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+                 "'%s': record %zu has coarse label %d and fine label %d, not in [0, 20) and "
+                 "[0, 100) (not a CIFAR-100 batch?)",
+                 path, i + j, (int)q[0], (int)q[1]);
+      r->lab[j] = q[label_byte];
+      PetscCall(PetscMemcpy(r->img + j * CIFAR_PIXELS, q + hdr, CIFAR_PIXELS));
     }
-    PetscCall(pof_conv_images(wr, sp, img, k));
-    PetscCall(pof_conv_labels(wr, sp, lab, k, path, i));
+    PetscCall(pof_conv_images(wr, sp, r->img, k));
+    PetscCall(pof_conv_labels(wr, sp, r->lab, k, path, i));
   }
-  fclose(f);
-  PetscCall(PetscFree3(raw, img, lab));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode cifar_file(PofConvWriter *wr, int sp, const char *path, int hdr,
+                                 int label_byte, const char *kind)
+{
+  CifarRead r = { NULL, NULL, NULL, NULL };
+  PetscFunctionBegin;
+  const PetscErrorCode ierr = cifar_body(wr, sp, path, hdr, label_byte, kind, &r);
+  if (r.f) (void)fclose(r.f);
+  PetscCall(PetscFree3(r.raw, r.img, r.lab));
+  PetscCall(ierr);
   PetscCall(pof_conv_source(wr, path));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -255,8 +346,9 @@ typedef struct {
   int            swap; /* file byte order differs from ours */
   int            inflating;
   z_stream       z;
-  unsigned char *zin;   /* compressed input buffer */
-  uint64_t       zleft; /* compressed bytes of the element not yet read from the file */
+  unsigned char *zin;     /* compressed input buffer */
+  uint64_t       zleft;   /* compressed bytes of the element not yet read from the file */
+  unsigned char *work[2]; /* the reader's buffers, released by svhn_file also after an error */
 } MatIn;
 
 #define ZIN_BYTES ((size_t)1 << 18)
@@ -300,8 +392,9 @@ static PetscErrorCode mat_read(MatIn *m, void *buf, size_t n, const char *what)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Inflate the rest of the compressed element, so zlib verifies its checksum (corruption shows). */
-static PetscErrorCode mat_drain(MatIn *m)
+/* Inflate the rest of the compressed element, so zlib verifies its checksum (corruption shows);
+   it must not inflate to more than the `declared` bytes of its inner element (tag included). */
+static PetscErrorCode mat_drain(MatIn *m, uint64_t declared, long long pos)
 {
   unsigned char scratch[1 << 14];
   PetscFunctionBegin;
@@ -317,6 +410,10 @@ static PetscErrorCode mat_drain(MatIn *m)
     m->z.next_out  = scratch;
     m->z.avail_out = sizeof(scratch);
     const int ret  = inflate(&m->z, Z_NO_FLUSH);
+    PetscCheck((uint64_t)m->z.total_out <= declared, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s': the compressed data element at byte %lld inflates to more than the %llu "
+               "bytes its tag declares (corrupt, or a decompression bomb)",
+               m->path, pos, (unsigned long long)declared);
     if (ret == Z_STREAM_END) break;
     PetscCheck(ret == Z_OK || (ret == Z_BUF_ERROR && (m->z.avail_in > 0 || m->zleft > 0)),
                PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
@@ -476,24 +573,31 @@ static PetscErrorCode svhn_images(PofConvWriter *wr, int sp, MatIn *m, const uin
              PETSC_ERR_FILE_UNEXPECTED,
              "'%s': variable X must be uint8 (MATLAB class %d stored as type %u)", m->path, mxclass,
              t->type);
-  const int h = (int)dims[0], w = (int)dims[1], c = (int)dims[2];
   PetscCheck(dims[0] && dims[1] && dims[2] && dims[3], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s': variable X has a zero dimension (%u x %u x %u x %u)", m->path, dims[0], dims[1],
              dims[2], dims[3]);
+  PetscCheck(dims[0] <= 65536 && dims[1] <= 65536 && dims[2] <= POF_CONV_MAX_CHANNELS,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': variable X is %u x %u x %u x %u: images of at most 65536 x 65536 x %d", m->path,
+             dims[0], dims[1], dims[2], dims[3], POF_CONV_MAX_CHANNELS);
+  const int h = (int)dims[0], w = (int)dims[1], c = (int)dims[2];
   PetscCall(pof_conv_shape(wr, c, h, w, m->path));
   PetscCheck(!t->small, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s': variable X is too small (%u bytes)", m->path, t->nbytes);
-  const size_t sample = (size_t)h * w * c, n = dims[3];
-  PetscCheck(
-      (uint64_t)t->nbytes == (uint64_t)sample * n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-      "'%s': variable X holds %u bytes but its dimensions %u x %u x %u x %u need %llu", m->path,
-      t->nbytes, dims[0], dims[1], dims[2], dims[3], (unsigned long long)sample * n);
+  /* sample <= 2^26 (pof_conv_shape) and n < 2^32: the product fits 64 bits */
+  const size_t   sample = (size_t)h * (size_t)w * (size_t)c, n = dims[3];
+  const uint64_t need = (uint64_t)sample * (uint64_t)n;
+  PetscCheck((uint64_t)t->nbytes == need, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': variable X holds %u bytes but its dimensions %u x %u x %u x %u need %llu",
+             m->path, t->nbytes, dims[0], dims[1], dims[2], dims[3], (unsigned long long)need);
   const size_t per = PetscMax(1, CHUNK_BYTES / sample);
-  uint8_t     *in = NULL, *out = NULL;
-  PetscCall(PetscMalloc2(per * sample, &in, per * sample, &out));
+  PetscCall(PetscMalloc1(per * sample, &m->work[0]));
+  PetscCall(PetscMalloc1(per * sample, &m->work[1]));
+  const uint8_t *in  = m->work[0];
+  uint8_t       *out = m->work[1];
   for (size_t i = 0; i < n; i += per) {
     const size_t k = PetscMin(per, n - i);
-    PetscCall(mat_read(m, in, k * sample, "variable X"));
+    PetscCall(mat_read(m, m->work[0], k * sample, "variable X"));
     for (size_t s = 0; s < k; s++) {
       const uint8_t *src = in + s * sample;  /* (C, W, H): row index fastest */
       uint8_t       *dst = out + s * sample; /* (C, H, W) */
@@ -504,7 +608,8 @@ static PetscErrorCode svhn_images(PofConvWriter *wr, int sp, MatIn *m, const uin
     }
     PetscCall(pof_conv_images(wr, sp, out, k));
   }
-  PetscCall(PetscFree2(in, out));
+  PetscCall(PetscFree(m->work[0]));
+  PetscCall(PetscFree(m->work[1]));
   v->have_x = 1;
   v->nx     = n;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -514,9 +619,7 @@ static PetscErrorCode svhn_images(PofConvWriter *wr, int sp, MatIn *m, const uin
 static PetscErrorCode svhn_labels(PofConvWriter *wr, int sp, MatIn *m, const uint32_t *dims,
                                   int ndims, const MatTag *t, SvhnVars *v)
 {
-  const size_t   es  = mat_type_size(t->type);
-  unsigned char *raw = NULL;
-  int32_t       *lab = NULL;
+  const size_t es = mat_type_size(t->type);
   PetscFunctionBegin;
   PetscCheck(ndims == 2 && (dims[0] == 1 || dims[1] == 1), PETSC_COMM_SELF,
              PETSC_ERR_FILE_UNEXPECTED,
@@ -529,22 +632,38 @@ static PetscErrorCode svhn_labels(PofConvWriter *wr, int sp, MatIn *m, const uin
   PetscCheck((uint64_t)t->nbytes == (uint64_t)n * es, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s': variable y holds %u bytes but %zu values of %zu bytes are declared", m->path,
              t->nbytes, n, es);
-  PetscCall(PetscMalloc2(n * es + 8, &raw, n, &lab));
-  PetscCall(mat_elem_data(m, t, raw, n * es, "variable y"));
-  if (m->swap) mat_swap(raw, es, n);
-  for (size_t i = 0; i < n; i++) {
-    const double val = mat_value(t->type, raw + i * es);
-    if (!(val >= 1 && val <= 10 && val == floor(val))) {
-      char txt[64];
-      snprintf(txt, sizeof(txt), "%.17g", val); /* C's formatting: PETSc's would print "11." */
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-              "label %s of sample %zu in '%s' is not in 1..10 (SVHN labels: 10 is digit 0)", txt, i,
-              m->path);
+  /* in pieces: nothing allocated from the declared count (a small element's 4 bytes in one) */
+  const size_t per = PetscMin(n, (size_t)1 << 16);
+  PetscCall(PetscMalloc1(per * es + 8, &m->work[0]));
+  PetscCall(PetscMalloc1(per * sizeof(int32_t), &m->work[1]));
+  unsigned char *raw = m->work[0];
+  int32_t       *lab = (int32_t *)(void *)m->work[1];
+  for (size_t i = 0; i < n; i += per) {
+    const size_t k = PetscMin(per, n - i);
+    if (t->small)
+      PetscCall(PetscMemcpy(raw, t->data, t->nbytes));
+    else
+      PetscCall(mat_read(m, raw, k * es, "variable y"));
+    if (m->swap) mat_swap(raw, es, k);
+    for (size_t j = 0; j < k; j++) {
+      const double val = mat_value(t->type, raw + j * es);
+      if (!(val >= 1 && val <= 10 && val == floor(val))) {
+        char txt[64];
+        snprintf(txt, sizeof(txt), "%.17g", val); /* C's formatting: PETSc's would print "11." */
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+                "label %s of sample %zu in '%s' is not in 1..10 (SVHN labels: 10 is digit 0)", txt,
+                i + j, m->path);
+      }
+      lab[j] = (int32_t)val % 10;
     }
-    lab[i] = (int32_t)val % 10;
+    PetscCall(pof_conv_labels(wr, sp, lab, k, m->path, i));
   }
-  PetscCall(pof_conv_labels(wr, sp, lab, n, m->path, 0));
-  PetscCall(PetscFree2(raw, lab));
+  PetscCall(PetscFree(m->work[0]));
+  PetscCall(PetscFree(m->work[1]));
+  if (!t->small) { /* the element's padding */
+    unsigned char pad[8];
+    PetscCall(mat_read(m, pad, pad8(t->nbytes) - t->nbytes, "variable y"));
+  }
   v->have_y = 1;
   v->ny     = n;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -599,25 +718,23 @@ static PetscErrorCode mat_matrix(PofConvWriter *wr, int sp, MatIn *m, uint32_t n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
+/* The 128-byte header: MATLAB v5 text, byte-order mark. */
+static PetscErrorCode svhn_header(MatIn *m)
 {
-  MatIn         m;
   unsigned char hdr[128];
-  SvhnVars      v = { 0, 0, 0, 0 };
   struct stat   st;
+  const char   *path = m->path;
   PetscFunctionBegin;
-  PetscCall(PetscMemzero(&m, sizeof(m)));
-  m.path = path;
-  m.f    = fopen(path, "rb");
-  PetscCheck(m.f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open SVHN file '%s': %s", path,
+  m->f = fopen(path, "rb");
+  PetscCheck(m->f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open SVHN file '%s': %s", path,
              strerror(errno));
-  PetscCheck(fstat(fileno(m.f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+  PetscCheck(fstat(fileno(m->f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
              "cannot stat '%s': %s", path, strerror(errno));
-  m.size = (long long)st.st_size;
-  PetscCheck(m.size >= 128, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  m->size = (long long)st.st_size;
+  PetscCheck(m->size >= 128, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s' is not a MATLAB v5 .mat file: %lld bytes, shorter than the 128-byte header",
-             path, m.size);
-  PetscCall(mat_read(&m, hdr, 128, "the header"));
+             path, m->size);
+  PetscCall(mat_read(m, hdr, 128, "the header"));
   PetscCheck(memcmp(hdr, "MATLAB 7.3", 10) != 0, PETSC_COMM_SELF, PETSC_ERR_SUP,
              "'%s' is a MATLAB v7.3 (HDF5-based) .mat file, which is not supported: save it as v7 "
              "(MATLAB save -v7, or scipy.io.savemat)",
@@ -630,51 +747,90 @@ static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
   PetscCheck((hdr[126] == 'I' && hdr[127] == 'M') || (hdr[126] == 'M' && hdr[127] == 'I'),
              PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s': bad byte-order mark in the .mat header", path);
-  m.swap =
+  m->swap =
       (hdr[126] == 'M') == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__); /* 'IM' = little endian */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One miCOMPRESSED element of `nbytes` compressed bytes at byte pos: inflate it (bounded by what
+   its compressed size can hold) and take X or y from it. */
+static PetscErrorCode svhn_compressed(PofConvWriter *wr, int sp, MatIn *m, uint32_t nbytes,
+                                      long long pos, SvhnVars *v)
+{
+  MatTag inner;
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(ZIN_BYTES, &m->zin));
+  PetscCheck(inflateInit(&m->z) == Z_OK, PETSC_COMM_SELF, POF_ERR_LIB, "zlib inflateInit failed");
+  m->inflating = 1;
+  m->zleft     = nbytes;
+  PetscCall(mat_tag(m, &inner, "a compressed data element"));
+  PetscCheck((uint64_t)inner.nbytes <= (uint64_t)nbytes * POF_INFLATE_MAX_RATIO + POF_INFLATE_SLACK,
+             PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "'%s': the compressed data element at byte %lld declares %u bytes, more than its "
+             "%u compressed bytes can hold (deflate expands at most %d times): a corrupt "
+             "element or a decompression bomb",
+             m->path, pos, inner.nbytes, nbytes, POF_INFLATE_MAX_RATIO);
+  if (inner.type == miMATRIX) PetscCall(mat_matrix(wr, sp, m, inner.nbytes, v));
+  PetscCall(mat_drain(m, 8 + (inner.small ? 0 : pad8(inner.nbytes)), pos));
+  (void)inflateEnd(&m->z);
+  m->inflating = 0;
+  PetscCall(PetscMemzero(&m->z, sizeof(m->z)));
+  PetscCall(PetscFree(m->zin));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode svhn_body(PofConvWriter *wr, int sp, MatIn *m, SvhnVars *v)
+{
+  const char *path = m->path;
+  PetscFunctionBegin;
+  PetscCall(svhn_header(m));
   for (;;) {
-    const long long pos = (long long)ftello(m.f);
+    const long long pos = (long long)ftello(m->f);
     MatTag          t;
-    if (pos == m.size) break;
-    PetscCheck(m.size - pos >= 8, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-               "'%s' is truncated: %lld stray bytes at its end", path, m.size - pos);
-    PetscCall(mat_tag(&m, &t, "a data element tag"));
+    if (pos == m->size) break;
+    PetscCheck(m->size - pos >= 8, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' is truncated: %lld stray bytes at its end", path, m->size - pos);
+    PetscCall(mat_tag(m, &t, "a data element tag"));
     PetscCheck(!t.small, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
                "'%s': corrupt top-level data element at byte %lld", path, pos);
     const long long end = pos + 8 + (long long)(t.type == miCOMPRESSED ? t.nbytes : pad8(t.nbytes));
-    PetscCheck(end <= m.size + (t.type == miCOMPRESSED ? 0 : 7), PETSC_COMM_SELF,
+    PetscCheck(end <= m->size + (t.type == miCOMPRESSED ? 0 : 7), PETSC_COMM_SELF,
                PETSC_ERR_FILE_UNEXPECTED,
                "'%s' is truncated: the data element at byte %lld declares %u bytes but the file "
                "has only %lld",
-               path, pos, t.nbytes, m.size - pos - 8);
-    if (t.type == miCOMPRESSED) {
-      MatTag inner;
-      PetscCall(PetscMalloc1(ZIN_BYTES, &m.zin));
-      PetscCheck(inflateInit(&m.z) == Z_OK, PETSC_COMM_SELF, POF_ERR_LIB,
-                 "zlib inflateInit failed");
-      m.inflating = 1;
-      m.zleft     = t.nbytes;
-      PetscCall(mat_tag(&m, &inner, "a compressed data element"));
-      if (inner.type == miMATRIX) PetscCall(mat_matrix(wr, sp, &m, inner.nbytes, &v));
-      PetscCall(mat_drain(&m));
-      inflateEnd(&m.z);
-      PetscCall(PetscMemzero(&m.z, sizeof(m.z)));
-      PetscCall(PetscFree(m.zin));
-      m.inflating = 0;
-    } else if (t.type == miMATRIX) {
-      PetscCall(mat_matrix(wr, sp, &m, t.nbytes, &v));
-    }
-    PetscCheck(fseeko(m.f, (off_t)PetscMin(end, m.size), SEEK_SET) == 0, PETSC_COMM_SELF,
+               path, pos, t.nbytes, m->size - pos - 8);
+    if (t.type == miCOMPRESSED)
+      PetscCall(svhn_compressed(wr, sp, m, t.nbytes, pos, v));
+    else if (t.type == miMATRIX)
+      PetscCall(mat_matrix(wr, sp, m, t.nbytes, v));
+    PetscCheck(fseeko(m->f, (off_t)PetscMin(end, m->size), SEEK_SET) == 0, PETSC_COMM_SELF,
                PETSC_ERR_FILE_READ, "'%s': seek failed", path);
   }
-  fclose(m.f);
-  PetscCheck(v.have_x, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  PetscCheck(v->have_x, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s' has no variable X (the images)", path);
-  PetscCheck(v.have_y, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  PetscCheck(v->have_y, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s' has no variable y (the labels)", path);
-  PetscCheck(v.nx == v.ny, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  PetscCheck(v->nx == v->ny, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "count mismatch in '%s': X holds %llu images but y holds %llu labels", path,
-             (unsigned long long)v.nx, (unsigned long long)v.ny);
+             (unsigned long long)v->nx, (unsigned long long)v->ny);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One .mat file; the file, zlib's state and the buffers are released whether or not it failed. */
+static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
+{
+  MatIn    m;
+  SvhnVars v = { 0, 0, 0, 0 };
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&m, sizeof(m)));
+  m.path                    = path;
+  const PetscErrorCode ierr = svhn_body(wr, sp, &m, &v);
+  if (m.inflating) (void)inflateEnd(&m.z);
+  if (m.f) (void)fclose(m.f);
+  PetscCall(PetscFree(m.zin));
+  PetscCall(PetscFree(m.work[0]));
+  PetscCall(PetscFree(m.work[1]));
+  PetscCall(ierr);
   PetscCall(pof_conv_source(wr, path));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -19,7 +19,7 @@ typedef struct {
   int32_t *labels; /* (hi - lo) */
 } DataSplit;
 
-struct _p_PofDataset {
+struct PofDataset_s {
   MPI_Comm       comm;
   PetscMPIInt    rank, size;
   char           source[POF_PATH_MAX]; /* file name for messages */
@@ -43,6 +43,9 @@ struct _p_PofDataset {
 };
 
 static const char *const split_names[2] = { "train", "test" };
+
+#define POF_DATA_MAX_CLASSES 100000 /* as -model_classes */
+#define POF_DATA_MAX_INFLATE 1032   /* deflate's largest expansion (a compressed dataset) */
 
 void pof_data_epoch_perm(PetscInt seed, PetscInt epoch, PetscInt n, PetscInt *perm)
 {
@@ -70,10 +73,16 @@ static PetscErrorCode read_int_attr(PofDataset ds, hid_t fid, const char *name, 
              name);
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
   PofCallH5Id(s, H5Aget_space(a));
-  PetscCheck(H5Sget_simple_extent_npoints(s) == 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "dataset file '%s': attribute '%s' must be one integer", ds->source, name);
-  PofCallH5(H5Aread(a, H5T_NATIVE_INT64, &x));
+  const hssize_t np = H5Sget_simple_extent_npoints(s);
   PofCallH5(H5Sclose(s));
+  PofCallH5Id(s, H5Aget_type(a));
+  const H5T_class_t cls = H5Tget_class(s);
+  PofCallH5(H5Tclose(s));
+  PetscCheck(np == 1 && cls == H5T_INTEGER, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' must be one integer, it holds %lld value(s) of "
+             "HDF5 class %d",
+             ds->source, name, (long long)np, (int)cls);
+  PofCallH5(H5Aread(a, H5T_NATIVE_INT64, &x));
   PofCallH5(H5Aclose(a));
   PetscCheck(x >= 0 && x <= PETSC_MAX_INT, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
              "dataset file '%s': attribute '%s' = %lld is out of range", ds->source, name,
@@ -94,13 +103,19 @@ static PetscErrorCode read_double_attr(PofDataset ds, hid_t fid, const char *nam
   PofCallH5Id(a, H5Aopen(fid, name, H5P_DEFAULT));
   PofCallH5Id(s, H5Aget_space(a));
   const hssize_t np = H5Sget_simple_extent_npoints(s);
+  PofCallH5(H5Sclose(s));
   PetscCheck(
       np == n, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
       "dataset file '%s': attribute '%s' has %lld values, expected one per channel (%" PetscInt_FMT
       ")",
       ds->source, name, (long long)np, n);
+  PofCallH5Id(s, H5Aget_type(a));
+  const H5T_class_t cls = H5Tget_class(s);
+  PofCallH5(H5Tclose(s));
+  PetscCheck(cls == H5T_FLOAT || cls == H5T_INTEGER, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': attribute '%s' must hold numbers (HDF5 class %d)", ds->source,
+             name, (int)cls);
   PofCallH5(H5Aread(a, H5T_NATIVE_DOUBLE, v));
-  PofCallH5(H5Sclose(s));
   PofCallH5(H5Aclose(a));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -150,8 +165,10 @@ static PetscErrorCode read_str_attr(PofDataset ds, hid_t fid, const char *name, 
     }
   } else {
     char *v = NULL;
+    /* one byte more than the file's type: a NUL-padded string (h5py's np.bytes_) that fills its
+       size keeps its last character when converted to a NUL-terminated one */
     PetscCall(PetscCalloc1(len + 1, &v));
-    PofCallH5(H5Tset_size(mt, len));
+    PofCallH5(H5Tset_size(mt, len + 1));
     PofCallH5(H5Aread(a, mt, v));
     PetscCall(PetscStrncpy(out, v, n));
     PetscCall(PetscFree(v));
@@ -199,9 +216,9 @@ static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank,
                                 const hsize_t *dims, PetscInt lo, PetscInt hi, PetscInt max_rows,
                                 size_t row_bytes, void *buf)
 {
-  const PetscInt rpc    = (PetscInt)PetscMax(1, ((size_t)1 << 30) / row_bytes);
-  const PetscInt ncalls = (max_rows + rpc - 1) / rpc;
-  char           dummy[8];
+  const PetscInt rpc      = (PetscInt)PetscMax(1, ((size_t)1 << 30) / row_bytes);
+  const PetscInt ncalls   = (max_rows + rpc - 1) / rpc;
+  char           dummy[8] = { 0 }; /* the destination of an empty selection */
   PetscFunctionBegin;
   for (PetscInt k = 0; k < ncalls; k++) {
     const PetscInt a = lo + k * rpc, b = PetscMin(hi, a + rpc), cnt = PetscMax(0, b - a);
@@ -223,6 +240,40 @@ static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank,
     PofCallH5(H5Sclose(ms));
     PofCallH5(H5Sclose(fs));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Nothing is allocated for a dataset before its dimensions are checked against the bytes the file
+   holds for it: the product of the dimensions (overflow-checked) times the element size must be
+   stored (an unfiltered dataset) or be within what a compressed one can expand to. */
+static PetscErrorCode check_storage(PofDataset ds, hid_t dset, const char *split, const char *what,
+                                    const hsize_t *dims, int rank, size_t elsize)
+{
+  hid_t    t, dcpl;
+  uint64_t bytes = 1;
+  int      nfilters;
+  PetscFunctionBegin;
+  if (!elsize) {
+    PofCallH5Id(t, H5Dget_type(dset));
+    elsize = H5Tget_size(t);
+    PofCallH5(H5Tclose(t));
+  }
+  for (int d = 0; d < rank; d++)
+    PetscCheck(!__builtin_mul_overflow(bytes, (uint64_t)dims[d], &bytes), ds->comm,
+               PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': the dimensions of /%s/%s overflow",
+               ds->source, split, what);
+  PetscCheck(!__builtin_mul_overflow(bytes, (uint64_t)elsize, &bytes), ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': the dimensions of /%s/%s overflow",
+             ds->source, split, what);
+  const uint64_t stored = H5Dget_storage_size(dset);
+  PofCallH5Id(dcpl, H5Dget_create_plist(dset));
+  nfilters = H5Pget_nfilters(dcpl);
+  PofCallH5(H5Pclose(dcpl));
+  PetscCheck(nfilters > 0 ? bytes / POF_DATA_MAX_INFLATE <= stored : bytes <= stored, ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': /%s/%s declares %llu bytes but the file stores %llu for it "
+             "(truncated or damaged file)",
+             ds->source, split, what, (unsigned long long)bytes, (unsigned long long)stored);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -275,8 +326,10 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
              "dataset file '%s': image size %" PetscInt_FMT "x%" PetscInt_FMT
              " is zero or too large",
              ds->source, in->h, in->w);
-  PetscCheck(in->classes >= 1, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "dataset file '%s': classes attribute is 0", ds->source);
+  PetscCheck(in->classes >= 1 && in->classes <= POF_DATA_MAX_CLASSES, ds->comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s': classes attribute is %" PetscInt_FMT ", pof supports 1 to %d",
+             ds->source, in->classes, POF_DATA_MAX_CLASSES);
   for (int sp = 0; sp < 2; sp++) {
     PetscCheck(idims[sp][1] == (hsize_t)in->c && idims[sp][2] == (hsize_t)in->h &&
                    idims[sp][3] == (hsize_t)in->w,
@@ -291,6 +344,8 @@ static PetscErrorCode load(PofDataset ds, hid_t fid, hid_t dxpl, PetscInt train_
                split_names[sp], (unsigned long long)idims[sp][0], (unsigned long long)ldims[sp][0]);
     PetscCheck(idims[sp][0] <= (hsize_t)PETSC_MAX_INT / 2, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
                "dataset file '%s': too many samples in /%s", ds->source, split_names[sp]);
+    PetscCall(check_storage(ds, dimg[sp], split_names[sp], "images", idims[sp], 4, 1));
+    PetscCall(check_storage(ds, dlab[sp], split_names[sp], "labels", ldims[sp], 1, 0));
   }
   PetscCall(read_double_attr(ds, fid, "mean", in->c, in->mean));
   PetscCall(read_double_attr(ds, fid, "std", in->c, in->std));
@@ -394,25 +449,13 @@ static PetscErrorCode dataset_finish(PofDataset ds)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* dataset_finish; on failure the dataset is freed (a caller that goes on, pof sweep, must not
-   keep its images: 20 lines failing here had grown a rank by 1 GB) and *ds set to NULL. */
-static PetscErrorCode dataset_finish_or_free(PofDataset *ds)
-{
-  PetscErrorCode ierr;
-  PetscFunctionBegin;
-  ierr = dataset_finish(*ds);
-  if (ierr) PetscCall(pof_dataset_destroy(ds));
-  PetscCall(ierr);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const PofDataConfig *cfg);
 
 PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg,
                                 PetscInt seed, PofDataset *out)
 {
-  PofDataset ds    = NULL;
-  int64_t    st[2] = { 0, 0 };
+  PofDataset ds = NULL;
   PofH5Quiet q;
-  hid_t      fapl, fid, dxpl;
   PetscFunctionBegin;
   *out = NULL;
   PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG,
@@ -430,6 +473,23 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   /* Rank 0 checks the file before the collective open, so every rank fails the same way. */
   PetscCall(dataset_create(comm, path, cfg, seed, &ds));
   pof_h5_quiet_begin(&q);
+  PetscErrorCode ierr = dataset_open_file(ds, path, cfg);
+  pof_h5_quiet_end(&q);
+  if (!ierr) ierr = dataset_finish(ds);
+  if (ierr) { /* this process's memory; HDF5 closes what it still holds at exit */
+    PetscCall(pof_dataset_destroy(&ds));
+    PetscCall(ierr);
+  }
+  *out = ds;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const PofDataConfig *cfg)
+{
+  MPI_Comm comm  = ds->comm;
+  int64_t  st[2] = { 0, 0 };
+  hid_t    fapl, fid, dxpl;
+  PetscFunctionBegin;
   if (ds->rank == 0) {
     if (access(path, R_OK) != 0) {
       st[0] = 1;
@@ -453,9 +513,6 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   PofCallH5(H5Pclose(dxpl));
   PofCallH5(H5Fclose(fid));
   PofCallH5(H5Pclose(fapl));
-  pof_h5_quiet_end(&q);
-  PetscCall(dataset_finish_or_free(&ds));
-  *out = ds;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -468,20 +525,15 @@ static PetscBool has_hdf5_signature(const unsigned char *b, size_t len)
   return PETSC_FALSE;
 }
 
-PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len,
-                                      const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+static PetscErrorCode dataset_open_image(PofDataset ds, const void *buf, size_t len,
+                                         const PofDataConfig *cfg)
 {
-  PofDataset     ds = NULL;
-  PofH5Quiet     q;
+  MPI_Comm       comm = ds->comm;
   hid_t          fapl, fid;
   PetscErrorCode ierr;
   PetscFunctionBegin;
-  *out = NULL;
   PetscCheck(buf && has_hdf5_signature((const unsigned char *)buf, len), comm,
              PETSC_ERR_FILE_UNEXPECTED, "dataset file image (%zu bytes) is not an HDF5 file", len);
-  PetscCall(dataset_create(comm, "<in-memory file image>", cfg, seed, &ds));
-  pof_h5_no_file_locking();
-  pof_h5_quiet_begin(&q);
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
   PofCallH5(H5Pset_file_image(fapl, (void *)buf, len));
@@ -489,12 +541,31 @@ PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len
   ierr = fid >= 0 ? load(ds, fid, H5P_DEFAULT, cfg->train_subset) : PETSC_SUCCESS;
   if (fid >= 0) (void)H5Fclose(fid); /* the core driver's copy of the image goes with it */
   (void)H5Pclose(fapl);
-  pof_h5_quiet_end(&q);
-  if (fid < 0 || ierr) PetscCall(pof_dataset_destroy(&ds));
   PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN,
              "cannot open the dataset file image (%zu bytes; damaged HDF5 file?)", len);
   PetscCall(ierr);
-  PetscCall(dataset_finish_or_free(&ds));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* On failure the dataset is freed (a caller that goes on, pof sweep, must not keep its images:
+   20 lines failing here had grown a rank by 1 GB) and *out stays NULL. */
+PetscErrorCode pof_dataset_open_image(MPI_Comm comm, const void *buf, size_t len,
+                                      const PofDataConfig *cfg, PetscInt seed, PofDataset *out)
+{
+  PofDataset ds = NULL;
+  PofH5Quiet q;
+  PetscFunctionBegin;
+  *out = NULL;
+  PetscCall(dataset_create(comm, "<in-memory file image>", cfg, seed, &ds));
+  pof_h5_no_file_locking();
+  pof_h5_quiet_begin(&q);
+  PetscErrorCode ierr = dataset_open_image(ds, buf, len, cfg);
+  pof_h5_quiet_end(&q);
+  if (!ierr) ierr = dataset_finish(ds);
+  if (ierr) {
+    PetscCall(pof_dataset_destroy(&ds));
+    PetscCall(ierr);
+  }
   *out = ds;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

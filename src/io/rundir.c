@@ -40,10 +40,10 @@ PetscErrorCode pof_rundir_ckpt_name(const char *dir, PetscInt global_step, char 
  * PETSC_TRUE). */
 static PetscBool ckpt_is_name(const char *s, PetscBool tmp)
 {
-  if (strncmp(s, "ckpt-", 5)) return PETSC_FALSE;
+  if (strncmp(s, "ckpt-", 5) != 0) return PETSC_FALSE;
   for (int i = 5; i < 15; i++)
     if (s[i] < '0' || s[i] > '9') return PETSC_FALSE;
-  if (strncmp(s + 15, ".h5", 3)) return PETSC_FALSE;
+  if (strncmp(s + 15, ".h5", 3) != 0) return PETSC_FALSE;
   return tmp ? (PetscBool)!strncmp(s + 18, ".tmp.", 5) : (PetscBool)(s[18] == '\0');
 }
 
@@ -267,7 +267,7 @@ static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
     buf[i]       = '\0';
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
       const int e = errno;
-      if (strcmp(buf, dir))
+      if (strcmp(buf, dir) != 0)
         snprintf(msg, len, "cannot create checkpoint directory %s: %s (at %s)", dir, strerror(e),
                  buf);
       else

@@ -61,6 +61,7 @@ void pof_softmax_ce(PetscInt n, PetscInt C, const float *logits, const int32_t *
       if (z[c] > mx) mx = z[c], arg = c;
     double se = 0;
     for (PetscInt c = 0; c < C; c++) se += exp((double)z[c] - mx);
+    // cppcheck-suppress invalidFunctionArg ; se >= 1: the largest term is exp(0)
     const double lse = mx + log(se);
     total += lse - (double)z[labels[i]];
     bad += arg != labels[i];

@@ -286,7 +286,7 @@ static PetscErrorCode get_entry(PofConv *cv, PetscInt n, PofConvEntry **e)
   if (cv->nentries == (PetscInt)(sizeof(cv->entries) / sizeof(cv->entries[0]))) {
     /* evict the oldest shape */
     PetscCall(entry_destroy(&cv->entries[0]));
-    memmove(cv->entries, cv->entries + 1, sizeof(cv->entries[0]) * (size_t)(cv->nentries - 1));
+    for (PetscInt i = 1; i < cv->nentries; i++) cv->entries[i - 1] = cv->entries[i];
     cv->nentries--;
   }
   PetscCall(entry_create(cv, n, &cv->entries[cv->nentries]));
@@ -574,7 +574,7 @@ PetscErrorCode pof_conv_backward_weights(PofConv *cv, PetscInt n, const void *sr
       pof_nn_scratchpad(scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0) + srcb, &scr));
   void  *dwbuf = e->dw_reorder ? (void *)((char *)scr + scal)
                                : (void *)(cv->dw_pad ? cv->dw_pad : cv->dw_plain);
-  float *part  = (float *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
+  float *part  = (float *)(void *)((char *)scr + scal + (e->dw_reorder ? dwal : 0));
   if (e->r_bw_src) { /* unchunked: only the plain-input first convolution, which never runs Winograd
                       */
     void   *rs   = (char *)scr + scal + (e->dw_reorder ? dwal : 0) + (nch > 1 ? dwal : 0);

@@ -46,7 +46,7 @@ typedef struct {
   void     *A1, *C1, *A2; /* kept activations (KEEP mode) */
 } Block;
 
-struct _p_PofWrn {
+struct PofWrn_s {
   PofWrnShape    shape;
   PofDType       dt;
   PetscBool      input_grad;
@@ -86,21 +86,45 @@ struct _p_PofWrn {
 };
 
 /* ------------------------------------------------------------------ shapes */
-PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm)
+PetscBool pof_wrn_shape_ok(const PofWrnShape *s, char *why, size_t len)
 {
-  PetscFunctionBegin;
-  PetscCheck(s->depth >= 10 && (s->depth - 4) % 6 == 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "WRN depth must be 6n+4 with n >= 1, got %" PetscInt_FMT, s->depth);
-  PetscCheck(s->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "WRN width must be >= 1, got %" PetscInt_FMT, s->width);
-  PetscCheck(s->base >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "WRN base width must be >= 1, got %" PetscInt_FMT, s->base);
-  PetscCheck(s->in_c >= 1 && s->in_h >= 1 && s->in_w >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+  if (!(s->depth >= 10 && (s->depth - 4) % 6 == 0))
+    snprintf(why, len, "WRN depth must be 6n+4 with n >= 1, got %" PetscInt_FMT, s->depth);
+  else if (s->width < 1)
+    snprintf(why, len, "WRN width must be >= 1, got %" PetscInt_FMT, s->width);
+  else if (s->base < 1)
+    snprintf(why, len, "WRN base width must be >= 1, got %" PetscInt_FMT, s->base);
+  else if (s->in_c < 1 || s->in_h < 1 || s->in_w < 1)
+    snprintf(why, len,
              "WRN input shape must be positive, got %" PetscInt_FMT "x%" PetscInt_FMT
              "x%" PetscInt_FMT,
              s->in_c, s->in_h, s->in_w);
-  PetscCheck(s->classes >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  else if (s->classes < 2)
+    snprintf(why, len, "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  else {
+    /* an upper bound of the parameter count in double (each block at most BN 4C, two 3x3
+       convolutions and a 1x1 shortcut of C = 4 base width channels), so the exact counts in
+       PetscInt cannot overflow; likewise one input image */
+    const double C = 4.0 * (double)s->base * (double)s->width, n = (double)(s->depth - 4) / 6;
+    const double bound = 9.0 * (double)s->in_c * (double)s->base + 3 * n * (19 * C * C + 4 * C) +
+                         2 * C + (double)s->classes * (C + 1);
+    const double image = (double)s->in_c * (double)s->in_h * (double)s->in_w;
+    if (bound <= (double)PETSC_MAX_INT && image <= (double)PETSC_MAX_INT) return PETSC_TRUE;
+    snprintf(why, len,
+             "WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT
+             "x%" PetscInt_FMT "x%" PetscInt_FMT " input, %" PetscInt_FMT
+             " classes) is too large: up to %.3g parameters and %.3g values per image, pof "
+             "counts them in 32-bit integers",
+             s->depth, s->width, s->base, s->in_c, s->in_h, s->in_w, s->classes, bound, image);
+  }
+  return PETSC_FALSE;
+}
+
+PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm)
+{
+  char why[256];
+  PetscFunctionBegin;
+  PetscCheck(pof_wrn_shape_ok(s, why, sizeof(why)), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s", why);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -14,6 +14,7 @@ static double ce_row(PetscInt C, const double *z0, const double *u, double eta, 
   }
   double se = 0;
   for (PetscInt c = 0; c < C; c++) se += exp(z0[c] - eta * u[c] - mx);
+  // cppcheck-suppress invalidFunctionArg ; se >= 1: the largest term is exp(0)
   return mx + log(se) - (z0[label] - eta * u[label]);
 }
 
@@ -47,6 +48,7 @@ static double direction_sums(PetscInt F, PetscInt C, const double *W0, const dou
       if (s > mx) mx = s;
     }
     for (PetscInt c = 0; c < C; c++) se += exp(zi[c] - mx);
+    // cppcheck-suppress invalidFunctionArg ; se >= 1: the largest term is exp(0)
     const double lse = mx + log(se);
     L0_local += lse - zi[y[i]];
     for (PetscInt c = 0; c < C; c++) {
@@ -142,7 +144,8 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   double  *z0, *p, *u, *dir, *trial, *eta;
   PetscInt J = 0;
   PetscFunctionBegin;
-  for (double e = cfg->eta_init; e <= cfg->eta_cap * (1 + 1e-12); e *= 2) J++;
+  /* the grid eta_init * 2^j up to eta_cap, counted with an integer (no float loop counter) */
+  while (J < 1024 && cfg->eta_init * ldexp(1.0, (int)J) <= cfg->eta_cap * (1 + 1e-12)) J++;
   const PetscInt K  = cfg->partitions;
   const PetscInt nd = C * F + C + 2; /* g_W, g_b, L0 sum, weak count */
   PetscCall(PetscMalloc6(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial,

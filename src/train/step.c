@@ -11,10 +11,21 @@ typedef struct {
 
 static StepBufs bufs;
 
+/* Registered with PetscRegisterFinalize on the first allocation: PetscFinalize frees the buffers
+   (before -malloc_dump looks). */
+static PetscErrorCode release(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree4(bufs.h, bufs.dh, bufs.logits, bufs.dlogits));
+  bufs.cap = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode ensure(PetscInt n, PetscInt F, PetscInt C)
 {
   PetscFunctionBegin;
   if (n <= bufs.cap && F == bufs.F && C == bufs.C) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!bufs.h) PetscCall(PetscRegisterFinalize(release));
   PetscCall(PetscFree4(bufs.h, bufs.dh, bufs.logits, bufs.dlogits));
   PetscCall(
       PetscMalloc4(n * F, &bufs.h, n * F, &bufs.dh, n * C, &bufs.logits, n * C, &bufs.dlogits));

@@ -833,8 +833,8 @@ static PetscErrorCode train_step(PofTrainer t, double lr, PetscInt epoch, PetscI
     stat_add(&t->st_[ST_PERT], res.pert_norm);
     stat_add(&t->st_[ST_KAPPA], res.kappa);
     stat_add(&t->st_[ST_GNORM], res.gnorm);
-    t->capped += res.capped;
-    t->rejected += res.rejected;
+    t->capped += res.capped ? 1 : 0;
+    t->rejected += res.rejected ? 1 : 0;
     t->last_res = res;
   }
   *ls_out    = ls;
