@@ -41,7 +41,7 @@ enum { ST_L0, ST_ETA_MAX, ST_ETA_STAR, ST_GAMMA, ST_PERT, ST_KAPPA, ST_GNORM, ST
 static const char *const stat_names[ST_COUNT] = { "L0",        "eta_max", "eta_star", "gamma",
                                                   "pert_norm", "kappa",   "gnorm" };
 
-struct _p_PofTrainer {
+struct PofTrainer_s {
   MPI_Comm       comm;
   int            lock; /* run directory lock (rank 0), -1 without */
   PetscMPIInt    rank, size;
@@ -350,11 +350,71 @@ static PetscErrorCode write_state(PofTrainer t, const char *path)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A model file's input shape, class count and dataset must fit the data file. */
+/* Every tensor of a model file must fit the architecture it names: its sizes are those of that
+   WRN, checked before anything is built from them. */
+static PetscErrorCode check_model_arch(MPI_Comm comm, const char *model, const PofCkptMeta *in)
+{
+  const PofWrnShape shape = { in->depth, in->width, in->base,   in->in_c,
+                              in->in_h,  in->in_w,  in->classes };
+  PetscInt          np, nf, nb;
+  char              why[256];
+  PetscFunctionBegin;
+  PetscCheck(pof_wrn_shape_ok(&shape, why, sizeof(why)), comm, PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s': %s", model, why);
+  PetscCall(pof_wrn_shape_sizes(&shape, &np, &nf, NULL, &nb));
+  PetscCheck(in->n_params == np && in->n_feature == nf && in->n_bn_state == nb, comm,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s' names a WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT
+             ", %" PetscInt_FMT " classes) of n_params %" PetscInt_FMT ", n_feature %" PetscInt_FMT
+             ", n_bn_state %" PetscInt_FMT ", but holds n_params %" PetscInt_FMT
+             ", n_feature %" PetscInt_FMT ", n_bn_state %" PetscInt_FMT,
+             model, in->depth, in->width, in->base, in->classes, np, nf, nb, in->n_params,
+             in->n_feature, in->n_bn_state);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The parameters and BN running statistics read from a model file are finite: else an error
+   naming the tensor (PyTorch's names, nn.h) and the index in it. Same verdict on every rank (each
+   holds all of them). */
+static PetscErrorCode check_model_finite(MPI_Comm comm, const char *model, PofWrn m)
+{
+  PetscInt             nt;
+  const PofTensorInfo *t = pof_wrn_tensors(m, &nt);
+  const float         *P = pof_wrn_params(m), *R = pof_wrn_running(m);
+  PetscInt             roff = 0;
+  PetscFunctionBegin;
+  char v[32]; /* C's formatting: PETSc's %g prints "nan." */
+  for (PetscInt k = 0; k < nt; k++) {
+    for (PetscInt i = 0; i < t[k].numel; i++) {
+      const float x = P[t[k].offset + i];
+      if (isfinite(x)) continue;
+      snprintf(v, sizeof(v), "%g", (double)x);
+      SETERRQ(comm, PETSC_ERR_FILE_UNEXPECTED,
+              "model file '%s': parameter %s[%" PetscInt_FMT "] is %s (not finite)", model,
+              t[k].name, i, v);
+    }
+    if (t[k].kind != POF_TENSOR_BN_WEIGHT) continue;
+    /* BN running statistics: per BN layer in network order (= arena order), mean then var */
+    const size_t base = strlen(t[k].name) - strlen("weight");
+    for (PetscInt i = 0; i < 2 * t[k].numel && roff + i < pof_wrn_num_bn_state(m); i++) {
+      if (isfinite(R[roff + i])) continue;
+      snprintf(v, sizeof(v), "%g", (double)R[roff + i]);
+      SETERRQ(comm, PETSC_ERR_FILE_UNEXPECTED,
+              "model file '%s': BN statistic %.*srunning_%s[%" PetscInt_FMT "] is %s (not finite)",
+              model, (int)base, t[k].name, i < t[k].numel ? "mean" : "var", i % t[k].numel, v);
+    }
+    roff += 2 * t[k].numel;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A model file's input shape, class count and dataset must fit the data file (and its tensors the
+   architecture it names). */
 static PetscErrorCode check_model_fits_data(MPI_Comm comm, const char *model, const PofCkptMeta *in,
                                             const char *data, const PofDatasetInfo *info)
 {
   PetscFunctionBegin;
+  PetscCall(check_model_arch(comm, model, in));
   PetscCheck(in->in_c == info->c && in->in_h == info->h && in->in_w == info->w, comm,
              PETSC_ERR_ARG_INCOMP,
              "model file '%s' takes %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT
@@ -413,6 +473,7 @@ static PetscErrorCode check_model_in(MPI_Comm comm, const char *path, const PofC
 {
   const ModelCheckCtx *c = (const ModelCheckCtx *)ctx;
   PetscFunctionBegin;
+  PetscCall(check_model_arch(comm, path, meta));
   PetscCall(pof_ckpt_check_shape_options(comm, path, meta, &c->cfg->model));
   if (c->kind == POF_RUN_POSTTRAIN) {
     double      lr0;
@@ -508,6 +569,7 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
                             st->meta.have_momentum ? pof_shard_momentum(t->shard) : NULL,
                             pof_wrn_running(t->m), t->theta0, t->theta0 ? t->n_params - t->nf : 0));
     PetscCall(pof_shard_gather_params(t->shard, pof_wrn_params(t->m)));
+    PetscCall(check_model_finite(t->comm, path, t->m));
     pof_wrn_params_changed(t->m);
   }
 
@@ -763,7 +825,12 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
              "-%" PetscInt_FMT " has %" PetscInt_FMT,
              cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
-  PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));
+  {
+    const PetscErrorCode ierr =
+        pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0);
+    if (ierr) PetscCall(VecDestroy(&master));
+    PetscCall(ierr);
+  }
   /* every rank needs all parameters: gather the Vec */
   PetscCall(VecScatterCreateToAll(master, &sc, &all));
   PetscCall(VecScatterBegin(sc, master, all, INSERT_VALUES, SCATTER_FORWARD));
@@ -780,6 +847,7 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
   PetscCall(VecScatterDestroy(&sc));
   PetscCall(VecDestroy(&all));
   PetscCall(VecDestroy(&master));
+  PetscCall(check_model_finite(comm, cfg->model.in, m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -790,15 +858,18 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PofDatasetInfo info;
   PofWrn         m = NULL;
   PetscBool      train;
+  PetscErrorCode ierr;
   PetscFunctionBegin;
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
   PetscCall(pof_dataset_get_info(ds, &info));
-  PetscCall(pof_model_load(comm, cfg, &info, &m, NULL));
   PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
-  PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch,
-                     loss, error_pct, count));
-  PetscCall(pof_wrn_destroy(&m));
+  ierr = pof_model_load(comm, cfg, &info, &m, NULL);
+  if (!ierr)
+    ierr = evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch, loss,
+                    error_pct, count);
+  PetscCall(pof_wrn_destroy(&m)); /* also after an error: the model and data are freed */
   PetscCall(pof_dataset_destroy(&ds));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
