@@ -118,37 +118,54 @@ static PetscErrorCode idx_close(IdxFile *x)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode idx_split_body(PofConvWriter *wr, int sp, IdxFile *im, IdxFile *lb,
+                                     uint8_t **buf, int32_t **lab)
+{
+  const char *img_path = im->path, *lab_path = lb->path;
+  PetscFunctionBegin;
+  PetscCall(idx_open(im, img_path, 3));
+  PetscCall(idx_open(lb, lab_path, 1));
+  PetscCheck(im->dims[0] == lb->dims[0], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "count mismatch: '%s' holds %u images but '%s' holds %u labels", img_path, im->dims[0],
+             lab_path, lb->dims[0]);
+  PetscCall(pof_conv_shape(wr, 1, (int)im->dims[1], (int)im->dims[2], img_path));
+  const size_t n = im->dims[0], sample = (size_t)im->dims[1] * im->dims[2],
+               per = PetscMax(1, CHUNK_BYTES / sample);
+  PetscCall(PetscMalloc1(per * sample, buf));
+  for (size_t i = 0; i < n; i += per) {
+    const size_t k = PetscMin(per, n - i);
+    PetscCall(idx_read(im, *buf, k * sample, "the images"));
+    PetscCall(pof_conv_images(wr, sp, *buf, k));
+  }
+  PetscCall(idx_close(im));
+  PetscCall(PetscFree(*buf));
+  PetscCall(PetscMalloc1(n, buf));
+  PetscCall(PetscMalloc1(n, lab));
+  PetscCall(idx_read(lb, *buf, n, "the labels"));
+  for (size_t i = 0; i < n; i++) (*lab)[i] = (*buf)[i];
+  PetscCall(idx_close(lb));
+  PetscCall(pof_conv_labels(wr, sp, *lab, n, lab_path, 0));
+  PetscCall(pof_conv_source(wr, img_path));
+  PetscCall(pof_conv_source(wr, lab_path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One split's image and label files; on error too, both files are closed (a reader that left
+   them open would run out of descriptors when called again, as the fuzz targets do). */
 static PetscErrorCode idx_split(PofConvWriter *wr, int sp, const char *img_path,
                                 const char *lab_path)
 {
-  IdxFile  im = { NULL, NULL, { 0, 0, 0 } }, lb = { NULL, NULL, { 0, 0, 0 } };
-  uint8_t *buf = NULL;
-  int32_t *lab = NULL;
+  IdxFile        im = { NULL, img_path, { 0, 0, 0 } }, lb = { NULL, lab_path, { 0, 0, 0 } };
+  uint8_t       *buf = NULL;
+  int32_t       *lab = NULL;
+  PetscErrorCode ierr;
   PetscFunctionBegin;
-  PetscCall(idx_open(&im, img_path, 3));
-  PetscCall(idx_open(&lb, lab_path, 1));
-  PetscCheck(im.dims[0] == lb.dims[0], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "count mismatch: '%s' holds %u images but '%s' holds %u labels", img_path, im.dims[0],
-             lab_path, lb.dims[0]);
-  PetscCall(pof_conv_shape(wr, 1, (int)im.dims[1], (int)im.dims[2], img_path));
-  const size_t n = im.dims[0], sample = (size_t)im.dims[1] * im.dims[2],
-               per = PetscMax(1, CHUNK_BYTES / sample);
-  PetscCall(PetscMalloc1(per * sample, &buf));
-  for (size_t i = 0; i < n; i += per) {
-    const size_t k = PetscMin(per, n - i);
-    PetscCall(idx_read(&im, buf, k * sample, "the images"));
-    PetscCall(pof_conv_images(wr, sp, buf, k));
-  }
-  PetscCall(idx_close(&im));
+  ierr = idx_split_body(wr, sp, &im, &lb, &buf, &lab);
+  if (im.f) (void)gzclose(im.f);
+  if (lb.f) (void)gzclose(lb.f);
   PetscCall(PetscFree(buf));
-  PetscCall(PetscMalloc2(n, &buf, n, &lab));
-  PetscCall(idx_read(&lb, buf, n, "the labels"));
-  for (size_t i = 0; i < n; i++) lab[i] = buf[i];
-  PetscCall(idx_close(&lb));
-  PetscCall(pof_conv_labels(wr, sp, lab, n, lab_path, 0));
-  PetscCall(PetscFree2(buf, lab));
-  PetscCall(pof_conv_source(wr, img_path));
-  PetscCall(pof_conv_source(wr, lab_path));
+  PetscCall(PetscFree(lab));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -164,46 +181,53 @@ PetscErrorCode pof_conv_read_idx(PofConvWriter *wr, const PofConvertConfig *cfg)
 
 #define CIFAR_PIXELS 3072 /* 3 x 32 x 32, channel-major (R, G, B planes), rows top to bottom */
 
-static PetscErrorCode cifar_file(PofConvWriter *wr, int sp, const char *path, int hdr,
-                                 int label_byte, const char *kind)
+static PetscErrorCode cifar_file_body(PofConvWriter *wr, int sp, FILE *f, const char *path, int hdr,
+                                      int label_byte, const char *kind, uint8_t **raw,
+                                      uint8_t **img, int32_t **lab)
 {
   const size_t rec = (size_t)hdr + CIFAR_PIXELS, per = 4096;
   struct stat  st;
-  uint8_t     *raw = NULL, *img = NULL;
-  int32_t     *lab = NULL;
-  FILE        *f;
+  PetscFunctionBegin;
+  PetscCheck(fstat(fileno(f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+             "cannot stat '%s': %s", path, strerror(errno));
+  PetscCheck(st.st_size > 0 && (size_t)st.st_size % rec == 0, PETSC_COMM_SELF,
+             PETSC_ERR_FILE_UNEXPECTED,
+             "'%s' has %lld bytes, not a positive multiple of the %zu-byte %s record (truncated or "
+             "not a %s batch?)",
+             path, (long long)st.st_size, rec, kind, kind);
+  const size_t n = (size_t)st.st_size / rec;
+  PetscCall(pof_conv_shape(wr, 3, 32, 32, path));
+  PetscCall(PetscMalloc3(per * rec, raw, per * CIFAR_PIXELS, img, per, lab));
+  for (size_t i = 0; i < n; i += per) {
+    const size_t k = PetscMin(per, n - i);
+    PetscCheck(fread(*raw, rec, k, f) == k, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' is truncated: it ends before record %zu of %zu", path, i + k, n);
+    for (size_t j = 0; j < k; j++) {
+      (*lab)[j] = (*raw)[j * rec + (size_t)label_byte];
+      PetscCall(PetscMemcpy(*img + j * CIFAR_PIXELS, *raw + j * rec + hdr, CIFAR_PIXELS));
+    }
+    PetscCall(pof_conv_images(wr, sp, *img, k));
+    PetscCall(pof_conv_labels(wr, sp, *lab, k, path, i));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One batch file; closed and its buffers freed on error too. */
+static PetscErrorCode cifar_file(PofConvWriter *wr, int sp, const char *path, int hdr,
+                                 int label_byte, const char *kind)
+{
+  uint8_t       *raw = NULL, *img = NULL;
+  int32_t       *lab = NULL;
+  FILE          *f;
+  PetscErrorCode ierr;
   PetscFunctionBegin;
   f = fopen(path, "rb");
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s batch '%s': %s", kind, path,
              strerror(errno));
-  PetscCheck(fstat(fileno(f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
-             "cannot stat '%s': %s", path, strerror(errno));
-  if (st.st_size <= 0 || (size_t)st.st_size % rec != 0) {
-    fclose(f);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-            "'%s' has %lld bytes, not a positive multiple of the %zu-byte %s record (truncated or "
-            "not a %s batch?)",
-            path, (long long)st.st_size, rec, kind, kind);
-  }
-  const size_t n = (size_t)st.st_size / rec;
-  PetscCall(pof_conv_shape(wr, 3, 32, 32, path));
-  PetscCall(PetscMalloc3(per * rec, &raw, per * CIFAR_PIXELS, &img, per, &lab));
-  for (size_t i = 0; i < n; i += per) {
-    const size_t k = PetscMin(per, n - i);
-    if (fread(raw, rec, k, f) != k) {
-      fclose(f);
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-              "'%s' is truncated: it ends before record %zu of %zu", path, i + k, n);
-    }
-    for (size_t j = 0; j < k; j++) {
-      lab[j] = raw[j * rec + (size_t)label_byte];
-      PetscCall(PetscMemcpy(img + j * CIFAR_PIXELS, raw + j * rec + hdr, CIFAR_PIXELS));
-    }
-    PetscCall(pof_conv_images(wr, sp, img, k));
-    PetscCall(pof_conv_labels(wr, sp, lab, k, path, i));
-  }
+  ierr = cifar_file_body(wr, sp, f, path, hdr, label_byte, kind, &raw, &img, &lab);
   fclose(f);
   PetscCall(PetscFree3(raw, img, lab));
+  PetscCall(ierr);
   PetscCall(pof_conv_source(wr, path));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -599,25 +623,22 @@ static PetscErrorCode mat_matrix(PofConvWriter *wr, int sp, MatIn *m, uint32_t n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
+static PetscErrorCode svhn_file_body(PofConvWriter *wr, int sp, MatIn *m, const char *path)
 {
-  MatIn         m;
   unsigned char hdr[128];
   SvhnVars      v = { 0, 0, 0, 0 };
   struct stat   st;
   PetscFunctionBegin;
-  PetscCall(PetscMemzero(&m, sizeof(m)));
-  m.path = path;
-  m.f    = fopen(path, "rb");
-  PetscCheck(m.f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open SVHN file '%s': %s", path,
+  m->f = fopen(path, "rb");
+  PetscCheck(m->f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open SVHN file '%s': %s", path,
              strerror(errno));
-  PetscCheck(fstat(fileno(m.f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+  PetscCheck(fstat(fileno(m->f), &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
              "cannot stat '%s': %s", path, strerror(errno));
-  m.size = (long long)st.st_size;
-  PetscCheck(m.size >= 128, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  m->size = (long long)st.st_size;
+  PetscCheck(m->size >= 128, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s' is not a MATLAB v5 .mat file: %lld bytes, shorter than the 128-byte header",
-             path, m.size);
-  PetscCall(mat_read(&m, hdr, 128, "the header"));
+             path, m->size);
+  PetscCall(mat_read(m, hdr, 128, "the header"));
   PetscCheck(memcmp(hdr, "MATLAB 7.3", 10) != 0, PETSC_COMM_SELF, PETSC_ERR_SUP,
              "'%s' is a MATLAB v7.3 (HDF5-based) .mat file, which is not supported: save it as v7 "
              "(MATLAB save -v7, or scipy.io.savemat)",
@@ -630,44 +651,45 @@ static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
   PetscCheck((hdr[126] == 'I' && hdr[127] == 'M') || (hdr[126] == 'M' && hdr[127] == 'I'),
              PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s': bad byte-order mark in the .mat header", path);
-  m.swap =
+  m->swap =
       (hdr[126] == 'M') == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__); /* 'IM' = little endian */
   for (;;) {
-    const long long pos = (long long)ftello(m.f);
+    const long long pos = (long long)ftello(m->f);
     MatTag          t;
-    if (pos == m.size) break;
-    PetscCheck(m.size - pos >= 8, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-               "'%s' is truncated: %lld stray bytes at its end", path, m.size - pos);
-    PetscCall(mat_tag(&m, &t, "a data element tag"));
+    if (pos == m->size) break;
+    PetscCheck(m->size - pos >= 8, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "'%s' is truncated: %lld stray bytes at its end", path, m->size - pos);
+    PetscCall(mat_tag(m, &t, "a data element tag"));
     PetscCheck(!t.small, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
                "'%s': corrupt top-level data element at byte %lld", path, pos);
     const long long end = pos + 8 + (long long)(t.type == miCOMPRESSED ? t.nbytes : pad8(t.nbytes));
-    PetscCheck(end <= m.size + (t.type == miCOMPRESSED ? 0 : 7), PETSC_COMM_SELF,
+    PetscCheck(end <= m->size + (t.type == miCOMPRESSED ? 0 : 7), PETSC_COMM_SELF,
                PETSC_ERR_FILE_UNEXPECTED,
                "'%s' is truncated: the data element at byte %lld declares %u bytes but the file "
                "has only %lld",
-               path, pos, t.nbytes, m.size - pos - 8);
+               path, pos, t.nbytes, m->size - pos - 8);
     if (t.type == miCOMPRESSED) {
       MatTag inner;
-      PetscCall(PetscMalloc1(ZIN_BYTES, &m.zin));
-      PetscCheck(inflateInit(&m.z) == Z_OK, PETSC_COMM_SELF, POF_ERR_LIB,
+      PetscCall(PetscMalloc1(ZIN_BYTES, &m->zin));
+      PetscCheck(inflateInit(&m->z) == Z_OK, PETSC_COMM_SELF, POF_ERR_LIB,
                  "zlib inflateInit failed");
-      m.inflating = 1;
-      m.zleft     = t.nbytes;
-      PetscCall(mat_tag(&m, &inner, "a compressed data element"));
-      if (inner.type == miMATRIX) PetscCall(mat_matrix(wr, sp, &m, inner.nbytes, &v));
-      PetscCall(mat_drain(&m));
-      inflateEnd(&m.z);
-      PetscCall(PetscMemzero(&m.z, sizeof(m.z)));
-      PetscCall(PetscFree(m.zin));
-      m.inflating = 0;
+      m->inflating = 1;
+      m->zleft     = t.nbytes;
+      PetscCall(mat_tag(m, &inner, "a compressed data element"));
+      if (inner.type == miMATRIX) PetscCall(mat_matrix(wr, sp, m, inner.nbytes, &v));
+      PetscCall(mat_drain(m));
+      inflateEnd(&m->z);
+      PetscCall(PetscMemzero(&m->z, sizeof(m->z)));
+      PetscCall(PetscFree(m->zin));
+      m->inflating = 0;
     } else if (t.type == miMATRIX) {
-      PetscCall(mat_matrix(wr, sp, &m, t.nbytes, &v));
+      PetscCall(mat_matrix(wr, sp, m, t.nbytes, &v));
     }
-    PetscCheck(fseeko(m.f, (off_t)PetscMin(end, m.size), SEEK_SET) == 0, PETSC_COMM_SELF,
+    PetscCheck(fseeko(m->f, (off_t)PetscMin(end, m->size), SEEK_SET) == 0, PETSC_COMM_SELF,
                PETSC_ERR_FILE_READ, "'%s': seek failed", path);
   }
-  fclose(m.f);
+  fclose(m->f);
+  m->f = NULL;
   PetscCheck(v.have_x, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "'%s' has no variable X (the images)", path);
   PetscCheck(v.have_y, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
@@ -676,6 +698,22 @@ static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
              "count mismatch in '%s': X holds %llu images but y holds %llu labels", path,
              (unsigned long long)v.nx, (unsigned long long)v.ny);
   PetscCall(pof_conv_source(wr, path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One .mat file; closed, and its zlib stream ended, on error too. */
+static PetscErrorCode svhn_file(PofConvWriter *wr, int sp, const char *path)
+{
+  MatIn          m;
+  PetscErrorCode ierr;
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&m, sizeof(m)));
+  m.path = path;
+  ierr   = svhn_file_body(wr, sp, &m, path);
+  if (m.f) fclose(m.f);
+  if (m.inflating) inflateEnd(&m.z);
+  PetscCall(PetscFree(m.zin));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
