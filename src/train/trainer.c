@@ -12,6 +12,7 @@
 #include "pof/timer.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
+#include "rows.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,64 +96,6 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
 }
 
 /* ------------------------------------------------------------------ run directory */
-/* A resumed run continues metrics.jsonl / steps.jsonl after the rows of the checkpoint's state
-   (epochs_done E, step_in_epoch S): rows written after it (a job killed between a row and its
-   checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
-   uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
-   {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that is not a JSON object with these
-   integers (cut by a kill) goes too. The file is rewritten atomically (pof_fs_write_atomic). Rank
-   0. */
-typedef struct {
-  FILE     *in;
-  PetscBool steps;
-  PetscInt  E, S;
-  int       dropped;
-} TrimRows;
-
-static int trim_rows_write(FILE *out, void *ctx)
-{
-  TrimRows *c    = (TrimRows *)ctx;
-  char     *line = NULL;
-  size_t    cap  = 0;
-  for (ssize_t n; (n = getline(&line, &cap, c->in)) > 0;) {
-    json_t          *row = n > 1 && line[n - 1] == '\n' ? pof_json_parse(line, (size_t)n) : NULL;
-    const json_int_t e   = json_integer_value(json_object_get(row, "epoch")),
-                     st  = json_integer_value(json_object_get(row, "step"));
-    int ok               = json_is_integer(json_object_get(row, "epoch")) && e >= 1;
-    if (ok && c->steps)
-      ok = json_is_integer(json_object_get(row, "step")) &&
-           (e - 1 < c->E || (e - 1 == c->E && st < c->S));
-    else if (ok)
-      ok = e <= c->E;
-    json_decref(row);
-    if (!ok)
-      c->dropped++;
-    else if (fputs(line, out) < 0) {
-      free(line);
-      return errno ? errno : EIO;
-    }
-  }
-  free(line);
-  return 0;
-}
-
-static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S,
-                                int *dropped)
-{
-  TrimRows c = { fopen(path, "r"), steps, E, S, 0 };
-  char     msg[2 * POF_PATH_MAX + 128];
-  int      err;
-  PetscFunctionBegin;
-  *dropped = 0;
-  if (!c.in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
-  err = pof_fs_write_atomic(path, trim_rows_write, &c, msg, sizeof msg);
-  fclose(c.in);
-  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE,
-             "cannot rewrite '%s' without the rows after the checkpoint: %s", path, msg);
-  *dropped = c.dropped;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
 {
   char path[POF_PATH_MAX + 32], kept[POF_PATH_MAX + 64] = "";
@@ -193,9 +136,9 @@ static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
     if (resumed) {
       char sp[POF_PATH_MAX + 32];
       int  dm, ds = 0;
-      PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
+      PetscCall(pof_rows_trim(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
       PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
-      PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
+      PetscCall(pof_rows_trim(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
       if (dm + ds)
         PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout,
                                "%s: dropped %d metrics row(s) and %d step row(s) written after the "
