@@ -82,7 +82,11 @@ void pof_nn_version(char *buf, size_t n);
 /** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
 PetscErrorCode pof_nn_finalize(void);
 
-/** Check a shape (depth 6n+4, positive sizes); error naming the bad field. */
+/** Largest WRN depth pof builds (a shape read from a model file is checked against it). */
+#define POF_WRN_MAX_DEPTH 1000
+
+/** Check a shape (depth 6n+4 up to POF_WRN_MAX_DEPTH, positive sizes, a parameter count that fits
+ * PetscInt with room to spare); error naming the bad field. */
 PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm);
 /** Parameter count, feature-extractor parameter count, feature dimension and BN-state length of a
  * shape. */

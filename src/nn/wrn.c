@@ -101,6 +101,21 @@ PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm)
              s->in_c, s->in_h, s->in_w);
   PetscCheck(s->classes >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  /* a shape read from a file may be anything: its tensor walk must not overflow or run for long */
+  PetscCheck(s->depth <= POF_WRN_MAX_DEPTH, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "WRN depth %" PetscInt_FMT " is larger than pof supports (%d)", s->depth,
+             POF_WRN_MAX_DEPTH);
+  {
+    const double n = (double)((s->depth - 4) / 6), b = (double)s->base, k = (double)s->width,
+                 out = 4 * b * k, c = (double)s->classes;
+    /* an upper bound of the parameter count: every stage as wide as the last one */
+    const double most =
+        9.0 * b * (double)s->in_c + 3 * n * (18 * out * out + 5 * out) + (c + 2) * out + c;
+    PetscCheck(most <= (double)PETSC_MAX_INT / 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "WRN-%" PetscInt_FMT "-%" PetscInt_FMT " (base %" PetscInt_FMT ", %" PetscInt_FMT
+               " classes) has too many parameters for pof (bound %.3g > %d)",
+               s->depth, s->width, s->base, s->classes, most, PETSC_MAX_INT / 2);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -296,6 +296,21 @@ static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKin
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A model file's sizes against the WRN it names, before that WRN is made (the shape read from a
+   file may be huge: pof_wrn_shape_check bounds it). */
+static PetscErrorCode check_model_sizes(MPI_Comm comm, const char *path, const PofCkptMeta *m,
+                                        const PofWrnShape *shape)
+{
+  PetscInt np = 0, nb = 0;
+  PetscFunctionBegin;
+  PetscCall(pof_wrn_shape_sizes(shape, &np, NULL, NULL, &nb));
+  PetscCheck(m->n_params == np && m->n_bn_state == nb, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT
+             "-%" PetscInt_FMT " it describes has %" PetscInt_FMT,
+             path, m->n_params, m->depth, m->width, np);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The network: its shape from the start file or the options, its parameters from the start
    file or the seed, the sharded optimizer state. */
 static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind kind,
@@ -309,6 +324,7 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
                            st->meta.in_h,  st->meta.in_w,  st->meta.classes };
     PetscCall(pof_ckpt_check_shape_options(t->comm, st->path, &st->meta, &cfg->model));
     PetscCall(check_model_fits_data(t->comm, st->path, &st->meta, cfg->data.file, &t->info));
+    PetscCall(check_model_sizes(t->comm, st->path, &st->meta, &shape));
     /* config.json records the model that runs */
     t->cfg.model.depth = st->meta.depth, t->cfg.model.width = st->meta.width,
     t->cfg.model.base = st->meta.base, t->cfg.model.classes = st->meta.classes;
@@ -336,12 +352,6 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
   PetscCall(pof_shard_create(t->comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
   if (have) {
     const char *path = st->path;
-    PetscCheck(st->meta.n_params == t->n_params &&
-                   st->meta.n_bn_state == pof_wrn_num_bn_state(t->m),
-               t->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT
-               "-%" PetscInt_FMT " it describes has %" PetscInt_FMT,
-               path, st->meta.n_params, st->meta.depth, st->meta.width, t->n_params);
     if (kind == POF_RUN_POSTTRAIN && (st->resumed ? st->meta.have_theta0 : 0))
       PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
     PetscCall(pof_ckpt_read(t->comm, path, pof_shard_master(t->shard),
@@ -568,15 +578,11 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
   PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
   PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
+  PetscCall(check_model_sizes(comm, cfg->model.in, &in, &shape));
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32,
                            PETSC_FALSE, pm));
   m = *pm;
   PetscCall(pof_wrn_set_winograd(m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
-  PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm,
-             PETSC_ERR_FILE_UNEXPECTED,
-             "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT
-             "-%" PetscInt_FMT " has %" PetscInt_FMT,
-             cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   PetscCall(pof_ckpt_read(comm, cfg->model.in, master, NULL, pof_wrn_running(m), NULL, 0));
   /* every rank needs all parameters: gather the Vec */
