@@ -22,9 +22,9 @@ report="$out/report.md"
 classify() {
   local t="$1" a="$2" log="$2.txt" kind where
   timeout 120 "$bin/fuzz_$t" $POF_FUZZ_LIMITS "$a" > "$log" 2>&1
-  kind=$(grep -oE 'ERROR: (AddressSanitizer|libFuzzer): [a-z-]+|runtime error: [^ ]+( [^ ]+)?|left [0-9]+ file descriptor' "$log" | head -1)
+  kind=$(grep -oE 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer): [A-Za-z-]+( [a-z-]+)?|runtime error: [^ ]+( [^ ]+)?|left [0-9]+ file descriptor' "$log" | head -1)
   [ -n "$kind" ] || kind="no longer reproduces"
-  where=$(grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'interceptor|libFuzzer|fuzzer::|__sanitizer|libc|/fuzz/|_start|in main ' | head -3 |
+  where=$(grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'interceptor|libFuzzer|fuzzer::|__sanitizer|libc|/fuzz/|_start|in main |in (malloc|calloc|realloc|free|strdup) ' | head -3 |
             sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in //; s/ \(BuildId[^)]*\)//; s|/[^ ]*/src/|src/|' | paste -sd ';' -)
   case "$where" in src/*) owner=pof ;; *libhdf5*) owner=libhdf5 ;; "") owner="?" ;; *) owner=library ;; esac
   echo "$kind; $owner; ${where:-no stack}"
