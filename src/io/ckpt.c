@@ -406,7 +406,7 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   ndims = H5Sget_simple_extent_ndims(space);
   if (ndims == 1) PofCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
   PofCallH5(H5Sclose(space));
-  stored = H5Dget_storage_size(d); /* bytes in the file (0 for data never written) */
+  stored = pof_h5_max_data_bytes(d); /* 0 for data never written */
   PofCallH5(H5Dclose(d));
   PetscCheck(cls == H5T_FLOAT && size == elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint %s: dataset /%s should hold %s values", path, name,
@@ -419,7 +419,7 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   /* the file must hold the data: a few bytes may declare a dataset of any length, which the
      readers would otherwise allocate and read as fill values (found by fuzzing, tests/fuzz) */
   PetscCheck(stored >= (hsize_t)n * elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint %s: dataset /%s stores %llu bytes, but its %" PetscInt_FMT
+             "checkpoint %s: dataset /%s holds at most %llu bytes, but its %" PetscInt_FMT
              " values need %llu (truncated or never written)",
              path, name, (unsigned long long)stored, n, (unsigned long long)((hsize_t)n * elsize));
   PetscFunctionReturn(PETSC_SUCCESS);

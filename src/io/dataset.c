@@ -187,6 +187,16 @@ static PetscErrorCode open_dataset(PofDataset ds, hid_t fid, const char *split, 
   PetscCheck(cls == H5T_INTEGER && (!want_size || sz == want_size), ds->comm,
              PETSC_ERR_FILE_UNEXPECTED, "dataset file '%s': /%s must hold %s", ds->source, path,
              want_size == 1 ? "8-bit unsigned integers" : "integers");
+  {
+    /* what the file holds bounds what is allocated (tests/fuzz: a 7 KB file declared 2 GB) */
+    double need = (double)sz;
+    for (int d = 0; d < rank; d++) need *= (double)dims[d];
+    const hsize_t most = pof_h5_max_data_bytes(*dset);
+    PetscCheck(need <= (double)most, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "dataset file '%s': /%s declares %.0f bytes but the file holds at most %llu of them "
+               "(truncated, or written with no data)",
+               ds->source, path, need, (unsigned long long)most);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
