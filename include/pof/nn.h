@@ -82,7 +82,8 @@ void pof_nn_version(char *buf, size_t n);
 /** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
 PetscErrorCode pof_nn_finalize(void);
 
-/** Largest WRN depth pof builds (a shape read from a model file is checked against it). */
+/** Largest WRN depth pof builds (a shape read from a model file is checked against it; the range
+ * of -model_depth in options.def). */
 #define POF_WRN_MAX_DEPTH 1000
 
 /** Check a shape (depth 6n+4 up to POF_WRN_MAX_DEPTH, positive sizes, a parameter count that fits
