@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite. Exit status 0 only when every test passed.
 #   1. install missing Debian packages (jobs/setup.sh)
-#   2. format check, build with warnings as errors, ctest (every test has a timeout)
+#   2. format check, build with warnings as errors, the libFuzzer targets (clang-14, build-fuzz;
+#      the ctest fuzz_corpus runs them), ctest (every test has a timeout)
 #   3. ASan+UBSan build of the fast tests (label "fast"), run under ctest. That build compiles pof
 #      for x86-64-v3 (AVX2, no AVX-512), so test_nn_avx2 there is the AVX2-node configuration.
 # Takes no arguments. POF_TEST_SKIP_SANITIZE=1 skips step 3 (local iteration only).
@@ -26,6 +27,9 @@ echo "== build (warnings are errors)"
 if ! POF_WERROR=ON POF_BUILD_DIR="$root/build-test" ./jobs/build.sh; then
   echo "run.sh: build failed"; exit 1
 fi
+
+echo "== fuzz targets (clang-14, libFuzzer + ASan + UBSan: tests/fuzz)"
+./tests/fuzz/build.sh "$root/build-fuzz" || fail=1
 
 echo "== tests"
 (cd build-test && ctest --output-on-failure --timeout 600 -j 1 | tee ctest.log) || fail=1

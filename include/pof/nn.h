@@ -119,8 +119,12 @@ double pof_nn_peak_gflops(PofPeakKernel k, double seconds);
 /** Release the process-wide oneDNN engine and scratchpad (after every PofWrn is destroyed). */
 PetscErrorCode pof_nn_finalize(void);
 
-/** Check a shape (depth 6n+4, positive sizes, parameter count and image size within PetscInt);
- * error naming the bad field. */
+/** Largest WRN depth pof builds (a shape read from a model file is checked against it; the range
+ * of -model_depth in options.def). */
+#define POF_WRN_MAX_DEPTH 1000
+
+/** Check a shape (depth 6n+4 up to POF_WRN_MAX_DEPTH, positive sizes, parameter count and image
+ * size within PetscInt); error naming the bad field. */
 PetscErrorCode pof_wrn_shape_check(const PofWrnShape *s, MPI_Comm comm);
 /** The same check without an error: PETSC_TRUE, or PETSC_FALSE with the reason in why (len
  * bytes). Local. */

@@ -390,7 +390,7 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   H5T_class_t cls;
   size_t      size;
   int         ndims;
-  hsize_t     dims[1] = { 0 };
+  hsize_t     dims[1] = { 0 }, stored;
   PetscFunctionBegin;
   PofCallH5Id(exists, H5Lexists(fid, name, H5P_DEFAULT));
   PetscCheck(exists > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
@@ -404,6 +404,7 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   ndims = H5Sget_simple_extent_ndims(space);
   if (ndims == 1) PofCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
   PofCallH5(H5Sclose(space));
+  stored = pof_h5_max_data_bytes(d); /* 0 for data never written */
   PofCallH5(H5Dclose(d));
   PetscCheck(cls == H5T_FLOAT && size == elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint %s: dataset /%s should hold %s values", path, name,
@@ -413,6 +414,12 @@ static PetscErrorCode ckpt_check_dataset(hid_t fid, const char *path, const char
   PetscCheck(dims[0] == (hsize_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint %s: dataset /%s has %llu values, but %s = %" PetscInt_FMT, path, name,
              (unsigned long long)dims[0], nname, n);
+  /* the file must hold the data: a few bytes may declare a dataset of any length, which the
+     readers would otherwise allocate and read as fill values (found by fuzzing, tests/fuzz) */
+  PetscCheck(stored >= (hsize_t)n * elsize, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint %s: dataset /%s holds at most %llu bytes, but its %" PetscInt_FMT
+             " values need %llu (truncated or never written)",
+             path, name, (unsigned long long)stored, n, (unsigned long long)((hsize_t)n * elsize));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

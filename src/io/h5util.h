@@ -38,6 +38,23 @@ static inline void pof_h5_quiet_end(const PofH5Quiet *q)
   (void)H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 }
 
+/** The most bytes the data of dataset `dset` can hold given what the file stores for it: the
+ * stored bytes, or for a filtered (compressed) dataset 1100 times as many (deflate's ratio is at
+ * most 1032). A few bytes of file may declare a dataset of any size, whose unwritten data HDF5
+ * reads as fill values: readers compare the size they are about to allocate with this first.
+ * 0 on error. */
+static inline hsize_t pof_h5_max_data_bytes(hid_t dset)
+{
+  const hsize_t stored = H5Dget_storage_size(dset);
+  const hid_t   dcpl   = H5Dget_create_plist(dset);
+  int           nf     = 0;
+  if (dcpl >= 0) {
+    nf = H5Pget_nfilters(dcpl);
+    (void)H5Pclose(dcpl);
+  }
+  return nf > 0 ? (stored > ((hsize_t)-1) / 1100 ? (hsize_t)-1 : stored * 1100) : stored;
+}
+
 /** Set HDF5_USE_FILE_LOCKING=FALSE unless the user set it (locking fails on many parallel file
  * systems). */
 static inline void pof_h5_no_file_locking(void)

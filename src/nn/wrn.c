@@ -101,6 +101,9 @@ PetscBool pof_wrn_shape_ok(const PofWrnShape *s, char *why, size_t len)
              s->in_c, s->in_h, s->in_w);
   else if (s->classes < 2)
     snprintf(why, len, "WRN needs at least 2 classes, got %" PetscInt_FMT, s->classes);
+  else if (s->depth > POF_WRN_MAX_DEPTH) /* a shape read from a file: its tensor walk stays short */
+    snprintf(why, len, "WRN depth %" PetscInt_FMT " is larger than pof supports (%d)", s->depth,
+             POF_WRN_MAX_DEPTH);
   else {
     /* an upper bound of the parameter count in double (each block at most BN 4C, two 3x3
        convolutions and a 1x1 shortcut of C = 4 base width channels), so the exact counts in

@@ -13,6 +13,7 @@
 #include "pof/progress.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
+#include "rows.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,64 +104,6 @@ double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *mil
 }
 
 /* ------------------------------------------------------------------ run directory */
-/* A resumed run continues metrics.jsonl / steps.jsonl after the rows of the checkpoint's state
-   (epochs_done E, step_in_epoch S): rows written after it (a job killed between a row and its
-   checkpoint, or checkpoints every few epochs) are dropped, so the files end up holding an
-   uninterrupted run's rows. Metrics rows {"epoch":e,...} are kept for e <= E; step rows
-   {"epoch":e,"step":s,...} for (e - 1, s) < (E, S); a line that is not a JSON object with these
-   integers (cut by a kill) goes too. The file is rewritten atomically (pof_fs_write_atomic). Rank
-   0. */
-typedef struct {
-  FILE     *in;
-  PetscBool steps;
-  PetscInt  E, S;
-  int       dropped;
-} TrimRows;
-
-static int trim_rows_write(FILE *out, void *ctx)
-{
-  TrimRows *c    = (TrimRows *)ctx;
-  char     *line = NULL;
-  size_t    cap  = 0;
-  for (ssize_t n; (n = getline(&line, &cap, c->in)) > 0;) {
-    json_t          *row = n > 1 && line[n - 1] == '\n' ? pof_json_parse(line, (size_t)n) : NULL;
-    const json_int_t e   = json_integer_value(json_object_get(row, "epoch")),
-                     st  = json_integer_value(json_object_get(row, "step"));
-    int ok               = json_is_integer(json_object_get(row, "epoch")) && e >= 1;
-    if (ok && c->steps)
-      ok = json_is_integer(json_object_get(row, "step")) &&
-           (e - 1 < c->E || (e - 1 == c->E && st < c->S));
-    else if (ok)
-      ok = e <= c->E;
-    json_decref(row);
-    if (!ok)
-      c->dropped++;
-    else if (fputs(line, out) < 0) {
-      free(line);
-      return errno ? errno : EIO;
-    }
-  }
-  free(line);
-  return 0;
-}
-
-static PetscErrorCode trim_rows(const char *path, PetscBool steps, PetscInt E, PetscInt S,
-                                int *dropped)
-{
-  TrimRows c = { fopen(path, "r"), steps, E, S, 0 };
-  char     msg[2 * POF_PATH_MAX + 128];
-  int      err;
-  PetscFunctionBegin;
-  *dropped = 0;
-  if (!c.in) PetscFunctionReturn(PETSC_SUCCESS); /* nothing written yet */
-  err = pof_fs_write_atomic(path, trim_rows_write, &c, msg, sizeof msg);
-  fclose(c.in);
-  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE,
-             "cannot rewrite '%s' without the rows after the checkpoint: %s", path, msg);
-  *dropped = c.dropped;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* fopen(path, "w" or "a") that refuses a symbolic link at path (O_NOFOLLOW): a link planted in
    a shared run directory would redirect the rows elsewhere. NULL with errno set. */
 static FILE *open_nofollow(const char *path, PetscBool append)
@@ -203,9 +146,9 @@ static PetscErrorCode run_files_rank0(PofTrainer t, PetscBool resumed, int chang
   if (resumed) {
     char sp[POF_PATH_MAX + 32];
     int  dm, ds = 0;
-    PetscCall(trim_rows(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
+    PetscCall(pof_rows_trim(path, PETSC_FALSE, t->meta.epochs_done, t->meta.step_in_epoch, &dm));
     PetscCall(PetscSNPrintf(sp, sizeof(sp), "%s/steps.jsonl", t->cfg.run.dir));
-    PetscCall(trim_rows(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
+    PetscCall(pof_rows_trim(sp, PETSC_TRUE, t->meta.epochs_done, t->meta.step_in_epoch, &ds));
     if (dm + ds)
       PetscCall(PetscFPrintf(PETSC_COMM_SELF, stdout,
                              "%s: dropped %d metrics row(s) and %d step row(s) written after the "
@@ -517,6 +460,21 @@ static PetscErrorCode check_resume(PofTrainer t, const PofConfig *cfg, PofRunKin
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A model file's sizes against the WRN it names, before that WRN is made (the shape read from a
+   file may be huge: pof_wrn_shape_check bounds it). */
+static PetscErrorCode check_model_sizes(MPI_Comm comm, const char *path, const PofCkptMeta *m,
+                                        const PofWrnShape *shape)
+{
+  PetscInt np = 0, nb = 0;
+  PetscFunctionBegin;
+  PetscCall(pof_wrn_shape_sizes(shape, &np, NULL, NULL, &nb));
+  PetscCheck(m->n_params == np && m->n_bn_state == nb, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT
+             "-%" PetscInt_FMT " it describes has %" PetscInt_FMT,
+             path, m->n_params, m->depth, m->width, np);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The network: its shape from the start file or the options, its parameters from the start
    file or the seed, the sharded optimizer state. */
 static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind kind,
@@ -530,6 +488,7 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
                            st->meta.in_h,  st->meta.in_w,  st->meta.classes };
     PetscCall(pof_ckpt_check_shape_options(t->comm, st->path, &st->meta, &cfg->model));
     PetscCall(check_model_fits_data(t->comm, st->path, &st->meta, cfg->data.file, &t->info));
+    PetscCall(check_model_sizes(t->comm, st->path, &st->meta, &shape));
     /* config.json records the model that runs */
     t->cfg.model.depth = st->meta.depth, t->cfg.model.width = st->meta.width,
     t->cfg.model.base = st->meta.base, t->cfg.model.classes = st->meta.classes;
@@ -557,12 +516,6 @@ static PetscErrorCode build_model(PofTrainer t, const PofConfig *cfg, PofRunKind
   PetscCall(pof_shard_create(t->comm, t->n_params, 0, pof_wrn_params(t->m), &t->shard));
   if (have) {
     const char *path = st->path;
-    PetscCheck(st->meta.n_params == t->n_params &&
-                   st->meta.n_bn_state == pof_wrn_num_bn_state(t->m),
-               t->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "model file '%s' holds %" PetscInt_FMT " parameters, the WRN-%" PetscInt_FMT
-               "-%" PetscInt_FMT " it describes has %" PetscInt_FMT,
-               path, st->meta.n_params, st->meta.depth, st->meta.width, t->n_params);
     if (kind == POF_RUN_POSTTRAIN && (st->resumed ? st->meta.have_theta0 : 0))
       PetscCall(PetscMalloc1(t->n_params - t->nf, &t->theta0));
     PetscCall(pof_ckpt_read(t->comm, path, pof_shard_master(t->shard),
@@ -815,15 +768,11 @@ PetscErrorCode pof_model_load(MPI_Comm comm, const PofConfig *cfg, const PofData
   PetscCall(pof_ckpt_check_shape_options(comm, cfg->model.in, &in, &cfg->model));
   PetscCall(check_model_fits_data(comm, cfg->model.in, &in, cfg->data.file, info));
   PofWrnShape shape = { in.depth, in.width, in.base, in.in_c, in.in_h, in.in_w, in.classes };
+  PetscCall(check_model_sizes(comm, cfg->model.in, &in, &shape));
   PetscCall(pof_wrn_create(&shape, cfg->run.precision == POF_PREC_BF16 ? POF_DT_BF16 : POF_DT_F32,
                            PETSC_FALSE, pm));
   m = *pm;
   PetscCall(pof_wrn_set_winograd(m, cfg->model.conv_alg == POF_CONV_WINOGRAD));
-  PetscCheck(in.n_params == pof_wrn_num_params(m) && in.n_bn_state == pof_wrn_num_bn_state(m), comm,
-             PETSC_ERR_FILE_UNEXPECTED,
-             "model file '%s' holds %" PetscInt_FMT " parameters, a WRN-%" PetscInt_FMT
-             "-%" PetscInt_FMT " has %" PetscInt_FMT,
-             cfg->model.in, in.n_params, in.depth, in.width, pof_wrn_num_params(m));
   PetscCall(VecCreateMPI(comm, PETSC_DECIDE, in.n_params, &master));
   {
     const PetscErrorCode ierr =
