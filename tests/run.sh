@@ -32,7 +32,8 @@ echo "== fuzz targets (clang-14, libFuzzer + ASan + UBSan: tests/fuzz)"
 ./tests/fuzz/build.sh "$root/build-fuzz" || fail=1
 
 echo "== tests"
-(cd build-test && ctest --output-on-failure --timeout 600 -j 1 | tee ctest.log) || fail=1
+# two at a time on the 2 cores; tests/CMakeLists.txt marks those that need both (PROCESSORS 2)
+(cd build-test && ctest --output-on-failure --timeout 600 -j 2 | tee ctest.log) || fail=1
 # the many-node tests (label cluster) skip (status 77) only where network namespaces cannot be made
 ran=$(grep -cE 'Test +#[0-9]+: cluster_[a-z_]+ .*(Passed|Failed|Timeout|Exception)' build-test/ctest.log)
 skipped=$(grep -cE 'Test +#[0-9]+: cluster_[a-z_]+ .*Skipped' build-test/ctest.log)
@@ -45,7 +46,7 @@ if [ "${POF_TEST_SKIP_SANITIZE:-0}" != 1 ]; then
     # tests/lsan.supp is the suppression file for when it is on
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-       ctest --output-on-failure --timeout 600 -L fast) || fail=1
+       ctest --output-on-failure --timeout 600 -j 2 -L fast) || fail=1
   else
     echo "run.sh: sanitizer build failed"; fail=1
   fi
