@@ -9,6 +9,7 @@
 #                   cores bound to that rank
 #   HDF5_USE_FILE_LOCKING=FALSE (parallel HDF5 on cluster file systems); as root, Open MPI's
 #                   OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM)
+#   POF_STEP_TIMEOUT  -run_step_timeout of pof_job_main (default 600 s; 0 = not given)
 # Launcher (POF_LAUNCHER):
 #   mpirun (default)  mpirun -n R --map-by slot:PE=T --bind-to core -x OMP_* -x HDF5_* ...
 #                     binding from POF_MPIRUN_BIND (default as shown; "none" = --bind-to none)
@@ -285,13 +286,17 @@ pof_run_requeue() {
 }
 
 # pof_job_main COMMAND DEFAULT_RUN_DIR ARGS... : the body of pretrain.sbatch and posttrain.sbatch.
-# Options, in this order (a later one wins): -options_file $POF_OPTIONS_FILE, -data_file $POF_DATA,
+# Options, in this order (a later one wins): -run_step_timeout $POF_STEP_TIMEOUT (default 600;
+# 0 = not given, so off), -options_file $POF_OPTIONS_FILE, -data_file $POF_DATA,
 # -model_in $POF_MODEL_IN, -run_dir $POF_RUN_DIR (else DEFAULT_RUN_DIR unless ARGS give -run_dir),
 # the words of $POF_ARGS, then ARGS (the arguments after the script name on the sbatch line).
 pof_job_main() {
   local cmd="$1" dir="$2" a extra=()
   shift 2
   local args=()
+  # the hung-rank watchdog (README "Running on many nodes"): first, so a -run_step_timeout in the
+  # options file or the arguments wins
+  [ "${POF_STEP_TIMEOUT:-600}" != 0 ] && args+=(-run_step_timeout "${POF_STEP_TIMEOUT:-600}")
   [ -n "${POF_OPTIONS_FILE:-}" ] && args+=(-options_file "$POF_OPTIONS_FILE")
   [ -n "${POF_DATA:-}" ] && args+=(-data_file "$POF_DATA")
   [ -n "${POF_MODEL_IN:-}" ] && args+=(-model_in "$POF_MODEL_IN")

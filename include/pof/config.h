@@ -54,10 +54,11 @@ typedef struct {
   PetscInt     seed;              /**< -run_seed: key of every random stream */
   PetscInt     epochs;            /**< -run_epochs: epochs to train */
   PetscBool    step_log;          /**< -run_step_log: per-step lines in steps.jsonl */
-  PetscBool    gap;         /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
-  PetscInt     gap_samples; /**< -run_gap_samples: train samples for the gap (0 = all) */
-  PetscBool    quiet;       /**< -run_quiet: no per-epoch progress lines */
-  PofPrecision precision;   /**< -precision fp32|bf16 */
+  PetscBool    gap;          /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
+  PetscInt     gap_samples;  /**< -run_gap_samples: train samples for the gap (0 = all) */
+  PetscBool    quiet;        /**< -run_quiet: no per-epoch progress lines */
+  PetscReal    step_timeout; /**< -run_step_timeout: seconds without progress before 69 (0 off) */
+  PofPrecision precision;    /**< -precision fp32|bf16 */
 } PofRunConfig;
 
 /** -data_*: the dataset file and how samples are drawn. */

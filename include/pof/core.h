@@ -28,9 +28,10 @@
 
 /** Exit statuses of the pof program (documented in the README). */
 enum {
-  POF_EXIT_OK         = 0,  /**< finished */
-  POF_EXIT_ERROR      = 1,  /**< any error: bad input, bad option, failed call */
-  POF_EXIT_FAILED_RUN = 3,  /**< pof sweep went through its grid, but some lines failed */
+  POF_EXIT_OK         = 0, /**< finished */
+  POF_EXIT_ERROR      = 1, /**< any error: bad input, bad option, failed call */
+  POF_EXIT_FAILED_RUN = 3, /**< pof sweep went through its grid, but some lines failed */
+  POF_EXIT_LOST_PEER = 69, /**< a peer was lost: no progress for -run_step_timeout s (watchdog.h) */
   POF_EXIT_CHECKPOINT = 75, /**< stopped on a signal after writing a checkpoint (EX_TEMPFAIL) */
 };
 

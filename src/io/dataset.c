@@ -1,6 +1,7 @@
 /* Datasets in parallel HDF5: slabs per rank, exact global shuffling, exchange, augmentation.
    See include/pof/data.h for the contract and the random recipe. */
 #include "h5util.h"
+#include "pof/phase.h"
 #include "pof/augment.h"
 #include "pof/data.h"
 #include "pof/image.h"
@@ -219,6 +220,7 @@ static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank,
     }
     void *dst = cnt > 0 ? (void *)((char *)buf + (size_t)(a - lo) * row_bytes) : (void *)dummy;
     PofCallH5(H5Dread(dset, memtype, ms, fs, dxpl, dst));
+    pof_phase_beat(); /* a chunk read: progress for the -run_step_timeout watchdog */
     PofCallH5(H5Sclose(ms));
     PofCallH5(H5Sclose(fs));
   }

@@ -10,6 +10,8 @@
 #include "pof/pof.h"
 #include "pof/signal.h"
 #include "pof/timer.h"
+#include "pof/phase.h"
+#include "pof/watchdog.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
 
@@ -70,6 +72,7 @@ struct _p_PofTrainer {
   char      resume_path[POF_PATH_MAX]; /* the checkpoint resumed from ("" if none) */
   PetscInt  last_ckpt_step;            /* global step of the newest checkpoint written, -1 = none */
   PetscBool kernels_checked; /* the reference-kernel warning, after this process's first step */
+  PetscBool watching;        /* a -run_step_timeout watchdog started by pof_trainer_create */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
@@ -511,7 +514,9 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
   t->last_ckpt_step = -1;
 
   /* data */
+  const PofPhase back = pof_phase_enter(POF_PHASE_DATA_LOAD, -1);
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
+  pof_phase_leave(back);
   PetscCall(pof_dataset_get_info(t->ds, &t->info));
   t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
   PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG,
@@ -547,7 +552,11 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   *out = NULL;
   PetscCall(PetscCalloc1(1, &t));
   t->lock = -1;
-  ierr    = trainer_setup(comm, cfg, kind, t);
+  /* the watchdog keeps time from here on: data loading, checkpoint reads, steps, evaluation */
+  (void)pof_phase_enter(POF_PHASE_SETUP, 0);
+  ierr = pof_watchdog_start(comm, cfg->run.step_timeout);
+  if (!ierr) t->watching = PETSC_TRUE;
+  if (!ierr) ierr = trainer_setup(comm, cfg, kind, t);
   if (ierr) { /* free what was built, so a caller that goes on (pof sweep) does not leak it */
     (void)pof_trainer_destroy(&t);
     PetscFunctionReturn(ierr);
@@ -561,6 +570,8 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   PofTrainer t = *pt;
   PetscFunctionBegin;
   if (!t) PetscFunctionReturn(PETSC_SUCCESS);
+  if (t->watching) pof_watchdog_stop();
+  (void)pof_phase_enter(POF_PHASE_IDLE, -1);
   if (t->metrics) fclose(t->metrics);
   if (t->steps) fclose(t->steps);
   PetscCall(PetscFree2(t->x, t->y));
@@ -588,6 +599,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   double         acc[3] = { 0, 0, 0 };
   PetscFunctionBegin;
   pof_timer_start(POF_T_EVAL);
+  const PofPhase back = pof_phase_enter(POF_PHASE_EVAL, -1);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(pof_dataset_get_info(ds, &info));
   PetscInt N = split == POF_SPLIT_TRAIN ? info.n_train : info.n_test;
@@ -601,12 +613,14 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
     PetscCall(pof_dataset_eval_batch(ds, split, start, cnt, x, y, &nl));
     if (nl > 0) PetscCall(pof_eval_batch(m, nl, x, y, &ls, &wrong));
     acc[0] += ls, acc[1] += (double)wrong, acc[2] += (double)nl;
+    pof_phase_beat();
   }
   PetscCall(pof_comm_allreduce_sum(comm, acc, 3));
   PetscCall(PetscFree2(x, y));
   *loss = acc[0] / acc[2];
   *err  = 100.0 * acc[1] / acc[2];
   if (count) *count = (PetscInt)acc[2];
+  pof_phase_leave(back);
   pof_timer_stop(POF_T_EVAL);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -663,12 +677,18 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PofWrn         m = NULL;
   PetscBool      train;
   PetscFunctionBegin;
+  (void)pof_phase_enter(POF_PHASE_SETUP, 0);
+  PetscCall(pof_watchdog_start(comm, cfg->run.step_timeout));
+  (void)pof_phase_enter(POF_PHASE_DATA_LOAD, -1);
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
+  (void)pof_phase_enter(POF_PHASE_SETUP, -1);
   PetscCall(pof_dataset_get_info(ds, &info));
   PetscCall(pof_model_load(comm, cfg, &info, &m, NULL));
   PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
   PetscCall(evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch,
                      loss, error_pct, count));
+  pof_watchdog_stop();
+  (void)pof_phase_enter(POF_PHASE_IDLE, -1);
   PetscCall(pof_wrn_destroy(&m));
   PetscCall(pof_dataset_destroy(&ds));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -930,6 +950,7 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
     int      sig;
     double   ls    = 0;
     PetscInt wrong = 0;
+    (void)pof_phase_enter(POF_PHASE_TRAIN, t->meta.global_step + 1);
     pof_timer_start(POF_T_DATA);
     PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
     pof_timer_stop(POF_T_DATA);
