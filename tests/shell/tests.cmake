@@ -3,3 +3,6 @@ pof_shell_test(cli shell/test_cli.sh TIMEOUT 120 LABELS fast)
 add_test(NAME docs_links COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_doc_links.py ${CMAKE_SOURCE_DIR})
 set_tests_properties(docs_links PROPERTIES TIMEOUT 30 LABELS "docs;fast")
 pof_shell_test(cli_errors shell/test_errors.sh TIMEOUT 180 LABELS mpi)
+# nodes that disagree (issue 32): rank 1 in a mount namespace of its own sees another dataset or
+# run directory at the same path; about 10 s
+pof_shell_test(nodes_disagree shell/test_disagree.sh TIMEOUT 180 LABELS mpi)
