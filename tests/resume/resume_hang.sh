@@ -5,8 +5,27 @@
 # phase and step, the JSON line with status lost_peer, no rank left (the stopped one too), the
 # newest checkpoint complete; the rerun resumes from it and ends bitwise equal to an uninterrupted
 # run. The uninterrupted run itself has the watchdog on and must not trip it.
-. "$(dirname "$0")/lib_resume.sh"
-S=5
+pof="$1"; src="$2"
+. "$src/tests/shell/lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=1
+workdir hang
+/usr/bin/python3 "$src/tests/slurm/make_data.py" tiny.h5 1 16 16 4 128 32 > /dev/null || { bad "dataset"; finish; exit 1; }
+# 8 steps per epoch, 2 epochs
+PRE="-data_file tiny.h5 -model_depth 10 -model_width 1 -model_base 8 -opt_batch 16 -opt_lr 0.05 -opt_schedule cosine -run_epochs 2 -run_quiet -run_seed 3"
+mpi() { local n="$1"; shift; timeout 120 "$MPIEXEC" --oversubscribe -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@"; }
+wait_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_bg() {
+  local t=0
+  while kill -0 "$BG" 2> /dev/null && [ $t -lt 1200 ]; do sleep 0.1; t=$((t + 1)); done
+  kill -0 "$BG" 2> /dev/null && kill -9 -- -"$BG" 2> /dev/null
+  wait "$BG"
+}
+no_orphans() { ! pgrep -f -- "-run_dir $1( |$)" > /dev/null; }
+json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
+same() { # A B DESC
+  if /usr/bin/python3 "$src/tests/resume/compare_models.py" "$1" "$2" > cmp.log 2>&1; then ok "$3: $(tail -1 cmp.log)"; else bad "$3"; cat cmp.log; fi
+}
+S=4
 expect_rc 0 "uninterrupted 2-rank pretrain with -run_step_timeout $S (reference; the watchdog stays quiet)" \
   mpi 2 pretrain $PRE -run_dir ref -run_step_timeout $S
 HK="$PRE -run_dir hk -ckpt_every_steps 3 -ckpt_keep 5 -run_step_timeout $S"
@@ -44,4 +63,4 @@ expect_rc 0 "the rerun finishes" mpi 2 pretrain $PRE -run_dir hk -ckpt_every_ste
 expect_out "resuming from hk/ckpt-0000000003.h5" "resumed from the checkpoint of step 3"
 grep -q "corrupt" "$T_OUT" && bad "a checkpoint failed verification: $(grep corrupt "$T_OUT")" || ok "no checkpoint failed verification"
 same ref/model.h5 hk/model.h5 "hang + 69 + resume vs uninterrupted"
-resume_finish
+finish
