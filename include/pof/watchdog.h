@@ -9,9 +9,11 @@
  * `pof: error: no progress for S s in <phase> at step N` (rank 0; other ranks with
  * `[rank R on HOST] ` before the text), rank 0 also the JSON line
  * `{"command":..,"status":"lost_peer","message":..}`, and calls
- * MPI_Abort(MPI_COMM_WORLD, 69): the launcher ends every rank (a stopped one too). Checkpoints are
- * written under a temporary name and renamed once complete, so the newest complete checkpoint
- * stays the newest one.
+ * MPI_Abort(MPI_COMM_WORLD, 69): the launcher ends every rank (a stopped one too). When
+ * POF_LOST_PEER_FILE is set, the line is also appended to that file first: a launcher that cannot
+ * reach a silent node may never finish the abort, and the job scripts end it (jobs/env.sh).
+ * Checkpoints are written under a temporary name and renamed once complete, so the newest complete
+ * checkpoint stays the newest one.
  *
  * Thread level: MPI_Abort is called from the watchdog thread while the main thread may be inside
  * an MPI call (blocked in the collective that waits for the lost peer). That is legal only at

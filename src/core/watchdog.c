@@ -49,6 +49,16 @@ static void fire(PofPhase p, int64_t step)
     fprintf(stderr, "pof: error: [rank %d on %s] %s\n", world_rank, host, msg);
     fflush(stderr);
   }
+  /* for the job script: the launcher may not manage to end the job (a silent node cannot be
+     told to kill its processes); the script ends the launcher a while after this file appears */
+  const char *mark = getenv("POF_LOST_PEER_FILE");
+  if (mark && *mark) {
+    FILE *f = fopen(mark, "a");
+    if (f) {
+      fprintf(f, "rank %d on %s: %s\n", world_rank, host, msg);
+      fclose(f);
+    }
+  }
   MPI_Abort(MPI_COMM_WORLD, POF_EXIT_LOST_PEER);
   _exit(POF_EXIT_LOST_PEER); /* not reached */
 }
