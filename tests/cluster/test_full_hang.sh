@@ -52,14 +52,16 @@ fault_run() {
     fi
   fi
   grep -q '"status":"lost_peer"' $out && ok "$d: JSON line with status lost_peer" || bad "$d: no lost_peer JSON line"
-  if wait_until 60 requeued $id; then
+  if [ "$f" = silence ]; then # Slurm completes the job's end (and so the requeue) only once pofn2 answers
+    sleep 2; slurm_node_unsilence pofn2
+  fi
+  if wait_until 90 requeued $id; then
     ok "$d: requeued $(secs $(($(now_ms) - t0))) s after the $f (Restarts=$(slurm_job_field $id Restarts))"
   else
     bad "$d: not requeued ($(slurm_job_field $id JobState))"; tail -30 $out
   fi
   grep -qE "event=end status=[0-9]+ mapped=69 action=requeue" $d/job-restarts.log && ok "$d: $(grep -m1 -o 'status=[0-9]* mapped=69 action=requeue.*' $d/job-restarts.log)" || { bad "$d: restart log"; cat $d/job-restarts.log; }
   if [ "$f" = silence ]; then
-    sleep 2; slurm_node_unsilence pofn2
     wait_until 240 eval '[ "$(slurm_node_state pofn2)" = idle ]' || bad "$d: pofn2 not idle after the link came up: $(slurm_node_state pofn2)"
     scontrol update JobId=$id ExcNodeList= || bad "$d: could not clear ExcNodeList"
   fi
