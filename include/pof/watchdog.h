@@ -17,10 +17,8 @@
  *
  * Thread level: MPI_Abort is called from the watchdog thread while the main thread may be inside
  * an MPI call (blocked in the collective that waits for the lost peer). That is legal only at
- * MPI_THREAD_MULTIPLE, which main() requests (PETSC_MPI_THREAD_REQUIRED) for every command but
- * pof sweep (its MPI window has no one-sided component over TCP at that level in Open MPI 4.1);
- * below MPI_THREAD_MULTIPLE the thread makes no MPI call and the process exits with 69 (_exit),
- * which makes mpirun end the job. The thread makes no other MPI call, blocks every
+ * MPI_THREAD_MULTIPLE, which main() requests (PETSC_MPI_THREAD_REQUIRED); pof_watchdog_start
+ * refuses S > 0 when the library provides less. The thread makes no other MPI call, blocks every
  * signal (SIGUSR1/SIGTERM stay the main thread's) and reads the phase through C11 atomics.
  */
 #ifndef POF_WATCHDOG_H
@@ -32,8 +30,8 @@
     after MPI_Init, before any pof_watchdog_start. Not collective. */
 void pof_watchdog_init(const char *command);
 /** Start watching with limit `seconds` (0: do nothing). Starts nest: the outermost start's limit
-    holds until the matching number of stops. Errors on comm when the thread cannot be made.
-    Not collective. */
+    holds until the matching number of stops. Errors on comm when MPI_THREAD_MULTIPLE is
+    missing or the thread cannot be made. Not collective. */
 PetscErrorCode pof_watchdog_start(MPI_Comm comm, double seconds);
 /** Undo one pof_watchdog_start (the last one joins the thread at once). Safe without a start. */
 void pof_watchdog_stop(void);

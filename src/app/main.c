@@ -96,11 +96,8 @@ int main(int argc, char **argv)
   if (!options_files_readable(argc, argv)) return POF_EXIT_ERROR;
   /* the -run_step_timeout watchdog calls MPI_Abort from its own thread while this one may be
      inside MPI: only MPI_THREAD_MULTIPLE allows that (watchdog.h) */
-  /* (not for pof sweep: its line counter is an MPI window, and Open MPI 4.1 has no one-sided
-     component for TCP between nodes at MPI_THREAD_MULTIPLE; its watchdog exits instead) */
-  PETSC_MPI_THREAD_REQUIRED =
-      argc > 1 && !strcmp(argv[1], "sweep") ? MPI_THREAD_FUNNELED : MPI_THREAD_MULTIPLE;
-  ierr = PetscInitialize(&argc, &argv, NULL, NULL);
+  PETSC_MPI_THREAD_REQUIRED = MPI_THREAD_MULTIPLE;
+  ierr                      = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return POF_EXIT_ERROR;
   ierr = pof_error_handler_push();
   if (!ierr) ierr = pof_comm_finish_init();

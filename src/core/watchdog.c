@@ -16,7 +16,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t  cv;
 static pthread_t       thread;
-static int             depth, stop_req, world_rank, multiple;
+static int             depth, stop_req, world_rank;
 static double          limit;
 static char            command[32];
 static char            host[256] = "?";
@@ -59,10 +59,8 @@ static void fire(PofPhase p, int64_t step)
       fclose(f);
     }
   }
-  /* below MPI_THREAD_MULTIPLE this thread may not call MPI: the process exits with 69 and the
-     launcher ends the others (mpirun at once; srun through the job script's grace) */
-  if (multiple) MPI_Abort(MPI_COMM_WORLD, POF_EXIT_LOST_PEER);
-  _exit(POF_EXIT_LOST_PEER);
+  MPI_Abort(MPI_COMM_WORLD, POF_EXIT_LOST_PEER);
+  _exit(POF_EXIT_LOST_PEER); /* not reached */
 }
 
 static double mono(void)
@@ -116,7 +114,10 @@ PetscErrorCode pof_watchdog_start(MPI_Comm comm, double seconds)
   }
   if (seconds <= 0) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Query_thread(&provided));
-  multiple = provided == MPI_THREAD_MULTIPLE;
+  PetscCheck(provided == MPI_THREAD_MULTIPLE, comm, PETSC_ERR_SUP,
+             "-run_step_timeout needs an MPI library with MPI_THREAD_MULTIPLE (its watchdog "
+             "thread calls MPI_Abort); this one provides thread level %d",
+             provided);
   limit    = seconds;
   stop_req = 0;
   PetscCheck(!pthread_condattr_init(&ca) && !pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) &&
