@@ -9,6 +9,7 @@
 #                   cores bound to that rank
 #   HDF5_USE_FILE_LOCKING=FALSE (parallel HDF5 on cluster file systems); as root, Open MPI's
 #                   OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM)
+#   POF_STEP_TIMEOUT  -run_step_timeout of pof_job_main (default 600 s; 0 = not given)
 # Launcher (POF_LAUNCHER):
 #   mpirun (default)  mpirun -n R --map-by slot:PE=T --bind-to core -x OMP_* -x HDF5_* ...
 #                     binding from POF_MPIRUN_BIND (default as shown; "none" = --bind-to none)
@@ -22,7 +23,9 @@
 #                               requeued with `scontrol requeue` and resumes from that checkpoint
 #                               when it restarts; never counted against POF_MAX_RESTARTS.
 #                            69 (a peer was lost): pof's own 69, mpirun's 205 ("lost communication
-#                               with a remote daemon"), or any other failure while a node of the
+#                               with a remote daemon"), a launcher ended POF_ABORT_GRACE s (30)
+#                               after pof's -run_step_timeout watchdog gave up (it cannot reach a
+#                               silent node to finish the abort), or any other failure while a node of the
 #                               allocation no longer runs a job step (each node is probed with
 #                               `srun --overlap -w NODE true`, POF_PROBE_TIMEOUT s, default 20).
 #                               The job is requeued with the nodes that did not answer added to its
@@ -156,7 +159,8 @@ pof_lost_nodes() {
 # mpirun lost a daemon (205: "ORTE has lost communication with a remote daemon") or a rank died of a
 # signal (129..159), or when any other
 # failure coincides with a node of the allocation that no longer runs a job step (the lost nodes
-# go to POF_LOST_NODES). Everything else is passed through.
+# go to POF_LOST_NODES), or when pof's -run_step_timeout watchdog gave up (its line in
+# POF_LOST_PEER_FILE, kept in _pof_lost_mark). Everything else is passed through.
 pof_map_status() {
   local rc="$1"
   POF_LOST_NODES=""
@@ -170,7 +174,8 @@ pof_map_status() {
   fi
   # 129..159: the launcher's status for a rank that died of a signal (mpirun: 128 + the signal,
   # e.g. 137 for SIGKILL of one rank): a peer was lost
-  if [ "$rc" -eq 69 ] || [ -n "$POF_LOST_NODES" ] || { [ "$POF_LAUNCHER" = mpirun ] && { [ "$rc" -eq 205 ] || { [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; }; }; }; then
+  if [ "$rc" -eq 69 ] || [ -n "$POF_LOST_NODES" ] || { [ "$POF_LAUNCHER" = mpirun ] && { [ "$rc" -eq 205 ] || { [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; }; }; } \
+    || [ -n "${_pof_lost_mark:-}" ]; then
     POF_STATUS=69
   fi
 }
@@ -208,6 +213,22 @@ _pof_forward() { # SIGNAL
   [ -n "$_pof_child" ] && kill -"$1" "$_pof_child" 2> /dev/null
 }
 
+# _pof_abort_watch PID : end launcher PID (TERM, then KILL 5 s later) when it is still running
+# POF_ABORT_GRACE s after pof's watchdog wrote $POF_LOST_PEER_FILE
+_pof_abort_watch() {
+  local pid="$1" t
+  trap 'exit 0' TERM
+  while kill -0 "$pid" 2> /dev/null; do
+    if [ -s "$POF_LOST_PEER_FILE" ]; then
+      for ((t = 0; t < ${POF_ABORT_GRACE:-30}; t++)); do kill -0 "$pid" 2> /dev/null || exit 0; sleep 1; done
+      pof_job_log "the launcher has not ended ${POF_ABORT_GRACE:-30} s after pof's watchdog gave up ($(head -1 "$POF_LOST_PEER_FILE")): ending it"
+      kill -TERM "$pid" 2> /dev/null; sleep 5; kill -KILL "$pid" 2> /dev/null
+      exit 0
+    fi
+    sleep 1
+  done
+}
+
 # pof_run_requeue ARGS... : see the header. Returns pof's status (0 after a successful requeue).
 pof_run_requeue() {
   local rc r2 st n
@@ -225,8 +246,20 @@ pof_run_requeue() {
   fi
   pof_job_log "start (job ${SLURM_JOB_ID:-none}, restart ${SLURM_RESTART_COUNT:-0}): ${POF_LAUNCH_CMD[*]} $POF $*"
   _pof_got_term=0
+  # pof's -run_step_timeout watchdog appends its error to this file before MPI_Abort; a launcher
+  # that cannot reach a silent node never finishes that abort, so it is ended POF_ABORT_GRACE s
+  # (default 30) after the file appears, and the status is a lost peer
+  # (in the run directory, which every node sees; else TMPDIR)
+  local mdir="${TMPDIR:-/tmp}"
+  [ -n "${POF_RESTART_LOG:-}" ] && mdir="$(dirname "$POF_RESTART_LOG")"
+  export POF_LOST_PEER_FILE="$mdir/.pof-lost-peer.${SLURM_JOB_ID:-local}.$$"
+  rm -f "$POF_LOST_PEER_FILE"
+  _pof_lost_mark=""
+  [ "$POF_LAUNCHER" = mpirun ] && POF_LAUNCH_CMD+=(-x POF_LOST_PEER_FILE)
   "${POF_LAUNCH_CMD[@]}" "$POF" "$@" &
   _pof_child=$!
+  _pof_abort_watch "$_pof_child" &
+  local watcher=$!
   trap '_pof_forward USR1' USR1
   trap '_pof_forward TERM' TERM
   while :; do
@@ -243,6 +276,10 @@ pof_run_requeue() {
   done
   trap - USR1
   _pof_child=""
+  kill "$watcher" 2> /dev/null
+  wait "$watcher" 2> /dev/null
+  [ -s "$POF_LOST_PEER_FILE" ] && _pof_lost_mark=$(head -1 "$POF_LOST_PEER_FILE")
+  rm -f "$POF_LOST_PEER_FILE"
   if [ $rc -eq 75 ]; then
     trap - TERM
     _pof_rlog "event=end status=75 mapped=75 action=requeue"
@@ -288,13 +325,17 @@ pof_run_requeue() {
 }
 
 # pof_job_main COMMAND DEFAULT_RUN_DIR ARGS... : the body of pretrain.sbatch and posttrain.sbatch.
-# Options, in this order (a later one wins): -options_file $POF_OPTIONS_FILE, -data_file $POF_DATA,
+# Options, in this order (a later one wins): -run_step_timeout $POF_STEP_TIMEOUT (default 600;
+# 0 = not given, so off), -options_file $POF_OPTIONS_FILE, -data_file $POF_DATA,
 # -model_in $POF_MODEL_IN, -run_dir $POF_RUN_DIR (else DEFAULT_RUN_DIR unless ARGS give -run_dir),
 # the words of $POF_ARGS, then ARGS (the arguments after the script name on the sbatch line).
 pof_job_main() {
   local cmd="$1" dir="$2" a extra=()
   shift 2
   local args=()
+  # the hung-rank watchdog (README "Running on many nodes"): first, so a -run_step_timeout in the
+  # options file or the arguments wins
+  [ "${POF_STEP_TIMEOUT:-600}" != 0 ] && args+=(-run_step_timeout "${POF_STEP_TIMEOUT:-600}")
   [ -n "${POF_OPTIONS_FILE:-}" ] && args+=(-options_file "$POF_OPTIONS_FILE")
   [ -n "${POF_DATA:-}" ] && args+=(-data_file "$POF_DATA")
   [ -n "${POF_MODEL_IN:-}" ] && args+=(-model_in "$POF_MODEL_IN")

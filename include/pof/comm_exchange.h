@@ -66,4 +66,13 @@ PetscErrorCode pof_comm_agree_failure_bounded(MPI_Comm comm, PetscBool failed, i
                                               size_t len, PetscBool *any_failed, int *code_out,
                                               PetscBool *reached);
 
+/**
+ * Nodes that disagree: does every rank of comm hold rank 0's `digest` (of a file it reads, of what
+ * it sees in a directory)? `here` says in words what this rank sees. *same = PETSC_TRUE, or
+ * PETSC_FALSE and msg (len bytes, on every rank) = "rank R on HOST: <R's here>; rank 0 on HOST0:
+ * <0's here>" for the lowest rank R that differs. Collective.
+ */
+PetscErrorCode pof_comm_same_digest(MPI_Comm comm, uint64_t digest, const char *here, char *msg,
+                                    size_t len, PetscBool *same);
+
 #endif

@@ -54,12 +54,13 @@ typedef struct {
   PetscInt     seed;              /**< -run_seed: key of every random stream */
   PetscInt     epochs;            /**< -run_epochs: epochs to train */
   PetscBool    step_log;          /**< -run_step_log: per-step lines in steps.jsonl */
-  PetscBool    gap;         /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
-  PetscInt     gap_samples; /**< -run_gap_samples: train samples for the gap (0 = all) */
-  PetscBool    quiet;       /**< -run_quiet: no per-epoch progress lines (implies progress 0) */
-  PetscReal    progress;    /**< -run_progress: seconds between progress lines, 0 = off */
-  PofPrecision precision;   /**< -precision fp32|bf16 */
-  PetscReal    signal_lead; /**< -run_signal_lead: seconds from the stop signal to the kill */
+  PetscBool    gap;          /**< -run_gap: evaluate the clean train split each epoch (loss gap) */
+  PetscInt     gap_samples;  /**< -run_gap_samples: train samples for the gap (0 = all) */
+  PetscBool    quiet;        /**< -run_quiet: no per-epoch progress lines (implies progress 0) */
+  PetscReal    progress;     /**< -run_progress: seconds between progress lines, 0 = off */
+  PetscReal    step_timeout; /**< -run_step_timeout: seconds without progress before 69 (0 off) */
+  PofPrecision precision;    /**< -precision fp32|bf16 */
+  PetscReal    signal_lead;  /**< -run_signal_lead: seconds from the stop signal to the kill */
 } PofRunConfig;
 
 /** -data_*: the dataset file and how samples are drawn. */

@@ -31,6 +31,7 @@ enum {
   POF_EXIT_OK         = 0,  /**< finished */
   POF_EXIT_ERROR      = 1,  /**< any error: bad input, bad option, failed call */
   POF_EXIT_FAILED_RUN = 3,  /**< pof sweep went through its grid, but some lines failed */
+  POF_EXIT_LOST_PEER  = 69, /**< a peer was lost: a rank, a node, or no progress (watchdog.h) */
   POF_EXIT_STORAGE    = 74, /**< storage failure while writing (disk full, quota, I/O error) */
   POF_EXIT_CHECKPOINT = 75, /**< stopped on a signal after writing a checkpoint (EX_TEMPFAIL) */
 };

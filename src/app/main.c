@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "pof/comm.h"
 #include "pof/timer.h"
+#include "pof/watchdog.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -95,7 +96,10 @@ int main(int argc, char **argv)
   argv[argc] = NULL;
 
   if (!options_files_readable(argc, argv)) return POF_EXIT_ERROR;
-  ierr = PetscInitialize(&argc, &argv, NULL, NULL);
+  /* the -run_step_timeout watchdog calls MPI_Abort from its own thread while this one may be
+     inside MPI: only MPI_THREAD_MULTIPLE allows that (watchdog.h) */
+  PETSC_MPI_THREAD_REQUIRED = MPI_THREAD_MULTIPLE;
+  ierr                      = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return POF_EXIT_ERROR;
   ierr = pof_error_handler_push();
   if (!ierr) ierr = pof_comm_finish_init();
@@ -123,6 +127,8 @@ int main(int argc, char **argv)
   }
   pof_app_argc = argc, pof_app_argv = argv, pof_app_help = help;      /* pof info takes paths */
   if (help && cmd->fn != pof_cmd_info) ierr = pof_options_set_help(); /* info has no options */
+  pof_watchdog_init(cmd->name);
   if (!ierr) ierr = cmd->fn(NULL, PETSC_COMM_WORLD);
+  pof_watchdog_stop_all(); /* the agreement below has its own bounded wait */
   return pof_comm_finish(cmd->name, ierr, pof_app_exit_status);
 }

@@ -2,8 +2,11 @@
 #include "pof/comm_exchange.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 PetscErrorCode pof_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const void *sendbuf,
                                          const int sendcounts[], void *recvbuf,
@@ -142,5 +145,32 @@ PetscErrorCode pof_comm_bcast_bytes(MPI_Comm comm, void *buf, size_t n, int root
     const size_t len = n - off < piece ? n - off : piece;
     PetscCallMPI(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, comm));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_comm_same_digest(MPI_Comm comm, uint64_t digest, const char *here, char *msg,
+                                    size_t len, PetscBool *same)
+{
+  struct {
+    uint64_t digest;
+    char     host[64], here[448];
+  } r0, me;
+  PetscMPIInt rank;
+  PetscBool   differ;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  memset(&me, 0, sizeof me);
+  me.digest = digest;
+  (void)gethostname(me.host, sizeof me.host - 1);
+  snprintf(me.here, sizeof me.here, "%s", here);
+  r0 = me;
+  PetscCall(pof_comm_bcast_bytes(comm, &r0, sizeof r0, 0));
+  differ = r0.digest != me.digest ? PETSC_TRUE : PETSC_FALSE;
+  if (len) msg[0] = '\0';
+  if (differ && len)
+    snprintf(msg, len, "rank %d on %s: %s; rank 0 on %s: %s", (int)rank, me.host, me.here, r0.host,
+             r0.here);
+  PetscCall(pof_comm_agree_failure(comm, differ, msg, len, &differ));
+  *same = differ ? PETSC_FALSE : PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

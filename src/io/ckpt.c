@@ -6,6 +6,7 @@
  * broadcasts, reductions and the CRC combine's gather go through src/comm. */
 #include "h5util.h"
 #include "tensors.h"
+#include "pof/phase.h"
 #include "pof/ckpt.h"
 #include "pof/fsutil.h"
 #include "pof/image.h"
@@ -785,6 +786,7 @@ static PetscErrorCode ckpt_xfer(hid_t d, hid_t memtype, size_t elsize, PetscBool
     else
       PofCallH5(H5Dread(d, memtype, mspace, fspace, dxpl, ptr));
     PofCallH5(H5Sclose(mspace));
+    pof_phase_beat(); /* a chunk moved: progress for the -run_step_timeout watchdog */
   }
   PofCallH5(H5Pclose(dxpl));
   PofCallH5(H5Sclose(fspace));
@@ -1175,8 +1177,10 @@ PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta
   PetscErrorCode ierr;
   PetscFunctionBegin;
   PetscCall(PetscNew(&w));
-  w->fapl = w->fid = -1;
+  w->fapl = w->fid         = -1;
+  const PofWatchPhase back = pof_phase_enter(POF_WATCH_CKPT_WRITE, meta ? meta->global_step : -1);
   ierr = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
+  pof_phase_leave(back);
   if (ierr) {
     /* A failure every rank agreed on: the temporary is emptied first (its blocks freed, so the
        flush inside H5Fclose finds room: on a full disk it failed on some ranks only, which then
@@ -1336,7 +1340,9 @@ PetscErrorCode pof_ckpt_read(MPI_Comm comm, const char *path, Vec master, Vec mo
   PetscErrorCode ierr;
   PetscFunctionBegin;
   PetscCall(PetscNew(&p));
+  const PofWatchPhase back = pof_phase_enter(POF_WATCH_CKPT_READ, -1);
   ierr = ckpt_read_body(comm, path, master, momentum, running, theta0, n_theta0, p);
+  pof_phase_leave(back);
   PetscCall(PetscFree(p));
   PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);

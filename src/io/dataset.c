@@ -1,6 +1,7 @@
 /* Datasets in parallel HDF5: slabs per rank, exact global shuffling, exchange, augmentation.
    See include/pof/data.h for the contract and the random recipe. */
 #include "h5util.h"
+#include "pof/phase.h"
 #include "pof/augment.h"
 #include "pof/data.h"
 #include "pof/progress.h"
@@ -8,9 +9,12 @@
 #include "pof/comm_exchange.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* One split as held by this rank: samples [lo, hi) of the n in use. */
 typedef struct {
@@ -237,6 +241,7 @@ static PetscErrorCode read_rows(hid_t dset, hid_t memtype, hid_t dxpl, int rank,
     }
     void *dst = cnt > 0 ? (void *)((char *)buf + (size_t)(a - lo) * row_bytes) : (void *)dummy;
     PofCallH5(H5Dread(dset, memtype, ms, fs, dxpl, dst));
+    pof_phase_beat(); /* a chunk read: progress for the -run_step_timeout watchdog */
     PofCallH5(H5Sclose(ms));
     PofCallH5(H5Sclose(fs));
   }
@@ -451,6 +456,70 @@ static PetscErrorCode dataset_finish(PofDataset ds)
 
 static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const PofDataConfig *cfg);
 
+/* Nodes that disagree (issue 32): each rank reads the dataset through its own node's file system,
+   so a node-local copy that differs, or another file at the same path, would silently train on
+   other data. Each rank digests the file's size and its first and last 64 KiB (HDF5's superblock
+   and object headers) before the collective open, and the attributes after it; every rank must
+   hold rank 0's digests, else an error naming the first node that differs. Collective. */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+  return (h << 32) ^ (h >> 32) ^ (uint64_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
+}
+
+static PetscErrorCode check_same_file(PofDataset ds, const char *path)
+{
+  unsigned char buf[65536];
+  char          here[256], msg[1024];
+  uint64_t      h  = 0;
+  const int     fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat   st;
+  PetscBool     same;
+  PetscFunctionBegin;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(here, sizeof here, "cannot read it (%s)", strerror(errno));
+    h = 1;
+  } else {
+    const off_t   size = st.st_size;
+    const ssize_t a    = pread(fd, buf, sizeof buf, 0);
+    h                  = mix((uint64_t)size, buf, a > 0 ? (size_t)a : 0);
+    const ssize_t b =
+        pread(fd, buf, sizeof buf, size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0);
+    h = mix(h, buf, b > 0 ? (size_t)b : 0);
+    snprintf(here, sizeof here, "%lld bytes, digest %016llx", (long long)size,
+             (unsigned long long)h);
+  }
+  if (fd >= 0) close(fd);
+  PetscCall(pof_comm_same_digest(ds->comm, h, here, msg, sizeof msg, &same));
+  PetscCheck(same, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' differs between nodes (%s): every node must see the same file "
+             "(a node-local copy must be identical)",
+             path, msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode check_same_attributes(PofDataset ds, const char *path)
+{
+  const PofDatasetInfo *in   = &ds->info;
+  const PetscInt        v[6] = { in->n_train, in->n_test, in->c, in->h, in->w, in->classes };
+  char                  here[256], msg[1024];
+  PetscBool             same;
+  PetscFunctionBegin;
+  uint64_t h = mix(0, v, sizeof v);
+  h          = mix(h, in->mean, sizeof in->mean);
+  h          = mix(h, in->std, sizeof in->std);
+  h          = mix(h, in->name, strnlen(in->name, sizeof in->name));
+  snprintf(here, sizeof here,
+           "'%s', %" PetscInt_FMT " train / %" PetscInt_FMT " test, %" PetscInt_FMT
+           "x%" PetscInt_FMT "x%" PetscInt_FMT ", %" PetscInt_FMT " classes, digest %016llx",
+           in->name, in->n_train, in->n_test, in->c, in->h, in->w, in->classes,
+           (unsigned long long)h);
+  PetscCall(pof_comm_same_digest(ds->comm, h, here, msg, sizeof msg, &same));
+  PetscCheck(same, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "dataset file '%s' differs between nodes (%s): every node must see the same file",
+             path, msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataConfig *cfg,
                                 PetscInt seed, PofDataset *out)
 {
@@ -475,6 +544,7 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   pof_h5_quiet_begin(&q);
   PetscErrorCode ierr = dataset_open_file(ds, path, cfg);
   pof_h5_quiet_end(&q);
+  if (!ierr) ierr = check_same_attributes(ds, path);
   if (!ierr) ierr = dataset_finish(ds);
   if (ierr) { /* this process's memory; HDF5 closes what it still holds at exit */
     PetscCall(pof_dataset_destroy(&ds));
@@ -502,6 +572,7 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
              strerror((int)st[1]));
   PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED,
              "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
+  PetscCall(check_same_file(ds, path));
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);

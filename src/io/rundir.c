@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CKPT_MSG_LEN (2 * POF_PATH_MAX + 512) /* reasons and messages broadcast from rank 0 */
@@ -329,7 +331,8 @@ PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir)
 
 /* Rank 0: lock "<dir>/.pof-lock". 0 = locked (*fd set), EAGAIN = held by another process (msg
    names it), ENOLCK = no locks on this file system (msg is the warning), other errno = error. */
-static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
+static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len, char *line,
+                           size_t line_len)
 {
   char         path[POF_PATH_MAX], holder[256] = "";
   struct flock fl;
@@ -380,11 +383,44 @@ static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len)
   char host[128] = "?";
   (void)gethostname(host, sizeof(host) - 1);
   host[sizeof(host) - 1] = '\0';
-  n               = snprintf(holder, sizeof(holder), "pid %ld host %s\n", (long)getpid(), host);
-  const int wrote = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n;
-  (void)wrote; /* the text only helps the message of a second job; the lock holds without it */
+  uint64_t token         = 0;
+  if (getrandom(&token, sizeof token, 0) != (ssize_t)sizeof token) token ^= (uint64_t)time(NULL);
+  n = snprintf(holder, sizeof(holder), "pid %ld host %s token %016llx\n", (long)getpid(), host,
+               (unsigned long long)token);
+  /* the text helps the message of a second job, and the other ranks check that they see it (the
+     run directory is shared); synced so that another node's client reads it */
+  const int wrote = ftruncate(f, 0) == 0 && pwrite(f, holder, (size_t)n, 0) == n && !fsync(f);
+  if (wrote) snprintf(line, line_len, "%s", holder);
   *fd = f;
   return 0;
+}
+
+/* Nodes that disagree (issue 32): every rank must see the run directory rank 0 locked, i.e. read
+   the line rank 0 wrote into its lock file (pid, host, a random token); a node with its own local
+   directory of that name, or none, would write checkpoints nobody resumes from. Collective. */
+static PetscErrorCode rundir_check_shared(MPI_Comm comm, const char *dir, const char *line)
+{
+  char      path[POF_PATH_MAX + 16], seen[256] = "", here[400], msg[1024];
+  PetscBool same;
+  PetscFunctionBegin;
+  snprintf(path, sizeof path, "%s/.pof-lock", dir);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    snprintf(here, sizeof here, "no %.300s (%s)", path, strerror(errno));
+  else {
+    const ssize_t n     = pread(fd, seen, sizeof seen - 1, 0);
+    seen[n > 0 ? n : 0] = '\0';
+    close(fd);
+    seen[strcspn(seen, "\n")] = '\0';
+    snprintf(here, sizeof here, "%.200s holds '%.180s'", path, seen);
+  }
+  const PetscBool mine = seen[0] && strncmp(seen, line, strcspn(line, "\n")) == 0;
+  PetscCall(pof_comm_same_digest(comm, mine ? 0 : 1, here, msg, sizeof msg, &same));
+  PetscCheck(same, comm, PETSC_ERR_FILE_OPEN,
+             "run directory %s is not the same directory on every node (%s): it must be on a file "
+             "system every node sees",
+             dir, msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock)
@@ -393,13 +429,14 @@ PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock)
   struct {
     int  err;
     char msg[CKPT_MSG_LEN];
+    char line[256]; /* what rank 0 wrote into the lock file ("" if nothing) */
   } res;
   PetscFunctionBegin;
   *lock = -1;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   memset(&res, 0, sizeof(res));
   if (rank == 0) {
-    res.err = ckpt_lock_local(dir, lock, res.msg, sizeof(res.msg));
+    res.err = ckpt_lock_local(dir, lock, res.msg, sizeof(res.msg), res.line, sizeof(res.line));
     if (res.err == ENOLCK) {
       PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "%s", res.msg));
       res.err = 0;
@@ -407,6 +444,7 @@ PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock)
   }
   PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  if (res.line[0]) PetscCall(rundir_check_shared(comm, dir, res.line));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

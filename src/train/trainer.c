@@ -11,6 +11,8 @@
 #include "pof/signal.h"
 #include "pof/timer.h"
 #include "pof/progress.h"
+#include "pof/phase.h"
+#include "pof/watchdog.h"
 #include "pof/stepper.h"
 #include "pof/train.h"
 #include "rows.h"
@@ -79,6 +81,7 @@ struct PofTrainer_s {
   double         prog_t0, prog_epoch_t0;
   PetscInt       prog_steps, prog_epoch_steps;
   PofRangeResult last_res; /* the last PoF step's range search (steps.jsonl) */
+  PetscBool      watching; /* a -run_step_timeout watchdog started by pof_trainer_create */
 };
 
 double pof_schedule_lr(double lr_base, PofScheduleKind kind, const PetscInt *milestones,
@@ -633,7 +636,9 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const PofConfig *cfg, PofRunK
                      pof_fs_write_text_atomic);
 
   /* data */
+  const PofWatchPhase back = pof_phase_enter(POF_WATCH_DATA_LOAD, -1);
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &t->ds));
+  pof_phase_leave(back);
   PetscCall(pof_dataset_get_info(t->ds, &t->info));
   t->steps_per_epoch = pof_dataset_batches_per_epoch(t->ds, t->B);
   PetscCheck(t->steps_per_epoch >= 1, comm, PETSC_ERR_ARG_WRONG,
@@ -677,7 +682,11 @@ PetscErrorCode pof_trainer_create(MPI_Comm comm, const PofConfig *cfg, PofRunKin
   *out = NULL;
   PetscCall(PetscCalloc1(1, &t));
   t->lock = -1;
-  ierr    = trainer_setup(comm, cfg, kind, t);
+  /* the watchdog keeps time from here on: data loading, checkpoint reads, steps, evaluation */
+  (void)pof_phase_enter(POF_WATCH_SETUP, 0);
+  ierr = pof_watchdog_start(comm, cfg->run.step_timeout);
+  if (!ierr) t->watching = PETSC_TRUE;
+  if (!ierr) ierr = trainer_setup(comm, cfg, kind, t);
   if (ierr) { /* free what was built, so a caller that goes on (pof sweep) does not leak it */
     (void)pof_trainer_destroy(&t);
     PetscFunctionReturn(ierr);
@@ -691,6 +700,8 @@ PetscErrorCode pof_trainer_destroy(PofTrainer *pt)
   PofTrainer t = *pt;
   PetscFunctionBegin;
   if (!t) PetscFunctionReturn(PETSC_SUCCESS);
+  if (t->watching) pof_watchdog_stop();
+  (void)pof_phase_enter(POF_WATCH_IDLE, -1);
   if (t->metrics) fclose(t->metrics);
   json_decref(t->ckpt_rows);
   if (t->steps) fclose(t->steps);
@@ -719,6 +730,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   double         acc[3] = { 0, 0, 0 };
   PetscFunctionBegin;
   pof_timer_start(POF_T_EVAL);
+  const PofWatchPhase back = pof_phase_enter(POF_WATCH_EVAL, -1);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(pof_dataset_get_info(ds, &info));
   PetscInt N = split == POF_SPLIT_TRAIN ? info.n_train : info.n_test;
@@ -743,6 +755,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
                               split == POF_SPLIT_TRAIN ? "train" : "test", start / Be + 1, nb));
       pof_progress_report(line, NULL);
     }
+    pof_phase_beat();
   }
   pof_progress_end();
   PetscCall(pof_comm_allreduce_sum(comm, acc, 3));
@@ -750,6 +763,7 @@ static PetscErrorCode evaluate(MPI_Comm comm, PofDataset ds, PofWrn m, PofSplit 
   *loss = acc[0] / acc[2];
   *err  = 100.0 * acc[1] / acc[2];
   if (count) *count = (PetscInt)acc[2];
+  pof_phase_leave(back);
   pof_timer_stop(POF_T_EVAL);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -809,13 +823,19 @@ PetscErrorCode pof_evaluate_file(MPI_Comm comm, const PofConfig *cfg, double *lo
   PetscBool      train;
   PetscErrorCode ierr;
   PetscFunctionBegin;
+  (void)pof_phase_enter(POF_WATCH_SETUP, 0);
+  PetscCall(pof_watchdog_start(comm, cfg->run.step_timeout));
+  (void)pof_phase_enter(POF_WATCH_DATA_LOAD, -1);
   PetscCall(pof_dataset_open(comm, cfg->data.file, &cfg->data, cfg->run.seed, &ds));
+  (void)pof_phase_enter(POF_WATCH_SETUP, -1);
   PetscCall(pof_dataset_get_info(ds, &info));
   PetscCall(PetscStrcmp(cfg->eval.split, "train", &train));
   ierr = pof_model_load(comm, cfg, &info, &m, NULL);
   if (!ierr)
     ierr = evaluate(comm, ds, m, train ? POF_SPLIT_TRAIN : POF_SPLIT_TEST, 0, cfg->eval.batch, loss,
                     error_pct, count);
+  pof_watchdog_stop();
+  (void)pof_phase_enter(POF_WATCH_IDLE, -1);
   PetscCall(pof_wrn_destroy(&m)); /* also after an error: the model and data are freed */
   PetscCall(pof_dataset_destroy(&ds));
   PetscCall(ierr);
@@ -1181,6 +1201,7 @@ static PetscErrorCode train_epoch_steps(PofTrainer t, const char *name, PetscInt
     int      sig;
     double   ls    = 0, sums[2];
     PetscInt wrong = 0;
+    (void)pof_phase_enter(POF_WATCH_TRAIN, t->meta.global_step + 1);
     pof_timer_start(POF_T_DATA);
     PetscCall(pof_dataset_train_batch(t->ds, epoch, step, t->B, t->x, t->y));
     pof_timer_stop(POF_T_DATA);

@@ -6,10 +6,13 @@
 #   cluster_full_lost_node    (b)(i) SIGKILLed node: mpirun (requeue without the node, the
 #                                 POF_MAX_RESTARTS bound, resubmission) and srun (Slurm's requeue)
 #   cluster_full_silent_node  (b)(ii) a node whose link goes down, each launcher
+#   cluster_full_hang         §3 a SIGSTOPped rank and a silent node with -run_step_timeout 5
+#   cluster_full_ckpt_tmp     (b) a node killed while a checkpoint is written: never the newest
 #   cluster_full_preempt      (c) scancel --signal=USR1 --batch across nodes, each launcher
 #   cluster_full_sweep        (d) sweep-array.sbatch: a node lost during one line
+#   cluster_full_pof_sweep    (d) pof sweep (sweep-inline.sbatch), a group over 2 nodes, a lost node
 #   cluster_full_scaling      (e) scaling.sbatch on 1, 2 and 4 nodes
-# usage: tests/cluster/full.sh [LOG]   (default LOG: <repo>/cluster-full.log; about 15 minutes)
+# usage: tests/cluster/full.sh [LOG]   (default LOG: <repo>/cluster-full.log; about 25 minutes)
 # Uses the build in $POF_BUILD_DIR (default <repo>/build; built by jobs/build.sh if missing),
 # registers the tests there for the run (cmake -DPOF_CLUSTER_FULL=ON) and unregisters them after.
 # Needs root, slurm-wlm, munge, iproute2. Exit status 0 only when every test passed.

@@ -8,8 +8,9 @@ foreach(np 2 4)
   add_test(NAME resume_stop_agree_${np} COMMAND ${POF_MPIEXEC} -n ${np} $<TARGET_FILE:stop_agree>)
   set_tests_properties(resume_stop_agree_${np} PROPERTIES TIMEOUT 60 ENVIRONMENT "${POF_TEST_ENV}" LABELS "mpi;resume;fast")
 endforeach()
-# about 30-130 s each on 2 idle cores; the timeout leaves room for a machine shared with other jobs
-foreach(t signal kill ranks rows)
+# about 30-130 s each on 2 idle cores (hang: a SIGSTOPped rank and -run_step_timeout 4, about
+# 15 s); the timeout leaves room for a machine shared with other jobs
+foreach(t signal kill ranks rows hang)
   pof_shell_test(resume_${t} resume/resume_${t}.sh TIMEOUT 600 LABELS "resume;mpi")
 endforeach()
 # checkpoints of the code before the option table resume without a warning (about 10 s)

@@ -7,3 +7,6 @@ pof_shell_test(cli_errors shell/test_errors.sh TIMEOUT 180 LABELS mpi)
 # against the SGD control, /tensors loaded by PyTorch (WRN-10-1, 16-2, 28-10) and pof info
 add_test(NAME ux_features COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_ux.py $<TARGET_FILE:pof> $<TARGET_FILE:pof_logits> ${CMAKE_SOURCE_DIR})
 set_tests_properties(ux_features PROPERTIES TIMEOUT 300 ENVIRONMENT "${POF_TEST_ENV};MPIEXEC=${MPIEXEC_EXECUTABLE}" LABELS "shell;mpi")
+# nodes that disagree (issue 32): rank 1 in a mount namespace of its own sees another dataset or
+# run directory at the same path; about 10 s
+pof_shell_test(nodes_disagree shell/test_disagree.sh TIMEOUT 180 LABELS mpi)

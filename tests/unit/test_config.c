@@ -290,7 +290,7 @@ static void test_json_diff_typed(void **state)
   int                n = 0, run_dir = 0, opt_lr = 0;
   for (; free_keys[n]; n++)
     run_dir |= !strcmp(free_keys[n], "run_dir"), opt_lr |= !strcmp(free_keys[n], "opt_lr");
-  assert_int_equal(n, 12); /* -run_signal_lead and -run_progress among them */
+  assert_int_equal(n, 13); /* -run_signal_lead, -run_progress and -run_step_timeout among them */
   assert_true(run_dir && !opt_lr);
   /* a config written by this version against itself, by every key */
   PofConfig c;
