@@ -20,9 +20,14 @@ same_model() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
 import h5py, numpy as np, sys
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
-assert sorted(a.keys()) == sorted(b.keys()), (list(a.keys()), list(b.keys()))
-for k in a.keys():
-    x, y = a[k][:], b[k][:]
+def names(f):  # every dataset, also those in groups (/tensors)
+    out = []
+    f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
+    return sorted(out)
+assert names(a) == names(b), (names(a), names(b))
+for k in names(a):
+    x, y = a[k][()], b[k][()]
+    x, y = np.atleast_1d(x), np.atleast_1d(y)
     assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8)), k
 PY
 }
