@@ -15,14 +15,19 @@ PY
   COMMON="-data_file small.h5 -opt_batch 64 -data_augment 0 -run_quiet"
   mpi 2 pretrain $COMMON -model_depth 10 -model_width 1 -run_epochs 1 -opt_lr 0.05 -run_dir pre > pre.log 2>&1 || { bad "pretrain"; tail pre.log; return 1; }
 }
-# same_model A B: every dataset of two model files bit-identical
+# same_model A B: every dataset of two model files (groups included) bit-identical
 same_model() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
 import h5py, numpy as np, sys
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
-assert sorted(a.keys()) == sorted(b.keys()), (list(a.keys()), list(b.keys()))
-for k in a.keys():
-    x, y = a[k][:], b[k][:]
-    assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8)), k
+def dsets(f):  # every dataset, also inside groups (e.g. /tensors)
+    out = []
+    f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
+    return sorted(out)
+assert dsets(a) == dsets(b), (dsets(a), dsets(b))
+assert dsets(a), "no datasets"
+for k in dsets(a):
+    x, y = a[k][()], b[k][()]
+    assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), k
 PY
 }
