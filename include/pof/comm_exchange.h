@@ -58,7 +58,8 @@ PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg
  * pof_comm_agree_failure for an outcome a rank may reach alone while the others are still inside
  * collectives of their own (use a communicator nothing else uses, e.g. a duplicate): non-blocking.
  * A rank that failed waits at most POF_ERROR_AGREE_SECONDS (default 10) s for the others; when
- * they do not come (*reached = PETSC_FALSE) the failure is confined to it and the caller aborts.
+ * they do not come (*reached = PETSC_FALSE) the failure is confined to it and the caller aborts
+ * (the timed-out request stays open, its buffers in static storage; a later call is refused).
  * A rank that did not fail waits as long as it takes (the failed ones come or abort the job).
  * `code` travels with the message: *code_out = the code of the lowest failing rank. Collective.
  */

@@ -221,7 +221,7 @@ static json_t *last_row(const char *path, int *rows)
   json_t *o   = NULL;
   *rows       = 0;
   if (!f) return NULL;
-  for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+  while (getline(&line, &cap, f) > 0) {
     (*rows)++;
     free(last);
     last = strdup(line);
@@ -285,7 +285,7 @@ static PetscErrorCode info_sweep(MPI_Comm comm, const char *dir, json_t **out)
   PetscFunctionBegin;
   PetscCheck(d, comm, PETSC_ERR_FILE_OPEN, "cannot list %s: %s", dir, strerror(errno));
   while ((e = readdir(d))) {
-    if (strncmp(e->d_name, "line-", 5) || strspn(e->d_name + 5, "0123456789") < 3) continue;
+    if (strncmp(e->d_name, "line-", 5) != 0 || strspn(e->d_name + 5, "0123456789") < 3) continue;
     lines++;
     snprintf(p, sizeof p, "%s/%s/result.json", dir, e->d_name);
     json_t     *r = last_row(p, &rows);

@@ -89,11 +89,14 @@ PetscErrorCode pof_comm_agree_failure(MPI_Comm comm, PetscBool failed, char *msg
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Wait for req: unbounded, or up to POF_ERROR_AGREE_SECONDS (default 10) s. 1 if completed. */
+/* Wait for req: unbounded, or up to POF_ERROR_AGREE_SECONDS (default 10) s. 1 if completed; the
+   request is then MPI_REQUEST_NULL, so the caller's MPI_Wait on it returns at once. */
 static int exchange_wait(MPI_Request *req, PetscBool bounded)
 {
   const char           *e   = getenv("POF_ERROR_AGREE_SECONDS");
-  const double          lim = e && atof(e) > 0 ? atof(e) : 10.0, t0 = MPI_Wtime();
+  char                 *end = NULL;
+  const double          sec = e ? strtod(e, &end) : 0; /* unset, unparsable or <= 0: 10 s */
+  const double          lim = sec > 0 && end && *end == '\0' ? sec : 10.0, t0 = MPI_Wtime();
   const struct timespec ts   = { 0, 1000000 };
   int                   done = 0;
   while (!done) {
@@ -105,32 +108,49 @@ static int exchange_wait(MPI_Request *req, PetscBool bounded)
   return 1;
 }
 
+/* The bounded agreement's request and the buffers it reads and writes. When the wait times out
+   the request stays open (a wait would hang; the caller aborts the job), so MPI may still write
+   into them later: they live in static storage, not on a stack frame that is gone by then. */
+static MPI_Request agree_req = MPI_REQUEST_NULL;
+static int         agree_v[2], agree_code;
+static char       *agree_msg; /* malloc'd per call; kept (not freed) after a timeout */
+
 PetscErrorCode pof_comm_agree_failure_bounded(MPI_Comm comm, PetscBool failed, int code, char *msg,
                                               size_t len, PetscBool *any_failed, int *code_out,
                                               PetscBool *reached)
 {
   PetscMPIInt rank, size;
-  MPI_Request req;
-  int         v[2];
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  v[0]        = failed ? -(int)rank : -(int)size;
-  v[1]        = failed ? 1 : 0;
+  PetscCheck(agree_req == MPI_REQUEST_NULL, PETSC_COMM_SELF, PETSC_ERR_ORDER,
+             "an earlier bounded agreement timed out: its request is still open");
+  PetscCheck(len <= INT_MAX, comm, PETSC_ERR_ARG_SIZ, "message too long");
+  agree_v[0]  = failed ? -(int)rank : -(int)size;
+  agree_v[1]  = failed ? 1 : 0;
   *reached    = PETSC_FALSE;
   *any_failed = failed;
   *code_out   = failed ? code : 0;
-  PetscCallMPI(MPI_Iallreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, comm, &req));
-  if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
-  *any_failed = v[1] ? PETSC_TRUE : PETSC_FALSE;
+  PetscCallMPI(MPI_Iallreduce(MPI_IN_PLACE, agree_v, 2, MPI_INT, MPI_MAX, comm, &agree_req));
+  if (!exchange_wait(&agree_req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Wait(&agree_req, MPI_STATUS_IGNORE)); /* completed: at once */
+  *any_failed = agree_v[1] ? PETSC_TRUE : PETSC_FALSE;
   if (*any_failed) {
-    int root = -v[0];
-    PetscCallMPI(MPI_Ibcast(&code, 1, MPI_INT, root, comm, &req));
-    if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
-    PetscCheck(len <= INT_MAX, comm, PETSC_ERR_ARG_SIZ, "message too long");
-    PetscCallMPI(MPI_Ibcast(msg, (int)len, MPI_CHAR, root, comm, &req));
-    if (!exchange_wait(&req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
-    *code_out = code;
+    const int root = -agree_v[0];
+    agree_code     = code;
+    PetscCallMPI(MPI_Ibcast(&agree_code, 1, MPI_INT, root, comm, &agree_req));
+    if (!exchange_wait(&agree_req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCallMPI(MPI_Wait(&agree_req, MPI_STATUS_IGNORE)); /* completed: at once */
+    agree_msg = (char *)malloc(len ? len : 1);
+    PetscCheck(agree_msg, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory (%zu bytes)", len);
+    if (len) memcpy(agree_msg, msg, len);
+    PetscCallMPI(MPI_Ibcast(agree_msg, (int)len, MPI_CHAR, root, comm, &agree_req));
+    if (!exchange_wait(&agree_req, failed)) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCallMPI(MPI_Wait(&agree_req, MPI_STATUS_IGNORE)); /* completed: at once */
+    if (len) memcpy(msg, agree_msg, len);
+    free(agree_msg);
+    agree_msg = NULL;
+    *code_out = agree_code;
   }
   if (len) msg[len - 1] = '\0';
   *reached = PETSC_TRUE;

@@ -39,7 +39,8 @@ void pof_progress_setup(double period, int reporter, const char *heartbeat,
   P.write        = write;
   P.last_report  = pof_now();
   P.heartbeat[0] = 0;
-  if (heartbeat && strlen(heartbeat) < sizeof P.heartbeat) strcpy(P.heartbeat, heartbeat);
+  if (heartbeat && strlen(heartbeat) < sizeof P.heartbeat)
+    memcpy(P.heartbeat, heartbeat, strlen(heartbeat) + 1);
 }
 
 void pof_progress_begin(PofPhase phase, int64_t total)
@@ -128,5 +129,5 @@ void pof_progress_unwind(int depth)
 void pof_progress_set_context(const char *prefix)
 {
   P.context[0] = 0;
-  if (prefix && strlen(prefix) < sizeof P.context) strcpy(P.context, prefix);
+  if (prefix && strlen(prefix) < sizeof P.context) memcpy(P.context, prefix, strlen(prefix) + 1);
 }

@@ -93,10 +93,19 @@ static int fault_parse(const char *env, char *point, size_t len, long *k, char *
   if (end == env || (size_t)(end - env) >= len) return 0;
   snprintf(point, len, "%.*s", (int)(end - env), env);
   if (at && (colon ? at > colon : 0)) return 0;
-  if (at && (sscanf(at + 1, "%ld", k) != 1 || *k < 1)) return 0;
+  if (at) { /* K: a decimal count >= 1, up to the ':' or the end (the caller's errno kept) */
+    char     *kend  = NULL;
+    const int saved = errno;
+    errno           = 0;
+    *k              = strtol(at + 1, &kend, 10);
+    const int bad   = kend == at + 1 || errno != 0 || *k < 1 || (*kend != '\0' && *kend != ':');
+    errno           = saved;
+    if (bad) return 0;
+  }
   if (colon) {
     snprintf(action, 8, "%.7s", colon + 1);
-    if (strcmp(action, "KILL") && strcmp(action, "USR1") && strcmp(action, "FAIL")) return 0;
+    if (strcmp(action, "KILL") != 0 && strcmp(action, "USR1") != 0 && strcmp(action, "FAIL") != 0)
+      return 0;
   }
   return 1;
 }
@@ -121,15 +130,15 @@ int pof_fault_point(const char *point)
   char        want[64], action[8];
   long        k;
   int         slot = -1, rank = 0;
-  if (!env || !*env || !fault_parse(env, want, sizeof want, &k, action) || strcmp(want, point))
+  if (!env || !*env || !fault_parse(env, want, sizeof want, &k, action) || strcmp(want, point) != 0)
     return 0;
   for (int i = 0; i < 8 && slot < 0; i++)
-    if (!seen[i][0] || !strcmp(seen[i], point)) slot = i;
+    if (!seen[i][0] || strcmp(seen[i], point) == 0) slot = i;
   if (slot < 0) return 0;
   snprintf(seen[slot], sizeof seen[slot], "%s", point);
   if (++count[slot] != k) return 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (!strcmp(action, "KILL")) raise(SIGKILL);
-  if (!strcmp(action, "USR1") && rank == 0) raise(SIGUSR1);
-  return !strcmp(action, "FAIL") && rank == 0;
+  if (strcmp(action, "KILL") == 0) raise(SIGKILL);
+  if (strcmp(action, "USR1") == 0 && rank == 0) raise(SIGUSR1);
+  return strcmp(action, "FAIL") == 0 && rank == 0;
 }

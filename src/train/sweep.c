@@ -448,10 +448,17 @@ static void line_mark(const char *run_dir, const char *opts)
 /* Resident memory of this process in MB (/proc/self/statm), 0 if unknown. */
 static double rss_mb(void)
 {
-  long  pages = 0, resident = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  char  line[256];
+  long  resident = 0;
+  FILE *f        = fopen("/proc/self/statm", "r");
+  if (f) { /* "size resident shared ..." in pages */
+    if (fgets(line, sizeof(line), f)) {
+      char *end = NULL, *rend = NULL;
+      errno = 0;
+      (void)strtol(line, &end, 10);
+      resident = strtol(end, &rend, 10);
+      if (end == line || rend == end || errno != 0 || resident < 0) resident = 0;
+    }
     fclose(f);
   }
   return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6;

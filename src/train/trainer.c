@@ -1285,11 +1285,11 @@ static PetscErrorCode report_epoch(PofTrainer t, const char *name, PetscInt epoc
         (double)(t->end_epoch - epoch - 1) * (pof_now() - t_run) / (double)(epoch + 1 - e0);
     PetscCall(pof_print(t->comm,
                         "%s: epoch %" PetscInt_FMT "/%" PetscInt_FMT
-                        "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%%s  "
+                        "  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%  "
                         "%.1f s (%.0f img/s)  ETA %.0f s\n",
                         name, epoch + 1, t->end_epoch, lr, t->last_train_loss, t->last_train_error,
-                        test_loss, test_err, t->cfg.run.gap ? "" : "", secs,
-                        (double)(t->B * t->steps_per_epoch) / secs, left));
+                        test_loss, test_err, secs, (double)(t->B * t->steps_per_epoch) / secs,
+                        left));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
