@@ -1176,9 +1176,10 @@ PetscErrorCode pof_ckpt_write(MPI_Comm comm, const char *path, const PofCkptMeta
   CkptWriteCtx  *w;
   PetscErrorCode ierr;
   PetscFunctionBegin;
+  PetscCheck(meta, comm, PETSC_ERR_ARG_NULL, "checkpoint %s: no metadata given", path);
   PetscCall(PetscNew(&w));
   w->fapl = w->fid         = -1;
-  const PofWatchPhase back = pof_phase_enter(POF_WATCH_CKPT_WRITE, meta ? meta->global_step : -1);
+  const PofWatchPhase back = pof_phase_enter(POF_WATCH_CKPT_WRITE, meta->global_step);
   ierr = ckpt_write_body(comm, path, meta, master, momentum, running, theta0, n_theta0, w);
   pof_phase_leave(back);
   if (ierr) {
