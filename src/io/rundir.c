@@ -400,12 +400,20 @@ static int ckpt_lock_local(const char *dir, int *fd, char *msg, size_t len, char
    directory of that name, or none, would write checkpoints nobody resumes from. Collective. */
 static PetscErrorCode rundir_check_shared(MPI_Comm comm, const char *dir, const char *line)
 {
-  char      path[POF_PATH_MAX + 16], seen[256] = "", here[400], msg[1024];
-  PetscBool same;
+  char        path[POF_PATH_MAX + 16], seen[256] = "", here[400], msg[1024];
+  PetscBool   same;
+  PetscMPIInt rank;
   PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   snprintf(path, sizeof path, "%s/.pof-lock", dir);
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  /* not on rank 0, which holds the fcntl lock: closing any descriptor of the file would release
+     it (POSIX record locks belong to the process), and it wrote the line itself */
+  const int fd = rank == 0 ? -2 : open(path, O_RDONLY | O_CLOEXEC);
+  if (fd == -2) {
+    snprintf(seen, sizeof seen, "%s", line);
+    seen[strcspn(seen, "\n")] = '\0';
+    snprintf(here, sizeof here, "%.200s holds '%.180s'", path, seen);
+  } else if (fd < 0)
     snprintf(here, sizeof here, "no %.300s (%s)", path, strerror(errno));
   else {
     const ssize_t n     = pread(fd, seen, sizeof seen - 1, 0);

@@ -48,16 +48,18 @@ same pref/model.h5 qk/model.h5 "posttrain: kill -9 + resume vs uninterrupted (θ
 rows_same pref/metrics.jsonl qk/metrics.jsonl "posttrain: metrics.jsonl after kill -9 + resume"
 rows_same pref/steps.jsonl qk/steps.jsonl "posttrain: steps.jsonl after kill -9 + resume"
 # One job per run directory: a second job on a directory in use is refused (its holder named) and
-# damages nothing; the first job (frozen with SIGSTOP while the second one tries) ends as if alone.
-start_bg lk.log 2 pretrain $PRE -run_dir lk
+# damages nothing. The first job holds at step 3 until its stop signal (POF_TEST_RAISE=step:3:WAIT;
+# a run of this size ends in under a second, so without the hold it could end before the second
+# job tries), stops with 75, and its rerun ends as if it had run alone.
+POF_TEST_RAISE=step:3:WAIT start_bg lk.log 2 pretrain $PRE -run_dir lk
 for _ in $(seq 600); do grep -q "^pid " lk/.pof-lock 2> /dev/null && break; sleep 0.1; done
-lranks=$(pgrep -P "$BG" | tr '\n' ' ')
-kill -STOP $lranks
 expect_rc nonzero "second job on a run directory in use refused" mpi 2 pretrain $PRE -run_dir lk
 [ "$(grep -c '^pof: error:' "$T_OUT")" = 1 ] && grep -qE "^pof: error: run directory lk is in use by another pof job \(pid [0-9]+ host " "$T_OUT" \
   && ok "one error naming the directory and the holder: $(grep '^pof: error:' "$T_OUT" | cut -c1-110)" || { bad "lock message"; cat "$T_OUT"; }
-kill -CONT $lranks
-wait_bg && ok "first job finished" || { bad "first job failed"; cat lk.log; }
+kill -USR1 "$BG"
+wait_bg; rc=$?
+[ $rc -eq 75 ] && ok "first job stopped on its signal (75)" || { bad "first job: status $rc"; cat lk.log; }
+expect_rc 0 "the first job's rerun resumes (its lock was released at exit)" mpi 2 pretrain $PRE -run_dir lk
 same ref/model.h5 lk/model.h5 "the job that held the directory: same result as alone"
 expect_rc 0 "lock released at exit (a rerun finds the run finished)" mpi 2 pretrain $PRE -run_dir lk
 resume_finish
