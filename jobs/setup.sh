@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config clang-format zlib1g-dev
+  clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck iproute2 procps util-linux
   libopenmpi-dev openmpi-bin
   libdnnl-dev
   libpetsc-real-dev libslepc-real-dev
