@@ -21,19 +21,7 @@ start_bg() {
   setsid "$MPIEXEC" --oversubscribe --mca btl_vader_backing_directory "$PWD" -n "$n" -x OMP_NUM_THREADS=1 -x POF_TEST_RAISE "$pof" "$@" > "$log" 2>&1 &
   BG=$!
 }
-# wait_file F : until F exists (60 s at most); status 1 on timeout
-wait_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
-# wait_bg : status of $BG (killed with its group after 120 s). A polling loop, not a background
-# "sleep 120; kill" watchdog: killing such a subshell leaves its sleep holding the test's output
-# pipe, and ctest then waits the full 120 s for the pipe to close.
-wait_bg() {
-  local t=0
-  while kill -0 "$BG" 2> /dev/null && [ $t -lt 1200 ]; do sleep 0.1; t=$((t + 1)); done
-  kill -0 "$BG" 2> /dev/null && kill -9 -- -"$BG" 2> /dev/null
-  wait "$BG"
-}
-# no_orphans DIR : no process still has DIR in its command line (the ranks died with mpiexec)
-no_orphans() { ! pgrep -f -- "-run_dir $1( |$)" > /dev/null; }
+. "$src/tests/resume/lib_proc.sh"
 attr() { /usr/bin/python3 -c "import h5py,sys; print(int(h5py.File(sys.argv[1],'r').attrs[sys.argv[2]]))" "$1" "$2"; }
 json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 same() { # A B DESC [RTOL]

@@ -13,14 +13,7 @@ workdir hang
 # 8 steps per epoch, 2 epochs
 PRE="-data_file tiny.h5 -model_depth 10 -model_width 1 -model_base 8 -opt_batch 16 -opt_lr 0.05 -opt_schedule cosine -run_epochs 2 -run_quiet -run_seed 3"
 mpi() { local n="$1"; shift; timeout 120 "$MPIEXEC" --oversubscribe -n "$n" -x OMP_NUM_THREADS=1 "$pof" "$@"; }
-wait_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
-wait_bg() {
-  local t=0
-  while kill -0 "$BG" 2> /dev/null && [ $t -lt 1200 ]; do sleep 0.1; t=$((t + 1)); done
-  kill -0 "$BG" 2> /dev/null && kill -9 -- -"$BG" 2> /dev/null
-  wait "$BG"
-}
-no_orphans() { ! pgrep -f -- "-run_dir $1( |$)" > /dev/null; }
+. "$src/tests/resume/lib_proc.sh" # wait_file, wait_bg, no_orphans
 json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 same() { # A B DESC
   if /usr/bin/python3 "$src/tests/resume/compare_models.py" "$1" "$2" > cmp.log 2>&1; then ok "$3: $(tail -1 cmp.log)"; else bad "$3"; cat cmp.log; fi
