@@ -4,7 +4,7 @@
 Reads RUN/metrics.jsonl: per epoch the `pof` object written by `pof posttrain` with -pof_mode
 global|local (keys Q_mean and Q_std for Q in L0, eta_max, eta_star, gamma, pert_norm (‖θ̃ − θ0‖),
 kappa, gnorm (‖g‖), and capped_fraction, rejected_fraction) and loss_gap (with -run_gap);
-and, when present, RUN/steps.jsonl (-run_step_log: per step epoch, step, loss, L0, eta_max,
+and, when present, RUN/steps.jsonl (-run_step_log: per step epoch, step, loss and error (global, over all ranks), L0, eta_max,
 eta_star, gamma, pert_norm, kappa, capped, rejected). Absent keys give NaN; a run without any
 `pof` object (pretraining, the -pof_mode off control) is skipped with a note. Writes into --out:
   pof_diag.csv        one row per run and epoch: Q_mean, Q_std for each Q, the fractions, loss_gap
