@@ -5,9 +5,11 @@
  *
  * The world communicator is split into size/G groups of G consecutive ranks (group g holds
  * world ranks [g*G, (g+1)*G)); rank 0 of each group is its leader. Work items (grid lines) are
- * handed out by a shared counter in an MPI window on world rank 0: a leader takes the next item
- * with MPI_Fetch_and_op (passive target, no action of rank 0 needed) and broadcasts it in its
- * group, so a group that finishes early takes the next item (dynamic load balance).
+ * handed out by a shared counter kept on world rank 0: a leader takes the next item and
+ * broadcasts it in its group, so a group that finishes early takes the next item (dynamic load
+ * balance). Under MPI_THREAD_MULTIPLE (what pof asks for) a thread on world rank 0 answers
+ * point-to-point requests, which work over any transport (TCP between nodes included); at a lower
+ * thread level the counter is an MPI window read with MPI_Fetch_and_op (passive target).
  */
 #ifndef POF_GROUP_H
 #define POF_GROUP_H
@@ -32,11 +34,13 @@ PetscErrorCode pof_group_destroy(PofGroups *g);
 
 typedef struct PofCounter_s *PofCounter;
 
-/** A shared counter (int64, starting at 0) in a window on world rank 0. Collective on world. */
+/** A shared counter (int64, starting at 0) on world rank 0: a server thread there under
+ * MPI_THREAD_MULTIPLE, else an MPI window. Collective on world. */
 PetscErrorCode pof_counter_create(MPI_Comm world, PofCounter *c);
-/** Atomically take the current value and add 1 (any rank, alone: passive target). */
+/** Atomically take the current value and add 1 (any rank, alone: rank 0 takes no action). */
 PetscErrorCode pof_counter_next(PofCounter c, int64_t *value);
-/** Free the window. Collective on world (call after every rank has stopped taking values). */
+/** Stop the server thread or free the window. Collective on world (call after every rank has
+ * stopped taking values). */
 PetscErrorCode pof_counter_destroy(PofCounter *c);
 
 /**

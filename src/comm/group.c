@@ -2,8 +2,10 @@
 #include "pof/group.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 PetscErrorCode pof_group_split(MPI_Comm world, PetscInt G, PofGroups *g)
 {
@@ -39,26 +41,87 @@ PetscErrorCode pof_group_destroy(PofGroups *g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Two ways to keep the counter, chosen by the thread level MPI gave (the same on every rank):
+   - MPI_THREAD_MULTIPLE (pof's main asks for it): world rank 0 runs a server thread that answers
+     requests sent with point-to-point messages on a duplicate of world. No one-sided
+     communication: Open MPI 4.1 has no window component for TCP between nodes at this level
+     (osc/pt2pt refuses MULTIPLE, osc/rdma needs an RDMA network), so MPI_Win_allocate failed with
+     MPI_ERR_WIN for a sweep whose ranks sat on two Ethernet-connected nodes.
+   - a lower level: an MPI window on world rank 0 and MPI_Fetch_and_op (passive target). */
+enum { COUNTER_SERVER, COUNTER_WINDOW };
+enum { TAG_REQUEST = 1, TAG_REPLY = 2 };
+#define COUNTER_POLL_NS 2000000L /* the server thread's sleep between tests of its request: 2 ms \
+                                  */
+
 struct PofCounter_s {
-  MPI_Win  win;
-  int64_t *base;
+  int         mode;
+  MPI_Comm    comm;   /* COUNTER_SERVER: a duplicate of world (owned) */
+  PetscMPIInt rank;   /* in world */
+  pthread_t   thread; /* COUNTER_SERVER on rank 0 */
+  int         thread_started;
+  int64_t     value; /* COUNTER_SERVER: the next value, owned by the server thread */
+  int         error; /* COUNTER_SERVER: the server thread's first MPI error (0 = none) */
+  MPI_Win     win;   /* COUNTER_WINDOW */
+  int64_t    *base;
 };
+
+/* The server thread on world rank 0: one request (an int64: 1 = take a value, -1 = stop) at a
+   time from any rank, answered with the value. It polls with MPI_Test and sleeps between tests so
+   that it does not spin a core beside the training on rank 0. Requests are served in arrival
+   order; each value is handed out once. */
+static void *counter_serve(void *arg)
+{
+  PofCounter c = (PofCounter)arg;
+  for (;;) {
+    int64_t     msg = 0;
+    MPI_Request rq;
+    MPI_Status  st;
+    int         done = 0;
+    if ((c->error = MPI_Irecv(&msg, 1, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQUEST, c->comm, &rq)))
+      return NULL;
+    while (!done) {
+      const struct timespec ts = { 0, COUNTER_POLL_NS };
+      if ((c->error = MPI_Test(&rq, &done, &st))) return NULL;
+      if (!done) nanosleep(&ts, NULL);
+    }
+    if (msg < 0) return NULL;
+    if ((c->error = MPI_Send(&c->value, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_REPLY, c->comm)))
+      return NULL;
+    c->value++;
+  }
+}
 
 PetscErrorCode pof_counter_create(MPI_Comm world, PofCounter *out)
 {
-  PofCounter  c;
-  PetscMPIInt rank;
+  PofCounter c;
+  int        provided = MPI_THREAD_SINGLE;
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(world, &rank));
   PetscCall(PetscNew(&c));
-  PetscCallMPI(MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
-                                MPI_INFO_NULL, world, &c->base, &c->win));
-  if (rank == 0) {
-    PetscCallMPI(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, c->win));
-    *c->base = 0;
-    PetscCallMPI(MPI_Win_unlock(0, c->win));
+  c->comm = MPI_COMM_NULL;
+  c->win  = MPI_WIN_NULL;
+  PetscCallMPI(MPI_Comm_rank(world, &c->rank));
+  PetscCallMPI(MPI_Query_thread(&provided));
+  c->mode = provided == MPI_THREAD_MULTIPLE ? COUNTER_SERVER : COUNTER_WINDOW;
+  if (c->mode == COUNTER_SERVER) {
+    int err = 0;
+    PetscCallMPI(MPI_Comm_dup(world, &c->comm));
+    if (c->rank == 0) {
+      err               = pthread_create(&c->thread, NULL, counter_serve, c);
+      c->thread_started = !err;
+    }
+    PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, world));
+    PetscCheck(!err, world, PETSC_ERR_SYS, "cannot start the sweep's line counter thread: %s",
+               strerror(err));
+  } else {
+    PetscCallMPI(MPI_Win_allocate(c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
+                                  MPI_INFO_NULL, world, &c->base, &c->win));
+    if (c->rank == 0) {
+      PetscCallMPI(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, c->win));
+      *c->base = 0;
+      PetscCallMPI(MPI_Win_unlock(0, c->win));
+    }
+    PetscCallMPI(MPI_Barrier(world)); /* nobody takes a value before it is initialized */
   }
-  PetscCallMPI(MPI_Barrier(world)); /* nobody takes a value before it is initialized */
   *out = c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -67,18 +130,37 @@ PetscErrorCode pof_counter_next(PofCounter c, int64_t *value)
 {
   const int64_t one = 1;
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, c->win));
-  PetscCallMPI(MPI_Fetch_and_op(&one, value, MPI_INT64_T, 0, 0, MPI_SUM, c->win));
-  PetscCallMPI(MPI_Win_unlock(0, c->win));
+  if (c->mode == COUNTER_SERVER) {
+    PetscCallMPI(MPI_Send(&one, 1, MPI_INT64_T, 0, TAG_REQUEST, c->comm));
+    PetscCallMPI(MPI_Recv(value, 1, MPI_INT64_T, 0, TAG_REPLY, c->comm, MPI_STATUS_IGNORE));
+  } else {
+    PetscCallMPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, c->win));
+    PetscCallMPI(MPI_Fetch_and_op(&one, value, MPI_INT64_T, 0, 0, MPI_SUM, c->win));
+    PetscCallMPI(MPI_Win_unlock(0, c->win));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_counter_destroy(PofCounter *c)
+PetscErrorCode pof_counter_destroy(PofCounter *cp)
 {
+  PofCounter c   = *cp;
+  int        err = 0;
   PetscFunctionBegin;
-  if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCallMPI(MPI_Win_free(&(*c)->win));
-  PetscCall(PetscFree(*c));
+  if (!c) PetscFunctionReturn(PETSC_SUCCESS);
+  if (c->mode == COUNTER_SERVER) {
+    /* every rank has its last reply: no request is in flight after the barrier */
+    PetscCallMPI(MPI_Barrier(c->comm));
+    if (c->thread_started) {
+      const int64_t stop = -1;
+      PetscCallMPI(MPI_Send(&stop, 1, MPI_INT64_T, 0, TAG_REQUEST, c->comm));
+      (void)pthread_join(c->thread, NULL);
+      err = c->error;
+    }
+    PetscCallMPI(MPI_Comm_free(&c->comm));
+  } else
+    PetscCallMPI(MPI_Win_free(&c->win));
+  PetscCall(PetscFree(*cp));
+  PetscCallMPI(err);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -1,5 +1,7 @@
 /* MPI test of src/comm/group.c: group split, the shared work counter, file-image broadcast.
-   Run at 4 ranks (any count >= 2 works). Prints "ok ..." lines; exits non-zero on a failure. */
+   Run at 4 ranks (any count >= 2 works). Prints "ok ..." lines; exits non-zero on a failure.
+   MPI is initialized at MPI_THREAD_MULTIPLE, as pof does (the counter's server thread), or with
+   the argument "funneled" at MPI_THREAD_FUNNELED (the counter's MPI window). */
 #include "pof/group.h"
 
 #include <string.h>
@@ -79,7 +81,10 @@ static PetscErrorCode test_counter(MPI_Comm world, PetscMPIInt wrank, PetscMPIIn
   PetscCall(PetscFree2(counts, all));
   PetscCall(pof_group_destroy(&g));
   (void)wrank;
-  PetscCall(PetscPrintf(world, "ok counter: %d items each taken exactly once by %d group(s)\n", N,
+  int provided;
+  PetscCallMPI(MPI_Query_thread(&provided));
+  PetscCall(PetscPrintf(world, "ok counter (%s): %d items each taken exactly once by %d group(s)\n",
+                        provided == MPI_THREAD_MULTIPLE ? "server thread" : "MPI window", N,
                         wsize % 2 == 0 ? wsize / 2 : wsize));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -114,7 +119,17 @@ static PetscErrorCode test_image(MPI_Comm world, PetscMPIInt wrank, PetscMPIInt 
 int main(int argc, char **argv)
 {
   PetscMPIInt wrank, wsize;
+  PETSC_MPI_THREAD_REQUIRED =
+      argc > 1 && !strcmp(argv[1], "funneled") ? MPI_THREAD_FUNNELED : MPI_THREAD_MULTIPLE;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  {
+    int provided;
+    PetscCallMPI(MPI_Query_thread(&provided));
+    PetscCheck((provided == MPI_THREAD_MULTIPLE) ==
+                   (PETSC_MPI_THREAD_REQUIRED == MPI_THREAD_MULTIPLE),
+               PETSC_COMM_WORLD, PETSC_ERR_SUP, "asked for MPI thread level %d, got %d",
+               PETSC_MPI_THREAD_REQUIRED, provided);
+  }
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &wrank));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &wsize));
   PetscCall(test_split(PETSC_COMM_WORLD, wrank, wsize));
