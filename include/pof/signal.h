@@ -18,7 +18,8 @@
  * global step N), so tests can stop a run at a deterministic step; "step:N:TERM" raises SIGTERM.
  * "step:N:WAIT" raises nothing: every rank holds after global step N (before that step's stop
  * agreement and periodic checkpoint) until a stop signal arrives from outside, 60 s at most, so a
- * test can signal mpiexec while the run is known to be mid-epoch however fast the steps are.
+ * test can signal mpiexec while the run is known to be mid-epoch however fast the steps are; each
+ * rank first prints "pof: test hook: rank R holds after global step N ..." on stderr.
  */
 #ifndef POF_SIGNAL_H
 #define POF_SIGNAL_H

@@ -64,9 +64,15 @@ void pof_signal_test_hook(PetscInt global_step)
 {
   int rank = 0;
   if (test_step < 0 || global_step != test_step) return;
-  if (!test_sig) { /* WAIT: hold this rank until a stop signal arrives from outside (60 s at most)
-                    */
+  if (!test_sig) { /* WAIT: hold this rank until a stop signal arrives from outside (60 s at most);
+                     the line tells a test that this rank holds */
     struct timespec ts = { 0, 10000000 };
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr,
+            "pof: test hook: rank %d holds after global step %" PetscInt_FMT
+            " until a stop signal (60 s at most)\n",
+            rank, global_step);
+    fflush(stderr);
     for (int i = 0; i < 6000 && !caught; i++) nanosleep(&ts, NULL);
     return;
   }
