@@ -15,6 +15,7 @@
 #define POF_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /** "<path>.tmp.<pid>.<random>" into buf (len bytes). 0, or ENAMETOOLONG. */
@@ -25,6 +26,15 @@ void pof_fs_sync_dir_of(const char *path);
 
 /** fsync `tmp`, rename it to `path`, fsync the directory. 0 or errno (msg says what failed). */
 int pof_fs_commit(const char *tmp, const char *path, char *msg, size_t len);
+
+/** The digest of a file as this process reads it: its size and CRC-32s of its first and last
+ * 64 KiB (an HDF5 file's superblock and object headers), so that ranks on several nodes can check
+ * that they read the same file. `here` (len bytes) gets "N bytes, digest H", or "cannot read it
+ * (reason)" with *digest = 1. */
+void pof_fs_file_digest(const char *path, uint64_t *digest, char *here, size_t len);
+
+/** Fold n bytes at p into the digest h (as pof_fs_file_digest does; for digests of other data). */
+uint64_t pof_fs_digest_bytes(uint64_t h, const void *p, size_t n);
 
 /** Writes the content of a file into f; returns 0 or an errno value. */
 typedef int (*PofFsWriteFn)(FILE *f, void *ctx);

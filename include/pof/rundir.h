@@ -38,8 +38,8 @@ PetscErrorCode pof_rundir_prune(MPI_Comm comm, const char *dir, PetscInt keep);
  * Make sure checkpoints can be written to dir before training starts: create dir with its
  * parents if missing (rank 0), check that it is a directory in which a file can be created
  * (rank 0 creates and removes a probe file), and that every rank sees it as a directory (a
- * node-local path on a multi-node job fails here). Error naming the directory and the
- * reason otherwise. Collective on comm.
+ * node-local path on a multi-node job fails here, naming the first rank and host that cannot see
+ * it). Error naming the directory and the reason otherwise. Collective on comm.
  */
 PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir);
 

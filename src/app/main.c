@@ -99,7 +99,14 @@ int main(int argc, char **argv)
   /* the -run_step_timeout watchdog calls MPI_Abort from its own thread while this one may be
      inside MPI: only MPI_THREAD_MULTIPLE allows that (watchdog.h) */
   PETSC_MPI_THREAD_REQUIRED = MPI_THREAD_MULTIPLE;
-  ierr                      = PetscInitialize(&argc, &argv, NULL, NULL);
+  /* Open MPI's MPI-IO (ompio) picks a shared-file-pointer component at every file open. Across
+     nodes that is "lockedfile", which creates a lock file beside the file: for a file on a
+     node-local path (a dataset staged to each node's /scratch) the ranks of the other nodes cannot
+     see rank 0's lock file, their open fails while rank 0's succeeds, and the ranks hang in
+     mismatched barriers inside MPI_File_open/close. pof never uses shared file pointers, so the
+     per-process component is enough. A value the user set is kept. */
+  (void)setenv("OMPI_MCA_sharedfp", "individual", 0);
+  ierr = PetscInitialize(&argc, &argv, NULL, NULL);
   if (ierr) return POF_EXIT_ERROR;
   ierr = pof_error_handler_push();
   if (!ierr) ierr = pof_comm_finish_init();

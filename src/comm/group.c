@@ -50,8 +50,8 @@ PetscErrorCode pof_group_destroy(PofGroups *g)
    - a lower level: an MPI window on world rank 0 and MPI_Fetch_and_op (passive target). */
 enum { COUNTER_SERVER, COUNTER_WINDOW };
 enum { TAG_REQUEST = 1, TAG_REPLY = 2 };
-#define COUNTER_POLL_NS 2000000L /* the server thread's sleep between tests of its request: 2 ms \
-                                  */
+/* the server thread's sleep between tests of its request: 2 ms */
+#define COUNTER_POLL_NS 2000000L
 
 struct PofCounter_s {
   int         mode;

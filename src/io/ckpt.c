@@ -1268,6 +1268,29 @@ static PetscErrorCode ckpt_read_replicated(MPI_Comm comm, hid_t fid, const char 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Every rank reads the file through its own node's file system: a node-local -model_in whose
+   copies differ would give each rank other parameters. The ranks compare the file's digest
+   (pof_fs_file_digest) before the collective open; a registered file image needs no check.
+   Collective. */
+static PetscErrorCode ckpt_same_file(MPI_Comm comm, const char *path)
+{
+  const void *img;
+  size_t      img_len;
+  char        here[256], msg[1024];
+  uint64_t    h;
+  PetscBool   same;
+  PetscFunctionBegin;
+  pof_file_image_lookup(path, &img, &img_len);
+  if (img) PetscFunctionReturn(PETSC_SUCCESS);
+  pof_fs_file_digest(path, &h, here, sizeof here);
+  PetscCall(pof_comm_same_digest(comm, h, here, msg, sizeof msg, &same));
+  PetscCheck(same, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "model file '%s' differs between nodes (%s): every node must see the same file (a "
+             "node-local copy must be identical)",
+             path, msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master, Vec momentum,
                                      float *running, double *theta0, PetscInt n_theta0,
                                      CkptProbe *p)
@@ -1304,6 +1327,7 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
                path, p->extra.n_theta0, n_theta0);
   }
 
+  PetscCall(ckpt_same_file(comm, path));
   PetscCall(ckpt_fapl(comm, path, &fapl));
   PetscCall(ckpt_quiet_begin(&q));
   fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, fapl);

@@ -4,6 +4,7 @@
 #include "pof/phase.h"
 #include "pof/augment.h"
 #include "pof/data.h"
+#include "pof/fsutil.h"
 #include "pof/progress.h"
 #include "pof/image.h"
 #include "pof/comm_exchange.h"
@@ -461,34 +462,13 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
    other data. Each rank digests the file's size and its first and last 64 KiB (HDF5's superblock
    and object headers) before the collective open, and the attributes after it; every rank must
    hold rank 0's digests, else an error naming the first node that differs. Collective. */
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-  return (h << 32) ^ (h >> 32) ^ (uint64_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
-}
-
 static PetscErrorCode check_same_file(PofDataset ds, const char *path)
 {
-  unsigned char buf[65536];
-  char          here[256], msg[1024];
-  uint64_t      h  = 0;
-  const int     fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat   st;
-  PetscBool     same;
+  char      here[256], msg[1024];
+  uint64_t  h;
+  PetscBool same;
   PetscFunctionBegin;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(here, sizeof here, "cannot read it (%s)", strerror(errno));
-    h = 1;
-  } else {
-    const off_t   size = st.st_size;
-    const ssize_t a    = pread(fd, buf, sizeof buf, 0);
-    h                  = mix((uint64_t)size, buf, a > 0 ? (size_t)a : 0);
-    const ssize_t b =
-        pread(fd, buf, sizeof buf, size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0);
-    h = mix(h, buf, b > 0 ? (size_t)b : 0);
-    snprintf(here, sizeof here, "%lld bytes, digest %016llx", (long long)size,
-             (unsigned long long)h);
-  }
-  if (fd >= 0) close(fd);
+  pof_fs_file_digest(path, &h, here, sizeof here);
   PetscCall(pof_comm_same_digest(ds->comm, h, here, msg, sizeof msg, &same));
   PetscCheck(same, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
              "dataset file '%s' differs between nodes (%s): every node must see the same file "
@@ -504,10 +484,10 @@ static PetscErrorCode check_same_attributes(PofDataset ds, const char *path)
   char                  here[256], msg[1024];
   PetscBool             same;
   PetscFunctionBegin;
-  uint64_t h = mix(0, v, sizeof v);
-  h          = mix(h, in->mean, sizeof in->mean);
-  h          = mix(h, in->std, sizeof in->std);
-  h          = mix(h, in->name, strnlen(in->name, sizeof in->name));
+  uint64_t h = pof_fs_digest_bytes(0, v, sizeof v);
+  h          = pof_fs_digest_bytes(h, in->mean, sizeof in->mean);
+  h          = pof_fs_digest_bytes(h, in->std, sizeof in->std);
+  h          = pof_fs_digest_bytes(h, in->name, strnlen(in->name, sizeof in->name));
   snprintf(here, sizeof here,
            "'%s', %" PetscInt_FMT " train / %" PetscInt_FMT " test, %" PetscInt_FMT
            "x%" PetscInt_FMT "x%" PetscInt_FMT ", %" PetscInt_FMT " classes, digest %016llx",

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int pof_fs_tmp_name(const char *path, char *buf, size_t len)
 {
@@ -92,4 +94,30 @@ static int write_text(FILE *f, void *ctx)
 int pof_fs_write_text_atomic(const char *path, const char *text, char *msg, size_t len)
 {
   return pof_fs_write_atomic(path, write_text, (void *)(uintptr_t)text, msg, len);
+}
+
+uint64_t pof_fs_digest_bytes(uint64_t h, const void *p, size_t n)
+{
+  return (h << 32) ^ (h >> 32) ^ (uint64_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
+}
+
+void pof_fs_file_digest(const char *path, uint64_t *digest, char *here, size_t len)
+{
+  unsigned char buf[65536];
+  const int     fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat   st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(here, len, "cannot read it (%s)", strerror(errno));
+    *digest = 1;
+  } else {
+    const off_t   size = st.st_size;
+    const ssize_t a    = pread(fd, buf, sizeof buf, 0);
+    uint64_t      h    = pof_fs_digest_bytes((uint64_t)size, buf, a > 0 ? (size_t)a : 0);
+    const ssize_t b =
+        pread(fd, buf, sizeof buf, size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0);
+    h = pof_fs_digest_bytes(h, buf, b > 0 ? (size_t)b : 0);
+    snprintf(here, len, "%lld bytes, digest %016llx", (long long)size, (unsigned long long)h);
+    *digest = h;
+  }
+  if (fd >= 0) close(fd);
 }

@@ -17,15 +17,6 @@
 
 #define CKPT_MSG_LEN (2 * POF_PATH_MAX + 512) /* reasons and messages broadcast from rank 0 */
 
-static PetscErrorCode rundir_min_int(MPI_Comm comm, int *v)
-{
-  int64_t w = *v;
-  PetscFunctionBegin;
-  PetscCall(pof_comm_allreduce_i64(comm, &w, 1, POF_COMM_MIN));
-  *v = (int)w;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode pof_rundir_ckpt_name(const char *dir, PetscInt global_step, char *path, size_t len)
 {
   int n;
@@ -306,26 +297,31 @@ static int ckpt_prepare_dir(const char *dir, char *msg, size_t len)
 
 PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir)
 {
-  PetscMPIInt rank, size;
+  PetscMPIInt rank;
   struct stat st;
-  int         first_bad;
+  char        here[256], msg[1024];
+  PetscBool   same;
   struct {
     int  err;
     char msg[CKPT_MSG_LEN];
   } res;
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
   memset(&res, 0, sizeof(res));
   if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
   PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
   PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
-  first_bad = (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ? (int)size : (int)rank;
-  PetscCall(rundir_min_int(comm, &first_bad));
-  PetscCheck(first_bad == size, comm, PETSC_ERR_FILE_OPEN,
-             "checkpoint directory %s is not visible on rank %d (every rank must see the same file "
-             "system)",
-             dir, first_bad);
+  /* rank 0 made it: a rank that cannot see it is on a node with another file system there */
+  const int seen = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+  if (seen)
+    snprintf(here, sizeof here, "sees it");
+  else
+    snprintf(here, sizeof here, "cannot see it (%s)", strerror(errno ? errno : ENOTDIR));
+  PetscCall(pof_comm_same_digest(comm, seen ? 0 : 1, here, msg, sizeof msg, &same));
+  PetscCheck(same, comm, PETSC_ERR_FILE_OPEN,
+             "run directory %s is not visible on every node (%s): it must be on a file system "
+             "every node sees",
+             dir, msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

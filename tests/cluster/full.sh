@@ -12,6 +12,8 @@
 #   cluster_full_sweep        (d) sweep-array.sbatch: a node lost during one line
 #   cluster_full_pof_sweep    (d) pof sweep (sweep-inline.sbatch), a group over 2 nodes, a lost node
 #   cluster_full_scaling      (e) scaling.sbatch on 1, 2 and 4 nodes
+#   cluster_full_disagree     (f) node-local dataset, model and run directory: identical copies
+#                                 serve, a differing copy or an unseen directory is refused
 # usage: tests/cluster/full.sh [LOG]   (default LOG: <repo>/cluster-full.log; about 25 minutes)
 # Uses the build in $POF_BUILD_DIR (default <repo>/build; built by jobs/build.sh if missing),
 # registers the tests there for the run (cmake -DPOF_CLUSTER_FULL=ON) and unregisters them after.

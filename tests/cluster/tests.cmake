@@ -11,7 +11,7 @@ endforeach()
 # which tests/cluster/full.sh sets (so plain ctest and tests/run.sh never run them).
 option(POF_CLUSTER_FULL "register the cluster-full tests (tests/cluster/full.sh)" OFF)
 if(POF_CLUSTER_FULL)
-  foreach(t jobs lost_node silent_node hang ckpt_tmp preempt sweep pof_sweep scaling)
+  foreach(t jobs lost_node silent_node hang ckpt_tmp preempt sweep pof_sweep scaling disagree)
     pof_shell_test(cluster_full_${t} cluster/test_full_${t}.sh TIMEOUT 1200 LABELS cluster-full)
     set_tests_properties(cluster_full_${t} PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()

@@ -5,6 +5,7 @@
 #  - an identical copy of the dataset at the same path: the run finishes (no false alarm);
 #  - another dataset of the same shape at the same path: refused before any step, one error line
 #    naming rank 1 and its host;
+#  - the model file (-model_in) of a posttrain: rank 1 sees an edited copy: refused, naming it;
 #  - the run directory: rank 1 sees an empty directory at its path: refused, naming rank 1 and host.
 pof="$1"; src="$2"
 . "$src/tests/shell/lib.sh"
@@ -39,6 +40,20 @@ expect_rc 0 "rank 1 sees an identical copy at the dataset's path: the run finish
 expect_rc 1 "rank 1 sees another dataset at the same path: refused" two r-other "$PWD/other.h5" "$PWD/d.h5"
 one_error "^pof: error: dataset file 'd.h5' differs between nodes \(rank 1 on $host: .*; rank 0 on $host: .*\): every node must see the same file" "other dataset"
 [ ! -e r-other/ckpt-0000000004.h5 ] && ok "no step was trained" || bad "a checkpoint was written"
+# the model (-model_in, read by every rank): rank 1 sees another model at the same path
+cp r-same/model.h5 m.h5 && cp m.h5 m-other.h5
+/usr/bin/python3 -c "
+import h5py
+with h5py.File('m-other.h5', 'r+') as f:
+    f['params'][0] = f['params'][0] + 1.0
+" || bad "edit the model copy"
+POPTS="-data_file d.h5 -model_in m.h5 -opt_batch 16 -run_epochs 1 -run_quiet"
+post_two() {
+  timeout 120 "$MPIEXEC" --oversubscribe -n 1 "$pof" posttrain $POPTS -run_dir "$1" \
+    : -n 1 unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$2" "$3" "$pof" posttrain $POPTS -run_dir "$1"
+}
+expect_rc 1 "rank 1 sees another model at the -model_in path: refused" post_two p-other "$PWD/m-other.h5" "$PWD/m.h5"
+one_error "^pof: error: model file 'm.h5' differs between nodes \(rank 1 on $host: .*; rank 0 on $host: .*\): every node must see the same file" "other model"
 mkdir -p r-dir empty
 expect_rc 1 "rank 1 sees another (empty) directory at the run directory's path: refused" two r-dir "$PWD/empty" "$PWD/r-dir"
 one_error "^pof: error: run directory r-dir is not the same directory on every node \(rank 1 on $host: no r-dir/.pof-lock \(No such file or directory\); rank 0 on $host: r-dir/.pof-lock holds 'pid [0-9]+ host $host token [0-9a-f]{16}'\): it must be on a file system every node sees" "run directory"

@@ -10,6 +10,7 @@
 # key and socket (AuthInfo=socket=...). Needs root (slurmd) and Debian's slurm-wlm and munge.
 
 SLURM_TMP=""
+SLURM_NODE_LOCAL=""
 _slurm_pids=()
 _slurm_watch=""
 
@@ -74,6 +75,7 @@ _slurm_prepare() {
   done
   SLURM_TMP=$(mktemp -d /tmp/pof-slurm.XXXXXX)
   chmod 755 "$SLURM_TMP"
+  SLURM_NODE_LOCAL="$SLURM_TMP/local" # multi-node: each node's own directory there (slurm_node_start)
   trap 'slurm_stop' EXIT
   trap 'exit 130' INT TERM
   mkdir -p "$SLURM_TMP"/{munge,state,spool,log,run}
@@ -237,12 +239,16 @@ _slurm_pick_subnet() {
 
 # slurm_node_start NAME : start (or restart, after slurm_node_kill) the slurmd of node NAME in its
 # namespaces: nsenter into its network namespace, unshare a UTS namespace with the node's hostname
-# (not `ip netns exec`: it remounts /sys, and slurmd then fails on cgroups).
+# (not `ip netns exec`: it remounts /sys, and slurmd then fails on cgroups) and a mount namespace
+# in which $SLURM_NODE_LOCAL is the node's own directory: a node-local path (as /scratch or /tmp on
+# a real cluster) that the same path shows other contents on each node. The test fills node N's
+# copy at $SLURM_TMP/nodelocal/N from this host.
 slurm_node_start() {
   local n="$1"
-  mkdir -p "$SLURM_TMP/spool/$n" "$SLURM_TMP/tmp/$n"
-  nsenter --net="/run/netns/${_slurm_node_ns[$n]}" unshare --uts \
-    /bin/sh -c 'hostname "$1" && exec /usr/sbin/slurmd -D -f "$2" -N "$1"' sh "$n" "$SLURM_CONF" \
+  mkdir -p "$SLURM_TMP/spool/$n" "$SLURM_TMP/tmp/$n" "$SLURM_TMP/nodelocal/$n" "$SLURM_NODE_LOCAL"
+  nsenter --net="/run/netns/${_slurm_node_ns[$n]}" unshare --uts --mount --propagation private \
+    /bin/sh -c 'hostname "$1" && mount --bind "$3" "$4" && exec /usr/sbin/slurmd -D -f "$2" -N "$1"' \
+    sh "$n" "$SLURM_CONF" "$SLURM_TMP/nodelocal/$n" "$SLURM_NODE_LOCAL" \
     >> "$SLURM_TMP/log/slurmd-$n.out" 2>&1 &
   _slurm_node_pid[$n]=$!
   _slurm_track $!
