@@ -88,6 +88,7 @@ static PetscErrorCode write_file(const char *path, const PofAnalysis *a)
   PetscFunctionBegin;
   pof_h5_no_file_locking();
   pof_h5_quiet_begin(&q);
+  pof_h5_file_set(path);
   f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   pof_h5_quiet_end(&q);
   PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the analysis file '%s'",

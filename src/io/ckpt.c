@@ -460,6 +460,7 @@ static PetscErrorCode ckpt_probe_open(const char *path, hid_t *fapl, hid_t *fid)
              (long long)st.st_size);
 
   PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
+  pof_h5_file_set(path);
   *fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl);
   if (*fid < 0) {
     ckpt_h5_error(h5msg, sizeof(h5msg));
@@ -671,6 +672,7 @@ static PetscErrorCode ckpt_verify_body(const char *path, CkptProbe *res, hid_t *
   char           oname[POF_PATH_MAX + 32];
   PetscFunctionBegin;
   PetscCall(ckpt_fapl(MPI_COMM_NULL, path, fapl));
+  pof_h5_file_set(path);
   PofCallH5Id(*fid, H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, *fapl));
   PetscCall(PetscMalloc(sizeof(double) * (size_t)piece, buf));
   for (int k = 0; k < CKPT_ND; k++) {
@@ -1043,7 +1045,8 @@ static PetscErrorCode ckpt_create(MPI_Comm comm, CkptWriteCtx *w)
   PetscCall(ckpt_fapl(comm, NULL, &w->fapl));
   PetscCall(ckpt_quiet_begin(&q));
   w->tmp_made = PETSC_TRUE; /* from here on a failure removes the temporary (a partly made one) */
-  w->fid      = H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, w->fapl);
+  pof_h5_file_set(w->tmp);
+  w->fid = H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, w->fapl);
   if (w->fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);
   PetscCheck(w->fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
@@ -1330,6 +1333,7 @@ static PetscErrorCode ckpt_read_body(MPI_Comm comm, const char *path, Vec master
   PetscCall(ckpt_same_file(comm, path));
   PetscCall(ckpt_fapl(comm, path, &fapl));
   PetscCall(ckpt_quiet_begin(&q));
+  pof_h5_file_set(path);
   fid = H5Fopen(ckpt_open_name(path, oname, sizeof(oname)), H5F_ACC_RDONLY, fapl);
   if (fid < 0) ckpt_h5_error(h5msg, sizeof(h5msg));
   ckpt_quiet_end(&q);

@@ -319,6 +319,7 @@ static PetscErrorCode convert_into(PofConvWriter *wr, const PofConvertConfig *cf
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(
       H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)); /* closing the file closes everything in it */
+  pof_h5_file_set(tmp);
   wr->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   PofCallH5(H5Pclose(fapl));
   PetscCheck(wr->file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,

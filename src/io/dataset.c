@@ -555,6 +555,7 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
   PetscCall(check_same_file(ds, path));
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
+  pof_h5_file_set(path);
   fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   PetscCheck(fid >= 0, comm, PETSC_ERR_FILE_OPEN,
              "cannot open dataset file '%s' with the MPI-IO driver (damaged HDF5 file?)", path);
@@ -588,6 +589,7 @@ static PetscErrorCode dataset_open_image(PofDataset ds, const void *buf, size_t 
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
   PofCallH5(H5Pset_file_image(fapl, (void *)buf, len));
+  pof_h5_file_set(ds->source);
   fid  = H5Fopen("pof-dataset-image.h5", H5F_ACC_RDONLY, fapl);
   ierr = fid >= 0 ? load(ds, fid, H5P_DEFAULT, cfg->train_subset) : PETSC_SUCCESS;
   if (fid >= 0) (void)H5Fclose(fid); /* the core driver's copy of the image goes with it */

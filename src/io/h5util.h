@@ -1,4 +1,5 @@
-/* HDF5 error checking for src/io: PofCallH5 names the failed call (negative return = error). */
+/* HDF5 error checking for src/io: PofCallH5 names the failed call (negative return = error) and
+   the file it was on. */
 #ifndef POF_IO_H5UTIL_H
 #define POF_IO_H5UTIL_H
 
@@ -7,16 +8,26 @@
 #include <hdf5.h>
 #include <stdlib.h>
 
-#define PofCallH5(call)                                                                   \
-  do {                                                                                    \
-    if ((call) < 0) SETERRQ(PETSC_COMM_SELF, POF_ERR_LIB, "HDF5 call failed: %s", #call); \
+/** The file that src/io's HDF5 calls are on now, named in PofCallH5's errors ("" = none). Each
+ * function that opens or creates an HDF5 file by path sets it just before (a copy: it may outlive
+ * the caller's string); it is not reset afterwards, so an error on a file opened without it could
+ * name the previous file: every H5Fopen/H5Fcreate of src/io sets it. Main thread only. */
+extern char pof_h5_file[];
+void        pof_h5_file_set(const char *path);
+
+#define PofCallH5(call)                                                 \
+  do {                                                                  \
+    if ((call) < 0)                                                     \
+      SETERRQ(PETSC_COMM_SELF, POF_ERR_LIB, "HDF5 call failed%s%s: %s", \
+              pof_h5_file[0] ? " on " : "", pof_h5_file, #call);        \
   } while (0)
 
 /** Like PofCallH5 but keeps the returned id: id = result or error. */
-#define PofCallH5Id(id, call)                                                           \
-  do {                                                                                  \
-    (id) = (call);                                                                      \
-    PetscCheck((id) >= 0, PETSC_COMM_SELF, POF_ERR_LIB, "HDF5 call failed: %s", #call); \
+#define PofCallH5Id(id, call)                                                       \
+  do {                                                                              \
+    (id) = (call);                                                                  \
+    PetscCheck((id) >= 0, PETSC_COMM_SELF, POF_ERR_LIB, "HDF5 call failed%s%s: %s", \
+               pof_h5_file[0] ? " on " : "", pof_h5_file, #call);                   \
   } while (0)
 
 /** Saved HDF5 automatic error printing (see pof_h5_quiet_begin). */

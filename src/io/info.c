@@ -16,6 +16,7 @@ static PetscErrorCode probe_body(const char *path, hid_t *fapl, hid_t *fid, PofF
     snprintf(why, len, "not an HDF5 file");
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+  pof_h5_file_set(path);
   *fid = H5Fopen(path, H5F_ACC_RDONLY, *fapl);
   if (*fid < 0) {
     snprintf(why, len, "an HDF5 file that cannot be opened");
@@ -57,6 +58,7 @@ PetscErrorCode pof_file_has_group(const char *path, const char *name, PetscBool 
   PofH5Quiet q;
   PetscFunctionBegin;
   *yes = PETSC_FALSE;
+  pof_h5_file_set(path);
   pof_h5_quiet_begin(&q);
   if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0 && H5Pset_file_locking(fapl, 0, 1) >= 0 &&
       (fid = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0)
