@@ -66,24 +66,25 @@ struct PofCounter_s {
 };
 
 /* The server thread on world rank 0: one request (an int64: 1 = take a value, -1 = stop) at a
-   time from any rank, answered with the value. It polls with MPI_Test and sleeps between tests so
-   that it does not spin a core beside the training on rank 0. Requests are served in arrival
+   time from any rank, answered with the value. It polls with MPI_Iprobe and sleeps between probes
+   so that it does not spin a core beside the training on rank 0. Requests are served in arrival
    order; each value is handed out once. */
 static void *counter_serve(void *arg)
 {
   PofCounter c = (PofCounter)arg;
   for (;;) {
-    int64_t     msg = 0;
-    MPI_Request rq;
-    MPI_Status  st;
-    int         done = 0;
-    if ((c->error = MPI_Irecv(&msg, 1, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQUEST, c->comm, &rq)))
-      return NULL;
-    while (!done) {
+    int64_t    msg  = 0;
+    int        seen = 0;
+    MPI_Status st;
+    while (!seen) { /* only this thread receives TAG_REQUEST on c->comm: the probed message is
+                       the one received next */
       const struct timespec ts = { 0, COUNTER_POLL_NS };
-      if ((c->error = MPI_Test(&rq, &done, &st))) return NULL;
-      if (!done) nanosleep(&ts, NULL);
+      if ((c->error = MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, c->comm, &seen, &st))) return NULL;
+      if (!seen) nanosleep(&ts, NULL);
     }
+    if ((c->error = MPI_Recv(&msg, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_REQUEST, c->comm,
+                             MPI_STATUS_IGNORE)))
+      return NULL;
     if (msg < 0) return NULL;
     if ((c->error = MPI_Send(&c->value, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_REPLY, c->comm)))
       return NULL;
