@@ -36,6 +36,15 @@ PetscErrorCode pof_comm_allreduce_i64(MPI_Comm comm, int64_t *vals, int n, PofCo
  */
 PetscErrorCode pof_comm_bcast_bytes(MPI_Comm comm, void *buf, size_t n, int root);
 
+/**
+ * An outcome that rank 0 alone found (its files: a lock, a listing, a summary), made every rank's:
+ * rank 0's `code` (0 = success, else the PETSc error code to raise) and its msg (len bytes) are
+ * broadcast; on a failure every rank returns that error with that message, together (no wait for
+ * an error agreement's time-out). Other ranks' code and msg are ignored on entry; msg holds rank
+ * 0's on return. Collective.
+ */
+PetscErrorCode pof_comm_rank0_verdict(MPI_Comm comm, PetscErrorCode code, char *msg, size_t len);
+
 /** Wait until every rank of comm has called it (timing and phase boundaries). Collective. */
 PetscErrorCode pof_comm_barrier(MPI_Comm comm);
 

@@ -61,6 +61,10 @@ PetscBool pof_error_trace(void);
 /** Exit status of an error code: POF_EXIT_STORAGE for POF_ERR_STORAGE, else POF_EXIT_ERROR.
     Not collective. */
 int pof_error_exit_status(PetscErrorCode code);
+/** The error code of a failed write with errno `err`: POF_ERR_STORAGE for a full disk, quota, I/O
+    error, file too large or read-only file system (ENOSPC, EDQUOT, EIO, EFBIG, EROFS), else
+    PETSC_ERR_FILE_WRITE. */
+PetscErrorCode pof_error_of_write_errno(int err);
 
 /**
  * Print this process's recorded error with its rank and host (`pof: error: [rank R on HOST]

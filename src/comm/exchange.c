@@ -168,6 +168,17 @@ PetscErrorCode pof_comm_bcast_bytes(MPI_Comm comm, void *buf, size_t n, int root
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode pof_comm_rank0_verdict(MPI_Comm comm, PetscErrorCode code, char *msg, size_t len)
+{
+  int64_t c = code;
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Bcast(&c, 1, MPI_INT64_T, 0, comm));
+  if (!c) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pof_comm_bcast_bytes(comm, msg, len, 0));
+  if (len) msg[len - 1] = '\0';
+  SETERRQ(comm, (PetscErrorCode)c, "%s", len ? msg : "unknown error");
+}
+
 PetscErrorCode pof_comm_same_digest(MPI_Comm comm, uint64_t digest, const char *here, char *msg,
                                     size_t len, PetscBool *same)
 {

@@ -1,6 +1,7 @@
 /* Error handler and process helpers: see include/pof/core.h. */
 #include "pof/core.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -18,6 +19,12 @@ PetscBool             pof_error_trace(void) { return trace_on; }
 int                   pof_error_exit_status(PetscErrorCode code)
 {
   return code == POF_ERR_STORAGE ? POF_EXIT_STORAGE : code ? POF_EXIT_ERROR : POF_EXIT_OK;
+}
+PetscErrorCode pof_error_of_write_errno(int err)
+{
+  return err == ENOSPC || err == EDQUOT || err == EIO || err == EFBIG || err == EROFS
+             ? POF_ERR_STORAGE
+             : PETSC_ERR_FILE_WRITE;
 }
 const char *pof_exit_status_word(int status)
 {

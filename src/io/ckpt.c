@@ -1095,10 +1095,7 @@ static PetscErrorCode ckpt_commit(CkptWriteCtx *w, const char *path)
   char msg[CKPT_MSG_LEN];
   int  err = pof_fs_commit(w->tmp, path, msg, sizeof(msg));
   PetscFunctionBegin;
-  PetscCheck(!err, PETSC_COMM_SELF,
-             err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS ? POF_ERR_STORAGE
-                                                                          : PETSC_ERR_FILE_WRITE,
-             "%s", msg);
+  PetscCheck(!err, PETSC_COMM_SELF, pof_error_of_write_errno(err), "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

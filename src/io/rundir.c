@@ -210,16 +210,13 @@ static PetscErrorCode ckpt_remove(const char *dir, const char *name)
 
 PetscErrorCode pof_rundir_prune(MPI_Comm comm, const char *dir, PetscInt keep)
 {
-  PetscMPIInt rank;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
+  PetscMPIInt    rank;
+  PetscErrorCode code = 0;
+  char           msg[CKPT_MSG_LEN];
   PetscFunctionBegin;
   PetscCheck(keep >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "checkpoints to keep must be >= 1, got %" PetscInt_FMT, keep);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  memset(&res, 0, sizeof(res));
   if (rank == 0) {
     CkptList l;
     int      err;
@@ -232,13 +229,11 @@ PetscErrorCode pof_rundir_prune(MPI_Comm comm, const char *dir, PetscInt keep)
       PetscCall(ckpt_list_free(&l));
     }
     if (err && err != ENOENT) {
-      res.err = err;
-      snprintf(res.msg, sizeof(res.msg), "cannot list checkpoint directory %s: %s", dir,
-               strerror(err));
+      code = PETSC_ERR_FILE_OPEN;
+      snprintf(msg, sizeof(msg), "cannot list checkpoint directory %s: %s", dir, strerror(err));
     }
   }
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscCall(pof_comm_rank0_verdict(comm, code, msg, sizeof(msg)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -299,18 +294,13 @@ PetscErrorCode pof_rundir_check(MPI_Comm comm, const char *dir)
 {
   PetscMPIInt rank;
   struct stat st;
-  char        here[256], msg[1024];
+  char        here[256], msg[CKPT_MSG_LEN];
   PetscBool   same;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  memset(&res, 0, sizeof(res));
-  if (rank == 0) res.err = ckpt_prepare_dir(dir, res.msg, sizeof(res.msg));
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_WRITE, "%s", res.msg);
+  PetscCall(pof_comm_rank0_verdict(
+      comm, rank == 0 && ckpt_prepare_dir(dir, msg, sizeof(msg)) ? PETSC_ERR_FILE_WRITE : 0, msg,
+      sizeof(msg)));
   /* rank 0 made it: a rank that cannot see it is on a node with another file system there */
   const int seen = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
   if (seen)
@@ -446,8 +436,9 @@ PetscErrorCode pof_rundir_lock(MPI_Comm comm, const char *dir, int *lock)
       res.err = 0;
     }
   }
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscCall(
+      pof_comm_rank0_verdict(comm, res.err ? PETSC_ERR_FILE_OPEN : 0, res.msg, sizeof(res.msg)));
+  PetscCall(pof_comm_bcast_bytes(comm, res.line, sizeof(res.line), 0));
   if (res.line[0]) PetscCall(rundir_check_shared(comm, dir, res.line));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -492,16 +483,12 @@ static int rundir_find_link(const char *dir, char *msg, size_t len)
 PetscErrorCode pof_rundir_refuse_links(MPI_Comm comm, const char *dir)
 {
   PetscMPIInt rank;
-  struct {
-    int  err;
-    char msg[CKPT_MSG_LEN];
-  } res;
+  char        msg[CKPT_MSG_LEN];
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  memset(&res, 0, sizeof(res));
-  if (rank == 0) res.err = rundir_find_link(dir, res.msg, sizeof(res.msg));
-  PetscCall(pof_comm_bcast_bytes(comm, &res, sizeof(res), 0));
-  PetscCheck(!res.err, comm, PETSC_ERR_FILE_OPEN, "%s", res.msg);
+  PetscCall(pof_comm_rank0_verdict(
+      comm, rank == 0 && rundir_find_link(dir, msg, sizeof(msg)) ? PETSC_ERR_FILE_OPEN : 0, msg,
+      sizeof(msg)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

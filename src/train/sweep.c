@@ -595,17 +595,18 @@ static PetscErrorCode sweep_prepare(MPI_Comm world, const PofSweepConfig *sc, co
              "grid file '%s' holds no run (only comments and blank lines)", sc->grid);
   PetscCheck(grid->n <= 99999, world, PETSC_ERR_ARG_OUTOFRANGE,
              "grid file '%s' holds %" PetscInt_FMT " runs, at most 99999", sc->grid, grid->n);
-  if (wrank == 0) err = mkdir_p(sc->dir);
-  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCheck(!err, world, PETSC_ERR_FILE_WRITE, "cannot create the sweep directory '%s': %s",
-             sc->dir, strerror((int)err));
+  {
+    char msg[POF_PATH_MAX + 128] = "";
+    if (wrank == 0 && (err = mkdir_p(sc->dir)))
+      snprintf(msg, sizeof(msg), "cannot create the sweep directory '%s': %s", sc->dir,
+               strerror((int)err));
+    PetscCall(pof_comm_rank0_verdict(world, err ? PETSC_ERR_FILE_WRITE : 0, msg, sizeof(msg)));
+  }
   PetscCall(pof_rundir_lock(world, sc->dir, lock)); /* one sweep per sweep directory */
   {
     char msg[1024] = "";
     if (wrank == 0) err = grid_matches_results(sc->dir, grid, msg, sizeof(msg));
-    PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-    PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
-    PetscCheck(!err, world, PETSC_ERR_ARG_WRONG, "%s", msg);
+    PetscCall(pof_comm_rank0_verdict(world, err ? PETSC_ERR_ARG_WRONG : 0, msg, sizeof(msg)));
   }
   if (sc->summary[0])
     PetscCall(PetscStrncpy(summary, sc->summary, len));
@@ -635,12 +636,14 @@ static PetscErrorCode sweep_totals(MPI_Comm world, const PofGroups *g, const Pof
   }
   PetscCall(pof_comm_any(world, tot->stopped, &tot->stopped));
   char msg[2 * POF_PATH_MAX + 128] = "";
-  if (wrank == 0) err = merge_summary(sc->dir, grid, summary, &tot->not_run, msg, sizeof(msg));
-  PetscCall(pof_comm_bcast_bytes(world, &err, sizeof(err), 0));
-  PetscCall(pof_comm_bcast_bytes(world, msg, sizeof(msg), 0));
-  PetscCheck(!err, world,
-             err == ENOSPC || err == EDQUOT || err == EIO ? POF_ERR_STORAGE : PETSC_ERR_FILE_WRITE,
-             "cannot write the sweep summary: %s", msg);
+  if (wrank == 0 &&
+      (err = merge_summary(sc->dir, grid, summary, &tot->not_run, msg, sizeof(msg)))) {
+    char why[sizeof(msg)];
+    memcpy(why, msg, sizeof(why));
+    snprintf(msg, sizeof(msg), "cannot write the sweep summary: %.*s", (int)sizeof(msg) - 40, why);
+  }
+  PetscCall(pof_comm_rank0_verdict(world, err ? pof_error_of_write_errno((int)err) : 0, msg,
+                                   sizeof(msg)));
   PetscCall(pof_comm_bcast_bytes(world, &tot->not_run, sizeof(tot->not_run), 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

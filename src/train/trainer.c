@@ -124,13 +124,6 @@ static int write_config_json(FILE *f, void *cfg)
   return fputc('\n', f) == EOF ? (errno ? errno : EIO) : 0;
 }
 
-/* Error code of a failed write: storage (exit 74) for a full disk, quota or I/O error. */
-static PetscErrorCode write_error_code(int err)
-{
-  return err == ENOSPC || err == EDQUOT || err == EIO || err == EFBIG ? POF_ERR_STORAGE
-                                                                      : PETSC_ERR_FILE_WRITE;
-}
-
 /* Rank 0's part of open_run_files: config.json (atomically), the trimmed rows of a resumed run,
    metrics.jsonl and steps.jsonl opened. */
 static PetscErrorCode run_files_rank0(PofTrainer t, PetscBool resumed, int changed,
@@ -144,7 +137,7 @@ static PetscErrorCode run_files_rank0(PofTrainer t, PetscBool resumed, int chang
     PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "pof: warning: cannot keep %s as %s: %s\n",
                            path, kept, strerror(errno)));
   err = pof_fs_write_atomic(path, write_config_json, &t->cfg, msg, sizeof msg);
-  PetscCheck(!err, PETSC_COMM_SELF, write_error_code(err), "%s", msg);
+  PetscCheck(!err, PETSC_COMM_SELF, pof_error_of_write_errno(err), "%s", msg);
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/metrics.jsonl", t->cfg.run.dir));
   if (resumed) {
     char sp[POF_PATH_MAX + 32];
@@ -159,13 +152,13 @@ static PetscErrorCode run_files_rank0(PofTrainer t, PetscBool resumed, int chang
                              t->meta.kind, dm, ds));
   }
   t->metrics = open_nofollow(path, resumed);
-  PetscCheck(t->metrics, PETSC_COMM_SELF, write_error_code(errno), "cannot write '%s': %s", path,
-             strerror(errno));
+  PetscCheck(t->metrics, PETSC_COMM_SELF, pof_error_of_write_errno(errno), "cannot write '%s': %s",
+             path, strerror(errno));
   if (t->cfg.run.step_log) {
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/steps.jsonl", t->cfg.run.dir));
     t->steps = open_nofollow(path, resumed);
-    PetscCheck(t->steps, PETSC_COMM_SELF, write_error_code(errno), "cannot write '%s': %s", path,
-               strerror(errno));
+    PetscCheck(t->steps, PETSC_COMM_SELF, pof_error_of_write_errno(errno), "cannot write '%s': %s",
+               path, strerror(errno));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -191,19 +184,18 @@ static PetscErrorCode record_rank0_error(MPI_Comm comm, int line, const char *fu
 /* A failure that only rank 0 can have (its files), made an error of every rank: rank 0 runs
    `ierr`'s call under a recording handler, then broadcasts the code and the message, so all
    ranks leave together with the same status (no wait for the error agreement's time-out). */
-#define RANK0_AGREED(t, call)                                       \
-  do {                                                              \
-    Rank0Error e_;                                                  \
-    memset(&e_, 0, sizeof(e_));                                     \
-    if ((t)->rank == 0) {                                           \
-      PetscErrorCode i_;                                            \
-      PetscCall(PetscPushErrorHandler(record_rank0_error, &e_));    \
-      i_ = (call);                                                  \
-      PetscCall(PetscPopErrorHandler());                            \
-      if (i_ && !e_.code) e_.code = i_;                             \
-    }                                                               \
-    PetscCall(pof_comm_bcast_bytes((t)->comm, &e_, sizeof(e_), 0)); \
-    PetscCheck(!e_.code, (t)->comm, e_.code, "%s", e_.msg);         \
+#define RANK0_AGREED(t, call)                                                      \
+  do {                                                                             \
+    Rank0Error e_;                                                                 \
+    memset(&e_, 0, sizeof(e_));                                                    \
+    if ((t)->rank == 0) {                                                          \
+      PetscErrorCode i_;                                                           \
+      PetscCall(PetscPushErrorHandler(record_rank0_error, &e_));                   \
+      i_ = (call);                                                                 \
+      PetscCall(PetscPopErrorHandler());                                           \
+      if (i_ && !e_.code) e_.code = i_;                                            \
+    }                                                                              \
+    PetscCall(pof_comm_rank0_verdict((t)->comm, e_.code, e_.msg, sizeof(e_.msg))); \
   } while (0)
 
 static PetscErrorCode open_run_files(PofTrainer t, PetscBool resumed)
@@ -969,7 +961,7 @@ static PetscErrorCode metrics_write(PofTrainer t, json_t *row)
   PetscCall(pof_json_write_line(t->metrics, row));
   errno = 0;
   PetscCheck(fflush(t->metrics) == 0 && (!t->steps || fflush(t->steps) == 0), PETSC_COMM_SELF,
-             write_error_code(errno), "cannot write %s or steps.jsonl: %s", path,
+             pof_error_of_write_errno(errno), "cannot write %s or steps.jsonl: %s", path,
              strerror(errno ? errno : EIO));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
