@@ -14,17 +14,16 @@
 #   cluster_full_scaling      (e) scaling.sbatch on 1, 2 and 4 nodes
 #   cluster_full_disagree     (f) node-local dataset, model and run directory: identical copies
 #                                 serve, a differing copy or an unseen directory is refused
-# usage: tests/cluster/full.sh [LOG]   (default LOG: <repo>/cluster-full.log; about 25 minutes)
-# Uses the build in $POF_BUILD_DIR (default <repo>/build; built by jobs/build.sh if missing),
+# usage: tests/cluster/full.sh [LOG]   (default LOG: <repo>/cluster-full.log; about 40 min)
+# Uses the build in $POF_BUILD_DIR (default <repo>/build; brought up to date by jobs/build.sh),
 # registers the tests there for the run (cmake -DPOF_CLUSTER_FULL=ON) and unregisters them after.
 # Needs root, slurm-wlm, munge, iproute2. Exit status 0 only when every test passed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${POF_BUILD_DIR:-$root/build}"
 log="${1:-$root/cluster-full.log}"
-if [ ! -x "$build/pof" ]; then
-  POF_BUILD_DIR="$build" "$root/jobs/build.sh" || { echo "full.sh: build failed"; exit 1; }
-fi
+# always (incremental): a pof left from an older checkout would be tested in place of this one
+POF_BUILD_DIR="$build" "$root/jobs/build.sh" || { echo "full.sh: build failed"; exit 1; }
 cmake -DPOF_CLUSTER_FULL=ON "$build" > /dev/null || { echo "full.sh: cmake -DPOF_CLUSTER_FULL=ON $build failed"; exit 1; }
 trap 'cmake -DPOF_CLUSTER_FULL=OFF "$build" > /dev/null' EXIT
 start=$(date +%s)
