@@ -118,23 +118,34 @@ def parts(bk, rng):
     return [max(0, min(bk[1], rng[k + 1]) - max(bk[0], rng[k])) for k in range(len(rng) - 1)]
 
 
-def t_bucket(alg, c, a, b):
-    """seconds of one bucket's reduce-scatter, parts c (floats per rank), latency a per message
-    step, b seconds per byte of a link (full duplex; a step lasts as long as its busiest link)"""
-    p, tot = len(c), 4 * sum(c)
-    if alg == "libnbc":  # binomial reduce of the whole bucket to rank 0, then rank 0 sends the parts
-        return comm_model.lg(p) * (a + tot * b) + (p - 1) * a + 4 * (sum(c) - c[0]) * b
-    t, d = 0.0, 1  # recursive halving, distance doubling
+def xfer(s1, s2, R, eta):
+    """seconds to exchange s1 and s2 bytes between two nodes: while both directions carry data
+    each gets eta R (bytes/s), the rest of the larger one R (a single stream's rate)"""
+    lo, hi = min(s1, s2), max(s1, s2)
+    return lo / (eta * R) + (hi - lo) / R
+
+
+def t_last(alg, c, a, R, eta):
+    """mean over ranks of the seconds from the start of a bucket's reduce-scatter to the end of
+    each rank's wait for it; c = floats of the bucket per rank"""
+    p = len(c)
+    B = 4 * sum(c)
+    if alg == "libnbc":
+        # binomial reduce of the whole bucket to rank 0 (one direction per node and round), then
+        # rank 0 sends each rank its part; every rank waits for that last message (even empty)
+        return comm_model.lg(p) * (a + B / R) + a + 4 * (sum(c) - c[0]) / R
+    t, d = [0.0] * p, 1  # recursive halving, distance doubling, with the dependencies of the steps
     while d < p:
-        busiest = 0
+        nt = [0.0] * p
         for r in range(p):
+            q = r ^ d
             keep = [k for k in range(p) if (k & (d - 1)) == (r & (d - 1))]
-            sent = sum(c[k] for k in keep if (k & d) != (r & d))
-            got = sum(c[k] for k in keep if (k & d) == (r & d))
-            busiest = max(busiest, sent, got)
-        t += a + 4 * busiest * b
-        d *= 2
-    return t
+            got = 4 * sum(c[k] for k in keep if (k & d) == (r & d))
+            sent = 4 * sum(c[k] for k in keep if (k & d) != (r & d))
+            # nothing to receive: the send goes into the socket buffers, the rank moves on
+            nt[r] = t[r] + a if got == 0 else max(t[r], t[q]) + a + xfer(got, sent, R, eta)
+        t, d = nt, 2 * d
+    return sum(t) / p
 
 
 def groups(rows):
@@ -153,36 +164,48 @@ def fit_link(rows, p):
     return lat / comm_model.steps("allgather", p), beta / comm_model.share("allgather", p)
 
 
-def predict(d, pb, sk, a, b, fixed_bucket):
-    """(grad_wait, param_gather) in ms: the model of docs/design.md (v0) and the corrected one (v1)"""
-    p, n = d["nodes"], pb["params"]
+def predict(p, pb, sk, a, R, eta):
+    """(grad_wait, param_gather) in seconds: the model of docs/design.md before (v0: libnbc's
+    formula for a 4 MiB bucket with equal parts, the ring allgather, one link rate R for every
+    transfer, no imbalance) and the corrected one (v1: pof's last bucket with its real parts by the
+    algorithm that ran, each rank's own wait, eta R per direction where both carry data, plus the
+    measured rank imbalance at each wait)"""
+    n = pb["params"]
     S = 4 * n
-    t_ag = comm_model.model_time("allgather", p, S, a, b)
-    # v0: T_last of a 4 MiB bucket by libnbc's formula (equal parts), the allgather; no imbalance
-    v0 = (comm_model.model_time("ireduce_scatter", p, fixed_bucket, a, b), t_ag)
-    # v1: pof's last bucket (the lowest: launched when backward ends) with its real parts, by the
-    # algorithm that ran, plus the measured rank imbalance at each wait
-    bk = buckets(n)
-    c = parts(bk[0], owners(n, p))
-    v1 = (sk["wait_skew_ms"] / 1e3 + t_bucket(pb["alg"], c, a, b), sk["gather_skew_ms"] / 1e3 + t_ag)
-    return [1e3 * x for x in v0], [1e3 * x for x in v1]
+    b = 1 / R
+    v0 = (comm_model.model_time("ireduce_scatter", p, 4 << 20, a, b), comm_model.model_time("allgather", p, S, a, b))
+    c = parts(buckets(n)[0], owners(n, p))
+    t_ag = (p - 1) * (a + S / p / (eta * R))
+    v1 = (sk["wait_skew_ms"] / 1e3 + t_last(pb["alg"], c, a, R, eta), sk["gather_skew_ms"] / 1e3 + t_ag)
+    return v0, v1
 
 
 def cmd_compare(a):
     """The table: per link rate, nodes and exchange, measured grad_wait / param_gather per step (pof
-    bench, mean over ranks) against the model. The link: latency a and per-link byte time from
-    comm_bench's allgather at --fit-rate, as an efficiency eta = fitted / stream rate; at every rate
-    b = 1 / (eta x the stream rate measured there), a the same: the other rates are predictions
-    from parameters not fitted on them."""
+    bench, mean over ranks) against the model (predict). R at every rate is the single-stream rate
+    measured there; fitted at --fit-rate only: the latency a per message step (comm_bench's
+    allgather, messages <= 512 B) and eta = the per-direction rate / R when both directions carry data. The other
+    rates are predictions from parameters not fitted on them. eta is fitted on pof's own
+    param_gather at --fit-rate (comm_bench's allgather gives a lower one, printed too)."""
     rows = [json.loads(l) for l in open(a.run) if l.strip().startswith("{")]
     g = groups(rows)
-    eta, alat = {}, {}
+    eta, alat, eta_cb = {}, {}, {}
     for (rate, p), rs in g.items():
         if rate != a.fit_rate:
             continue
-        link = [d for d in rs if d["kind"] == "link"][0]["link_gbit_s"]
+        R = [d for d in rs if d["kind"] == "link"][0]["link_gbit_s"] * 1e9 / 8
         al, b = fit_link(rs, p)
-        eta[p], alat[p] = (8 / b / 1e9) / link, al
+        alat[p], eta_cb[p] = al, (1 / b) / R
+        # eta from pof's own parameter gathers at this rate (both exchange runs):
+        # measured - imbalance = (p-1) (a + S/p / (eta R))
+        es = []
+        for alg in ("libnbc", "rh"):
+            pbs = [d for d in rs if d["kind"] == "pof_bench_" + alg]
+            sks = [d for d in rs if d["kind"] == "skew_" + alg]
+            if pbs and sks:
+                t = (pbs[-1]["exchange"]["param_gather_ms"] - sks[-1]["gather_skew_ms"]) / 1e3 / (p - 1) - al
+                es.append(4 * pbs[-1]["params"] / p / (t * R))
+        eta[p] = sum(es) / len(es) if es else eta_cb[p]
     if not eta:
         sys.exit(f"comm_net: no rows at the fit rate {a.fit_rate}")
     out = []
@@ -194,7 +217,7 @@ def cmd_compare(a):
         link = [d for d in rs if d["kind"] == "link"][0]["link_gbit_s"]
         e = eta.get(p, sum(eta.values()) / len(eta))
         al = alat.get(p, sum(alat.values()) / len(alat))
-        b = 1 / (e * link * 1e9 / 8)
+        R = link * 1e9 / 8
         try:
             _, bfit = fit_link(rs, p)
             agfit = 8 / bfit / 1e9
@@ -207,7 +230,7 @@ def cmd_compare(a):
                 continue
             pb, sk = dict(pbs[-1]), sks[-1]
             pb["alg"] = alg
-            v0, v1 = predict(rs[0], pb, sk, al, b, 4 << 20)
+            v0, v1 = [[1e3 * t for t in v] for v in predict(p, pb, sk, al, R, e)]
             x = pb["exchange"]
             gw, pg = x["grad_wait_ms"], x["param_gather_ms"]
             r = {"rate": rate, "nodes": p, "exchange": alg, "link_gbit_s": link, "allgather_fit_gbit_s": agfit,
@@ -222,8 +245,10 @@ def cmd_compare(a):
                   f"{v1[0]:.1f} | {100 * r['grad_wait_err']:+.0f}% | {pg:.1f} | {v0[1]:.1f} | {v1[1]:.1f} | "
                   f"{100 * r['param_gather_err']:+.0f}% | {sk['wait_skew_ms']:.1f}/{sk['gather_skew_ms']:.1f} | "
                   f"{x['open_at_end']:.2f} | {pb['load'][0]:.1f} |")
-    print(f"\nlink: eta (allgather-fit / stream rate at {a.fit_rate}) "
-          + ", ".join(f"{p} nodes {eta[p]:.2f}" for p in sorted(eta)) + "; latency a per step "
+    print(f"\nfit at {a.fit_rate}: eta (per-direction share of the stream rate R when both directions"
+          f" carry data) from pof's param_gather " + ", ".join(f"{p} nodes {eta[p]:.2f}" for p in sorted(eta))
+          + " (comm_bench's allgather: " + ", ".join(f"{p} nodes {eta_cb[p]:.2f}" for p in sorted(eta_cb))
+          + "); latency a per message step (comm_bench, <= 512 B) "
           + ", ".join(f"{p} nodes {alat[p] * 1e6:.0f} us" for p in sorted(alat)))
     if a.json:
         json.dump(out, open(a.json, "w"), indent=1)

@@ -46,6 +46,7 @@ BATCH_PER_RANK=${BATCH_PER_RANK:-4}
 REPS=${REPS:-5}
 EXCHANGES=${EXCHANGES:-"rh libnbc"}
 MAXB=${MAXB:-8388608}
+TBF_LATENCY=${TBF_LATENCY:-5ms}
 POF=$BUILD/pof
 CB=$BUILD/tests/comm_bench
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
@@ -123,9 +124,9 @@ cap() {
     tc qdisc del dev "${VH[i]}" root 2> /dev/null
     [ "$r" = none ] && continue
     burst=$(/usr/bin/python3 "$src/bench/comm_net.py" burst "$r")
-    nsenter --net="/run/netns/${NS[i]}" tc qdisc add dev eth0 root tbf rate "$r" burst "$burst" latency 200ms \
+    nsenter --net="/run/netns/${NS[i]}" tc qdisc add dev eth0 root tbf rate "$r" burst "$burst" latency "$TBF_LATENCY" \
       || die "tbf on node $i"
-    tc qdisc add dev "${VH[i]}" root tbf rate "$r" burst "$burst" latency 200ms || die "tbf on ${VH[i]}"
+    tc qdisc add dev "${VH[i]}" root tbf rate "$r" burst "$burst" latency "$TBF_LATENCY" || die "tbf on ${VH[i]}"
   done
 }
 
