@@ -156,12 +156,16 @@ def groups(rows):
 
 
 def fit_link(rows, p):
-    """from comm_bench rows at p ranks: (a per message step, allgather per-link seconds per byte)"""
-    pts = [(d["bytes"], d["seconds"]) for d in rows if d["kind"] == "comm_bench" and d["op"] == "allgather"]
-    big = [q for q in pts if q[0] >= 65536]
-    _, beta = comm_model.fit(big)
-    lat = comm_model.small_latency(pts, beta)
-    return lat / comm_model.steps("allgather", p), beta / comm_model.share("allgather", p)
+    """from comm_bench rows at p ranks: (a, b) = the latency per message step, the median over the
+    messages of at most 512 B of every timed collective of seconds / its message steps (under this
+    host's load a single collective's small messages swing by 10x), and the allgather's per-link
+    seconds per byte (least squares over the messages of 64 KiB and more)"""
+    cb = [d for d in rows if d["kind"] == "comm_bench"]
+    pts = [(d["bytes"], d["seconds"]) for d in cb if d["op"] == "allgather"]
+    _, beta = comm_model.fit([q for q in pts if q[0] >= 65536])
+    ops = ("allgather", "allreduce", "ireduce_scatter", "rh_reduce_scatter")
+    lat = sorted(d["seconds"] / comm_model.steps(d["op"], p) for d in cb if d["op"] in ops and d["bytes"] <= 512)
+    return lat[len(lat) // 2], beta / comm_model.share("allgather", p)
 
 
 def predict(p, pb, sk, a, R, eta):
@@ -184,7 +188,7 @@ def cmd_compare(a):
     """The table: per link rate, nodes and exchange, measured grad_wait / param_gather per step (pof
     bench, mean over ranks) against the model (predict). R at every rate is the single-stream rate
     measured there; fitted at --fit-rate only: the latency a per message step (comm_bench's
-    allgather, messages <= 512 B) and eta = the per-direction rate / R when both directions carry data. The other
+    small messages, fit_link) and eta = the per-direction rate / R when both directions carry data. The other
     rates are predictions from parameters not fitted on them. eta is fitted on pof's own
     param_gather at --fit-rate (comm_bench's allgather gives a lower one, printed too)."""
     rows = [json.loads(l) for l in open(a.run) if l.strip().startswith("{")]
@@ -248,7 +252,7 @@ def cmd_compare(a):
     print(f"\nfit at {a.fit_rate}: eta (per-direction share of the stream rate R when both directions"
           f" carry data) from pof's param_gather " + ", ".join(f"{p} nodes {eta[p]:.2f}" for p in sorted(eta))
           + " (comm_bench's allgather: " + ", ".join(f"{p} nodes {eta_cb[p]:.2f}" for p in sorted(eta_cb))
-          + "); latency a per message step (comm_bench, <= 512 B) "
+          + "); latency a per message step (comm_bench, every collective's messages <= 512 B) "
           + ", ".join(f"{p} nodes {alat[p] * 1e6:.0f} us" for p in sorted(alat)))
     if a.json:
         json.dump(out, open(a.json, "w"), indent=1)

@@ -36,15 +36,19 @@ struct PofShard_s {
   } stats; /* this rank's, since the last pof_shard_stats_reset */
 };
 
-/* the recursive-halving exchange, unless POF_REDUCE_SCATTER=libnbc (a benchmark switch,
-   bench/comm_net.sh) or the rank count is not a power of two: then MPI_Ireduce_scatter. Both sum in
-   the same tree, so the results are bitwise the same. */
+/* The recursive-halving exchange at power-of-two rank counts from 4 up, else MPI_Ireduce_scatter
+   (libnbc). Both sum in the same tree: the results are bitwise the same. At 2 ranks both move the
+   same bytes into rank 0 for the last bucket and the halving only lets rank 1 reach the parameter
+   gather earlier, which measured no faster (docs/design.md, "Over a measured network").
+   POF_REDUCE_SCATTER=rh|libnbc forces one (a benchmark switch, bench/comm_net.sh; rh still needs a
+   power of two). */
 static PetscErrorCode shard_rh_create(PofShard s)
 {
   const char *alg = getenv("POF_REDUCE_SCATTER");
   PetscInt   *begin, *end;
   PetscFunctionBegin;
   if (alg && !strcmp(alg, "libnbc")) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!(alg && !strcmp(alg, "rh")) && s->size < 4) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMalloc2(s->nbuckets, &begin, s->nbuckets, &end));
   for (PetscInt b = 0; b < s->nbuckets; b++)
     begin[b] = s->buckets[b].begin, end[b] = s->buckets[b].end;
