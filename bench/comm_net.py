@@ -162,7 +162,10 @@ def fit_link(rows, p):
     seconds per byte (least squares over the messages of 64 KiB and more)"""
     cb = [d for d in rows if d["kind"] == "comm_bench"]
     pts = [(d["bytes"], d["seconds"]) for d in cb if d["op"] == "allgather"]
-    _, beta = comm_model.fit([q for q in pts if q[0] >= 65536])
+    big = [q for q in pts if q[0] >= 65536]
+    if len({q[0] for q in big}) < 2:
+        sys.exit(f"comm_net: need comm_bench allgather points of 64 KiB and more at {p} ranks (-max)")
+    _, beta = comm_model.fit(big)
     ops = ("allgather", "allreduce", "ireduce_scatter", "rh_reduce_scatter")
     lat = sorted(d["seconds"] / comm_model.steps(d["op"], p) for d in cb if d["op"] in ops and d["bytes"] <= 512)
     return lat[len(lat) // 2], beta / comm_model.share("allgather", p)

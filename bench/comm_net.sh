@@ -62,8 +62,10 @@ T=$(mktemp -d /tmp/pof-comm-net.XXXXXX)
 BR="pcn${id}b"
 NS=()   # namespace per node index
 VH=()   # host veth end per node index
+MPI_PID=""
 cleanup() {
   local ns p
+  [ -n "$MPI_PID" ] && kill -TERM "$MPI_PID" 2> /dev/null
   for ns in "${NS[@]}"; do
     [ -e "/run/netns/$ns" ] || continue
     for p in $(ip netns pids "$ns" 2> /dev/null); do kill -9 "$p" 2> /dev/null; done
@@ -137,9 +139,15 @@ mpi() { # N ARGS... : one rank per node
   local n="$1" hosts="" i
   shift
   for i in $(seq 1 "$n"); do hosts+="${hosts:+,}$pre.$i:1"; done
+  # in the background, so that a signal's trap runs at once (not after mpirun) and can end it
   timeout 900 mpirun -n "$n" --host "$hosts" --mca plm_rsh_agent "$T/agent" \
     --mca plm_rsh_no_tree_spawn 1 --mca btl self,tcp --mca btl_tcp_if_include "$SUBNET" \
-    --mca oob_tcp_if_include "$SUBNET" --mca mpi_yield_when_idle 1 -x OMP_NUM_THREADS=1 "$@"
+    --mca oob_tcp_if_include "$SUBNET" --mca mpi_yield_when_idle 1 -x OMP_NUM_THREADS=1 "$@" &
+  MPI_PID=$!
+  wait "$MPI_PID"
+  local rc=$?
+  MPI_PID=""
+  return $rc
 }
 
 mkdir -p "$(dirname "$OUT")"
@@ -166,9 +174,9 @@ for n in $NODES; do
     for alg in $EXCHANGES; do
       log "$n nodes, rate $r: pof bench, exchange $alg"
       rm -f "$T"/skew.*
-      (cd "$T" && POF_REDUCE_SCATTER=$alg mpi "$n" -x POF_REDUCE_SCATTER -x LD_PRELOAD="$T/libmpi_skew.so" \
+      POF_REDUCE_SCATTER=$alg mpi "$n" -wdir "$T" -x POF_REDUCE_SCATTER -x LD_PRELOAD="$T/libmpi_skew.so" \
         -x MPI_SKEW_OUT="$T/skew" "$POF" bench -model_depth 16 -model_width 4 \
-        -opt_batch $((BATCH_PER_RANK * n)) -bench_steps "$BENCH_STEPS" -bench_warmup 2) > "$T/pb" 2> "$T/pb.err" \
+        -opt_batch $((BATCH_PER_RANK * n)) -bench_steps "$BENCH_STEPS" -bench_warmup 2 > "$T/pb" 2> "$T/pb.err" \
         || { cat "$T/pb" "$T/pb.err" >&2; die "pof bench"; }
       grep '^{' "$T/pb" | tail -1 | tag "$n" "$r" "pof_bench_$alg"
       /usr/bin/python3 "$src/bench/comm_net.py" skew --steps "$BENCH_STEPS" "$T"/skew.* | tag "$n" "$r" "skew_$alg"
