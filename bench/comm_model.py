@@ -8,6 +8,8 @@ Each collective is modelled by the algorithm Open MPI 4.1 runs for it:
   ireduce_scatter (MPI_Ireduce_scatter, libnbc's nbc_ireduce_scatter.c): a binomial-tree reduce
       of the whole vector to rank 0, then a linear scatter from rank 0,
       t = (ceil(log2 p) + p-1) a + (ceil(log2 p) + (p-1)/p) bytes b
+  rh_reduce_scatter (pof's gradient exchange at power-of-two p, src/comm/rh.c): recursive halving,
+      t = log2(p) a + (p-1)/p bytes b (projection only; its link time is the ireduce_scatter's)
   allreduce: t = 2 ceil(log2 p) a + 2 (p-1)/p bytes b
 Fit, per collective and rank count p >= 2: seconds = alpha + beta * bytes (least squares over
 the messages of 64 KiB and more, where bandwidth decides; all sizes if fewer than two), and
@@ -22,7 +24,7 @@ its latency a), and the projection still uses libnbc's algorithm, which pof runs
 
 Projection for P nodes (one rank per node, the global batch grows with P: weak scaling), per
 training step of a model with N parameters (float gradients and parameters, S = 4N bytes):
-  reduce-scatter of the gradients   T_rs = t_rs(P, S)     overlapped with backward (libnbc's)
+  reduce-scatter of the gradients   T_rs = t_rs(P, S)     overlapped with backward (--exchange: rh or libnbc)
   allgather of the new parameters   T_ag = t_ag(P, S)     exposed (after the update)
   BN statistics allreduces          T_bn = 2 L (2 log2 P a)        exposed (latency-bound, small)
   last bucket (B bytes, complete only at the end of backward)
@@ -64,6 +66,8 @@ def lg(p):
 
 def steps(op, p):
     """message steps (latency terms) of the collective at p ranks"""
+    if op == "rh_reduce_scatter":
+        return lg(p)
     if op == "ireduce_scatter":
         return lg(p) + p - 1
     if op == "allreduce":
@@ -102,6 +106,8 @@ def main():
     ap.add_argument("--alpha", type=float, help="assumed latency per message step (s); default: the fit")
     ap.add_argument("--link-gbs", type=float, help="assumed link bandwidth (GB/s); default: the fit")
     ap.add_argument("--nodes", default="8,64,512")
+    ap.add_argument("--exchange", choices=("rh", "libnbc"), default="rh",
+                    help="the gradient reduce-scatter: rh = pof's (recursive halving at power-of-two node counts, libnbc's otherwise), libnbc = MPI_Ireduce_scatter always")
     a = ap.parse_args()
     rows = [json.loads(l) for l in open(a.points) if l.strip().startswith("{")]
     if not rows:
@@ -137,7 +143,11 @@ def main():
     b_rs = 1e-9 / a.link_gbs if a.link_gbs else per_link[(rs, pmax)][1]
     b_ag = 1e-9 / a.link_gbs if a.link_gbs else per_link[("allgather", pmax)][1]
     src = "assumed" if (a.alpha is not None or a.link_gbs) else f"fit at {pmax} ranks, {' and '.join(ops)} (one node: indicative only)"
-    src += "; the reduce-scatter projected as libnbc's binomial reduce + linear scatter"
+    if a.exchange == "rh":
+        src += ("; the reduce-scatter projected as pof's recursive halving at power-of-two node counts"
+                " (libnbc's binomial reduce + linear scatter at others)")
+    else:
+        src += "; the reduce-scatter projected as libnbc's binomial reduce + linear scatter"
     if rs != "ireduce_scatter" and not a.link_gbs:
         src += " with the link time of the blocking reduce_scatter's ring fit (no ireduce_scatter points)"
     S = 4 * a.params
@@ -145,10 +155,11 @@ def main():
           f"(S = {S / 1e6:.1f} MB), L = {a.bn_layers} BN layers, t_step = {a.t_step} s, t_bwd = {a.t_bwd} s, f = {a.overlap}")
     print(f"{'nodes':>6s} {'T_rs (s)':>9s} {'T_ag (s)':>9s} {'T_bn (s)':>9s} {'T_last (s)':>10s} {'exposed (s)':>11s} {'exposed %':>9s} {'efficiency':>10s}")
     for P in (int(x) for x in a.nodes.split(",")):
-        t_rs = model_time("ireduce_scatter", P, S, alpha, b_rs)
+        alg = "rh_reduce_scatter" if a.exchange == "rh" and P & (P - 1) == 0 else "ireduce_scatter"
+        t_rs = model_time(alg, P, S, alpha, b_rs)
         t_ag = model_time("allgather", P, S, alpha, b_ag)
         t_bn = 2 * a.bn_layers * 2 * math.log2(P) * alpha
-        t_last = model_time("ireduce_scatter", P, min(a.bucket_bytes, S), alpha, b_rs)
+        t_last = model_time(alg, P, min(a.bucket_bytes, S), alpha, b_rs)
         exposed = t_ag + t_bn + max(t_last, t_rs - a.overlap * a.t_bwd)
         print(f"{P:6d} {t_rs:9.3f} {t_ag:9.3f} {t_bn:9.4f} {t_last:10.4f} {exposed:11.3f} {100 * exposed / (a.t_step + exposed):8.1f}% {a.t_step / (a.t_step + exposed):10.3f}")
 

@@ -7,8 +7,10 @@
  * [o_r, o_{r+1}) of the flat parameter vector (ZeRO-1): the master parameters and the momentum
  * are MPI-parallel PETSc Vecs of doubles (PetscScalar) with that ownership. During backward the
  * model reports finished gradient slices (in reverse layer order); each fixed bucket of the
- * arena is reduce-scattered with MPI_Ireduce_scatter as soon as it is complete (recvcounts =
- * |bucket ∩ slice_r|), overlapping communication with the rest of backward. After the last
+ * arena is reduce-scattered as soon as it is complete (recvcounts = |bucket ∩ slice_r|):
+ * by recursive halving over point-to-point messages at 4, 8, 16, ... ranks (src/comm/rh.c), else
+ * with MPI_Ireduce_scatter (libnbc; the same sum tree, bitwise the same result), progressed from
+ * the backward hooks, overlapping communication with the rest of backward. After the last
  * bucket every rank updates its slice in double and the float compute copy is allgathered.
  */
 #ifndef POF_COMM_H

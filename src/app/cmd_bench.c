@@ -63,7 +63,7 @@ static PetscErrorCode bench_cpu(MPI_Comm comm, json_t **cpu)
 /* The last line: the figures of the run as one JSON object (rank 0). per: ms per step per second.
  */
 static PetscErrorCode bench_json(MPI_Comm comm, const PofConfig *cfg_, const PofWrnShape *sp,
-                                 const char *model, int size, double dt, double rssmax,
+                                 const char *model, PetscInt np, int size, double dt, double rssmax,
                                  const double *avg, double per, const PofShardStats *ssp,
                                  json_t *cpu)
 {
@@ -79,6 +79,7 @@ static PetscErrorCode bench_json(MPI_Comm comm, const PofConfig *cfg_, const Pof
   json_t *line = json_object(), *exchange = json_object();
   pof_json_set(&line, "model", json_string(model));
   pof_json_set(&line, "input", json_string(input));
+  pof_json_set(&line, "params", json_integer((json_int_t)np));
   pof_json_set(&line, "precision", json_string(PofPrecisions[cfg.run.precision]));
   pof_json_set(&line, "batch", json_integer((json_int_t)B));
   pof_json_set(&line, "threads", json_integer(pof_threads()));
@@ -195,7 +196,7 @@ PetscErrorCode pof_cmd_bench(PetscOptions opts, MPI_Comm comm)
   if (rank == 0 && getenv("POF_BENCH_IMPLS")) PetscCall(pof_wrn_print_impls(m, stdout));
   json_t *cpu;
   PetscCall(bench_cpu(comm, &cpu));
-  PetscCall(bench_json(comm, &cfg, &s, model, size, dt, rssmax, avg, per, &ss, cpu));
+  PetscCall(bench_json(comm, &cfg, &s, model, np, size, dt, rssmax, avg, per, &ss, cpu));
   PetscCall(PetscFree4(x, y, xw, yw));
   PetscCall(PetscFree(theta0));
   PetscCall(pof_stepper_release(&st));

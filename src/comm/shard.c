@@ -1,7 +1,9 @@
 /* Sharded optimizer state, bucketed gradient reduce-scatter, allgather. See include/pof/comm.h. */
 #include "pof/comm.h"
 #include "pof/timer.h"
+#include "comm/rh.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define POF_MAX_BUCKETS 1024
@@ -24,6 +26,7 @@ struct PofShard_s {
   PetscInt     low;    /* lowest reported offset */
   Bucket      *buckets;
   MPI_Request *reqs; /* (nbuckets) each bucket's open reduction, MPI_REQUEST_NULL when none */
+  PofRh        rh;   /* recursive halving (power-of-two ranks), else NULL: MPI_Ireduce_scatter */
   PetscInt     nbuckets;
   PetscBool    unsync;
   int         *gather_counts, *gather_displs;
@@ -32,6 +35,27 @@ struct PofShard_s {
     double   grad_wait, param_gather;
   } stats; /* this rank's, since the last pof_shard_stats_reset */
 };
+
+/* The recursive-halving exchange at power-of-two rank counts from 4 up, else MPI_Ireduce_scatter
+   (libnbc). Both sum in the same tree: the results are bitwise the same. At 2 ranks both move the
+   same bytes into rank 0 for the last bucket and the halving only lets rank 1 reach the parameter
+   gather earlier, which measured no faster (docs/design.md, "Over a measured network").
+   POF_REDUCE_SCATTER=rh|libnbc forces one (a benchmark switch, bench/comm_net.sh; rh still needs a
+   power of two). */
+static PetscErrorCode shard_rh_create(PofShard s)
+{
+  const char *alg = getenv("POF_REDUCE_SCATTER");
+  PetscInt   *begin, *end;
+  PetscFunctionBegin;
+  if (alg && !strcmp(alg, "libnbc")) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!(alg && !strcmp(alg, "rh")) && s->size < 4) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc2(s->nbuckets, &begin, s->nbuckets, &end));
+  for (PetscInt b = 0; b < s->nbuckets; b++)
+    begin[b] = s->buckets[b].begin, end[b] = s->buckets[b].end;
+  PetscCall(pof_rh_create(s->comm, s->nbuckets, begin, end, s->ranges, &s->rh));
+  PetscCall(PetscFree2(begin, end));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems,
                                 const float *params, PofShard *out)
@@ -81,6 +105,7 @@ PetscErrorCode pof_shard_create(MPI_Comm comm, PetscInt n, PetscInt bucket_elems
     }
     s->reqs[b] = MPI_REQUEST_NULL;
   }
+  PetscCall(shard_rh_create(s));
   PetscCall(PetscMalloc2(s->size, &s->gather_counts, s->size, &s->gather_displs));
   for (PetscMPIInt r = 0; r < s->size; r++) {
     s->gather_counts[r] = (int)(s->ranges[r + 1] - s->ranges[r]);
@@ -96,6 +121,7 @@ PetscErrorCode pof_shard_destroy(PofShard *ps)
   PetscFunctionBegin;
   if (!s) PetscFunctionReturn(PETSC_SUCCESS);
   if (s->reqs) PetscCallMPI(MPI_Waitall((int)s->nbuckets, s->reqs, MPI_STATUSES_IGNORE));
+  PetscCall(pof_rh_destroy(&s->rh));
   for (PetscInt b = 0; b < s->nbuckets; b++) PetscCall(PetscFree(s->buckets[b].recvcounts));
   PetscCall(PetscFree(s->buckets));
   PetscCall(PetscFree(s->reqs));
@@ -138,6 +164,9 @@ static PetscErrorCode launch(PofShard s, PetscInt b)
   } else if (s->unsync) { /* negative control: keep the local gradient */
     if (e > a) PetscCall(PetscArraycpy(recv, s->grads + a, e - a));
     s->reqs[b] = MPI_REQUEST_NULL;
+  } else if (s->rh) {
+    PetscCall(pof_rh_start(s->rh, b, s->grads + B->begin, recv));
+    s->reqs[b] = MPI_REQUEST_NULL;
   } else {
     PetscCallMPI(MPI_Ireduce_scatter(s->grads + B->begin, recv, B->recvcounts, MPI_FLOAT, MPI_SUM,
                                      s->comm, &s->reqs[b]));
@@ -164,9 +193,11 @@ PetscErrorCode pof_shard_grad_ready(void *ctx, PetscInt offset, PetscInt count)
   }
   /* let the non-blocking collectives progress (Open MPI progresses them inside MPI calls) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
-    int flag;
+    int       flag;
+    PetscBool done;
     if (s->buckets[b].launched && s->reqs[b] != MPI_REQUEST_NULL)
       PetscCallMPI(MPI_Test(&s->reqs[b], &flag, MPI_STATUS_IGNORE));
+    if (s->buckets[b].launched && s->rh) PetscCall(pof_rh_test(s->rh, b, &done));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -179,12 +210,20 @@ PetscErrorCode pof_shard_end(PofShard s)
   const double t0 = pof_now();
   /* how many buckets the overlap with backward did not finish (an MPI_Test also progresses them) */
   for (PetscInt b = 0; b < s->nbuckets; b++) {
-    int done = 1;
+    int       done = 1;
+    PetscBool rdone;
     if (s->reqs[b] != MPI_REQUEST_NULL)
       PetscCallMPI(MPI_Test(&s->reqs[b], &done, MPI_STATUS_IGNORE));
+    if (s->rh) {
+      PetscCall(pof_rh_test(s->rh, b, &rdone));
+      done = rdone;
+    }
     if (!done) s->stats.open_at_end++;
   }
-  PetscCallMPI(MPI_Waitall((int)s->nbuckets, s->reqs, MPI_STATUSES_IGNORE));
+  if (s->rh)
+    PetscCall(pof_rh_wait_all(s->rh));
+  else
+    PetscCallMPI(MPI_Waitall((int)s->nbuckets, s->reqs, MPI_STATUSES_IGNORE));
   s->stats.grad_wait += pof_now() - t0;
   s->stats.exchanges++;
   pof_timer_stop(POF_T_COMM_WAIT);

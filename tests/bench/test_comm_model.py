@@ -39,7 +39,7 @@ def share(op, p):
 
 def steps(op, p):
     lg = math.ceil(math.log2(p))
-    return {"ireduce_scatter": lg + p - 1, "allreduce": 2 * lg}.get(op, p - 1)
+    return {"ireduce_scatter": lg + p - 1, "allreduce": 2 * lg, "rh_reduce_scatter": lg}.get(op, p - 1)
 
 
 def check(cond, what):
@@ -78,20 +78,30 @@ with tempfile.TemporaryDirectory() as d:
     m = re.search(r"a = ([\d.]+) us, links ([\d.]+) \(reduce-scatter\) and ([\d.]+) GB/s", out.stdout)
     check(m is not None and abs(float(m.group(1)) - a * 1e6) < 0.01 and m.group(2) == "1.50" and m.group(3) == "6.00",
           f"projection inputs a = {a * 1e6:.2f} us, links 1.50 and 6.00 GB/s (ireduce_scatter, not reduce_scatter)")
-    check("libnbc's binomial reduce + linear scatter" in out.stdout and "blocking reduce_scatter's ring" not in out.stdout,
-          "the projection names libnbc's algorithm")
-    for P in (8, 64):
-        lg = math.ceil(math.log2(P))
-        t_rs = (lg + P - 1) * a + (lg + (P - 1) / P) * S * b_rs
-        t_ag = (P - 1) * a + (P - 1) / P * S * b_ag
-        t_bn = 2 * L * 2 * math.log2(P) * a
-        t_last = (lg + P - 1) * a + (lg + (P - 1) / P) * B * b_rs
-        exposed = t_ag + t_bn + max(t_last, t_rs - 0.8 * 1.5)
-        eff = 2.0 / (2.0 + exposed)
-        line = next((l for l in out.stdout.splitlines() if re.match(rf"^\s+{P}\s", l)), "")
-        f = line.split()
-        check(len(f) == 8 and abs(float(f[5]) - exposed) < 0.0011 and abs(float(f[7]) - eff) < 0.0011,
-              f"{P} nodes: exposed {exposed:.4f} s, efficiency {eff:.4f} (line: {line.strip()})")
+    check("pof's recursive halving" in out.stdout and "blocking reduce_scatter's ring" not in out.stdout,
+          "the projection names pof's recursive halving")
+    outn = subprocess.run([script, pts, "--t-step", "2.0", "--t-bwd", "1.5", "--nodes", "8,64", "--exchange", "libnbc"],
+                          capture_output=True, text=True, timeout=60)
+    check("libnbc's binomial reduce + linear scatter" in outn.stdout and "recursive halving" not in outn.stdout,
+          "--exchange libnbc: the projection names libnbc's algorithm")
+    for o, exch in ((out, "rh"), (outn, "libnbc")):
+        for P in (8, 64):
+            lg = math.ceil(math.log2(P))
+            if exch == "rh":  # recursive halving: log2 P steps, (P-1)/P of the bytes
+                t_rs = lg * a + (P - 1) / P * S * b_rs
+                t_last = lg * a + (P - 1) / P * B * b_rs
+            else:
+                t_rs = (lg + P - 1) * a + (lg + (P - 1) / P) * S * b_rs
+                t_last = (lg + P - 1) * a + (lg + (P - 1) / P) * B * b_rs
+            t_ag = (P - 1) * a + (P - 1) / P * S * b_ag
+            t_bn = 2 * L * 2 * math.log2(P) * a
+            exposed = t_ag + t_bn + max(t_last, t_rs - 0.8 * 1.5)
+            eff = 2.0 / (2.0 + exposed)
+            line = next((l for l in o.stdout.splitlines() if re.match(rf"^\s+{P}\s", l)), "")
+            f = line.split()
+            check(len(f) == 8 and abs(float(f[1]) - t_rs) < 0.0011 and abs(float(f[5]) - exposed) < 0.0011
+                  and abs(float(f[7]) - eff) < 0.0011,
+                  f"{exch}, {P} nodes: T_rs {t_rs:.4f} s, exposed {exposed:.4f} s, efficiency {eff:.4f} (line: {line.strip()})")
     # an assumed network overrides both links
     out2 = subprocess.run([script, pts, "--alpha", "2e-6", "--link-gbs", "12.5", "--nodes", "8"],
                           capture_output=True, text=True, timeout=60)
@@ -101,7 +111,7 @@ with tempfile.TemporaryDirectory() as d:
     old = os.path.join(d, "old.jsonl")
     with open(pts) as fi, open(old, "w") as fo:
         fo.writelines(l for l in fi if '"ireduce_scatter"' not in l)
-    out3 = subprocess.run([script, old, "--nodes", "8"], capture_output=True, text=True, timeout=60)
+    out3 = subprocess.run([script, old, "--nodes", "8", "--exchange", "libnbc"], capture_output=True, text=True, timeout=60)
     check(out3.returncode == 0 and "reduce_scatter and allgather" in out3.stdout
           and "links 0.50 (reduce-scatter)" in out3.stdout and "blocking reduce_scatter's ring fit" in out3.stdout,
           "old points: the link time of the blocking reduce_scatter's ring fit")
