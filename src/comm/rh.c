@@ -28,7 +28,7 @@ static int rh_in(int k, int rank, int d, int send)
 /* the send types and receive counts of bucket b */
 static PetscErrorCode rh_plan(PofRh r, PetscInt b)
 {
-  const PetscInt *o = r->blk + b * (r->size + 1);
+  const PetscInt *o = r->blk + (size_t)b * ((size_t)r->size + 1);
   int            *bl, *dp, nrmax = 0;
   PetscFunctionBegin;
   PetscCall(PetscMalloc2(r->size, &bl, r->size, &dp));
@@ -71,11 +71,11 @@ PetscErrorCode pof_rh_create(MPI_Comm comm, PetscInt nbuckets, const PetscInt *b
                          &r->step, nbuckets, &r->dst, 2 * nbuckets, &r->rq));
   r->off[0] = r->roff[0] = 0;
   for (PetscInt b = 0; b < nbuckets; b++) {
-    r->len[b]        = end[b] - begin[b];
-    r->off[b + 1]    = r->off[b] + r->len[b];
-    r->step[b]       = -1;
-    r->rq[2 * b]     = MPI_REQUEST_NULL;
-    r->rq[2 * b + 1] = MPI_REQUEST_NULL;
+    r->len[b]            = end[b] - begin[b];
+    r->off[b + 1]        = r->off[b] + r->len[b];
+    r->step[b]           = -1;
+    r->rq[2 * (size_t)b] = MPI_REQUEST_NULL;
+    r->rq[2 * b + 1]     = MPI_REQUEST_NULL;
     for (PetscMPIInt k = 0; k <= size; k++)
       r->blk[b * (size + 1) + k] = PetscMin(PetscMax(ranges[k], begin[b]), end[b]) - begin[b];
     PetscCall(rh_plan(r, b));
@@ -108,7 +108,7 @@ static PetscErrorCode rh_post(PofRh r, PetscInt b, int i)
   PetscFunctionBegin;
   r->step[b] = i;
   PetscCallMPI(MPI_Irecv(r->rbuf + r->roff[b], r->nrecv[b * r->nsteps + i], MPI_FLOAT, peer, (int)b,
-                         r->comm, &r->rq[2 * b]));
+                         r->comm, &r->rq[2 * (size_t)b]));
   PetscCallMPI(MPI_Isend(r->acc + r->off[b], 1, r->stype[b * r->nsteps + i], peer, (int)b, r->comm,
                          &r->rq[2 * b + 1]));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -119,7 +119,7 @@ static PetscErrorCode rh_post(PofRh r, PetscInt b, int i)
 static PetscErrorCode rh_advance(PofRh r, PetscInt b)
 {
   const int       i = r->step[b], d = 1 << i;
-  const PetscInt *o   = r->blk + b * (r->size + 1);
+  const PetscInt *o   = r->blk + (size_t)b * ((size_t)r->size + 1);
   float          *acc = r->acc + r->off[b];
   const float    *in  = r->rbuf + r->roff[b];
   PetscFunctionBegin;
@@ -153,7 +153,7 @@ PetscErrorCode pof_rh_test(PofRh r, PetscInt b, PetscBool *done)
   PetscFunctionBegin;
   while (r->step[b] >= 0) {
     int flag;
-    PetscCallMPI(MPI_Testall(2, &r->rq[2 * b], &flag, MPI_STATUSES_IGNORE));
+    PetscCallMPI(MPI_Testall(2, &r->rq[2 * (size_t)b], &flag, MPI_STATUSES_IGNORE));
     if (!flag) break;
     PetscCall(rh_advance(r, b));
   }
@@ -171,7 +171,7 @@ PetscErrorCode pof_rh_wait_all(PofRh r)
     PetscCallMPI(MPI_Waitsome((int)(2 * r->nb), r->rq, &n, idx, MPI_STATUSES_IGNORE));
     if (n == MPI_UNDEFINED) break;
     for (PetscInt b = 0; b < r->nb; b++)
-      if (r->step[b] >= 0 && r->rq[2 * b] == MPI_REQUEST_NULL &&
+      if (r->step[b] >= 0 && r->rq[2 * (size_t)b] == MPI_REQUEST_NULL &&
           r->rq[2 * b + 1] == MPI_REQUEST_NULL)
         PetscCall(rh_advance(r, b));
   }
