@@ -233,24 +233,31 @@ static json_t *last_row(const char *path, int *rows)
   return o;
 }
 
+/* The string v holds, or dflt if v is no string (a progress.json written by someone else). */
+static const char *str_or(const json_t *v, const char *dflt)
+{
+  return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
 static PetscErrorCode info_run(MPI_Comm comm, const char *dir, json_t **out)
 {
   char    name[64], p[POF_PATH_MAX + 80];
   int     rows = 0;
-  json_t *ck = NULL, *o = json_object();
+  json_t *ck   = NULL, *o;
   PetscFunctionBegin;
   newest_ckpt(dir, name, sizeof name);
   const int   finished = is_file(dir, "model.h5");
   const char *status   = finished ? "finished" : name[0] ? "incomplete" : "not started";
   PetscCall(say(comm, "%s: run directory, %s\n", dir, status));
-  pof_json_set(&o, "kind", json_string("run"));
-  pof_json_set(&o, "path", pof_json_string(dir));
-  pof_json_set(&o, "run_status", json_string(status));
-  if (name[0]) {
+  if (name[0]) { /* before o exists: an unreadable checkpoint returns here */
     PetscCall(PetscSNPrintf(p, sizeof p, "%s/%s", dir, name));
     PetscCall(say(comm, "  newest checkpoint:\n"));
     PetscCall(info_checkpoint(comm, p, PETSC_TRUE, &ck));
   }
+  o = json_object();
+  pof_json_set(&o, "kind", json_string("run"));
+  pof_json_set(&o, "path", pof_json_string(dir));
+  pof_json_set(&o, "run_status", json_string(status));
   pof_json_set(&o, "checksums_ok",
                ck ? json_incref(json_object_get(ck, "checksums_ok")) : json_null());
   pof_json_set(&o, "newest_checkpoint", ck ? ck : json_null());
@@ -267,7 +274,7 @@ static PetscErrorCode info_run(MPI_Comm comm, const char *dir, json_t **out)
   pof_json_set(&o, "progress", pr ? pr : json_null());
   if (pr)
     PetscCall(say(comm, "  progress.json: %s, epoch %d/%d, step %d/%d\n",
-                  json_string_value(json_object_get(pr, "phase")),
+                  str_or(json_object_get(pr, "phase"), "?"),
                   (int)json_integer_value(json_object_get(pr, "epoch")),
                   (int)json_integer_value(json_object_get(pr, "epochs")),
                   (int)json_integer_value(json_object_get(pr, "step")),

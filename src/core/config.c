@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const PofPrecisions[]     = { "fp32", "bf16", "PofPrecision", "POF_PREC_", NULL };
 const char *const PofConvAlgs[]       = { "winograd", "direct", "PofConvAlg", "POF_CONV_", NULL };
@@ -348,6 +349,27 @@ static void help_text(const Option *o, char *buf, size_t len)
     snprintf(buf, len, "%s", o->help);
 }
 
+/* An enum option's value, if given, is one of its names (case-insensitive, as PETSc compares).
+   Checked before PetscOptionsEnum, which leaks its buffers when it refuses a value; the message
+   is PETSc's. */
+static PetscErrorCode check_enum(PetscOptionItems *PetscOptionsObject, MPI_Comm comm,
+                                 const Option *o)
+{
+  char      given[256], avail[512] = "";
+  PetscBool set = PETSC_FALSE;
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(PetscOptionsObject->options, PetscOptionsObject->prefix, o->name,
+                                  given, sizeof given, &set));
+  if (!set) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int i = 0; i < enum_count(o); i++) {
+    if (!strcasecmp(given, o->values[i])) PetscFunctionReturn(PETSC_SUCCESS);
+    const size_t n = strlen(avail);
+    snprintf(avail + n, sizeof avail - n, "%s%s", n ? " " : "", o->values[i]);
+  }
+  SETERRQ(comm, PETSC_ERR_USER, "Unknown option %s for %s. Available options: %s", given, o->name,
+          avail);
+}
+
 /* One option through PETSc's public options API (inside PetscOptionsBegin/End: the macros
    PetscOptionsInt etc. use the variable PetscOptionsObject). */
 static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Comm comm,
@@ -369,6 +391,7 @@ static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Com
     PetscCall(PetscOptionsBool(o->name, text, NULL, *(PetscBool *)v, (PetscBool *)v, &set));
     break;
   case T_ENUM:
+    PetscCall(check_enum(PetscOptionsObject, comm, o));
     PetscCall(
         PetscOptionsEnum(o->name, text, NULL, o->values, *(PetscEnum *)v, (PetscEnum *)v, &set));
     break;
@@ -399,13 +422,16 @@ static PetscErrorCode register_one(PetscOptionItems *PetscOptionsObject, MPI_Com
 
 static PetscErrorCode register_all(MPI_Comm comm, PofCommandId cmd, PofConfig *cfg)
 {
-  char title[64];
+  char           title[64];
+  PetscErrorCode ierr = PETSC_SUCCESS;
   PetscFunctionBegin;
   PetscCall(PetscSNPrintf(title, sizeof title, "pof %s options", pof_command_name(cmd)));
+  /* PetscOptionsEnd also after a refused option: it frees what PetscOptionsBegin allocated */
   PetscOptionsBegin(comm, NULL, title, NULL);
-  for (int i = 0; i < POF_NOPTIONS; i++)
-    if (table[i].commands & cmd) PetscCall(register_one(PetscOptionsObject, comm, &table[i], cfg));
+  for (int i = 0; i < POF_NOPTIONS && !ierr; i++)
+    if (table[i].commands & cmd) ierr = register_one(PetscOptionsObject, comm, &table[i], cfg);
   PetscOptionsEnd();
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -136,30 +136,27 @@ static PetscErrorCode grid(const PofRangeComm *rc, PetscInt K, PetscInt C, Petsc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F,
-                                PetscInt C, const double *W0, const double *b0, PetscInt n,
-                                const float *h, const int32_t *y, PetscInt weak_global,
-                                double gamma, float *Wt, float *bt, PofRangeResult *res)
-{
+/* The scratch of one search (one allocation, freed on every path by pof_range_search). */
+typedef struct {
   double  *z0, *p, *u, *dir, *trial, *eta;
-  PetscInt J = 0;
+  PetscInt J, K, nd;
+} RangeWork;
+
+static PetscErrorCode range_body(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F,
+                                 PetscInt C, const double *W0, const double *b0, PetscInt n,
+                                 const float *h, const int32_t *y, PetscInt weak_global,
+                                 double gamma, float *Wt, float *bt, PofRangeResult *res,
+                                 RangeWork *w)
+{
+  double *z0 = w->z0, *p = w->p, *u = w->u, *dir = w->dir, *trial = w->trial, *eta = w->eta;
   PetscFunctionBegin;
-  /* the grid eta_init * 2^j up to eta_cap, counted with an integer (no float loop counter) */
-  while (J < 1024 && cfg->eta_init * ldexp(1.0, (int)J) <= cfg->eta_cap * (1 + 1e-12)) J++;
-  const PetscInt K  = cfg->partitions;
-  const PetscInt nd = C * F + C + 2; /* g_W, g_b, L0 sum, weak count */
-  PetscCall(PetscMalloc6(n * C, &z0, n * C, &p, n * C, &u, nd, &dir, PetscMax(J, K) + 2, &trial,
-                         PetscMax(J, K) + 2, &eta));
-  PetscCall(PetscArrayzero(dir, nd));
-  for (PetscInt i = 0; i < n; i++)
-    PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-               "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
+  PetscCall(PetscArrayzero(dir, w->nd));
 
   /* 3. direction: one reduction of the gradient sums, L0 and the weak count */
   const double L0_local = direction_sums(F, C, W0, b0, n, h, y, z0, p, dir);
   dir[C * F + C]        = L0_local;
   dir[C * F + C + 1]    = (double)n;
-  PetscCall(reduce(rc->dir_sum, rc->dir_ctx, dir, nd));
+  PetscCall(reduce(rc->dir_sum, rc->dir_ctx, dir, w->nd));
   const double Bw = dir[C * F + C + 1];
   PetscCheck(Bw == (double)weak_global, PETSC_COMM_SELF, PETSC_ERR_PLIB,
              "weak batch count %g differs from %" PetscInt_FMT, Bw, weak_global);
@@ -174,11 +171,11 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   /* 4. bracket and 5. grid */
   const int    global = rc->range_sum != NULL || rc->dir_sum == NULL; /* range shared with g */
   const double Lref   = global ? dir[C * F + C] : L0_local; /* sums over the same samples */
-  PetscCall(bracket(cfg, rc, J, C, n, z0, u, y, kap, gn, Lref, trial, eta, res));
+  PetscCall(bracket(cfg, rc, w->J, C, n, z0, u, y, kap, gn, Lref, trial, eta, res));
   if (res->rejected)
     res->eta_max = res->eta_star = 0;
   else
-    PetscCall(grid(rc, K, C, n, z0, u, y, trial, eta, res));
+    PetscCall(grid(rc, w->K, C, n, z0, u, y, trial, eta, res));
 
   /* 6-7. expansion and perturbation */
   res->gamma     = gamma;
@@ -186,6 +183,27 @@ PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc,
   for (PetscInt k = 0; k < C * F; k++) Wt[k] = (float)(W0[k] - s * gW[k]);
   for (PetscInt c = 0; c < C; c++) bt[c] = (float)(b0[c] - s * gb[c]);
   res->pert_norm = s * res->gnorm;
-  PetscCall(PetscFree6(z0, p, u, dir, trial, eta));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pof_range_search(const PofPofConfig *cfg, const PofRangeComm *rc, PetscInt F,
+                                PetscInt C, const double *W0, const double *b0, PetscInt n,
+                                const float *h, const int32_t *y, PetscInt weak_global,
+                                double gamma, float *Wt, float *bt, PofRangeResult *res)
+{
+  RangeWork w = { NULL, NULL, NULL, NULL, NULL, NULL, 0, cfg->partitions, C * F + C + 2 };
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < n; i++)
+    PetscCheck(y[i] >= 0 && y[i] < C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "weak label %d out of range [0, %" PetscInt_FMT ")", (int)y[i], C);
+  /* the grid eta_init * 2^j up to eta_cap, counted with an integer (no float loop counter) */
+  while (w.J < 1024 && cfg->eta_init * ldexp(1.0, (int)w.J) <= cfg->eta_cap * (1 + 1e-12)) w.J++;
+  /* nd: g_W, g_b, L0 sum, weak count */
+  PetscCall(PetscMalloc6(n * C, &w.z0, n * C, &w.p, n * C, &w.u, w.nd, &w.dir,
+                         PetscMax(w.J, w.K) + 2, &w.trial, PetscMax(w.J, w.K) + 2, &w.eta));
+  const PetscErrorCode ierr =
+      range_body(cfg, rc, F, C, W0, b0, n, h, y, weak_global, gamma, Wt, bt, res, &w);
+  PetscCall(PetscFree6(w.z0, w.p, w.u, w.dir, w.trial, w.eta));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
