@@ -534,6 +534,29 @@ PetscErrorCode pof_dataset_open(MPI_Comm comm, const char *path, const PofDataCo
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* After a failed load on one process (pof info, a singleton run): close the objects load left
+   open and the file, so a caller that goes on (the fuzz target of pof info) keeps no descriptor.
+   With several ranks the handles stay until exit: closing is collective under MPI-IO, and a
+   rank-local failure would leave the others elsewhere. */
+static void close_after_error(hid_t fid, hid_t fapl, hid_t dxpl)
+{
+  hid_t         ids[16];
+  const ssize_t n = H5Fget_obj_ids(
+      fid, H5F_OBJ_DATASET | H5F_OBJ_ATTR | H5F_OBJ_DATATYPE | H5F_OBJ_LOCAL, 16, ids);
+  for (ssize_t i = 0; i < n; i++) {
+    const H5I_type_t t = H5Iget_type(ids[i]);
+    if (t == H5I_DATASET)
+      (void)H5Dclose(ids[i]);
+    else if (t == H5I_ATTR)
+      (void)H5Aclose(ids[i]);
+    else if (t == H5I_DATATYPE)
+      (void)H5Tclose(ids[i]);
+  }
+  (void)H5Fclose(fid);
+  (void)H5Pclose(fapl);
+  (void)H5Pclose(dxpl);
+}
+
 static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const PofDataConfig *cfg)
 {
   MPI_Comm comm  = ds->comm;
@@ -561,7 +584,9 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
              "cannot open dataset file '%s' with the MPI-IO driver (damaged HDF5 file?)", path);
   PofCallH5Id(dxpl, H5Pcreate(H5P_DATASET_XFER));
   PofCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  PetscCall(load(ds, fid, dxpl, cfg->train_subset));
+  const PetscErrorCode ierr = load(ds, fid, dxpl, cfg->train_subset);
+  if (ierr && ds->size == 1) close_after_error(fid, fapl, dxpl);
+  PetscCall(ierr);
   PofCallH5(H5Pclose(dxpl));
   PofCallH5(H5Fclose(fid));
   PofCallH5(H5Pclose(fapl));

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Configure (once) and build the fuzz targets into DIR (default <repo>/build-fuzz): clang-14,
-# -DPOF_FUZZ=ON, only the target pof_fuzzers (the core, comm, io and nn libraries and the eight
+# -DPOF_FUZZ=ON, only the target pof_fuzzers (the core, comm, io and nn libraries and the nine
 # fuzz_* programs, not pof). Log in DIR/build.log.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -100,3 +100,12 @@ with tempfile.TemporaryDirectory() as t:
     ck = sorted(f for f in os.listdir(os.path.join(t, "post")) if f.startswith("ckpt-") and f.endswith(".h5"))
     put("ckpt", "seed-posttrain", open(os.path.join(t, "post", ck[-1]), "rb").read())
     put("model", "seed-posttrain", open(os.path.join(t, "post", ck[-1]), "rb").read())
+    # pof info: a dataset, a finished run's model.h5, a PoF checkpoint (both with /tensors, the
+    # PyTorch-named views pof writes) and an HDF5 file without pof's layout
+    put("info", "seed-dataset", open(os.path.join(t, "data.h5"), "rb").read())
+    put("info", "seed-model", open(os.path.join(t, "pre", "model.h5"), "rb").read())
+    put("info", "seed-posttrain", open(os.path.join(t, "post", ck[-1]), "rb").read())
+    with h5py.File(os.path.join(t, "other.h5"), "w") as f:
+        f.attrs["format_version"] = np.int64(1)
+        f.create_dataset("train", data=np.arange(4, dtype=np.int64))
+    put("info", "seed-other", open(os.path.join(t, "other.h5"), "rb").read())

@@ -11,7 +11,7 @@ bin="$(cd "$1" && pwd)" || exit 1
 export POF_FUZZ_STRUCT_ONLY=1
 work="$(mktemp -d /tmp/pof-fuzz-suite.XXXXXX)"
 trap 'rm -rf "$work"; fuzz_clean_shm' EXIT
-runs() { case "$1" in json) echo 600 ;; cifar) echo 40 ;; dataset | model | ckpt) echo 60 ;; *) echo 100 ;; esac; }
+runs() { case "$1" in json) echo 600 ;; cifar) echo 40 ;; dataset | model | ckpt | info) echo 60 ;; *) echo 100 ;; esac; }
 one() {
   local t="$1" exe="$bin/fuzz_$1"
   [ -x "$exe" ] || { echo "fuzz_corpus: $exe missing (build: cmake -DPOF_FUZZ=ON, target pof_fuzzers)"; return 1; }

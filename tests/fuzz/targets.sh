@@ -1,7 +1,7 @@
 # The fuzz targets and their libFuzzer options (sourced by run_corpus.sh and campaign.sh).
 # fuzz_opts TARGET: options every run of TARGET gets (input size limit, dictionary).
 POF_FUZZ_RAW="idx idx_gz cifar svhn json"
-POF_FUZZ_H5="dataset model ckpt"
+POF_FUZZ_H5="dataset model ckpt info"
 POF_FUZZ_DICT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/dict"
 export POF_FUZZ_DICT
 fuzz_opts() {
@@ -11,7 +11,7 @@ fuzz_opts() {
     cifar) echo "-max_len=12400" ;;
     svhn) echo "-max_len=4096 -dict=$d/svhn.dict" ;;
     json) echo "-max_len=4096 -dict=$d/json.dict" ;;
-    dataset | model | ckpt) echo "-max_len=65536 -dict=$d/hdf5.dict" ;;
+    dataset | model | ckpt | info) echo "-max_len=65536 -dict=$d/hdf5.dict" ;;
   esac
 }
 # Memory and time limits of one input: an allocation pof makes from a header field before checking
