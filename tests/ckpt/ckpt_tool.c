@@ -320,9 +320,11 @@ static PetscErrorCode run(MPI_Comm comm)
   else if (!strcmp(a.mode, "meta")) {
     PofCkptMeta *m;
     PetscCall(PetscNew(&m));
-    PetscCall(pof_ckpt_read_meta(comm, a.path, m));
-    PetscCall(pof_print(comm, "meta ok: %s step %" PetscInt_FMT "\n", m->kind, m->global_step));
+    const PetscErrorCode e = pof_ckpt_read_meta(comm, a.path, m); /* m freed also on an error */
+    if (!e)
+      PetscCall(pof_print(comm, "meta ok: %s step %" PetscInt_FMT "\n", m->kind, m->global_step));
     PetscCall(PetscFree(m));
+    PetscCall(e);
   } else if (!strcmp(a.mode, "latest")) {
     char      path[POF_PATH_MAX];
     PetscBool found;

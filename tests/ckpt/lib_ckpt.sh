@@ -15,7 +15,7 @@ pass() {
   if [ $RC -eq 0 ] && grep -qE -- "$pat" "$T_OUT"; then ok "$desc"; else bad "$desc (rc=$RC)"; cat "$T_OUT"; fi
 }
 # fail N DESC PATTERN ARGS... : must exit non-zero without hanging, with exactly one
-# "pof: error:" line that matches PATTERN
+# "pof: error:" line that matches PATTERN and no sanitizer report (a leak on the error path)
 fail() {
   local n="$1" desc="$2" pat="$3"; shift 3
   mpi "$n" "$@"
@@ -24,6 +24,7 @@ fail() {
   elif [ $RC -eq 0 ]; then bad "$desc: exit 0"; cat "$T_OUT"
   elif [ "$msgs" -ne 1 ]; then bad "$desc: $msgs error lines"; cat "$T_OUT"
   elif ! grep "^pof: error:" "$T_OUT" | grep -qE -- "$pat"; then bad "$desc: message does not match /$pat/"; grep "^pof: error:" "$T_OUT"
+  elif grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T_OUT"; then bad "$desc: sanitizer report"; cat "$T_OUT"
   else ok "$desc (rc=$RC): $(grep '^pof: error:' "$T_OUT" | cut -c1-200)"; fi
 }
 # ckpt_workdir: cd into a fresh work directory $W; ckpt_finish: summary line, and the work
