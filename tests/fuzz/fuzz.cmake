@@ -6,9 +6,10 @@ add_library(pof_fuzz_common STATIC ${POF_FUZZ_DIR}/common.c)
 target_compile_options(pof_fuzz_common PRIVATE ${POF_COMPILE_OPTS})
 target_link_libraries(pof_fuzz_common PUBLIC pof_io pof_comm pof_core PkgConfig::HDF5P ZLIB::ZLIB
                       PkgConfig::JANSSON OpenMP::OpenMP_C)
-# The structure-aware mutator of the HDF5 targets: no coverage counters of its own (its branches
-# are not the reader's), ASan and UBSan still on.
-add_library(pof_fuzz_h5mut STATIC ${POF_FUZZ_DIR}/h5mutator.c)
+# The structure-aware mutator of the HDF5 targets, an OBJECT library: from a static archive its
+# object was never linked (libFuzzer refers to LLVMFuzzerCustomMutator weakly). No coverage
+# counters of its own (its branches are not the reader's), ASan and UBSan still on.
+add_library(pof_fuzz_h5mut OBJECT ${POF_FUZZ_DIR}/h5mutator.c)
 target_compile_options(pof_fuzz_h5mut PRIVATE ${POF_COMPILE_OPTS} -fno-sanitize=fuzzer-no-link)
 target_link_libraries(pof_fuzz_h5mut PUBLIC pof_fuzz_common)
 

@@ -494,9 +494,13 @@ static size_t h5_mutate(uint8_t *data, size_t size, size_t max_size)
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
-  size_t n  = 0;
+  static int struct_only = -1; /* POF_FUZZ_STRUCT_ONLY=1: never a byte-level mutation */
+  size_t     n           = 0;
+  if (struct_only < 0)
+    struct_only = getenv("POF_FUZZ_STRUCT_ONLY") && strcmp(getenv("POF_FUZZ_STRUCT_ONLY"), "0");
   rng_state = seed * 2654435761ULL + 1;
   (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  if (rnd(8)) n = h5_mutate(data, size, max_size);
+  if (struct_only || rnd(8)) n = h5_mutate(data, size, max_size);
+  if (struct_only) return n ? n : size; /* an input HDF5 cannot open stays as it is */
   return n ? n : LLVMFuzzerMutate(data, size, max_size);
 }
