@@ -493,7 +493,8 @@ static PetscErrorCode ckpt_probe_plausible(const char *path, const CkptProbe *re
     { "in_w", m->in_w, 1, 65536 },
     { "classes", m->classes, 2, 100000 },
     { "n_params", m->n_params, 1, PETSC_MAX_INT },
-    { "n_feature", m->n_feature, 1, m->n_params - 1 },
+    { "n_feature", m->n_feature, 1,
+      m->n_params > 1 ? m->n_params - 1 : 0 }, /* no overflow at INT_MIN */
     { "n_bn_state", m->n_bn_state, 0, PETSC_MAX_INT },
     { "epochs_done", m->epochs_done, 0, CKPT_MAX_EPOCHS },
     { "run_start_epoch", m->run_start_epoch, 0, m->epochs_done },
