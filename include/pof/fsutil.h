@@ -14,6 +14,8 @@
 #ifndef POF_FSUTIL_H
 #define POF_FSUTIL_H
 
+#include "pof/core.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +34,12 @@ int pof_fs_commit(const char *tmp, const char *path, char *msg, size_t len);
  * that they read the same file. `here` (len bytes) gets "N bytes, digest H", or "cannot read it
  * (reason)" with *digest = 1. */
 void pof_fs_file_digest(const char *path, uint64_t *digest, char *here, size_t len);
+
+/** Every rank of comm reads `path` through its own node's file system: their pof_fs_file_digest
+ * must equal rank 0's, else every rank fails with "<what> '<path>' differs between nodes (rank R
+ * on HOST: ...; rank 0 on HOST0: ...): every node must see the same file (a node-local copy must
+ * be identical)". The one collective function of this header. */
+PetscErrorCode pof_fs_same_file(MPI_Comm comm, const char *path, const char *what);
 
 /** Fold n bytes at p into the digest h (as pof_fs_file_digest does; for digests of other data). */
 uint64_t pof_fs_digest_bytes(uint64_t h, const void *p, size_t n);

@@ -1277,18 +1277,9 @@ static PetscErrorCode ckpt_same_file(MPI_Comm comm, const char *path)
 {
   const void *img;
   size_t      img_len;
-  char        here[256], msg[1024];
-  uint64_t    h;
-  PetscBool   same;
   PetscFunctionBegin;
   pof_file_image_lookup(path, &img, &img_len);
-  if (img) PetscFunctionReturn(PETSC_SUCCESS);
-  pof_fs_file_digest(path, &h, here, sizeof here);
-  PetscCall(pof_comm_same_digest(comm, h, here, msg, sizeof msg, &same));
-  PetscCheck(same, comm, PETSC_ERR_FILE_UNEXPECTED,
-             "model file '%s' differs between nodes (%s): every node must see the same file (a "
-             "node-local copy must be identical)",
-             path, msg);
+  if (!img) PetscCall(pof_fs_same_file(comm, path, "model file"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

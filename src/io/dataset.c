@@ -462,21 +462,6 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
    other data. Each rank digests the file's size and its first and last 64 KiB (HDF5's superblock
    and object headers) before the collective open, and the attributes after it; every rank must
    hold rank 0's digests, else an error naming the first node that differs. Collective. */
-static PetscErrorCode check_same_file(PofDataset ds, const char *path)
-{
-  char      here[256], msg[1024];
-  uint64_t  h;
-  PetscBool same;
-  PetscFunctionBegin;
-  pof_fs_file_digest(path, &h, here, sizeof here);
-  PetscCall(pof_comm_same_digest(ds->comm, h, here, msg, sizeof msg, &same));
-  PetscCheck(same, ds->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "dataset file '%s' differs between nodes (%s): every node must see the same file "
-             "(a node-local copy must be identical)",
-             path, msg);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode check_same_attributes(PofDataset ds, const char *path)
 {
   const PofDatasetInfo *in   = &ds->info;
@@ -575,7 +560,7 @@ static PetscErrorCode dataset_open_file(PofDataset ds, const char *path, const P
              strerror((int)st[1]));
   PetscCheck(st[0] != 2, comm, PETSC_ERR_FILE_UNEXPECTED,
              "dataset file '%s' is not an HDF5 file (expected the output of pof convert)", path);
-  PetscCall(check_same_file(ds, path));
+  PetscCall(pof_fs_same_file(comm, path, "dataset file"));
   PofCallH5Id(fapl, H5Pcreate(H5P_FILE_ACCESS));
   PofCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   pof_h5_file_set(path);

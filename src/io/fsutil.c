@@ -1,5 +1,6 @@
 /* Temporary names, the atomic rename and its fsyncs: see include/pof/fsutil.h. */
 #include "pof/fsutil.h"
+#include "pof/comm_exchange.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,4 +121,19 @@ void pof_fs_file_digest(const char *path, uint64_t *digest, char *here, size_t l
     *digest = h;
   }
   if (fd >= 0) close(fd);
+}
+
+PetscErrorCode pof_fs_same_file(MPI_Comm comm, const char *path, const char *what)
+{
+  char      here[256], msg[1024];
+  uint64_t  h;
+  PetscBool same;
+  PetscFunctionBegin;
+  pof_fs_file_digest(path, &h, here, sizeof here);
+  PetscCall(pof_comm_same_digest(comm, h, here, msg, sizeof msg, &same));
+  PetscCheck(same, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "%s '%s' differs between nodes (%s): every node must see the same file (a node-local "
+             "copy must be identical)",
+             what, path, msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
