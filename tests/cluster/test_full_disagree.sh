@@ -16,16 +16,7 @@
 . "$(dirname "$0")/common.sh" "$1" "$2" 2
 L="$SLURM_NODE_LOCAL"
 tiny d.h5 1 16 16 4 64 32
-/usr/bin/python3 - << 'PY' || bad "other dataset"
-import h5py, numpy as np, shutil
-shutil.copy("d.h5", "other.h5")
-with h5py.File("other.h5", "r+") as f:  # the same shape and layout, other pixels (and so mean/std)
-    for s in ("train", "test"):
-        f[s + "/images"][...] = 255 - f[s + "/images"][...]
-    px = f["train/images"][...].astype(np.float64) / 255.0
-    f.attrs["mean"] = px.mean(axis=(0, 2, 3))
-    f.attrs["std"] = px.std(axis=(0, 2, 3))
-PY
+/usr/bin/python3 "$src/tests/shell/make_other.py" dataset d.h5 other.h5 || bad "other dataset"
 for n in pofn1 pofn2; do cp d.h5 "$SLURM_TMP/nodelocal/$n/d.h5"; done
 [ ! -e "$L/d.h5" ] && ok "the node-local path $L/d.h5 is not on this host, only on the nodes" || bad "$L/d.h5 is visible on the host"
 OPTS=(-model_depth 10 -model_width 1 -model_base 4 -opt_batch 16 -run_epochs 1)
@@ -56,11 +47,7 @@ P=(-data_file "$L/d.h5" -model_in "$L/m.h5" -opt_batch 16 -run_epochs 1)
 submit --nodes=2 --ntasks=2 --ntasks-per-node=1 -o post-%j.out "$src/jobs/posttrain.sbatch" "${P[@]}" -run_dir post && c=$JOB
 slurm_wait_job "$c" 180 || bad "job $c did not end in 180 s"
 job_done "$c" "posttrain from identical node-local copies of the model and the dataset: the job finishes" || tail -30 post-$c.out
-/usr/bin/python3 -c "
-import h5py, sys
-with h5py.File(sys.argv[1], 'r+') as f:
-    f['params'][0] = f['params'][0] + 1.0
-" "$SLURM_TMP/nodelocal/pofn2/m.h5" || bad "edit pofn2's model copy"
+/usr/bin/python3 "$src/tests/shell/make_other.py" model same/model.h5 "$SLURM_TMP/nodelocal/pofn2/m.h5" || bad "edit pofn2's model copy"
 submit --nodes=2 --ntasks=2 --ntasks-per-node=1 -o postx-%j.out "$src/jobs/posttrain.sbatch" "${P[@]}" -run_dir postx && d=$JOB
 slurm_wait_job "$d" 120 || bad "job $d did not end in 120 s"
 refused "$d" "another model at the node-local path on pofn2" \

@@ -14,16 +14,7 @@ workdir disagree
 unshare -m true || { bad "unshare -m does not work here (needs root)"; finish; exit 1; }
 /usr/bin/python3 "$src/tests/slurm/make_data.py" d.h5 1 16 16 4 64 32 > /dev/null || { bad "dataset"; finish; exit 1; }
 cp d.h5 same.h5
-/usr/bin/python3 - << 'PY' || bad "other dataset"
-import h5py, numpy as np, shutil
-shutil.copy("d.h5", "other.h5")
-with h5py.File("other.h5", "r+") as f:  # the same shape and layout, other pixels (and so mean/std)
-    for s in ("train", "test"):
-        f[s + "/images"][...] = 255 - f[s + "/images"][...]
-    px = f["train/images"][...].astype(np.float64) / 255.0
-    f.attrs["mean"] = px.mean(axis=(0, 2, 3))
-    f.attrs["std"] = px.std(axis=(0, 2, 3))
-PY
+/usr/bin/python3 "$src/tests/shell/make_other.py" dataset d.h5 other.h5 || bad "other dataset"
 OPTS="-data_file d.h5 -model_depth 10 -model_width 1 -model_base 4 -opt_batch 16 -run_epochs 1 -run_quiet"
 host=$(hostname)
 # two RUN_DIR BIND_SRC BIND_DST : 2 ranks, rank 1 with BIND_SRC bound over BIND_DST (output in $T_OUT)
@@ -41,12 +32,8 @@ expect_rc 1 "rank 1 sees another dataset at the same path: refused" two r-other 
 one_error "^pof: error: dataset file 'd.h5' differs between nodes \(rank 1 on $host: .*; rank 0 on $host: .*\): every node must see the same file" "other dataset"
 [ ! -e r-other/ckpt-0000000004.h5 ] && ok "no step was trained" || bad "a checkpoint was written"
 # the model (-model_in, read by every rank): rank 1 sees another model at the same path
-cp r-same/model.h5 m.h5 && cp m.h5 m-other.h5
-/usr/bin/python3 -c "
-import h5py
-with h5py.File('m-other.h5', 'r+') as f:
-    f['params'][0] = f['params'][0] + 1.0
-" || bad "edit the model copy"
+cp r-same/model.h5 m.h5
+/usr/bin/python3 "$src/tests/shell/make_other.py" model m.h5 m-other.h5 || bad "edit the model copy"
 POPTS="-data_file d.h5 -model_in m.h5 -opt_batch 16 -run_epochs 1 -run_quiet"
 post_two() {
   timeout 120 "$MPIEXEC" --oversubscribe -n 1 "$pof" posttrain $POPTS -run_dir "$1" \
